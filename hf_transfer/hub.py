@@ -1,0 +1,116 @@
+"""Model cards (huggingface_hub `ModelCard` from the model_cards/ template) and Hub uploads."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from . import packaged, rundir
+from .config import Config
+
+TEMPLATE = "classification.md"
+_METRICS = (("accuracy", "Accuracy"), ("f1_macro", "F1 (macro)"), ("f1_weighted", "F1 (weighted)"))
+
+
+def _hub_id(name: str, table: dict) -> str | None:
+    """The Hub id behind a model or dataset name, if it has one (not a local path)."""
+    if name.startswith("pypi:"):
+        return table.get(name[len("pypi:"):])
+    if name.startswith(("timm:", "hf:")):
+        name = name.split(":", 1)[1]
+    if Path(name).expanduser().exists() or name.startswith((".", "/", "~")) or name.count("/") != 1:
+        return None
+    return name
+
+
+def _describe(name: str) -> str:
+    if name.startswith("pypi:"):
+        return packaged.DESCRIPTIONS.get(name[len("pypi:"):], name)
+    return f"`{name}`"
+
+
+def _usage(library: str, task: str, repo: str) -> str:
+    if library == "timm":
+        return "\n".join([
+            "import timm, torch",
+            f'model = timm.create_model("hf-hub:{repo}", pretrained=True).eval()  # or "local-dir:PATH/model"',
+            "config = timm.data.resolve_model_data_config(model)",
+            "transform = timm.data.create_transform(**config)",
+            "probs = model(transform(image.convert('RGB')).unsqueeze(0)).softmax(-1)",
+            "label = model.pretrained_cfg['label_names'][probs.argmax().item()]",
+        ])
+    pipeline = "image-classification" if task == "image" else "text-classification"
+    return f'from transformers import pipeline\nclassifier = pipeline("{pipeline}", model="{repo}")  # or a local path\nprint(classifier(...))'
+
+
+def card_context(cfg: Config, metrics: dict) -> dict:
+    """Everything the template needs, from the config and metrics.json."""
+    t = cfg.train
+    final = metrics["final"]
+    reported = [k for k in final if k != "validation"] or list(final)
+    reference = reported[0]
+    domain_rows = [{"name": k, "accuracy": final[k]["accuracy"], "f1_macro": final[k]["f1_macro"],
+                    "gap": final[k]["accuracy"] - final[reference]["accuracy"]} for k in reported[1:]]
+    schedule = t.scheduler + (f" (x{t.step_gamma} at epochs {t.step_epochs})" if t.scheduler == "step" else "")
+    training_rows = [
+        ("epochs", t.epochs), ("batch size", f"{t.batch_size} x {t.grad_accum_steps} accumulation x "
+                                             f"{metrics['environment']['num_processes']} process(es)"),
+        ("optimizer", f"{t.optimizer} (lr {t.lr:g}, weight decay {t.weight_decay:g}"
+                      + (f", momentum {t.momentum:g}" if t.optimizer == "sgd" else "") + ")"),
+        ("schedule", f"{schedule}, warmup {t.warmup_ratio:g} of steps"),
+        ("precision", t.mixed_precision), ("gradient clipping", t.max_grad_norm),
+        ("label smoothing", t.label_smoothing), ("seed", t.seed),
+    ]
+    if metrics["task"] == "image":
+        training_rows.append(("image size", cfg.data.image_size or "backbone default"))
+    else:
+        training_rows.append(("max tokens", cfg.data.max_length))
+    return {
+        "model_name": cfg.hub.repo_id or cfg.name,
+        "summary": f"A {'n image' if metrics['task'] == 'image' else ' text'} classifier fine-tuned from "
+                   f"{_describe(cfg.model.name)} on {_describe(cfg.data.dataset)} with hf-transfer.",
+        "base_model_text": _describe(cfg.model.name),
+        "library": metrics["library"], "task": metrics["task"], "strategy": metrics["strategy"],
+        "pipeline_tag": "image-classification" if metrics["task"] == "image" else "text-classification",
+        "label_names": metrics["label_names"], "parameters": metrics["parameters"],
+        "train_data": f"{_describe(cfg.data.dataset)}, split `{cfg.data.train_split}`",
+        "eval_datasets": {k: v for k, v in metrics["eval_datasets"].items() if v},
+        "selected_epoch": metrics["selected_epoch"], "selected_by": metrics["selected_by"],
+        "final": final, "domain_rows": domain_rows, "reference_set": reference,
+        "per_class_set": reference, "per_class": final[reference]["per_class_f1"],
+        "training_rows": training_rows, "timings": metrics["timings"], "environment": metrics["environment"],
+        "usage": _usage(metrics["library"], metrics["task"], cfg.hub.repo_id or "OWNER/NAME"),
+    }
+
+
+def card_data(cfg: Config, metrics: dict) -> ModelCardData:
+    """Metadata: base model, datasets, license, tags and the model-index eval results."""
+    task_type = "image-classification" if metrics["task"] == "image" else "text-classification"
+    results = []
+    for split, m in metrics["final"].items():
+        source = metrics["eval_datasets"].get(split) or f"{cfg.data.dataset}/{split}"
+        dataset, _, ds_split = source.rpartition("/") if "/" in source else (source, "", split)
+        for key, label in _METRICS:
+            results.append(EvalResult(task_type=task_type, dataset_type=_hub_id(dataset, packaged.HUB_IDS) or dataset,
+                                      dataset_name=split, dataset_split=ds_split or split, metric_type=key,
+                                      metric_name=label, metric_value=round(m[key], 6)))
+    dataset_ids = [d for d in {_hub_id(cfg.data.dataset, packaged.HUB_IDS)} if d]
+    return ModelCardData(
+        model_name=cfg.hub.repo_id or cfg.name, base_model=_hub_id(cfg.model.name, packaged.HUB_IDS),
+        datasets=dataset_ids or None, license=cfg.hub.license, library_name=metrics["library"],
+        pipeline_tag=task_type, tags=["hf-transfer", "transfer-learning", metrics["strategy"], task_type],
+        metrics=[k for k, _ in _METRICS], eval_results=results,
+    )
+
+
+def render_card(cfg: Config, metrics: dict) -> ModelCard:
+    template = resources.files("model_cards").joinpath(TEMPLATE).read_text()
+    return ModelCard.from_template(card_data(cfg, metrics), template_str=template, **card_context(cfg, metrics))
+
+
+def write_model_card(run_dir: str | Path, cfg: Config, metrics: dict) -> Path:
+    path = Path(run_dir) / rundir.MODEL / "README.md"
+    render_card(cfg, metrics).save(path)
+    return path

@@ -1,0 +1,65 @@
+"""Classification metrics as an `evaluate` metric that needs no Hub access.
+
+`evaluate.load("accuracy")` fetches its script from the Hub, which fails offline (evaluate issues
+315, 473, 567). `ClassificationMetrics` is an `evaluate.Metric` defined here, so it is used the
+evaluate way (``add_batch`` / ``compute``, `evaluate.combine`) with no network, and computes
+everything a transfer report needs in one pass, with scikit-learn like evaluate's own metrics:
+accuracy, macro and weighted F1, macro precision and recall, per-class F1 and the confusion matrix.
+Labels of -1 (unlabelled) are never scored.
+
+Predictions are gathered across processes by the training loop (accelerate's
+``gather_for_metrics``, which drops the samples repeated to even out the last batch), so every
+evaluation sample is counted exactly once.
+"""
+
+from __future__ import annotations
+
+import datasets
+import evaluate
+import numpy as np
+from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score
+
+_DESCRIPTION = "Accuracy, macro/weighted F1, macro precision/recall, per-class F1 and the confusion matrix."
+
+
+class ClassificationMetrics(evaluate.Metric):
+    """`compute(predictions, references, num_classes=..., label_names=...)` -> dict of scores."""
+
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation="",
+            inputs_description="predictions and references: lists of class ids; num_classes: int; label_names: list",
+            features=datasets.Features({"predictions": datasets.Value("int64"),
+                                        "references": datasets.Value("int64")}),
+            reference_urls=["https://scikit-learn.org/stable/modules/model_evaluation.html"],
+        )
+
+    def _compute(self, predictions, references, num_classes: int | None = None, label_names=None):
+        preds, refs = np.asarray(predictions, dtype=np.int64), np.asarray(references, dtype=np.int64)
+        keep = refs >= 0
+        preds, refs = preds[keep], refs[keep]
+        if num_classes is None:
+            num_classes = len(label_names) if label_names else int(max(preds.max(initial=0), refs.max(initial=0)) + 1)
+        labels = list(range(num_classes))
+        names = list(label_names) if label_names else [str(i) for i in labels]
+        if len(refs) == 0:
+            return {"num_samples": 0}
+        per_class = f1_score(refs, preds, labels=labels, average=None, zero_division=0)
+        return {
+            "num_samples": int(len(refs)),
+            "accuracy": float((preds == refs).mean()),
+            "f1_macro": float(f1_score(refs, preds, labels=labels, average="macro", zero_division=0)),
+            "f1_weighted": float(f1_score(refs, preds, labels=labels, average="weighted", zero_division=0)),
+            "precision_macro": float(precision_score(refs, preds, labels=labels, average="macro", zero_division=0)),
+            "recall_macro": float(recall_score(refs, preds, labels=labels, average="macro", zero_division=0)),
+            "per_class_f1": {n: float(v) for n, v in zip(names, per_class)},
+            "confusion_matrix": confusion_matrix(refs, preds, labels=labels).tolist(),
+        }
+
+
+def classification_metrics(predictions, references, label_names: list[str]) -> dict:
+    """One-shot helper over `ClassificationMetrics`."""
+    metric = ClassificationMetrics(keep_in_memory=True)
+    return metric.compute(predictions=list(map(int, predictions)), references=list(map(int, references)),
+                          num_classes=len(label_names), label_names=list(label_names))

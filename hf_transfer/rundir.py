@@ -1,0 +1,59 @@
+"""The run directory: what a run leaves behind, and the rule that nothing there is lost unasked.
+
+    config.yaml     the resolved config          metrics.json   every eval split, timings, environment
+    report.md       readable summary              model/         save_pretrained output + README.md card
+    checkpoints/    accelerate states (resume)    train.log      the log
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from .errors import UserError
+
+CONFIG, METRICS, REPORT, LOG = "config.yaml", "metrics.json", "report.md", "train.log"
+MODEL, CHECKPOINTS, BEST = "model", "checkpoints", "best"
+STEP_PREFIX = "step_"
+
+
+def prepare(path: str | Path, overwrite: bool = False, resume: bool = False) -> Path:
+    """Create the run directory; refuse one that holds files unless told to resume or overwrite."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"output_dir: {str(path)!r} is a file, not a folder")
+    busy = path.is_dir() and any(path.iterdir())
+    if resume:
+        if latest_checkpoint(path) is None:
+            raise UserError(f"--resume: {str(path)!r} has no checkpoint to resume from ({CHECKPOINTS}/ is empty or missing)")
+        return path
+    if busy and not overwrite:
+        raise UserError(f"output_dir: {str(path)!r} already holds files; pass --overwrite to replace them, "
+                        "--resume to continue that run, or choose another --output-dir")
+    if busy:
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def checkpoints(path: str | Path) -> list[Path]:
+    """Step checkpoints, oldest first."""
+    root = Path(path) / CHECKPOINTS
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(STEP_PREFIX)]
+    return sorted(found, key=lambda p: int(p.name[len(STEP_PREFIX):]))
+
+
+def latest_checkpoint(path: str | Path) -> Path | None:
+    found = checkpoints(path)
+    return found[-1] if found else None
+
+
+def checkpoint_dir(path: str | Path, step: int) -> Path:
+    return Path(path) / CHECKPOINTS / f"{STEP_PREFIX}{step:08d}"
+
+
+def prune(path: str | Path, keep: int) -> None:
+    for old in checkpoints(path)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,347 @@
+"""The training loop, on accelerate: one fixed order of steps for every backbone and strategy.
+
+    1. run directory (refuse to clobber)   2. data splits        3. backbone + new head
+    4. strategy.setup                      5. loaders            6. optimizer, prepare, schedule
+    7. resume state                        8. epochs: train steps (accumulate, clip, step),
+                                              evaluate every eval set, keep the best, checkpoint
+    9. best weights -> model/ + card, metrics.json, report.md
+
+Devices, processes and precision come from accelerate (`accelerate launch`); every evaluation
+sample is counted once across processes (`gather_for_metrics`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from safetensors.torch import load_model, save_model
+from tqdm.auto import tqdm
+
+from . import rundir
+from .backbones import TransferModel, count_parameters, load_backbone
+from .config import Config, from_dict
+from .data.loaders import build_loaders
+from .data.sources import build_splits
+from .errors import ConfigError, UserError
+from .metrics import classification_metrics
+from .strategies import get_strategy
+
+log = logging.getLogger("hf_transfer")
+
+BEST_METRICS = ("accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro", "loss")
+_RESUME_MAY_CHANGE = ("train.stop_after_steps", "hub.")
+
+
+@dataclass
+class TrainState:
+    """What the loop knows besides the weights; saved as trainer_state.json in each checkpoint."""
+
+    global_step: int = 0  # optimizer steps done
+    epoch: int = 0  # epochs finished
+    history: list = field(default_factory=list)  # one entry per evaluated epoch
+    best: dict = field(default_factory=dict)  # {"epoch", "value"} on validation
+    strategy: dict = field(default_factory=dict)
+
+
+def make_scheduler(optimizer, cfg, steps_per_epoch: int):
+    """Linear warmup, then cosine / linear decay to 0, step decay at epochs, or constant."""
+    total = steps_per_epoch * cfg.epochs
+    warmup = int(cfg.warmup_ratio * total)
+    milestones = [e * steps_per_epoch for e in cfg.step_epochs]
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(1, total - warmup)
+        if cfg.scheduler == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+        if cfg.scheduler == "linear":
+            return max(0.0, 1.0 - progress)
+        if cfg.scheduler == "step":
+            return cfg.step_gamma ** sum(step >= m for m in milestones)
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def make_optimizer(groups: list[dict], cfg):
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+@torch.no_grad()
+def evaluate_sets(model, loaders: dict, accelerator: Accelerator, label_names: list[str]) -> dict:
+    """Metrics of every eval set; predictions gathered across processes, each sample once."""
+    model.eval()
+    results = {}
+    for name, dl in loaders.items():
+        preds, refs, losses = [], [], []
+        for batch in tqdm(dl, desc=f"eval {name}", leave=False, disable=not accelerator.is_local_main_process):
+            logits = model(batch)
+            loss = F.cross_entropy(logits.float(), batch["labels"], reduction="none")
+            p, r, l = accelerator.gather_for_metrics((logits.argmax(-1), batch["labels"], loss))
+            preds.append(p.cpu())
+            refs.append(r.cpu())
+            losses.append(l.float().cpu())
+        metrics = classification_metrics(torch.cat(preds).tolist(), torch.cat(refs).tolist(), label_names)
+        metrics["loss"] = float(torch.cat(losses).mean())
+        results[name] = metrics
+    model.train()
+    return results
+
+
+def environment(accelerator: Accelerator) -> dict:
+    import accelerate
+    import datasets
+    import timm
+    import transformers
+
+    device = accelerator.device
+    return {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or device.type,
+        "device_type": device.type,
+        "num_processes": accelerator.num_processes,
+        "mixed_precision": accelerator.mixed_precision,
+        "python": platform.python_version(),
+        "torch": torch.__version__, "timm": timm.__version__, "transformers": transformers.__version__,
+        "accelerate": accelerate.__version__, "datasets": datasets.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def _check_resume_config(cfg: Config, out: Path) -> None:
+    saved = from_dict(yaml.safe_load((out / rundir.CONFIG).read_text())).to_dict()
+    now = cfg.to_dict()
+
+    def flat(d, prefix=""):
+        for k, v in d.items():
+            yield from flat(v, f"{prefix}{k}.") if isinstance(v, dict) and k != "extra_eval" else [(prefix + k, v)]
+
+    a, b = dict(flat(saved)), dict(flat(now))
+    changed = [k for k in a if a[k] != b.get(k) and not k.startswith(_RESUME_MAY_CHANGE) and k != "output_dir"]
+    if changed:
+        raise UserError(f"--resume: the config differs from the run's {rundir.CONFIG} in {', '.join(changed)}; "
+                        "resume with the same config (only train.stop_after_steps may change)")
+
+
+def _setup_logging(out: Path, main: bool) -> None:
+    log.setLevel(logging.INFO)
+    for h in list(log.handlers):
+        if getattr(h, "_hf_transfer", False):
+            log.removeHandler(h)
+    if main:
+        handler = logging.FileHandler(out / rundir.LOG)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler._hf_transfer = True
+        log.addHandler(handler)
+
+
+def _save_checkpoint(accelerator, out: Path, state: TrainState, strategy, keep: int) -> None:
+    state.strategy = strategy.state_dict()
+    ckpt = rundir.checkpoint_dir(out, state.global_step)
+    accelerator.save_state(str(ckpt))
+    if accelerator.is_main_process:
+        (ckpt / "trainer_state.json").write_text(json.dumps(state.__dict__, indent=1))
+        rundir.prune(out, keep)
+    accelerator.wait_for_everyone()
+
+
+def _write_metrics(out: Path, payload: dict) -> None:
+    tmp = out / (rundir.METRICS + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    tmp.replace(out / rundir.METRICS)
+
+
+def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
+    """Run one config end to end; returns the metrics written to metrics.json."""
+    t = cfg.train
+    if t.mixed_precision == "fp16" and not torch.cuda.is_available():
+        raise ConfigError("train.mixed_precision: fp16 needs a GPU; use bf16 or no on this machine")
+    if t.metric_for_best not in BEST_METRICS:
+        raise ConfigError(f"train.metric_for_best: {t.metric_for_best!r} is not one of: {', '.join(BEST_METRICS)}")
+    accelerator = Accelerator(mixed_precision=t.mixed_precision, gradient_accumulation_steps=t.grad_accum_steps,
+                              log_with=t.log_with, project_dir=cfg.output_dir)
+    main = accelerator.is_main_process
+    out = Path(cfg.output_dir)
+    if main:
+        rundir.prepare(out, overwrite=overwrite, resume=resume)
+        if resume:
+            _check_resume_config(cfg, out)
+    accelerator.wait_for_everyone()
+    _setup_logging(out, main)
+    if main and not resume:
+        (out / rundir.CONFIG).write_text(cfg.to_yaml())
+    started = time.perf_counter()
+
+    set_seed(t.seed)
+    with accelerator.main_process_first():
+        splits = build_splits(cfg.data, cfg.task, t.seed)
+        model: TransferModel = load_backbone(cfg.model, splits.task, splits.label_names)
+    log.info("data: task=%s, %d classes, train=%d, %s", splits.task, len(splits.label_names), len(splits.train),
+             ", ".join(f"{k}={len(v)}" for k, v in splits.eval_sets.items()))
+    strategy = get_strategy(cfg.strategy)
+    strategy.setup(model)
+    train_dl, sampler, eval_dls = build_loaders(splits, model, cfg.data, t.batch_size,
+                                                t.eval_batch_size or 2 * t.batch_size, t.seed)
+    optimizer = make_optimizer(strategy.param_groups(model, t), t)
+    model, optimizer, train_dl = accelerator.prepare(model, optimizer, train_dl)
+    eval_dls = {name: accelerator.prepare_data_loader(dl) for name, dl in eval_dls.items()}
+    batches_per_epoch = len(train_dl)
+    steps_per_epoch = math.ceil(batches_per_epoch / t.grad_accum_steps)
+    scheduler = make_scheduler(optimizer, t, steps_per_epoch)
+    accelerator.register_for_checkpointing(scheduler)
+    if t.log_with:
+        accelerator.init_trackers(cfg.name, config={k: str(v) for k, v in cfg.to_dict()["train"].items()})
+
+    state = TrainState()
+    if resume:
+        ckpt = rundir.latest_checkpoint(out)
+        accelerator.load_state(str(ckpt))
+        state = TrainState(**json.loads((ckpt / "trainer_state.json").read_text()))
+        strategy.load_state_dict(state.strategy)
+        log.info("resumed from %s (step %d)", ckpt, state.global_step)
+
+    trainable, total = count_parameters(accelerator.unwrap_model(model))
+    log.info("model %s (%s): %d of %d parameters trainable", cfg.model.name, accelerator.unwrap_model(model).library,
+             trainable, total)
+    has_validation = "validation" in eval_dls
+    best_path = out / rundir.CHECKPOINTS / rundir.BEST / "model.safetensors"
+    sign = -1.0 if t.metric_for_best == "loss" else 1.0
+    stopped = False
+    train_seconds = eval_seconds = 0.0
+    samples_seen = 0
+    bar = tqdm(total=steps_per_epoch * t.epochs, initial=state.global_step, desc=cfg.name, unit="step",
+               disable=not accelerator.is_local_main_process, dynamic_ncols=True)
+    model.train()
+    try:
+        for epoch in range(state.global_step // steps_per_epoch, t.epochs):
+            done_in_epoch = state.global_step - epoch * steps_per_epoch
+            sampler.begin(epoch, skip=done_in_epoch * t.grad_accum_steps * t.batch_size * accelerator.num_processes)
+            strategy.on_epoch_start(epoch, accelerator.unwrap_model(model))
+            running, count = 0.0, 0
+            tick = time.perf_counter()
+            for batch in train_dl:
+                with accelerator.accumulate(model):
+                    logits, features = model(batch, return_features=True)
+                    loss = F.cross_entropy(logits.float(), batch["labels"], label_smoothing=t.label_smoothing)
+                    extra = strategy.extra_loss(accelerator.unwrap_model(model), batch, logits, features)
+                    if extra is not None:
+                        loss = loss + extra
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and t.max_grad_norm:
+                        accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                running += loss.detach().float().item()
+                count += 1
+                samples_seen += batch["labels"].shape[0] * accelerator.num_processes
+                if not accelerator.sync_gradients:
+                    continue
+                scheduler.step()
+                state.global_step += 1
+                bar.update(1)
+                lr = optimizer.param_groups[0]["lr"]
+                bar.set_postfix(epoch=epoch + 1, loss=f"{running / count:.4f}", lr=f"{lr:.2e}")
+                if t.log_with:
+                    accelerator.log({"train/loss": running / count, "train/lr": lr}, step=state.global_step)
+                if t.checkpoint_every_steps and state.global_step % t.checkpoint_every_steps == 0:
+                    _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints)
+                if t.stop_after_steps and state.global_step >= t.stop_after_steps:
+                    stopped = True
+                    break
+            train_seconds += time.perf_counter() - tick
+            if stopped and state.global_step % steps_per_epoch:  # mid-epoch: no eval, resume goes on from here
+                _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints)
+                break
+            state.epoch = epoch + 1
+            if state.epoch % t.eval_every_epochs == 0 or state.epoch == t.epochs:
+                tick = time.perf_counter()
+                results = evaluate_sets(model, eval_dls, accelerator, splits.label_names)
+                eval_seconds += time.perf_counter() - tick
+                entry = {"epoch": state.epoch, "step": state.global_step,
+                         "train_loss": running / max(count, 1), "eval": results}
+                state.history.append(entry)
+                log.info("epoch %d: %s", state.epoch, "  ".join(
+                    f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}" for k, v in results.items()))
+                if t.log_with:
+                    accelerator.log({f"{k}/{m}": v[m] for k, v in results.items() for m in ("accuracy", "f1_macro", "loss")},
+                                    step=state.global_step)
+                if has_validation:
+                    value = results["validation"][t.metric_for_best]
+                    if not state.best or sign * value > sign * state.best["value"]:
+                        state.best = {"epoch": state.epoch, "value": value}
+                        if main:
+                            best_path.parent.mkdir(parents=True, exist_ok=True)
+                            save_model(accelerator.unwrap_model(model), str(best_path))
+                    accelerator.wait_for_everyone()
+                if main:
+                    _write_metrics(out, {"status": "running", "history": state.history})
+            _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints)
+            if stopped:
+                break
+    except KeyboardInterrupt:
+        bar.close()
+        if accelerator.num_processes == 1:
+            _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints)
+            raise UserError(f"interrupted at step {state.global_step}; checkpoint saved, continue with --resume")
+        raise
+    bar.close()
+    if stopped and state.global_step < steps_per_epoch * t.epochs:
+        msg = f"stopped after {state.global_step} steps (train.stop_after_steps); continue with --resume"
+        log.info(msg)
+        return {"status": "stopped", "global_step": state.global_step, "message": msg}
+
+    unwrapped: TransferModel = accelerator.unwrap_model(model)
+    chosen = state.history[-1]
+    if t.load_best_at_end and has_validation and state.best:
+        load_model(unwrapped, str(best_path))
+        chosen = next(h for h in state.history if h["epoch"] == state.best["epoch"])
+    trainable, total = count_parameters(unwrapped)
+    metrics = {
+        "status": "finished",
+        "name": cfg.name,
+        "task": splits.task,
+        "model": cfg.model.name,
+        "library": unwrapped.library,
+        "strategy": cfg.strategy.name,
+        "label_names": splits.label_names,
+        "eval_datasets": {"validation": "carved from train" if splits.validation is not None else None,
+                          **splits.dataset_ids},
+        "selected_epoch": chosen["epoch"],
+        "selected_by": f"validation/{t.metric_for_best}" if has_validation and t.load_best_at_end else "last epoch",
+        "final": chosen["eval"],
+        "history": state.history,
+        "parameters": {"trainable": trainable, "total": total},
+        "timings": {"total_seconds": round(time.perf_counter() - started, 2), "train_seconds": round(train_seconds, 2),
+                    "eval_seconds": round(eval_seconds, 2),
+                    "train_samples_per_second": round(samples_seen / train_seconds, 2) if train_seconds else None},
+        "environment": environment(accelerator),
+    }
+    if torch.cuda.is_available():
+        metrics["timings"]["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    if main:
+        from . import hub, report
+
+        image_size = cfg.data.image_size if splits.task == "image" else None
+        unwrapped.save_pretrained(out / rundir.MODEL, image_size=image_size)
+        _write_metrics(out, metrics)
+        hub.write_model_card(out, cfg, metrics)
+        report.write_run_report(out, cfg, metrics)
+        log.info("finished: %s", "  ".join(f"{k} acc={v['accuracy']:.4f}" for k, v in chosen["eval"].items()))
+    accelerator.wait_for_everyone()
+    if t.log_with:
+        accelerator.end_training()
+    return metrics
+

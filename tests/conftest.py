@@ -1,0 +1,169 @@
+"""Tiny models and data sets, made by the tests, in the formats the Hub serves.
+
+Everything loads through the same code paths as Hub assets: a timm model saved in timm's Hub
+format (config.json + model.safetensors), a BERT saved with save_pretrained plus its tokenizer,
+data sets with the Hub schemas of DESIGN.md (cifar10's ``img``/``label``, cifar100's
+``fine_label``, sst2's ``sentence`` with an unlabelled (-1) test split).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # fail fast instead of retrying a Hub that cannot be reached
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+WORDS = {0: ["good", "great", "fine", "nice", "happy"], 1: ["bad", "awful", "poor", "sad", "ugly"],
+         2: ["red", "blue", "green", "pink", "grey"]}
+
+
+def _images(n_per_class: int, classes: int, size: int, seed: int):
+    """Class k: a bright square at a class-specific place on noise; learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for k in range(classes):
+        for _ in range(n_per_class):
+            img = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+            r = (k * size // classes)
+            img[r:r + size // classes, :, k % 3] = 255
+            images.append(img)
+            labels.append(k)
+    return images, labels
+
+
+@pytest.fixture(scope="session")
+def cifar_like(tmp_path_factory) -> Path:
+    """A save_to_disk DatasetDict with cifar10's schema: img (Image), label (ClassLabel), train/test."""
+    import datasets
+
+    path = tmp_path_factory.mktemp("data") / "cifar_like"
+    names = ["airplane", "bird", "cat"]
+    features = datasets.Features({"img": datasets.Image(), "label": datasets.ClassLabel(names=names)})
+    splits = {}
+    for split, n, seed in (("train", 16, 0), ("test", 6, 1)):
+        imgs, labels = _images(n, 3, 16, seed)
+        splits[split] = datasets.Dataset.from_dict({"img": imgs, "label": labels}, features=features)
+    datasets.DatasetDict(splits).save_to_disk(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def cifar100_like(tmp_path_factory) -> Path:
+    """cifar100's schema: img, fine_label, coarse_label."""
+    import datasets
+
+    path = tmp_path_factory.mktemp("data") / "cifar100_like"
+    features = datasets.Features({"img": datasets.Image(), "fine_label": datasets.ClassLabel(names=["a", "b", "c"]),
+                                  "coarse_label": datasets.ClassLabel(names=["x", "y"])})
+    imgs, labels = _images(6, 3, 16, 2)
+    ds = datasets.Dataset.from_dict({"img": imgs, "fine_label": labels, "coarse_label": [y % 2 for y in labels]},
+                                    features=features)
+    datasets.DatasetDict(train=ds, test=ds).save_to_disk(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory) -> Path:
+    """An imagefolder layout: train/<class>/*.png and test/<class>/*.png, 3 classes."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("data") / "folder"
+    for split, n, seed in (("train", 8, 3), ("test", 4, 4)):
+        imgs, labels = _images(n, 3, 16, seed)
+        for i, (img, y) in enumerate(zip(imgs, labels)):
+            d = root / split / ["airplane", "bird", "cat"][y]
+            d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(d / f"{i}.png")
+    return root
+
+
+def _sentences(n_per_class: int, seed: int):
+    rng = np.random.default_rng(seed)
+    text, labels = [], []
+    for k, words in WORDS.items():
+        for _ in range(n_per_class):
+            text.append(" ".join(rng.choice(words, size=int(rng.integers(3, 9)))))
+            labels.append(k)
+    return text, labels
+
+
+@pytest.fixture(scope="session")
+def sst2_like(tmp_path_factory) -> Path:
+    """sst2's schema as csv files: idx, sentence, label; the test split is unlabelled (-1)."""
+    import pandas as pd
+
+    root = tmp_path_factory.mktemp("data") / "sst2_like"
+    root.mkdir()
+    for split, n, seed, unlabelled in (("train", 16, 5, False), ("validation", 4, 6, False), ("test", 4, 7, True)):
+        text, labels = _sentences(n, seed)
+        labels = [-1] * len(labels) if unlabelled else labels
+        pd.DataFrame({"idx": range(len(text)), "sentence": text, "label": labels}).to_csv(root / f"{split}.csv", index=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_timm(tmp_path_factory) -> Path:
+    """timm's test_efficientnet, saved in timm's Hub format with a 5-class 'source' head."""
+    import timm
+    import torch
+    from timm.models import save_for_hf
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "tiny_timm"
+    model = timm.create_model("test_efficientnet", pretrained=False, num_classes=5)
+    save_for_hf(model, path, model_config={"label_names": list("vwxyz")}, safe_serialization=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A 2-layer BERT with a word-level vocabulary, saved with save_pretrained (+ tokenizer)."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "tiny_bert"
+    path.mkdir(exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted({w for ws in WORDS.values() for w in ws})
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=37, max_position_embeddings=64)
+    BertModel(config).save_pretrained(path)
+    return path
+
+
+@pytest.fixture
+def cli_env(tmp_path) -> dict:
+    """Environment for CLI subprocesses: offline, the checkout importable, one thread."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["HF_TRANSFER_CACHE"] = env.get("HF_TRANSFER_CACHE", str(Path.home() / ".cache" / "hf_transfer"))
+    return env
+
+
+def hf_transfer_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hf_transfer.cli", *args]
+
+
+def tiny_config(output_dir, model, dataset, **sections):
+    """A Config for a tiny, fast run; `sections` update model/data/train/... fields."""
+    from hf_transfer.config import from_dict
+
+    values = {
+        "name": "tiny", "output_dir": str(output_dir),
+        "model": {"name": str(model)},
+        "data": {"dataset": str(dataset), "eval_splits": ["test"], "image_size": 32, "max_length": 16},
+        "train": {"epochs": 2, "batch_size": 8, "lr": 1e-2, "warmup_ratio": 0.1},
+    }
+    for key, update in sections.items():
+        values[key] = {**values.get(key, {}), **update} if isinstance(update, dict) else update
+    return from_dict(values)

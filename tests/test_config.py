@@ -1,0 +1,62 @@
+import pytest
+import yaml
+
+from hf_transfer import config
+from hf_transfer.errors import ConfigError
+
+
+def test_defaults_validate_and_round_trip_through_yaml(tmp_path):
+    cfg = config.Config()
+    path = tmp_path / "c.yaml"
+    path.write_text(cfg.to_yaml())
+    assert config.load(path) == cfg
+
+
+def test_overrides_parse_values_by_field_type():
+    cfg = config.apply_overrides(config.Config(), [
+        "train.epochs=7", "train.lr=3e-4", "train.max_grad_norm=null", "data.eval_splits=[test, validation2]",
+        "model.pretrained=false", "data.extra_eval={uci: {dataset: pypi:uci_digits, split: test}}",
+    ])
+    assert (cfg.train.epochs, cfg.train.lr, cfg.train.max_grad_norm) == (7, 3e-4, None)
+    assert cfg.data.eval_splits == ["test", "validation2"] and cfg.model.pretrained is False
+    assert cfg.data.extra_eval["uci"].dataset == "pypi:uci_digits"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.optimizer=adamx", "train.optimizer: 'adamx' is not one of: adamw, sgd"),
+    ("train.epochs=0", "train.epochs: must be at least 1"),
+    ("train.epochs=three", "train.epochs: expected an integer"),
+    ("train.lr=-1", "train.lr: must be positive"),
+    ("train.epoch=3", "train.epoch: unknown field; train has:"),
+    ("trian.epochs=3", "trian: unknown field"),
+    ("train.mixed_precision=fp8", "train.mixed_precision: 'fp8' is not one of: no, fp16, bf16"),
+    ("data.validation_size=1.5", "data.validation_size: must be in (0, 1)"),
+    ("model.pretrained=maybe", "model.pretrained: expected true or false"),
+    ("hub.push_to_hub=true", "hub.repo_id: is required when hub.push_to_hub is true"),
+    ("data.extra_eval={test: {dataset: x}}", "data.extra_eval.test: the name is taken by a split"),
+    ("data.extra_eval={uci: {dataset: x, spilt: test}}", "data.extra_eval.uci.spilt: unknown field"),
+])
+def test_bad_values_name_the_field(override, message):
+    with pytest.raises(ConfigError) as e:
+        config.apply_overrides(config.Config(), [override])
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_bad_yaml_and_missing_file_are_config_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        config.load(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        config.load(tmp_path / "missing.yaml")
+    listed = tmp_path / "list.yaml"
+    listed.write_text(yaml.safe_dump({"train": [1, 2]}))
+    with pytest.raises(ConfigError, match="train: expected a mapping"):
+        config.load(listed)
+
+
+def test_every_field_has_help():
+    rows = config.describe()
+    assert len(rows) > 40
+    assert all(help_ for _, _, help_ in rows), [k for k, _, h in rows if not h]
