@@ -17,20 +17,25 @@ MODEL, CHECKPOINTS, BEST = "model", "checkpoints", "best"
 STEP_PREFIX = "step_"
 
 
-def prepare(path: str | Path, overwrite: bool = False, resume: bool = False) -> Path:
-    """Create the run directory; refuse one that holds files unless told to resume or overwrite."""
+def check(path: str | Path, overwrite: bool = False, resume: bool = False) -> None:
+    """Refuse a directory that holds files unless told to resume or overwrite; change nothing."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise UserError(f"output_dir: {str(path)!r} is a file, not a folder")
-    busy = path.is_dir() and any(path.iterdir())
     if resume:
         if latest_checkpoint(path) is None:
             raise UserError(f"--resume: {str(path)!r} has no checkpoint to resume from ({CHECKPOINTS}/ is empty or missing)")
-        return path
-    if busy and not overwrite:
+        return
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise UserError(f"output_dir: {str(path)!r} already holds files; pass --overwrite to replace them, "
                         "--resume to continue that run, or choose another --output-dir")
-    if busy:
+
+
+def prepare(path: str | Path, overwrite: bool = False, resume: bool = False) -> Path:
+    """`check`, then create the directory (emptied first under overwrite)."""
+    check(path, overwrite, resume)
+    path = Path(path)
+    if overwrite and not resume and path.is_dir():
         shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -171,24 +172,27 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         raise ConfigError("train.mixed_precision: fp16 needs a GPU; use bf16 or no on this machine")
     if t.metric_for_best not in BEST_METRICS:
         raise ConfigError(f"train.metric_for_best: {t.metric_for_best!r} is not one of: {', '.join(BEST_METRICS)}")
+    # several processes on a machine without CUDA (accelerate launch --multi_gpu, i.e. torchrun): gloo on CPU
+    multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     accelerator = Accelerator(mixed_precision=t.mixed_precision, gradient_accumulation_steps=t.grad_accum_steps,
-                              log_with=t.log_with, project_dir=cfg.output_dir)
+                              log_with=t.log_with, project_dir=cfg.output_dir, cpu=multi_cpu)
     main = accelerator.is_main_process
     out = Path(cfg.output_dir)
-    if main:
-        rundir.prepare(out, overwrite=overwrite, resume=resume)
-        if resume:
-            _check_resume_config(cfg, out)
-    accelerator.wait_for_everyone()
-    _setup_logging(out, main)
-    if main and not resume:
-        (out / rundir.CONFIG).write_text(cfg.to_yaml())
+    rundir.check(out, overwrite=overwrite, resume=resume)
+    if resume:
+        _check_resume_config(cfg, out)
     started = time.perf_counter()
 
     set_seed(t.seed)
-    with accelerator.main_process_first():
+    with accelerator.main_process_first():  # the folder is made only once data and model load: a bad id leaves nothing
         splits = build_splits(cfg.data, cfg.task, t.seed)
         model: TransferModel = load_backbone(cfg.model, splits.task, splits.label_names)
+    if main:
+        rundir.prepare(out, overwrite=overwrite, resume=resume)
+        if not resume:
+            (out / rundir.CONFIG).write_text(cfg.to_yaml())
+    accelerator.wait_for_everyone()
+    _setup_logging(out, main)
     log.info("data: task=%s, %d classes, train=%d, %s", splits.task, len(splits.label_names), len(splits.train),
              ", ".join(f"{k}={len(v)}" for k, v in splits.eval_sets.items()))
     strategy = get_strategy(cfg.strategy)

@@ -21,8 +21,8 @@ def recipe(output_dir: str = "runs/digits", epochs: int = 3, max_train_samples: 
         "train": {"epochs": epochs, "batch_size": 32, "optimizer": "adamw", "lr": 2e-3, "weight_decay": 0.01,
                   "scheduler": "cosine", "warmup_ratio": 0.05},
     }
-    finetune = from_dict({**base, "name": "finetune", "output_dir": f"{output_dir}/finetune"})
-    scratch = from_dict({**base, "name": "scratch", "output_dir": f"{output_dir}/scratch",
+    finetune = from_dict({**base, "name": "digits_finetune", "output_dir": f"{output_dir}/finetune"})
+    scratch = from_dict({**base, "name": "digits_scratch", "output_dir": f"{output_dir}/scratch",
                          "model": {**base["model"], "pretrained": False}})
     return [finetune, scratch]
 

@@ -154,13 +154,13 @@ def hf_transfer_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "hf_transfer.cli", *args]
 
 
-def tiny_config(output_dir, model, dataset, **sections):
+def tiny_config(output_dir, model_name, dataset, **sections):
     """A Config for a tiny, fast run; `sections` update model/data/train/... fields."""
     from hf_transfer.config import from_dict
 
     values = {
         "name": "tiny", "output_dir": str(output_dir),
-        "model": {"name": str(model)},
+        "model": {"name": str(model_name)},
         "data": {"dataset": str(dataset), "eval_splits": ["test"], "image_size": 32, "max_length": 16},
         "train": {"epochs": 2, "batch_size": 8, "lr": 1e-2, "warmup_ratio": 0.1},
     }
