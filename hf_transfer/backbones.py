@@ -176,7 +176,7 @@ def _load_transformers(ref: str, cfg: ModelConfig, task: str, label_names: list[
     if task == "image":
         processor = tf.AutoImageProcessor.from_pretrained(ref, **hub)
         size = getattr(processor, "crop_size", None) or processor.size
-        side = size.get("height") or size.get("shortest_edge") if isinstance(size, dict) else size
+        side = (size.get("height") or size.get("shortest_edge")) if hasattr(size, "get") else size  # dict or SizeDict
         data_config = {"input_size": (3, side, side), "mean": tuple(processor.image_mean),
                        "std": tuple(processor.image_std), "interpolation": "bicubic", "crop_pct": 1.0}
         return net, processor, data_config

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import set_seed
 from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
@@ -172,6 +173,10 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         raise ConfigError("train.mixed_precision: fp16 needs a GPU; use bf16 or no on this machine")
     if t.metric_for_best not in BEST_METRICS:
         raise ConfigError(f"train.metric_for_best: {t.metric_for_best!r} is not one of: {', '.join(BEST_METRICS)}")
+    # accelerate keeps precision and accumulation in process-wide singletons; a recipe of several runs
+    # (or a test session) may change them between runs. The process group (PartialState) is kept.
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()
     # several processes on a machine without CUDA (accelerate launch --multi_gpu, i.e. torchrun): gloo on CPU
     multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     accelerator = Accelerator(mixed_precision=t.mixed_precision, gradient_accumulation_steps=t.grad_accum_steps,

@@ -167,3 +167,18 @@ def tiny_config(output_dir, model_name, dataset, **sections):
     for key, update in sections.items():
         values[key] = {**values.get(key, {}), **update} if isinstance(update, dict) else update
     return from_dict(values)
+
+
+@pytest.fixture(scope="session")
+def tiny_vit(tmp_path_factory) -> Path:
+    """A tiny ViT image classifier and its image processor, saved with save_pretrained."""
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "tiny_vit"
+    config = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                       intermediate_size=37, num_labels=4)
+    ViTForImageClassification(config).save_pretrained(path)
+    ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(path)
+    return path

@@ -1,0 +1,49 @@
+"""What a run leaves for users: card metadata that matches metrics.json, trackers, checkpoints."""
+
+import json
+
+import pytest
+from huggingface_hub import ModelCard
+
+from conftest import tiny_config
+from hf_transfer import rundir
+from hf_transfer.train import train
+
+
+@pytest.fixture(scope="module")
+def vit_run(tmp_path_factory, tiny_vit, cifar_like):
+    out = tmp_path_factory.mktemp("runs") / "vit"
+    cfg = tiny_config(out, tiny_vit, cifar_like, data={"image_size": None},
+                      train={"epochs": 2, "mixed_precision": "bf16", "log_with": "tensorboard",
+                             "checkpoint_every_steps": 2, "keep_checkpoints": 2})
+    return out, train(cfg)
+
+
+def test_transformers_image_model_trains_in_bf16_on_cpu(vit_run):
+    out, metrics = vit_run
+    assert metrics["library"] == "transformers" and metrics["environment"]["mixed_precision"] == "bf16"
+    config = json.loads((out / "model" / "config.json").read_text())
+    assert config["id2label"] == {"0": "airplane", "1": "bird", "2": "cat"}
+    assert (out / "model" / "preprocessor_config.json").is_file()
+
+
+def test_card_metadata_carries_the_metrics(vit_run):
+    out, metrics = vit_run
+    card = ModelCard.load(out / "model" / "README.md")
+    results = {(r.dataset_name, r.metric_type): r.metric_value for r in card.data.eval_results}
+    for split, m in metrics["final"].items():
+        for key in ("accuracy", "f1_macro", "f1_weighted"):
+            assert results[(split, key)] == pytest.approx(m[key], abs=1e-6)
+    assert card.data.library_name == "transformers" and "hf-transfer" in card.data.tags
+    assert "More information needed" not in card.text and "| test | 18 |" in card.text
+
+
+def test_tensorboard_events_are_written(vit_run):
+    out, _ = vit_run
+    assert list(out.rglob("events.out.tfevents*"))
+
+
+def test_only_the_newest_checkpoints_are_kept(vit_run):
+    out, metrics = vit_run
+    kept = rundir.checkpoints(out)
+    assert len(kept) == 2 and kept[-1].name == f"step_{metrics['history'][-1]['step']:08d}"
