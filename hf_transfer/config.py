@@ -122,8 +122,74 @@ class TrainConfig:
 
 
 @dataclass
+class PartialConfig:
+    freeze_groups: int = _f(0, "Freeze the first N layer groups (timm group_matcher stages / transformers embeddings + encoder layers).")
+    freeze_patterns: list = _f([], "Also freeze parameters whose name matches any of these regular expressions.")
+
+
+@dataclass
+class GradualUnfreezeConfig:
+    every_epochs: int = _f(1, "Unfreeze the next deeper group every N epochs (the head trains from the start).")
+    groups_per_step: int = _f(1, "Groups unfrozen at each step, from the head towards the input.")
+
+
+@dataclass
+class DiscriminativeLRConfig:
+    decay: float = _f(0.7, "Layer-wise LR decay: the head gets train.lr, each group below it `decay` times the one above.")
+
+
+@dataclass
+class L2SPConfig:
+    alpha: float = _f(0.01, "Weight of alpha/2 * ||w - w0||^2 on the transferred weights (w0: the pretrained ones).")
+    beta: float = _f(0.01, "Weight of beta/2 * ||w_head||^2 on the new head.")
+
+
+@dataclass
+class LoraConfig:
+    r: int = _f(8, "LoRA rank.")
+    alpha: int = _f(16, "LoRA scaling (lora_alpha).")
+    dropout: float = _f(0.0, "Dropout on the LoRA branch.")
+    target_modules: list = _f([], "Module names to adapt; empty: the attention projections of transformers models, "
+                                  "or every Linear/Conv2d layer of the backbone for timm models.")
+    save: Literal["merged", "adapter"] = _f("merged", "Save the model with the adapters merged in (loads as a plain "
+                                                        "model), or the peft adapter (+ head) alone.")
+
+
+@dataclass
+class DistillConfig:
+    teacher: Optional[str] = _f(None, "The teacher: a model folder (e.g. another run's model/) or Hub id with the same labels.")
+    temperature: float = _f(2.0, "Softmax temperature T of the soft targets.")
+    alpha: float = _f(0.5, "Weight a of the distillation term: loss = (1-a)*CE + a*T^2*KL(teacher || student).")
+
+
+@dataclass
+class AugmentConfig:
+    mixup: float = _f(0.0, "Mixup alpha (0: off).")
+    cutmix: float = _f(0.0, "CutMix alpha (0: off).")
+    auto_augment: Optional[str] = _f(None, "timm auto-augment policy, e.g. rand-m9-mstd0.5 (RandAugment) or original (AutoAugment).")
+    random_erasing: float = _f(0.0, "Random erasing probability.")
+    label_smoothing: float = _f(0.0, "Label smoothing (also applied to mixup/cutmix targets).")
+
+
+@dataclass
+class HeadConfig:
+    hidden: list = _f([], "Hidden layer sizes of the new head; empty: a single linear layer.")
+    dropout: float = _f(0.0, "Dropout before each layer of the head.")
+
+
+@dataclass
 class StrategyConfig:
-    name: Literal["full"] = _f("full", "Transfer strategy: full fine-tuning of every weight.")
+    name: str = _f("full", "Transfer strategy, or several joined by '+', e.g. gradual_unfreeze+discriminative_lr+l2sp. "
+                           "One of: full, linear_probe, partial, gradual_unfreeze, discriminative_lr, l2sp, lora, "
+                           "distill, augment, head.")
+    partial: PartialConfig = field(default_factory=PartialConfig)
+    gradual_unfreeze: GradualUnfreezeConfig = field(default_factory=GradualUnfreezeConfig)
+    discriminative_lr: DiscriminativeLRConfig = field(default_factory=DiscriminativeLRConfig)
+    l2sp: L2SPConfig = field(default_factory=L2SPConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
 
 
 @dataclass
@@ -236,7 +302,7 @@ def _build(cls, values: dict, prefix: str = ""):
 
 def _check(cfg: Config) -> Config:
     """Range checks the types cannot express."""
-    t, d = cfg.train, cfg.data
+    t, d, s = cfg.train, cfg.data, cfg.strategy
     rules = [
         ("train.epochs", t.epochs >= 1, "must be at least 1"),
         ("train.batch_size", t.batch_size >= 1, "must be at least 1"),
@@ -261,10 +327,36 @@ def _check(cfg: Config) -> Config:
         ("data.num_workers", d.num_workers >= 0, "must be 0 or more"),
         ("model.drop_rate", cfg.model.drop_rate is None or 0 <= cfg.model.drop_rate < 1, "must be in [0, 1)"),
         ("hub.repo_id", not cfg.hub.push_to_hub or bool(cfg.hub.repo_id), "is required when hub.push_to_hub is true"),
+        ("strategy.partial.freeze_groups", s.partial.freeze_groups >= 0, "must be 0 or more"),
+        ("strategy.gradual_unfreeze.every_epochs", s.gradual_unfreeze.every_epochs >= 1, "must be at least 1"),
+        ("strategy.gradual_unfreeze.groups_per_step", s.gradual_unfreeze.groups_per_step >= 1, "must be at least 1"),
+        ("strategy.discriminative_lr.decay", 0 < s.discriminative_lr.decay <= 1, "must be in (0, 1]"),
+        ("strategy.l2sp.alpha", s.l2sp.alpha >= 0, "must be 0 or more"),
+        ("strategy.l2sp.beta", s.l2sp.beta >= 0, "must be 0 or more"),
+        ("strategy.lora.r", s.lora.r >= 1, "must be at least 1"),
+        ("strategy.lora.dropout", 0 <= s.lora.dropout < 1, "must be in [0, 1)"),
+        ("strategy.distill.temperature", s.distill.temperature > 0, "must be positive"),
+        ("strategy.distill.alpha", 0 <= s.distill.alpha <= 1, "must be in [0, 1]"),
+        ("strategy.augment.mixup", s.augment.mixup >= 0, "must be 0 or more"),
+        ("strategy.augment.cutmix", s.augment.cutmix >= 0, "must be 0 or more"),
+        ("strategy.augment.random_erasing", 0 <= s.augment.random_erasing <= 1, "must be in [0, 1]"),
+        ("strategy.augment.label_smoothing", 0 <= s.augment.label_smoothing < 1, "must be in [0, 1)"),
+        ("strategy.head.dropout", 0 <= s.head.dropout < 1, "must be in [0, 1)"),
+        ("strategy.head.hidden", all(isinstance(h, int) and h >= 1 for h in s.head.hidden), "must be a list of sizes >= 1"),
     ]
     for key, ok, why in rules:
         if not ok:
             raise ConfigError(f"{key}: {why}")
+    from .strategies import REGISTRY  # noqa: PLC0415 (strategies import config)
+
+    parts = s.name.split("+")
+    for part in parts:
+        if part not in REGISTRY:
+            raise ConfigError(f"strategy.name: {part!r} is not one of: {', '.join(REGISTRY)}")
+    if "distill" in parts and not s.distill.teacher:
+        raise ConfigError("strategy.distill.teacher: required when strategy.name includes distill")
+    if len(set(parts)) != len(parts):
+        raise ConfigError(f"strategy.name: {s.name!r} names a strategy twice")
     reserved = {"validation", "train", *d.eval_splits}
     for name in d.extra_eval:
         if name in reserved:

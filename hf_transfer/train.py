@@ -37,7 +37,7 @@ from .data.loaders import build_loaders
 from .data.sources import build_splits
 from .errors import ConfigError, UserError
 from .metrics import classification_metrics
-from .strategies import get_strategy
+from .strategies import default_param_groups, get_strategy
 
 log = logging.getLogger("hf_transfer")
 
@@ -201,10 +201,15 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     log.info("data: task=%s, %d classes, train=%d, %s", splits.task, len(splits.label_names), len(splits.train),
              ", ".join(f"{k}={len(v)}" for k, v in splits.eval_sets.items()))
     strategy = get_strategy(cfg.strategy)
+    if accelerator.num_processes > 1 and "gradual_unfreeze" in cfg.strategy.name.split("+"):
+        raise UserError("strategy.name: gradual_unfreeze needs a single process (DDP only syncs the parameters "
+                        "that train from the start)")
     strategy.setup(model)
     train_dl, sampler, eval_dls = build_loaders(splits, model, cfg.data, t.batch_size,
-                                                t.eval_batch_size or 2 * t.batch_size, t.seed)
-    optimizer = make_optimizer(strategy.param_groups(model, t), t)
+                                                t.eval_batch_size or 2 * t.batch_size, t.seed,
+                                                augment={**cfg.data.augment, **strategy.data_augment()})
+    groups = strategy.param_groups(model, t) or default_param_groups(model, t.lr, t.weight_decay)
+    optimizer = make_optimizer(groups, t)
     model, optimizer, train_dl = accelerator.prepare(model, optimizer, train_dl)
     eval_dls = {name: accelerator.prepare_data_loader(dl) for name, dl in eval_dls.items()}
     batches_per_epoch = len(train_dl)
@@ -239,15 +244,18 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
             done_in_epoch = state.global_step - epoch * steps_per_epoch
             sampler.begin(epoch, skip=done_in_epoch * t.grad_accum_steps * t.batch_size * accelerator.num_processes)
             strategy.on_epoch_start(epoch, accelerator.unwrap_model(model))
+            model.train()  # after the hook: BatchNorm of groups it (un)froze follows (TransferModel.train)
             running, count = 0.0, 0
             tick = time.perf_counter()
             for batch in train_dl:
                 with accelerator.accumulate(model):
+                    batch, soft_targets = strategy.mix(batch)
                     logits, features = model(batch, return_features=True)
-                    loss = F.cross_entropy(logits.float(), batch["labels"], label_smoothing=t.label_smoothing)
-                    extra = strategy.extra_loss(accelerator.unwrap_model(model), batch, logits, features)
-                    if extra is not None:
-                        loss = loss + extra
+                    if soft_targets is not None:
+                        loss = torch.sum(-soft_targets * F.log_softmax(logits.float(), -1), -1).mean()
+                    else:
+                        loss = F.cross_entropy(logits.float(), batch["labels"], label_smoothing=t.label_smoothing)
+                    loss = strategy.loss(loss, accelerator.unwrap_model(model), batch, logits, features)
                     accelerator.backward(loss)
                     if accelerator.sync_gradients and t.max_grad_norm:
                         accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
@@ -344,7 +352,8 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         from . import hub, report
 
         image_size = cfg.data.image_size if splits.task == "image" else None
-        unwrapped.save_pretrained(out / rundir.MODEL, image_size=image_size)
+        if not strategy.save(unwrapped, out / rundir.MODEL, image_size):
+            unwrapped.save_pretrained(out / rundir.MODEL, image_size=image_size)
         _write_metrics(out, metrics)
         hub.write_model_card(out, cfg, metrics)
         report.write_run_report(out, cfg, metrics)

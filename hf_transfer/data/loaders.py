@@ -79,11 +79,12 @@ class TrainSet(Dataset):
         return {"pixel_values": pixels, "labels": item["label"]}
 
 
-def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_size: int, seed: int):
+def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_size: int, seed: int,
+                  augment: dict | None = None):
     """(train loader, its EpochSampler, {eval name: loader}) for an image or text model."""
     if splits.task == "image":
         dc = transforms.resolve_data_config(model.data_config, data_cfg.image_size)
-        train_tf, eval_tf = transforms.image_transforms(dc, data_cfg.augment)
+        train_tf, eval_tf = transforms.image_transforms(dc, data_cfg.augment if augment is None else augment)
         train_ds = TrainSet(splits.train, seed, train_tf)
         evals = {k: v.with_transform(transforms.batch_transform(eval_tf)) for k, v in splits.eval_sets.items()}
         collate = transforms.collate_images

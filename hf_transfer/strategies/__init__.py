@@ -2,24 +2,37 @@
 
 A strategy changes *what* trains and *how much*, never the loop itself. The loop calls, in order:
 
-    setup(model)                      once, before the optimizer is built (freeze, add adapters...)
-    param_groups(model, train_cfg)    the optimizer's parameter groups (names kept for resume)
-    on_epoch_start(epoch, model)      at the start of every epoch (gradual unfreezing...)
-    extra_loss(model, batch, logits, features)   a term added to the task loss (L2-SP, distillation...)
+    data_augment()                    extra timm transform options (RandAugment, random erasing)
+    setup(model)                      once, before the optimizer: freeze, replace the head, add adapters
+    param_groups(model, train_cfg)    the optimizer's parameter groups (None: decay / no-decay)
+    on_epoch_start(epoch, model)      every epoch, resumed ones included (gradual unfreezing)
+    mix(batch)                        a training batch and soft targets (mixup, CutMix, smoothing)
+    loss(task_loss, model, batch, logits, features)   the loss to minimise (L2-SP, distillation)
+    save(model, dir, image_size)      a special save (LoRA merged or adapter)
     state_dict() / load_state_dict()  strategy state, saved in every checkpoint
 
-`get_strategy(cfg)` builds the one named in the config.
+Strategies stack: `strategy.name: gradual_unfreeze+discriminative_lr+l2sp` applies them in order.
 """
 
 from __future__ import annotations
 
-from .base import Strategy, default_param_groups
+from .augment import Augment
+from .base import Stack, Strategy, default_param_groups
+from .distill import Distill
+from .freeze import GradualUnfreeze, LinearProbe, Partial
+from .head import Head
+from .l2sp import L2SP
+from .lora import Lora
+from .lr import DiscriminativeLR
 
-REGISTRY: dict[str, type[Strategy]] = {"full": Strategy}
+REGISTRY: dict[str, type[Strategy]] = {s.name: s for s in (
+    Strategy, LinearProbe, Partial, GradualUnfreeze, DiscriminativeLR, L2SP, Lora, Distill, Augment, Head)}
 
 
 def get_strategy(cfg) -> Strategy:
-    return REGISTRY[cfg.name](cfg)
+    """The strategy (or stack of strategies) named by `cfg.name`, e.g. 'linear_probe' or 'partial+l2sp'."""
+    parts = [REGISTRY[name](cfg) for name in cfg.name.split("+")]
+    return parts[0] if len(parts) == 1 else Stack(parts)
 
 
-__all__ = ["Strategy", "default_param_groups", "get_strategy", "REGISTRY"]
+__all__ = ["REGISTRY", "Stack", "Strategy", "default_param_groups", "get_strategy"]

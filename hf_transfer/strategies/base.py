@@ -1,4 +1,4 @@
-"""The strategy interface, and `full` fine-tuning: every weight trains (the default)."""
+"""The strategy interface, `full` fine-tuning (the default), and stacking several strategies."""
 
 from __future__ import annotations
 
@@ -6,41 +6,108 @@ import torch
 from torch import nn
 
 
-def default_param_groups(model: nn.Module, lr: float, weight_decay: float) -> list[dict]:
-    """Trainable parameters in two groups: with weight decay, and without (biases, norm weights)."""
+def default_param_groups(model: nn.Module, lr: float, weight_decay: float, names: list[str] | None = None,
+                         prefix: str = "") -> list[dict]:
+    """Parameters in two groups, with weight decay and without (biases, norm weights).
+
+    Frozen parameters are included: an optimizer skips parameters without gradients, and a strategy
+    that unfreezes them later (gradual unfreezing) finds them already in place.
+    """
+    params = dict(model.named_parameters())
     groups = {"decay": ([], []), "no_decay": ([], [])}
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            names, params = groups["no_decay" if p.ndim <= 1 else "decay"]
-            names.append(name)
-            params.append(p)
-    return [{"name": key, "params": params, "param_names": names, "lr": lr,
+    for name in names if names is not None else params:
+        key = "no_decay" if params[name].ndim <= 1 else "decay"
+        groups[key][0].append(name)
+        groups[key][1].append(params[name])
+    return [{"name": prefix + key, "params": ps, "param_names": ns, "lr": lr,
              "weight_decay": weight_decay if key == "decay" else 0.0}
-            for key, (names, params) in groups.items() if params]
+            for key, (ns, ps) in groups.items() if ps]
 
 
 class Strategy:
-    """Full fine-tuning; the base class whose no-op hooks other strategies override."""
+    """Full fine-tuning: every weight trains. The base class whose no-op hooks others override."""
 
     name = "full"
 
     def __init__(self, cfg=None):
-        self.cfg = cfg
+        self.cfg = cfg  # the whole StrategyConfig; each strategy reads its own section
 
-    def setup(self, model: nn.Module) -> None:
-        pass
+    def data_augment(self) -> dict:
+        """Extra keyword arguments for timm's create_transform (train-time augmentation)."""
+        return {}
 
-    def param_groups(self, model: nn.Module, train_cfg) -> list[dict]:
-        return default_param_groups(model, train_cfg.lr, train_cfg.weight_decay)
+    def setup(self, model) -> None:
+        """Once, before the optimizer is built: freeze, replace the head, add adapters..."""
 
-    def on_epoch_start(self, epoch: int, model: nn.Module) -> None:
-        pass
-
-    def extra_loss(self, model, batch, logits, features) -> torch.Tensor | None:
+    def param_groups(self, model, train_cfg) -> list[dict] | None:
+        """The optimizer's parameter groups; None leaves them to the default (decay / no decay)."""
         return None
+
+    def on_epoch_start(self, epoch: int, model) -> None:
+        """At the start of every epoch, resumed ones included."""
+
+    def mix(self, batch: dict) -> tuple[dict, torch.Tensor | None]:
+        """Mix a training batch; returns it and soft targets (None: the hard labels stand)."""
+        return batch, None
+
+    def loss(self, loss: torch.Tensor, model, batch: dict, logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """The training loss from the task loss (add a penalty, mix in a teacher...)."""
+        return loss
+
+    def save(self, model, directory, image_size) -> bool:
+        """Save the trained model in a strategy-specific way; False: the default save_pretrained."""
+        return False
 
     def state_dict(self) -> dict:
         return {}
 
     def load_state_dict(self, state: dict) -> None:
         pass
+
+
+class Stack(Strategy):
+    """Several strategies applied in the order named (e.g. gradual_unfreeze+discriminative_lr+l2sp)."""
+
+    def __init__(self, strategies: list[Strategy]):
+        super().__init__(strategies[0].cfg if strategies else None)
+        self.strategies = strategies
+        self.name = "+".join(s.name for s in strategies)
+
+    def data_augment(self) -> dict:
+        return {k: v for s in self.strategies for k, v in s.data_augment().items()}
+
+    def setup(self, model) -> None:
+        for s in self.strategies:
+            s.setup(model)
+
+    def param_groups(self, model, train_cfg):
+        chosen = None
+        for s in self.strategies:
+            chosen = s.param_groups(model, train_cfg) or chosen
+        return chosen
+
+    def on_epoch_start(self, epoch, model) -> None:
+        for s in self.strategies:
+            s.on_epoch_start(epoch, model)
+
+    def mix(self, batch):
+        targets = None
+        for s in self.strategies:
+            batch, mixed = s.mix(batch)
+            targets = mixed if mixed is not None else targets
+        return batch, targets
+
+    def loss(self, loss, model, batch, logits, features):
+        for s in self.strategies:
+            loss = s.loss(loss, model, batch, logits, features)
+        return loss
+
+    def save(self, model, directory, image_size) -> bool:
+        return any(s.save(model, directory, image_size) for s in self.strategies)
+
+    def state_dict(self) -> dict:
+        return {s.name: s.state_dict() for s in self.strategies}
+
+    def load_state_dict(self, state: dict) -> None:
+        for s in self.strategies:
+            s.load_state_dict(state.get(s.name, {}))

@@ -1,0 +1,47 @@
+"""Training-time augmentation ("rule transfer"): timm's RandAugment / AutoAugment, random erasing,
+mixup / CutMix (timm.data.Mixup), and label smoothing.
+
+RandAugment/AutoAugment and random erasing go into the image transform (timm's create_transform);
+mixup/CutMix mix each batch and return soft targets; label smoothing applies to both images and text.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .base import Strategy
+
+
+class Augment(Strategy):
+    name = "augment"
+
+    def data_augment(self) -> dict:
+        c = self.cfg.augment
+        out = {}
+        if c.auto_augment:
+            out["auto_augment"] = c.auto_augment
+        if c.random_erasing:
+            out["re_prob"] = c.random_erasing
+        return out
+
+    def setup(self, model) -> None:
+        c = self.cfg.augment
+        self.num_classes = len(model.label_names)
+        self.mixer = None
+        if (c.mixup or c.cutmix) and model.task == "image":
+            from timm.data import Mixup
+
+            self.mixer = Mixup(mixup_alpha=c.mixup, cutmix_alpha=c.cutmix, label_smoothing=c.label_smoothing,
+                               num_classes=self.num_classes)
+
+    def mix(self, batch):
+        c = self.cfg.augment
+        labels = batch["labels"]
+        if self.mixer is not None and labels.shape[0] % 2 == 0:  # timm mixes pairs: even batches only
+            x, targets = self.mixer(batch["pixel_values"], labels)
+            return {**batch, "pixel_values": x}, targets
+        if c.label_smoothing:
+            off = c.label_smoothing / self.num_classes
+            targets = torch.full((labels.shape[0], self.num_classes), off, device=labels.device)
+            return batch, targets.scatter_(1, labels[:, None], 1.0 - c.label_smoothing + off)
+        return batch, None

@@ -1,0 +1,63 @@
+"""Knowledge distillation from a teacher (Hinton, Vinyals & Dean 2015).
+
+    loss = (1 - a) * CE(student, labels) + a * T^2 * KL(softmax(teacher / T) || softmax(student / T))
+
+The teacher (`strategy.distill.teacher`: a model folder, e.g. another run's `model/`, or a Hub id)
+must predict the same labels; it sees the student's batches, runs without gradients, and is not
+saved. Paper: https://arxiv.org/abs/1503.02531
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import UserError
+from .base import Strategy
+
+
+def distillation_loss(student_logits, teacher_logits, task_loss, temperature: float, alpha: float) -> torch.Tensor:
+    t = temperature
+    kl = F.kl_div(F.log_softmax(student_logits.float() / t, -1), F.log_softmax(teacher_logits.float() / t, -1),
+                  log_target=True, reduction="batchmean")
+    return (1 - alpha) * task_loss + alpha * t * t * kl
+
+
+def _saved_labels(folder: Path) -> list[str] | None:
+    config = folder / "config.json"
+    if not config.is_file():
+        return None
+    c = json.loads(config.read_text())
+    if "label_names" in c:
+        return list(c["label_names"])
+    if "id2label" in c:
+        return [c["id2label"][k] for k in sorted(c["id2label"], key=int)]
+    return None
+
+
+class Distill(Strategy):
+    name = "distill"
+
+    def setup(self, model) -> None:
+        from ..backbones import load_backbone
+        from ..config import ModelConfig
+
+        c = self.cfg.distill
+        labels = _saved_labels(Path(c.teacher).expanduser())
+        if labels is not None and labels != model.label_names:
+            raise UserError(f"strategy.distill.teacher: its labels ({', '.join(labels)}) are not the data's "
+                            f"({', '.join(model.label_names)})")
+        self.teacher = load_backbone(ModelConfig(name=c.teacher), model.task, model.label_names).eval()
+        self.teacher.requires_grad_(False)
+
+    def loss(self, loss, model, batch, logits, features):
+        device = logits.device
+        if next(self.teacher.parameters()).device != device:
+            self.teacher.to(device)
+        with torch.no_grad():
+            teacher_logits = self.teacher(batch)
+        c = self.cfg.distill
+        return distillation_loss(logits, teacher_logits, loss, c.temperature, c.alpha)
