@@ -355,6 +355,10 @@ def _check(cfg: Config) -> Config:
             raise ConfigError(f"strategy.name: {part!r} is not one of: {', '.join(REGISTRY)}")
     if "distill" in parts and not s.distill.teacher:
         raise ConfigError("strategy.distill.teacher: required when strategy.name includes distill")
+    grouped = sorted({"partial", "gradual_unfreeze", "discriminative_lr", "l2sp"} & set(parts))
+    if "lora" in parts and grouped:
+        raise ConfigError(f"strategy.name: lora does not stack with {', '.join(grouped)} (they work on the "
+                          "backbone's own weights, which LoRA freezes)")
     if len(set(parts)) != len(parts):
         raise ConfigError(f"strategy.name: {s.name!r} names a strategy twice")
     reserved = {"validation", "train", *d.eval_splits}

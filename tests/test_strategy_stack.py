@@ -40,6 +40,7 @@ def test_stacked_run_resumes_exactly(tmp_path, assets):
     ("freeze_all", "strategy.name: 'freeze_all' is not one of: full, linear_probe"),
     ("l2sp+l2sp", "names a strategy twice"),
     ("distill", "strategy.distill.teacher: required"),
+    ("lora+l2sp", "lora does not stack with l2sp"),
 ])
 def test_bad_strategy_names_are_config_errors(name, message):
     with pytest.raises(ConfigError, match=message):
