@@ -187,7 +187,7 @@ def _load_timm(ref: str, local: bool, cfg: ModelConfig, num_classes: int):
 
     source = f"local-dir:{ref}" if local else (f"hf-hub:{ref}" if "/" in ref else ref)
     kwargs = {"drop_rate": cfg.drop_rate} if cfg.drop_rate is not None else {}
-    net = timm.create_model(source, pretrained=cfg.pretrained, num_classes=num_classes, **kwargs)
+    net = timm.create_model(source, pretrained=cfg.pretrained, num_classes=num_classes, **kwargs, **cfg.kwargs)
     return net, None, timm.data.resolve_model_data_config(net)
 
 
@@ -195,7 +195,7 @@ def _load_transformers(ref: str, cfg: ModelConfig, task: str, label_names: list[
     import transformers as tf
 
     labels = {"num_labels": len(label_names), "id2label": dict(enumerate(label_names)),
-              "label2id": {n: i for i, n in enumerate(label_names)}}
+              "label2id": {n: i for i, n in enumerate(label_names)}, **cfg.kwargs}
     if cfg.drop_rate is not None:
         labels["classifier_dropout"] = cfg.drop_rate
     auto = tf.AutoModelForImageClassification if task == "image" else tf.AutoModelForSequenceClassification

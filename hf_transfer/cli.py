@@ -1,9 +1,10 @@
-"""Command line: `hf-transfer run | demo | recipes | report`.
+"""Command line: `hf-transfer run | demo | recipes | report | push`.
 
     hf-transfer run recipes/resnet50_cifar10.yaml --set train.epochs=3
     hf-transfer run digits_efficientnet --epochs 2          # a recipe by name, from recipes/
     accelerate launch recipes/bbc_news_minilm.py --epochs 1  # the same flags
     hf-transfer report runs/a runs/b -o runs/report
+    hf-transfer push runs/a --repo-id me/model               # model + card + report to the Hub
     hf-transfer demo                                         # the embedded offline default
 
 Errors the user can fix print one line, `hf-transfer: error: ...`, and exit with status 2.
@@ -45,6 +46,8 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     for flag, (key, tp, help_) in FLAGS.items():
         p.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=tp, default=None, help=f"{help_} ({key})")
     p.add_argument("--output-dir", default=None, help="run directory (for a recipe of several runs: their parent)")
+    p.add_argument("--push-to-hub", metavar="OWNER/NAME", default=None,
+                   help="upload the finished run to this Hub repository (several runs: OWNER/NAME-<run name>)")
     p.add_argument("--overwrite", action="store_true", help="replace what the output directory holds")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in the output directory")
     p.add_argument("--help-config", action="store_true", help="list every config field with its default and help")
@@ -77,7 +80,26 @@ def _recipe_function(target: str):
     return module.recipe
 
 
-def load_configs(target, overrides: list[str], output_dir: str | None = None) -> tuple[list, str | None]:
+def recipe_options(recipe) -> argparse.ArgumentParser:
+    """Flags for a recipe's own parameters (`recipe(offline=False, target_samples=100)` -> --offline,
+    --target-samples); parameters that a run flag already sets (epochs...) are left to that flag."""
+    parser = argparse.ArgumentParser(add_help=False)
+    group = parser.add_argument_group("recipe options")
+    for name, param in inspect.signature(recipe).parameters.items():
+        if name == "output_dir" or name in FLAGS or param.default is inspect.Parameter.empty:
+            continue
+        flag, default = "--" + name.replace("_", "-"), param.default
+        if isinstance(default, bool):
+            group.add_argument(flag, dest=name, action="store_false" if default else "store_true",
+                               help=f"recipe option (default: {default})")
+        else:
+            group.add_argument(flag, dest=name, default=default, help=f"recipe option (default: {default})",
+                               type=type(default) if default is not None else str)
+    return parser
+
+
+def load_configs(target, overrides: list[str], output_dir: str | None = None,
+                 recipe_args: list[str] | None = None, push_to_hub: str | None = None) -> tuple[list, str | None]:
     """(configs, report dir) from a config file, a recipe name or file, or a recipe function.
 
     Overrides apply to every run. `output_dir` is passed to a recipe that takes it (its runs may
@@ -85,17 +107,29 @@ def load_configs(target, overrides: list[str], output_dir: str | None = None) ->
     parent. Several runs are compared in `<their common parent>/report`.
     """
     if isinstance(target, str) and Path(target).suffix in (".yaml", ".yml", ".json"):
+        if recipe_args:
+            raise UserError(f"unrecognized arguments: {' '.join(recipe_args)}")
         built, takes_dir = config_mod.load(target), False
     else:
         recipe = target if callable(target) else _recipe_function(target)
+        options = recipe_options(recipe)
+        kwargs, unknown = options.parse_known_args(recipe_args or [])
+        if unknown:
+            raise UserError(f"unrecognized arguments: {' '.join(unknown)}")
+        kwargs = vars(kwargs)
         takes_dir = "output_dir" in inspect.signature(recipe).parameters
-        built = recipe(output_dir=output_dir) if takes_dir and output_dir else recipe()
+        if takes_dir and output_dir:
+            kwargs["output_dir"] = output_dir
+        built = recipe(**kwargs)
     configs = built if isinstance(built, list) else [built]
     configs = [config_mod.apply_overrides(c if isinstance(c, config_mod.Config) else config_mod.from_dict(c), overrides)
                for c in configs]
     if output_dir and not takes_dir:
         place = (lambda c: output_dir) if len(configs) == 1 else (lambda c: str(Path(output_dir) / c.name))
         configs = [config_mod.apply_overrides(c, [f"output_dir={place(c)}"]) for c in configs]
+    if push_to_hub:
+        repo = (lambda c: push_to_hub) if len(configs) == 1 else (lambda c: f"{push_to_hub}-{c.name}")
+        configs = [config_mod.apply_overrides(c, ["hub.push_to_hub=true", f"hub.repo_id={repo(c)}"]) for c in configs]
     report_dir = None
     if len(configs) > 1:
         report_dir = str(Path(os.path.commonpath([c.output_dir for c in configs])) / "report")
@@ -158,7 +192,8 @@ def cmd_run(args) -> int:
         return 0
     if not args.target:
         raise UserError("run: give a config file (.yaml/.json), a recipe file (.py) or a recipe name")
-    configs, report_dir = load_configs(args.target, _overrides(args), args.output_dir)
+    configs, report_dir = load_configs(args.target, _overrides(args), args.output_dir, args.recipe_args,
+                                       args.push_to_hub)
     run_configs(configs, report_dir, overwrite=args.overwrite, resume=args.resume)
     return 0
 
@@ -187,6 +222,14 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_push(args) -> int:
+    from .hub import push
+
+    url = push(args.run_dir, args.repo_id, private=args.private)
+    print(f"pushed {args.run_dir} to {url}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-transfer", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -206,6 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="folder for report.md / report.json")
     p.add_argument("--baseline", default=None, help="run name the gains are measured against (default: a from-scratch run)")
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("push", help="upload a finished run (model, card, report) to the Hugging Face Hub")
+    p.add_argument("run_dir", help="a finished run directory")
+    p.add_argument("--repo-id", required=True, help="OWNER/NAME on the Hub (created if missing)")
+    p.add_argument("--private", action="store_true", help="create the repository as private")
+    p.set_defaults(func=cmd_push)
     return parser
 
 
@@ -233,7 +281,11 @@ def guarded(fn, *args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.recipe_args = extra  # a recipe's own options (--offline, --target-samples...)
     quiet_libraries()
     started = time.perf_counter()
     code = guarded(args.func, args)
@@ -243,18 +295,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def recipe_main(recipe, argv: list[str] | None = None) -> None:
-    """Entry point of `python recipes/X.py` / `accelerate launch recipes/X.py` with the run flags."""
-    parser = argparse.ArgumentParser(description=(inspect.getmodule(recipe).__doc__ or "").strip().splitlines()[0]
-                                     if inspect.getmodule(recipe) and inspect.getmodule(recipe).__doc__ else None)
+    """Entry point of `python recipes/X.py` / `accelerate launch recipes/X.py`: the run flags and
+    the recipe's own options."""
+    module = inspect.getmodule(recipe)
+    doc = (module.__doc__ or "").strip().splitlines() if module else []
+    parser = argparse.ArgumentParser(description=doc[0] if doc else None, parents=[recipe_options(recipe)])
     _add_run_flags(parser)
     args = parser.parse_args(argv)
     quiet_libraries()
+    own = [a.dest for a in recipe_options(recipe)._actions]
+    recipe_args = [f"--{k.replace('_', '-')}={v}" if not isinstance(v, bool) else f"--{k.replace('_', '-')}"
+                   for k, v in vars(args).items() if k in own and v != inspect.signature(recipe).parameters[k].default]
 
     def go():
         if args.help_config:
             _print_config_help()
             return 0
-        configs, report_dir = load_configs(recipe, _overrides(args), args.output_dir)
+        configs, report_dir = load_configs(recipe, _overrides(args), args.output_dir, recipe_args, args.push_to_hub)
         run_configs(configs, report_dir, overwrite=args.overwrite, resume=args.resume)
 
     sys.exit(guarded(go))

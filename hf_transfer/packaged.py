@@ -106,7 +106,10 @@ def model_path(name: str) -> Path:
     if name not in MODELS:
         raise UserError(f"model 'pypi:{name}' is not a packaged model; packaged models: "
                         + ", ".join(f"pypi:{n}" for n in MODELS))
-    return MODELS[name]()
+    import torch
+
+    with torch.random.fork_rng(devices=[]):  # building it once must not shift the caller's random state
+        return MODELS[name]()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -191,6 +191,7 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     set_seed(t.seed)
     with accelerator.main_process_first():  # the folder is made only once data and model load: a bad id leaves nothing
         splits = build_splits(cfg.data, cfg.task, t.seed)
+        set_seed(t.seed)  # the new head's init must not depend on what loading the data drew
         model: TransferModel = load_backbone(cfg.model, splits.task, splits.label_names)
     if main:
         rundir.prepare(out, overwrite=overwrite, resume=resume)
@@ -358,6 +359,8 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         hub.write_model_card(out, cfg, metrics)
         report.write_run_report(out, cfg, metrics)
         log.info("finished: %s", "  ".join(f"{k} acc={v['accuracy']:.4f}" for k, v in chosen["eval"].items()))
+        if cfg.hub.push_to_hub:
+            log.info("pushed to %s", hub.push(out, cfg.hub.repo_id, private=cfg.hub.private))
     accelerator.wait_for_everyone()
     if t.log_with:
         accelerator.end_training()

@@ -182,3 +182,16 @@ def tiny_vit(tmp_path_factory) -> Path:
     ViTForImageClassification(config).save_pretrained(path)
     ViTImageProcessor(size={"height": 32, "width": 32}, image_mean=[0.5] * 3, image_std=[0.5] * 3).save_pretrained(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def text_like(tmp_path_factory) -> Path:
+    """imdb / ag_news schema as parquet files: text, label; train and test."""
+    import pandas as pd
+
+    root = tmp_path_factory.mktemp("data") / "text_like"
+    root.mkdir()
+    for split, n, seed in (("train", 16, 8), ("test", 6, 9)):
+        text, labels = _sentences(n, seed)
+        pd.DataFrame({"text": text, "label": labels}).to_parquet(root / f"{split}.parquet")
+    return root

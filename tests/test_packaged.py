@@ -53,3 +53,12 @@ def test_unknown_packaged_names_list_the_known_ones():
 
     with pytest.raises(UserError, match="packaged models: pypi:efficientnet_lite0, pypi:all-MiniLM-L6-v2"):
         packaged.model_path("resnet")
+
+
+def test_materializing_a_packaged_model_leaves_the_random_state_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_TRANSFER_CACHE", str(tmp_path))
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    packaged.model_path("efficientnet_lite0")  # built from scratch in the empty cache
+    assert torch.equal(torch.rand(3), expected)
