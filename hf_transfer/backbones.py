@@ -188,7 +188,9 @@ def _load_timm(ref: str, local: bool, cfg: ModelConfig, num_classes: int):
     source = f"local-dir:{ref}" if local else (f"hf-hub:{ref}" if "/" in ref else ref)
     kwargs = {"drop_rate": cfg.drop_rate} if cfg.drop_rate is not None else {}
     net = timm.create_model(source, pretrained=cfg.pretrained, num_classes=num_classes, **kwargs, **cfg.kwargs)
-    return net, None, timm.data.resolve_model_data_config(net)
+    # timm keeps the checkpoint's own class count in pretrained_cfg: equal counts mean its head was loaded
+    head_loaded = cfg.pretrained and net.pretrained_cfg.get("num_classes") == num_classes
+    return net, None, timm.data.resolve_model_data_config(net), head_loaded
 
 
 def _load_transformers(ref: str, cfg: ModelConfig, task: str, label_names: list[str]):
@@ -200,8 +202,12 @@ def _load_transformers(ref: str, cfg: ModelConfig, task: str, label_names: list[
         labels["classifier_dropout"] = cfg.drop_rate
     auto = tf.AutoModelForImageClassification if task == "image" else tf.AutoModelForSequenceClassification
     hub = {"revision": cfg.revision} if cfg.revision else {}
+    head_loaded = False
     if cfg.pretrained:
-        net = auto.from_pretrained(ref, ignore_mismatched_sizes=True, **labels, **hub)
+        net, info = auto.from_pretrained(ref, ignore_mismatched_sizes=True, output_loading_info=True, **labels, **hub)
+        head = _head_attr(net, "transformers") + "."
+        new_keys = {*info["missing_keys"], *(k[0] if isinstance(k, tuple) else k for k in info["mismatched_keys"])}
+        head_loaded = not any(k.startswith(head) or f".{head}" in k for k in new_keys)
     else:
         net = auto.from_config(tf.AutoConfig.from_pretrained(ref, **labels, **hub))
     if task == "image":
@@ -210,8 +216,8 @@ def _load_transformers(ref: str, cfg: ModelConfig, task: str, label_names: list[
         side = (size.get("height") or size.get("shortest_edge")) if hasattr(size, "get") else size  # dict or SizeDict
         data_config = {"input_size": (3, side, side), "mean": tuple(processor.image_mean),
                        "std": tuple(processor.image_std), "interpolation": "bicubic", "crop_pct": 1.0}
-        return net, processor, data_config
-    return net, tf.AutoTokenizer.from_pretrained(ref, **hub), {}
+        return net, processor, data_config, head_loaded
+    return net, tf.AutoTokenizer.from_pretrained(ref, **hub), {}, head_loaded
 
 
 def load_backbone(cfg: ModelConfig, task: str, label_names: list[str]) -> TransferModel:
@@ -225,9 +231,9 @@ def load_backbone(cfg: ModelConfig, task: str, label_names: list[str]) -> Transf
         cfg = dataclasses.replace(cfg, pretrained=False)
     try:
         if library == "timm":
-            net, processor, data_config = _load_timm(ref, local, cfg, len(label_names))
+            net, processor, data_config, head_loaded = _load_timm(ref, local, cfg, len(label_names))
         else:
-            net, processor, data_config = _load_transformers(ref, cfg, task, label_names)
+            net, processor, data_config, head_loaded = _load_transformers(ref, cfg, task, label_names)
     except UserError:
         raise
     except Exception as e:  # hub, http, config and key errors all mean "this id did not load"
@@ -240,6 +246,10 @@ def load_backbone(cfg: ModelConfig, task: str, label_names: list[str]) -> Transf
                           head_attr=_head_attr(net, library))
     if mlp_head:
         _restore_mlp_head(model, Path(ref), load_weights)
+    elif not head_loaded and cfg.new_head_init == "zeros":
+        with torch.no_grad():
+            for p in model.head.parameters():
+                p.zero_()
     return model
 
 

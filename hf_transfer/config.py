@@ -47,6 +47,9 @@ class ModelConfig:
     pretrained: bool = _f(True, "Load pretrained weights (false: same architecture, random init, 'from scratch').")
     revision: Optional[str] = _f(None, "Hub revision (branch, tag or commit) of the model.")
     drop_rate: Optional[float] = _f(None, "Dropout before the head (timm drop_rate / transformers classifier dropout).")
+    new_head_init: Literal["zeros", "default"] = _f(
+        "zeros", "Init of a new head: zeros (uniform first predictions; a random head's large logits do not "
+                 "push the pretrained features around in the first steps) or the library's random init.")
     kwargs: dict = _f({}, "Extra arguments of timm.create_model / transformers from_pretrained (config "
                           "overrides), e.g. {num_hidden_layers: 2} for a shallower student.")
 

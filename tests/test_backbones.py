@@ -84,3 +84,20 @@ def test_unreachable_model_id_names_it_and_the_network():
 def test_text_data_refuses_a_timm_model(tiny_timm):
     with pytest.raises(UserError, match="timm image model, but the data is text"):
         load_backbone(ModelConfig(name=str(tiny_timm)), "text", LABELS)
+
+
+def test_new_heads_start_at_zero_and_loaded_heads_are_kept(tiny_timm, tiny_bert, tmp_path):
+    from safetensors.torch import load_file
+
+    new = load_backbone(ModelConfig(name=str(tiny_timm)), "image", LABELS)
+    assert all(not p.any() for p in new.head.parameters())
+    random = load_backbone(ModelConfig(name=str(tiny_timm), new_head_init="default"), "image", LABELS)
+    assert random.head.weight.abs().sum() > 0
+    kept = load_backbone(ModelConfig(name=str(tiny_timm)), "image", list("vwxyz"))  # the checkpoint's own 5 classes
+    assert torch.equal(kept.head.weight, load_file(str(tiny_timm / "model.safetensors"))["classifier.weight"])
+    bert = load_backbone(ModelConfig(name=str(tiny_bert)), "text", ["a", "b"])
+    assert all(not p.any() for p in bert.head.parameters())
+    bert.head.weight.data.normal_()
+    bert.save_pretrained(tmp_path / "bert")
+    again = load_backbone(ModelConfig(name=str(tmp_path / "bert")), "text", ["a", "b"])
+    assert torch.equal(again.head.weight, bert.head.weight)

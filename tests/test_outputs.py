@@ -35,6 +35,8 @@ def test_card_metadata_carries_the_metrics(vit_run):
         for key in ("accuracy", "f1_macro", "f1_weighted"):
             assert results[(split, key)] == pytest.approx(m[key], abs=1e-6)
     assert card.data.library_name == "transformers" and "hf-transfer" in card.data.tags
+    validation = next(r for r in card.data.eval_results if r.dataset_name == "validation")
+    assert validation.dataset_split == "train (held-out part)" and "carved" not in validation.dataset_type
     assert "More information needed" not in card.text and "| test | 18 |" in card.text
 
 

@@ -22,7 +22,10 @@ def test_stack_combines_hooks(assets):
     assert {g["lr"] for g in groups} == {0.5 ** d for d in range(len(model.layer_groups()))}
     s.on_epoch_start(0, model)
     assert {n for n, p in model.named_parameters() if p.requires_grad} == set(model.layer_groups()[-1])
-    assert s.loss(torch.tensor(1.0), model, {}, None, None) > 1.0  # the L2-SP term on the head
+    with torch.no_grad():
+        model.head.weight.fill_(0.5)
+    penalty = 0.01 / 2 * 0.25 * model.head.weight.numel()  # beta/2 * ||w_head||^2, beta's default 0.01
+    assert s.loss(torch.tensor(1.0), model, {}, None, None).item() == pytest.approx(1.0 + penalty)
 
 
 def test_stacked_run_resumes_exactly(tmp_path, assets):
