@@ -195,3 +195,9 @@ def text_like(tmp_path_factory) -> Path:
         text, labels = _sentences(n, seed)
         pd.DataFrame({"text": text, "label": labels}).to_parquet(root / f"{split}.parquet")
     return root
+
+
+@pytest.fixture
+def assets(tiny_timm, tiny_bert, cifar_like, sst2_like):
+    """The tiny backbone and data set of each library, for the strategy tests."""
+    return {"timm": (tiny_timm, cifar_like), "transformers": (tiny_bert, sst2_like)}

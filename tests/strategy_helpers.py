@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from conftest import tiny_config
@@ -12,11 +11,6 @@ from hf_transfer.train import train
 
 KINDS = ["timm", "transformers"]
 LABELS = {"timm": ["airplane", "bird", "cat"], "transformers": ["0", "1", "2"]}
-
-
-@pytest.fixture
-def assets(tiny_timm, tiny_bert, cifar_like, sst2_like):
-    return {"timm": (tiny_timm, cifar_like), "transformers": (tiny_bert, sst2_like)}
 
 
 def config(tmp_path, kind, assets, strategy: dict, name="run", **sections):

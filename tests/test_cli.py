@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import ROOT, hf_transfer_cmd
+from conftest import hf_transfer_cmd
 
 
 def run(args, env, cwd=None):

@@ -2,7 +2,7 @@ import pytest
 
 from hf_transfer.config import TrainConfig
 from hf_transfer.strategies import get_strategy
-from strategy_helpers import KINDS, assets, pretrained, run, strategy_cfg  # noqa: F401
+from strategy_helpers import KINDS, pretrained, run, strategy_cfg
 
 
 @pytest.mark.parametrize("kind", KINDS)

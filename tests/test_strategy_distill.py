@@ -4,7 +4,7 @@ import torch.nn.functional as F
 
 from hf_transfer.errors import UserError
 from hf_transfer.strategies.distill import distillation_loss
-from strategy_helpers import KINDS, assets, run  # noqa: F401
+from strategy_helpers import KINDS, run
 
 
 def test_loss_matches_a_hand_computation():

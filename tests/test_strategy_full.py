@@ -1,6 +1,6 @@
 import pytest
 
-from strategy_helpers import KINDS, assets, pretrained, run, state, trained  # noqa: F401
+from strategy_helpers import KINDS, pretrained, run, state, trained
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -3,7 +3,7 @@ import torch
 from safetensors.torch import load_file
 
 from hf_transfer.strategies import get_strategy
-from strategy_helpers import KINDS, assets, changed, config, pretrained, run, same, state, trained, strategy_cfg  # noqa: F401
+from strategy_helpers import KINDS, changed, config, pretrained, run, same, state, trained, strategy_cfg
 from hf_transfer.train import train
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from strategy_helpers import KINDS, assets, pretrained, run, trained  # noqa: F401
+from strategy_helpers import KINDS, pretrained, run, trained
 
 
 @pytest.mark.parametrize("kind", KINDS)

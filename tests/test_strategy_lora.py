@@ -5,7 +5,7 @@ import torch
 from safetensors.torch import load_file
 
 from hf_transfer.strategies import get_strategy
-from strategy_helpers import KINDS, LABELS, assets, pretrained, run, trained, strategy_cfg  # noqa: F401
+from strategy_helpers import KINDS, pretrained, run, trained, strategy_cfg
 
 
 def _inputs(kind, model):

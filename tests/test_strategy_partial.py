@@ -1,6 +1,6 @@
 import pytest
 
-from strategy_helpers import KINDS, assets, changed, pretrained, run, same, state, trained  # noqa: F401
+from strategy_helpers import KINDS, changed, pretrained, run, same, state, trained
 
 
 @pytest.mark.parametrize("kind", KINDS)
