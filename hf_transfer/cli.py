@@ -144,9 +144,10 @@ def run_configs(configs: list, report_dir: str | None, overwrite: bool = False, 
     results = []
     for cfg in configs:
         out = Path(cfg.output_dir)
-        if resume and (out / rundir.METRICS).is_file() and json.loads((out / rundir.METRICS).read_text()).get("status") == "finished":
+        earlier = json.loads((out / rundir.METRICS).read_text()) if resume and (out / rundir.METRICS).is_file() else {}
+        if earlier.get("status") == "finished":
             print(f"[{cfg.name}] finished earlier, kept: {out}", file=sys.stderr)
-            results.append(json.loads((out / rundir.METRICS).read_text()))
+            results.append(earlier)
             continue
         this_resume = resume and rundir.latest_checkpoint(out) is not None
         print(f"[{cfg.name}] {cfg.model.name} on {cfg.data.dataset} -> {out}", file=sys.stderr)
