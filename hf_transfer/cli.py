@@ -157,7 +157,7 @@ def run_configs(configs: list, report_dir: str | None, overwrite: bool = False, 
             print(metrics["message"], file=sys.stderr)
             return results
     if report_dir and _is_main():
-        path = report.compare([c.output_dir for c in configs], report_dir)
+        path = report.compare([c.output_dir for c in configs], report_dir, update_cards=True)
         print(report.results_table(Path(report_dir) / "report.json"))
         print(f"\nreport: {path}")
     elif len(configs) == 1 and _is_main():
@@ -217,7 +217,7 @@ def cmd_recipes(args) -> int:
 def cmd_report(args) -> int:
     from . import report
 
-    path = report.compare(args.runs, args.output, baseline=args.baseline)
+    path = report.compare(args.runs, args.output, baseline=args.baseline, update_cards=args.update_cards)
     print(report.results_table(Path(args.output) / "report.json"))
     print(f"\nreport: {path}")
     return 0
@@ -247,8 +247,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_recipes)
     p = sub.add_parser("report", help="compare finished runs side by side")
     p.add_argument("runs", nargs="+", help="run directories")
-    p.add_argument("-o", "--output", required=True, help="folder for report.md / report.json")
+    p.add_argument("-o", "--output", required=True, help="folder for report.md / report.html / report.json")
     p.add_argument("--baseline", default=None, help="run name the gains are measured against (default: a from-scratch run)")
+    p.add_argument("--update-cards", action="store_true",
+                   help="write the domain-adaptation table into each compared run's model card (and adaptation.json)")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("push", help="upload a finished run (model, card, report) to the Hugging Face Hub")
     p.add_argument("run_dir", help="a finished run directory")

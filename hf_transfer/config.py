@@ -62,6 +62,19 @@ class EvalSource:
 
 
 @dataclass
+class TargetConfig:
+    dataset: Optional[str] = _f(
+        None, "Domain adaptation: the target domain's dataset (same forms as data.dataset, same labels). Its "
+              "train split is the unlabelled target data (labels never read, except by target_finetune and "
+              "oracle); its test split is evaluated every epoch as the 'target' eval set. null: no target domain.")
+    config_name: Optional[str] = _f(None, "Target dataset configuration name, if it has several.")
+    train_split: str = _f("train", "Target split used unlabelled for adaptation (and labelled by target_finetune / oracle).")
+    test_split: str = _f("test", "Labelled target split, for evaluation only.")
+    labelled_samples: int = _f(100, "target_finetune: how many labelled target samples it may use (stratified, from train_split).")
+    max_train_samples: Optional[int] = _f(None, "Use at most this many target train samples (stratified).")
+
+
+@dataclass
 class DataConfig:
     dataset: str = _f(
         "uoft-cs/cifar10",
@@ -93,6 +106,7 @@ class DataConfig:
         "(e.g. {hflip: 0.0, scale: [0.8, 1.0], auto_augment: rand-m9-mstd0.5}). Empty: timm's defaults."
     )
     num_workers: int = _f(0, "DataLoader worker processes.")
+    target: TargetConfig = field(default_factory=TargetConfig)
 
 
 @dataclass
@@ -183,10 +197,38 @@ class HeadConfig:
 
 
 @dataclass
+class DannConfig:
+    trade_off: float = _f(1.0, "Weight of the domain-adversarial loss added to the source cross-entropy.")
+    hidden: int = _f(1024, "Width of the domain discriminator's two hidden layers.")
+    gamma: float = _f(10.0, "Ganin's schedule of the gradient-reversal coefficient: 2 / (1 + exp(-gamma * p)) - 1, "
+                            "p = training progress in [0, 1].")
+
+
+@dataclass
+class CdanConfig(DannConfig):
+    entropy: bool = _f(True, "Entropy conditioning (CDAN+E): weight each sample by 1 + exp(-entropy of its prediction).")
+    randomized_dim: int = _f(1024, "Use the randomized multilinear map of this size when features x classes exceed it.")
+
+
+@dataclass
+class MmdConfig:
+    trade_off: float = _f(1.0, "Weight of the multi-kernel MMD between source and target features.")
+    kernel_scales: list = _f([0.25, 0.5, 1.0, 2.0, 4.0], "Gaussian kernel bandwidths, as multiples of the mean "
+                                                          "pairwise squared distance in the batch.")
+
+
+@dataclass
+class MccConfig:
+    trade_off: float = _f(1.0, "Weight of the minimum class confusion loss on target predictions.")
+    temperature: float = _f(2.5, "Softmax temperature of the target predictions.")
+
+
+@dataclass
 class StrategyConfig:
     name: str = _f("full", "Transfer strategy, or several joined by '+', e.g. gradual_unfreeze+discriminative_lr+l2sp. "
                            "One of: full, linear_probe, partial, gradual_unfreeze, discriminative_lr, l2sp, lora, "
-                           "distill, augment, head.")
+                           "distill, augment, head; with data.target: source_only, target_finetune, oracle, dann, "
+                           "cdan, mmd, mcc.")
     partial: PartialConfig = field(default_factory=PartialConfig)
     gradual_unfreeze: GradualUnfreezeConfig = field(default_factory=GradualUnfreezeConfig)
     discriminative_lr: DiscriminativeLRConfig = field(default_factory=DiscriminativeLRConfig)
@@ -195,6 +237,10 @@ class StrategyConfig:
     distill: DistillConfig = field(default_factory=DistillConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
+    dann: DannConfig = field(default_factory=DannConfig)
+    cdan: CdanConfig = field(default_factory=CdanConfig)
+    mmd: MmdConfig = field(default_factory=MmdConfig)
+    mcc: MccConfig = field(default_factory=MccConfig)
 
 
 @dataclass
@@ -348,6 +394,19 @@ def _check(cfg: Config) -> Config:
         ("strategy.augment.label_smoothing", 0 <= s.augment.label_smoothing < 1, "must be in [0, 1)"),
         ("strategy.head.dropout", 0 <= s.head.dropout < 1, "must be in [0, 1)"),
         ("strategy.head.hidden", all(isinstance(h, int) and h >= 1 for h in s.head.hidden), "must be a list of sizes >= 1"),
+        ("data.target.labelled_samples", d.target.labelled_samples >= 1, "must be at least 1"),
+        ("data.target.max_train_samples", d.target.max_train_samples is None or d.target.max_train_samples >= 1,
+         "must be at least 1"),
+        ("strategy.dann.trade_off", s.dann.trade_off >= 0, "must be 0 or more"),
+        ("strategy.dann.hidden", s.dann.hidden >= 1, "must be at least 1"),
+        ("strategy.cdan.trade_off", s.cdan.trade_off >= 0, "must be 0 or more"),
+        ("strategy.cdan.hidden", s.cdan.hidden >= 1, "must be at least 1"),
+        ("strategy.cdan.randomized_dim", s.cdan.randomized_dim >= 1, "must be at least 1"),
+        ("strategy.mmd.trade_off", s.mmd.trade_off >= 0, "must be 0 or more"),
+        ("strategy.mmd.kernel_scales", bool(s.mmd.kernel_scales) and all(
+            isinstance(k, (int, float)) and k > 0 for k in s.mmd.kernel_scales), "must be a list of positive numbers"),
+        ("strategy.mcc.trade_off", s.mcc.trade_off >= 0, "must be 0 or more"),
+        ("strategy.mcc.temperature", s.mcc.temperature > 0, "must be positive"),
     ]
     for key, ok, why in rules:
         if not ok:
@@ -364,9 +423,14 @@ def _check(cfg: Config) -> Config:
     if "lora" in parts and grouped:
         raise ConfigError(f"strategy.name: lora does not stack with {', '.join(grouped)} (they work on the "
                           "backbone's own weights, which LoRA freezes)")
+    needs_target = [p for p in parts if REGISTRY[p].train_on != "source" or REGISTRY[p].uses_target]
+    if needs_target and not d.target.dataset:
+        raise ConfigError(f"data.target.dataset: required by strategy {needs_target[0]} (the target domain)")
+    if len({REGISTRY[p].train_on for p in parts}) > 1:
+        raise ConfigError(f"strategy.name: {s.name!r} mixes strategies that train on different data")
     if len(set(parts)) != len(parts):
         raise ConfigError(f"strategy.name: {s.name!r} names a strategy twice")
-    reserved = {"validation", "train", *d.eval_splits}
+    reserved = {"validation", "train", "target", *d.eval_splits}
     for name in d.extra_eval:
         if name in reserved:
             raise ConfigError(f"data.extra_eval.{name}: the name is taken by a split; choose another")

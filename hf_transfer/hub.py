@@ -47,8 +47,29 @@ def _usage(library: str, task: str, repo: str) -> str:
     return f'from transformers import pipeline\nclassifier = pipeline("{pipeline}", model="{repo}")  # or a local path\nprint(classifier(...))'
 
 
-def card_context(cfg: Config, metrics: dict) -> dict:
-    """Everything the template needs, from the config and metrics.json."""
+ADAPTATION = "adaptation.json"  # the comparison a domain-adaptation run took part in, for its card
+
+
+def _adaptation(cfg: Config, metrics: dict, run_dir: Path | None) -> dict | None:
+    """The domain-adaptation table for the card: the comparison this run was part of (written by
+    the report into the run's adaptation.json), else the run's own row."""
+    import json
+
+    from . import adaptation_report
+
+    if not metrics.get("domains"):
+        return None
+    saved = run_dir / ADAPTATION if run_dir is not None else None
+    if saved is not None and saved.is_file():
+        table = json.loads(saved.read_text())
+    else:
+        table = adaptation_report.adaptation_table({metrics["name"]: (metrics, cfg.to_dict(), run_dir)})[0]
+    return {"source": _describe(table["source"]), "target": _describe(table["target"]), "method": metrics["name"],
+            "table": "\n".join(adaptation_report.markdown_table(table)), "compared": len(table["rows"]) > 1}
+
+
+def card_context(cfg: Config, metrics: dict, run_dir: Path | None = None) -> dict:
+    """Everything the template needs, from the config and metrics.json (and the run's adaptation.json)."""
     t = cfg.train
     final = metrics["final"]
     reported = [k for k in final if k != "validation"] or list(final)
@@ -90,6 +111,7 @@ def card_context(cfg: Config, metrics: dict) -> dict:
         "per_class_set": reference, "per_class": final[reference]["per_class_f1"],
         "training_rows": training_rows, "timings": metrics["timings"], "environment": metrics["environment"],
         "usage": _usage(metrics["library"], metrics["task"], cfg.hub.repo_id or "OWNER/NAME"),
+        "adaptation": _adaptation(cfg, metrics, run_dir),
     }
 
 
@@ -116,14 +138,15 @@ def card_data(cfg: Config, metrics: dict) -> ModelCardData:
     )
 
 
-def render_card(cfg: Config, metrics: dict) -> ModelCard:
+def render_card(cfg: Config, metrics: dict, run_dir: str | Path | None = None) -> ModelCard:
     template = resources.files("model_cards").joinpath(TEMPLATE).read_text()
-    return ModelCard.from_template(card_data(cfg, metrics), template_str=template, **card_context(cfg, metrics))
+    context = card_context(cfg, metrics, Path(run_dir) if run_dir is not None else None)
+    return ModelCard.from_template(card_data(cfg, metrics), template_str=template, **context)
 
 
 def write_model_card(run_dir: str | Path, cfg: Config, metrics: dict) -> Path:
     path = Path(run_dir) / rundir.MODEL / "README.md"
-    render_card(cfg, metrics).save(path)
+    render_card(cfg, metrics, run_dir).save(path)
     return path
 
 
@@ -153,7 +176,7 @@ def stage(run_dir: str | Path, repo_id: str, into: str | Path) -> Path:
     for name in REPORT_FILES:
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, into / name)
-    render_card(cfg, metrics).save(into / "README.md")
+    render_card(cfg, metrics, run_dir).save(into / "README.md")
     return into
 
 

@@ -63,3 +63,28 @@ def classification_metrics(predictions, references, label_names: list[str]) -> d
     metric = ClassificationMetrics(keep_in_memory=True)
     return metric.compute(predictions=list(map(int, predictions)), references=list(map(int, references)),
                           num_classes=len(label_names), label_names=list(label_names))
+
+
+def proxy_a_distance(source_features, target_features, seed: int = 0) -> float:
+    """Proxy A-distance (Ben-David et al. 2007; Ganin et al. 2016): 2 * (1 - 2 * err).
+
+    A linear domain classifier (logistic regression on standardised features) is trained on half of
+    an equal number of source and target samples and tested on the other half; err is its test
+    error. 0: the domains cannot be told apart from these features; 2: perfectly separable.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    xs, xt = np.asarray(source_features, dtype=np.float64), np.asarray(target_features, dtype=np.float64)
+    n = min(len(xs), len(xt))
+    if n < 4:
+        return float("nan")
+    x = np.concatenate([xs[rng.permutation(len(xs))[:n]], xt[rng.permutation(len(xt))[:n]]])
+    y = np.r_[np.ones(n), np.zeros(n)]
+    x_fit, x_test, y_fit, y_test = train_test_split(x, y, test_size=0.5, stratify=y, random_state=seed)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)).fit(x_fit, y_fit)
+    err = 1.0 - clf.score(x_test, y_test)
+    return float(2.0 * (1.0 - 2.0 * err))

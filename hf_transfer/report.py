@@ -1,14 +1,17 @@
 """Reports: one run's results (report.md in its run directory), and runs side by side.
 
 `compare(run_dirs, out, baseline=None)` reads each run's metrics.json and config.yaml and writes
-`report.md` + `report.json` (+ a curves PNG): one row per run, accuracy and macro-F1 on every eval
-set, and the gain over a baseline run (by default the first run trained from scratch, when there
-is one: the transfer gain).
+`report.md`, a self-contained `report.html` (images inlined) and `report.json` (+ PNG figures):
+one row per run, accuracy and macro-F1 on every eval set, and the gain over a baseline run (by
+default the first run trained from scratch, when there is one: the transfer gain). Runs with a
+target domain also get the domain-adaptation section (`adaptation_report`).
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -98,11 +101,11 @@ def load_run(run_dir: str | Path) -> tuple[dict, dict]:
 def comparison(runs: dict[str, tuple[dict, dict]], baseline: str | None = None) -> dict:
     """Rows of the comparison table, with the gain over the baseline run on every eval set."""
     if baseline is None:
-        baseline = next((n for n, (_, c) in runs.items() if not c["model"]["pretrained"]), None)
+        baseline = next((n for n, (_, c, *_) in runs.items() if not c["model"]["pretrained"]), None)
     if baseline is not None and baseline not in runs:
         raise UserError(f"--baseline: no run named {baseline!r}; runs: {', '.join(runs)}")
     rows = []
-    for name, (m, c) in runs.items():
+    for name, (m, c, *_) in runs.items():
         row = {"run": name, "model": m["model"], "pretrained": c["model"]["pretrained"], "strategy": m["strategy"],
                "dataset": c["data"]["dataset"], "seconds": m["timings"]["total_seconds"],
                "trainable_parameters": m["parameters"]["trainable"], "eval": {}}
@@ -120,18 +123,46 @@ def comparison(runs: dict[str, tuple[dict, dict]], baseline: str | None = None) 
     return {"baseline": baseline, "rows": rows}
 
 
-def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = None) -> Path:
-    """Write report.md + report.json (+ curves.png) comparing finished runs."""
+def load_runs(run_dirs: list[str | Path]) -> dict[str, tuple[dict, dict, Path]]:
+    """{unique run name: (metrics, config, run dir)}; a repeated name gets its folder's name added."""
     runs = {}
     for d in run_dirs:
         m, c = load_run(d)
         name = m["name"] if m["name"] not in runs else f"{m['name']} ({Path(d).name})"
-        runs[name] = (m, c)
+        runs[name] = (m, c, Path(d))
+    return runs
+
+
+def _update_cards(tables: list[dict], runs: dict) -> None:
+    from . import hub
+    from .config import from_dict
+
+    for t in tables:
+        for row in t["rows"]:
+            for run in row["runs"]:
+                m, c, d = runs[run]
+                (d / hub.ADAPTATION).write_text(json.dumps(t, indent=1))
+                hub.write_model_card(d, from_dict(c), m)
+
+
+def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = None, update_cards: bool = False) -> Path:
+    """Write report.md, report.html and report.json (+ figures) comparing finished runs.
+
+    `update_cards`: domain-adaptation runs get the comparison table in their model card (and in
+    their adaptation.json, which a later push reads)."""
+    from . import adaptation_report
+
+    runs = load_runs(run_dirs)
     table = comparison(runs, baseline)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(table, indent=2))
     lines = ["# Transfer report", ""]
+    table["adaptation"] = adaptation_report.adaptation_table(runs)
+    if table["adaptation"]:
+        lines += adaptation_report.write_section(table["adaptation"], runs, out) + ["## All runs", ""]
+        if update_cards:
+            _update_cards(table["adaptation"], runs)
+    (out / "report.json").write_text(json.dumps(table, indent=2))
     if table["baseline"]:
         lines += [f"Gain (in brackets) is over `{table['baseline']}` on the same eval set.", ""]
     lines += ["| run | model | pretrained | strategy | eval set | samples | accuracy | macro-F1 | time (s) |",
@@ -142,11 +173,37 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
             lines.append(f"| {row['run']} | {row['model']} | {'yes' if row['pretrained'] else 'no'} | {row['strategy']} "
                          f"| {split} | {cell['num_samples']} | {cell['accuracy']:.4f}{gain('accuracy')} | "
                          f"{cell['f1_macro']:.4f}{gain('f1_macro')} | {row['seconds']:.0f} |")
-    if _plot_curves({n: m for n, (m, _) in runs.items()}, out / "curves.png"):
+    if _plot_curves({n: m for n, (m, *_) in runs.items()}, out / "curves.png"):
         lines += ["", "![training curves](curves.png)"]
     path = out / rundir.REPORT
     path.write_text("\n".join(lines) + "\n")
+    write_html(path, out / "report.html")
     return path
+
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:14px}th,td{border:1px solid #ccc;padding:4px 8px}
+td{text-align:right}td:first-child{text-align:left}th{background:#f3f3f3}img{max-width:100%}
+code{background:#f3f3f3;padding:0 3px}"""
+
+
+def write_html(md_path: Path, html_path: Path) -> Path:
+    """A self-contained HTML page of a markdown report: tables rendered, images inlined as data URIs."""
+    import markdown
+
+    body = markdown.markdown(md_path.read_text(), extensions=["tables"])
+
+    def inline(match: re.Match) -> str:
+        image = md_path.parent / match.group(1)
+        if not image.is_file():
+            return match.group(0)
+        return f'src="data:image/png;base64,{base64.b64encode(image.read_bytes()).decode()}"'
+
+    body = re.sub(r'src="([^":]+\.png)"', inline, body)
+    title = next((line[2:] for line in md_path.read_text().splitlines() if line.startswith("# ")), "report")
+    html_path.write_text(f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
+                         f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n")
+    return html_path
 
 
 def results_table(report_json: str | Path) -> str:

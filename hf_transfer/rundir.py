@@ -3,6 +3,7 @@
     config.yaml     the resolved config          metrics.json   every eval split, timings, environment
     report.md       readable summary              model/         save_pretrained output + README.md card
     checkpoints/    accelerate states (resume)    train.log      the log
+    features.npz    source/target test features (domain adaptation runs), for the report's embedding
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from .errors import UserError
 
-CONFIG, METRICS, REPORT, LOG = "config.yaml", "metrics.json", "report.md", "train.log"
+CONFIG, METRICS, REPORT, LOG, FEATURES = "config.yaml", "metrics.json", "report.md", "train.log", "features.npz"
 MODEL, CHECKPOINTS, BEST = "model", "checkpoints", "best"
 STEP_PREFIX = "step_"
 

@@ -26,18 +26,19 @@ import torch.nn.functional as F
 import yaml
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
-from accelerate.utils import set_seed
+from accelerate.utils import send_to_device, set_seed
 from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 
 from . import rundir
 from .backbones import TransferModel, count_parameters, load_backbone
 from .config import Config, from_dict
-from .data.loaders import build_loaders
+from .data.loaders import build_loaders, join_batches
 from .data.sources import build_splits
 from .errors import ConfigError, UserError
-from .metrics import classification_metrics
+from .metrics import classification_metrics, proxy_a_distance
 from .strategies import default_param_groups, get_strategy
+from .strategies.adapt import Outputs
 
 log = logging.getLogger("hf_transfer")
 
@@ -54,6 +55,7 @@ class TrainState:
     history: list = field(default_factory=list)  # one entry per evaluated epoch
     best: dict = field(default_factory=dict)  # {"epoch", "value"} on validation
     strategy: dict = field(default_factory=dict)
+    target_batches: int = 0  # unlabelled target batches drawn (domain adaptation)
 
 
 def make_scheduler(optimizer, cfg, steps_per_epoch: int):
@@ -84,14 +86,20 @@ def make_optimizer(groups: list[dict], cfg):
 
 
 @torch.no_grad()
-def evaluate_sets(model, loaders: dict, accelerator: Accelerator, label_names: list[str]) -> dict:
-    """Metrics of every eval set; predictions gathered across processes, each sample once."""
+def evaluate_sets(model, loaders: dict, accelerator: Accelerator, label_names: list[str],
+                  feature_sets: tuple = ()) -> tuple[dict, dict]:
+    """(metrics of every eval set, {name: (features, labels)} of `feature_sets`); predictions are
+    gathered across processes, each sample once."""
     model.eval()
-    results = {}
+    results, features = {}, {}
     for name, dl in loaders.items():
-        preds, refs, losses = [], [], []
+        preds, refs, losses, feats = [], [], [], []
         for batch in tqdm(dl, desc=f"eval {name}", leave=False, disable=not accelerator.is_local_main_process):
-            logits = model(batch)
+            if name in feature_sets:
+                logits, f = model(batch, return_features=True)
+                feats.append(accelerator.gather_for_metrics(f.float()).cpu())
+            else:
+                logits = model(batch)
             loss = F.cross_entropy(logits.float(), batch["labels"], reduction="none")
             p, r, l = accelerator.gather_for_metrics((logits.argmax(-1), batch["labels"], loss))
             preds.append(p.cpu())
@@ -100,8 +108,23 @@ def evaluate_sets(model, loaders: dict, accelerator: Accelerator, label_names: l
         metrics = classification_metrics(torch.cat(preds).tolist(), torch.cat(refs).tolist(), label_names)
         metrics["loss"] = float(torch.cat(losses).mean())
         results[name] = metrics
+        if feats:
+            features[name] = (torch.cat(feats).numpy(), torch.cat(refs).numpy())
     model.train()
-    return results
+    return results, features
+
+
+def _save_features(path: Path, features: dict, domains: dict, seed: int, per_domain: int = 500) -> None:
+    """Features of the source and target test sets (at most `per_domain` each), for the report's embedding."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for domain, name in domains.items():
+        x, y = features[name]
+        keep = np.sort(rng.permutation(len(x))[:per_domain])
+        arrays[f"{domain}_features"], arrays[f"{domain}_labels"] = x[keep].astype(np.float32), y[keep]
+    np.savez_compressed(path, **arrays)
 
 
 def environment(accelerator: Accelerator) -> dict:
@@ -189,8 +212,9 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     started = time.perf_counter()
 
     set_seed(t.seed)
+    strategy = get_strategy(cfg.strategy)
     with accelerator.main_process_first():  # the folder is made only once data and model load: a bad id leaves nothing
-        splits = build_splits(cfg.data, cfg.task, t.seed)
+        splits = build_splits(cfg.data, cfg.task, t.seed, train_on=strategy.train_on)
         set_seed(t.seed)  # the new head's init must not depend on what loading the data drew
         model: TransferModel = load_backbone(cfg.model, splits.task, splits.label_names)
     if main:
@@ -199,16 +223,20 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
             (out / rundir.CONFIG).write_text(cfg.to_yaml())
     accelerator.wait_for_everyone()
     _setup_logging(out, main)
-    log.info("data: task=%s, %d classes, train=%d, %s", splits.task, len(splits.label_names), len(splits.train),
-             ", ".join(f"{k}={len(v)}" for k, v in splits.eval_sets.items()))
-    strategy = get_strategy(cfg.strategy)
+    log.info("data: task=%s, %d classes, train=%d (%s), %s%s", splits.task, len(splits.label_names), len(splits.train),
+             strategy.train_on, ", ".join(f"{k}={len(v)}" for k, v in splits.eval_sets.items()),
+             f", unlabelled target={len(splits.target_train)}" if strategy.uses_target else "")
     if accelerator.num_processes > 1 and "gradual_unfreeze" in cfg.strategy.name.split("+"):
         raise UserError("strategy.name: gradual_unfreeze needs a single process (DDP only syncs the parameters "
                         "that train from the start)")
     strategy.setup(model)
-    train_dl, sampler, eval_dls = build_loaders(splits, model, cfg.data, t.batch_size,
-                                                t.eval_batch_size or 2 * t.batch_size, t.seed,
-                                                augment={**cfg.data.augment, **strategy.data_augment()})
+    shard = (accelerator.process_index, accelerator.num_processes) if strategy.uses_target else None
+    train_dl, sampler, eval_dls, target_stream = build_loaders(
+        splits, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
+        augment={**cfg.data.augment, **strategy.data_augment()}, target_shard=shard)
+    tokenizer = model.processor if splits.task == "text" else None
+    pad_id = getattr(tokenizer, "pad_token_id", None) or 0
+    padding_side = getattr(tokenizer, "padding_side", "right")
     groups = strategy.param_groups(model, t) or default_param_groups(model, t.lr, t.weight_decay)
     optimizer = make_optimizer(groups, t)
     model, optimizer, train_dl = accelerator.prepare(model, optimizer, train_dl)
@@ -227,6 +255,11 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         state = TrainState(**json.loads((ckpt / "trainer_state.json").read_text()))
         strategy.load_state_dict(state.strategy)
         log.info("resumed from %s (step %d)", ckpt, state.global_step)
+    if target_stream is not None:
+        target_stream.start(state.target_batches)
+    total_steps = steps_per_epoch * t.epochs
+    domains = splits.domains
+    selected_features = {}
 
     trainable, total = count_parameters(accelerator.unwrap_model(model))
     log.info("model %s (%s): %d of %d parameters trainable", cfg.model.name, accelerator.unwrap_model(model).library,
@@ -251,12 +284,23 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
             for batch in train_dl:
                 with accelerator.accumulate(model):
                     batch, soft_targets = strategy.mix(batch)
-                    logits, features = model(batch, return_features=True)
+                    if target_stream is not None:  # source and unlabelled target in one forward pass
+                        target = send_to_device(target_stream.next(), accelerator.device)
+                        n = len(batch["labels"])
+                        logits, features = model(join_batches(batch, target, pad_id, padding_side), return_features=True)
+                        target_out = Outputs(logits[n:], features[n:])
+                        logits, features = logits[:n], features[:n]
+                    else:
+                        logits, features = model(batch, return_features=True)
                     if soft_targets is not None:
                         loss = torch.sum(-soft_targets * F.log_softmax(logits.float(), -1), -1).mean()
                     else:
                         loss = F.cross_entropy(logits.float(), batch["labels"], label_smoothing=t.label_smoothing)
                     loss = strategy.loss(loss, accelerator.unwrap_model(model), batch, logits, features)
+                    if target_stream is not None:
+                        loss = strategy.adapt(loss, accelerator.unwrap_model(model), Outputs(logits, features),
+                                              target_out, state.global_step / total_steps)
+                        state.target_batches = target_stream.consumed
                     accelerator.backward(loss)
                     if accelerator.sync_gradients and t.max_grad_norm:
                         accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
@@ -287,10 +331,16 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
             state.epoch = epoch + 1
             if state.epoch % t.eval_every_epochs == 0 or state.epoch == t.epochs:
                 tick = time.perf_counter()
-                results = evaluate_sets(model, eval_dls, accelerator, splits.label_names)
-                eval_seconds += time.perf_counter() - tick
+                results, feats = evaluate_sets(model, eval_dls, accelerator, splits.label_names,
+                                               feature_sets=tuple(domains.values()))
                 entry = {"epoch": state.epoch, "step": state.global_step,
                          "train_loss": float(running) / max(count, 1), "eval": results}
+                if strategy.uses_target:
+                    entry["train_terms"] = strategy.train_logs()
+                if domains:
+                    entry["a_distance"] = proxy_a_distance(feats[domains["source"]][0], feats[domains["target"]][0],
+                                                           t.seed)
+                eval_seconds += time.perf_counter() - tick
                 state.history.append(entry)
                 log.info("epoch %d: %s", state.epoch, "  ".join(
                     f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}" for k, v in results.items()))
@@ -301,10 +351,13 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                     value = results["validation"][t.metric_for_best]
                     if not state.best or sign * value > sign * state.best["value"]:
                         state.best = {"epoch": state.epoch, "value": value}
+                        selected_features = feats
                         if main:
                             best_path.parent.mkdir(parents=True, exist_ok=True)
                             save_model(accelerator.unwrap_model(model), str(best_path))
                     accelerator.wait_for_everyone()
+                if not has_validation or not t.load_best_at_end:
+                    selected_features = feats
                 if main:
                     _write_metrics(out, {"status": "running", "history": state.history})
             _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints)
@@ -327,6 +380,9 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     if t.load_best_at_end and has_validation and state.best:
         load_model(unwrapped, str(best_path))
         chosen = next(h for h in state.history if h["epoch"] == state.best["epoch"])
+    if domains and not selected_features:  # resumed after the selected epoch: features again, from the kept weights
+        _, selected_features = evaluate_sets(model, {k: eval_dls[k] for k in domains.values()}, accelerator,
+                                             splits.label_names, feature_sets=tuple(domains.values()))
     trainable, total = count_parameters(unwrapped)
     metrics = {
         "status": "finished",
@@ -338,6 +394,9 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         "label_names": splits.label_names,
         "eval_datasets": {"validation": "carved from train" if splits.validation is not None else None,
                           **splits.dataset_ids},
+        "train_on": strategy.train_on,
+        "train_samples": len(splits.train),
+        "domains": domains,
         "selected_epoch": chosen["epoch"],
         "selected_by": f"validation/{t.metric_for_best}" if has_validation and t.load_best_at_end else "last epoch",
         "final": chosen["eval"],
@@ -356,6 +415,8 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         image_size = cfg.data.image_size if splits.task == "image" else None
         if not strategy.save(unwrapped, out / rundir.MODEL, image_size):
             unwrapped.save_pretrained(out / rundir.MODEL, image_size=image_size)
+        if domains and selected_features:
+            _save_features(out / rundir.FEATURES, selected_features, domains, t.seed)
         _write_metrics(out, metrics)
         hub.write_model_card(out, cfg, metrics)
         report.write_run_report(out, cfg, metrics)

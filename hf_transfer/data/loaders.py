@@ -30,19 +30,53 @@ class EpochSampler(Sampler[int]):
     already seen). Named `begin`, not `set_epoch`, so that accelerate's own counter leaves it alone.
     """
 
-    def __init__(self, num_samples: int, seed: int):
+    def __init__(self, num_samples: int, seed: int, shard: tuple[int, int] = (0, 1)):
         self.num_samples, self.seed, self.epoch, self.skip = num_samples, seed, 0, 0
+        self.rank, self.world = shard  # a sampler that shards for itself (the unlabelled target stream)
 
     def begin(self, epoch: int, skip: int = 0) -> None:
         self.epoch, self.skip = epoch, skip
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(self.num_samples, generator=g)[self.skip:]
+        order = torch.randperm(self.num_samples, generator=g)[self.rank::self.world][self.skip:]
         yield from (order + self.epoch * self.num_samples).tolist()
 
     def __len__(self) -> int:
-        return self.num_samples - self.skip
+        return len(range(self.rank, self.num_samples, self.world)) - self.skip
+
+
+class TargetStream:
+    """Unlabelled target batches, cycled independently of the source loader.
+
+    Batch k of the stream is fixed by (seed, k): the stream restarts its sampler at epoch
+    k // batches_per_epoch, so a resumed run (which restores k) draws the same target batches.
+    Not prepared by accelerate (a second prepared loader would steer gradient accumulation);
+    it shards itself across processes and the loop moves its batches to the device.
+    """
+
+    def __init__(self, loader: DataLoader, sampler: EpochSampler):
+        self.loader, self.sampler = loader, sampler
+        self.per_epoch = len(loader)
+        if self.per_epoch == 0:
+            raise ValueError("the target train set is smaller than one batch")
+        self.consumed, self._it = 0, None
+
+    def start(self, consumed: int) -> None:
+        self.consumed, self._it = consumed, None
+
+    def next(self) -> dict:
+        if self._it is None:
+            epoch, within = divmod(self.consumed, self.per_epoch)
+            self.sampler.begin(epoch, skip=within * self.loader.batch_size)
+            self._it = iter(self.loader)
+        try:
+            batch = next(self._it)
+        except StopIteration:
+            self._it = None
+            return self.next()
+        self.consumed += 1
+        return batch
 
 
 @contextlib.contextmanager
@@ -76,22 +110,26 @@ class TrainSet(Dataset):
             return item
         with seeded(hash((self.seed, epoch, i)) & 0x7FFF_FFFF):
             pixels = self.transform(item["image"].convert("RGB"))
-        return {"pixel_values": pixels, "labels": item["label"]}
+        return {"pixel_values": pixels, "labels": item["label"]} if "label" in item else {"pixel_values": pixels}
 
 
 def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_size: int, seed: int,
-                  augment: dict | None = None):
-    """(train loader, its EpochSampler, {eval name: loader}) for an image or text model."""
+                  augment: dict | None = None, target_shard: tuple[int, int] | None = None):
+    """(train loader, its EpochSampler, {eval name: loader}, target stream or None) for an image or text model.
+
+    `target_shard` (rank, processes) asks for the unlabelled target stream (domain adaptation).
+    """
     if splits.task == "image":
         dc = transforms.resolve_data_config(model.data_config, data_cfg.image_size)
         train_tf, eval_tf = transforms.image_transforms(dc, data_cfg.augment if augment is None else augment)
-        train_ds = TrainSet(splits.train, seed, train_tf)
+        make_train = lambda ds, s: TrainSet(ds, s, train_tf)  # noqa: E731
         evals = {k: v.with_transform(transforms.batch_transform(eval_tf)) for k, v in splits.eval_sets.items()}
         collate = transforms.collate_images
     else:
-        train_ds = TrainSet(text.tokenize(splits.train, model.processor, data_cfg.max_length), seed)
+        make_train = lambda ds, s: TrainSet(text.tokenize(ds, model.processor, data_cfg.max_length), s)  # noqa: E731
         evals = {k: text.tokenize(v, model.processor, data_cfg.max_length) for k, v in splits.eval_sets.items()}
         collate = text.collator(model.processor)
+    train_ds = make_train(splits.train, seed)
     sampler = EpochSampler(len(train_ds), seed)
 
     def loader(ds, **kw):  # own generator: creating an iterator never touches the global RNG
@@ -100,4 +138,30 @@ def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_s
 
     # drop_last keeps a 1-sample batch away from BatchNorm; never drop when the set is smaller than a batch
     train = loader(train_ds, batch_size=batch_size, sampler=sampler, drop_last=len(train_ds) > batch_size)
-    return train, sampler, {k: loader(v, batch_size=eval_batch_size, shuffle=False) for k, v in evals.items()}
+    stream = None
+    if target_shard is not None and splits.target_train is not None:
+        target_ds = make_train(splits.target_train, seed + 1)  # its own augmentation draws
+        target_sampler = EpochSampler(len(target_ds), seed + 1, shard=target_shard)
+        per_process = len(target_sampler)
+        stream = TargetStream(loader(target_ds, batch_size=batch_size, sampler=target_sampler,
+                                     drop_last=per_process > batch_size), target_sampler)
+    return train, sampler, {k: loader(v, batch_size=eval_batch_size, shuffle=False) for k, v in evals.items()}, stream
+
+
+def join_batches(source: dict, target: dict, pad_id: int = 0, padding_side: str = "right") -> dict:
+    """The source batch (labels left out) followed by the target batch, for one forward pass over both;
+    token tensors of different lengths are padded to the longer one."""
+    joined = {}
+    for key, t in target.items():
+        s = source[key]
+        if s.dim() == 2 and s.shape[1] != t.shape[1]:
+            width = max(s.shape[1], t.shape[1])
+            value = pad_id if key == "input_ids" else 0
+
+            def pad(x):
+                extra = width - x.shape[1]
+                return torch.nn.functional.pad(x, (extra, 0) if padding_side == "left" else (0, extra), value=value)
+
+            s, t = pad(s), pad(t)
+        joined[key] = torch.cat([s, t])
+    return joined

@@ -6,6 +6,13 @@ dataset's own splits plus `extra_eval` sets from other sources, e.g. a shifted d
 set has the same two columns, ``image`` or ``text``, and ``label`` (a `ClassLabel` with the
 training label names), whatever the source called them (``img``, ``fine_label``, ``sentence``...).
 Samples labelled -1 (unlabelled test splits) are dropped from train and never scored.
+
+Domain adaptation (`data.target`): the target dataset's test split becomes the eval set
+``target``; its train split becomes `Splits.target_train` with the label column removed, so a
+method that adapts without target labels cannot read them. The baselines that may use target
+labels say so with `train_on`: ``target_labelled`` (a few labelled target samples,
+`target_finetune`) or ``target`` (all of them, the `oracle`). Validation always comes from the
+source, so every method picks its epoch the same way.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ class Splits:
     validation: datasets.Dataset | None
     evals: dict[str, datasets.Dataset] = field(default_factory=dict)  # name -> set, reported
     dataset_ids: dict[str, str] = field(default_factory=dict)  # eval name -> "dataset/split", for cards
+    target_train: datasets.Dataset | None = None  # unlabelled target domain (no label column)
+    domains: dict[str, str] = field(default_factory=dict)  # {"source": eval set, "target": "target"}
 
     @property
     def eval_sets(self) -> dict[str, datasets.Dataset]:
@@ -156,8 +165,25 @@ def _load_canonical(dataset: str, config_name: str | None, cfg: DataConfig, task
     return _as_class_labels(dd), task
 
 
-def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42) -> Splits:
-    """Load, map columns, carve validation, limit sizes: everything `train` needs."""
+def _target(cfg: DataConfig, task: str, names: list[str], seed: int):
+    """(labelled target train, unlabelled target train, labelled target test) of `data.target`."""
+    t = cfg.target
+    dd, _ = _load_canonical(t.dataset, t.config_name, cfg, task, "data.target.dataset")
+    train = _split(dd, t.train_split, "data.target.train_split", t.dataset)
+    test = _labelled(_split(dd, t.test_split, "data.target.test_split", t.dataset), "target " + t.test_split)
+    # the unlabelled view: shuffled, not stratified (that would read the labels), label column gone
+    unlabelled = train.shuffle(seed=seed).select(range(min(len(train), t.max_train_samples or len(train))))
+    labelled = subsample(_align(_labelled(train, "target " + t.train_split), names, "data.target.dataset"),
+                         t.max_train_samples, seed)
+    return labelled, unlabelled.remove_columns("label"), _align(test, names, "data.target.dataset")
+
+
+def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42, train_on: str = "source") -> Splits:
+    """Load, map columns, carve validation, limit sizes: everything `train` needs.
+
+    `train_on` (from the strategy): ``source``, or with `data.target`, ``target_labelled`` (the
+    `data.target.labelled_samples` few) or ``target`` (all labelled target train samples).
+    """
     dd, task = _load_canonical(cfg.dataset, cfg.config_name, cfg, task, "data.dataset")
     names = list(dd[next(iter(dd))].features["label"].names)
     train = _labelled(_split(dd, cfg.train_split, "data.train_split", cfg.dataset), cfg.train_split)
@@ -186,10 +212,24 @@ def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42) -> Splits:
         other, _ = _load_canonical(src.dataset, src.config_name, cfg, task, key + ".dataset")
         evals[name] = _align(_labelled(_split(other, src.split, key + ".split", src.dataset), name), names, key)
         ids[name] = f"{src.dataset}/{src.split}"
+    target_train, domains = None, {}
+    if cfg.target.dataset:
+        labelled, target_train, evals["target"] = _target(cfg, task, names, seed)
+        ids["target"] = f"{cfg.target.dataset}/{cfg.target.test_split}"
+        domains = {"source": cfg.eval_splits[0] if cfg.eval_splits else "validation", "target": "target"}
+        if train_on == "target_labelled":
+            train = subsample(labelled, cfg.target.labelled_samples, seed)
+        elif train_on == "target":
+            train = labelled
+    elif train_on != "source":
+        raise ConfigError("data.target.dataset: required to train on the target domain")
     if cfg.max_eval_samples is not None:
         evals = {k: subsample(v, cfg.max_eval_samples, seed) for k, v in evals.items()}
         validation = subsample(validation, cfg.max_eval_samples, seed) if validation is not None else None
     for name, ds in {"train": train, **evals}.items():
         if len(ds) == 0:
             raise ConfigError(f"data: the {name!r} set has no labelled samples")
-    return Splits(task=task, label_names=names, train=train, validation=validation, evals=evals, dataset_ids=ids)
+    if target_train is not None and len(target_train) == 0:
+        raise ConfigError("data.target.train_split: the target train split is empty")
+    return Splits(task=task, label_names=names, train=train, validation=validation, evals=evals, dataset_ids=ids,
+                  target_train=target_train, domains=domains)

@@ -7,10 +7,10 @@ from transformers import DataCollatorWithPadding
 
 
 def tokenize(ds: datasets.Dataset, tokenizer, max_length: int) -> datasets.Dataset:
-    """Token ids truncated to `max_length`, unpadded; `label` becomes `labels`."""
+    """Token ids truncated to `max_length`, unpadded; `label` (if any) becomes `labels`."""
     out = ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=max_length),
                  batched=True, remove_columns=["text"], desc="Tokenizing")
-    return out.rename_column("label", "labels")
+    return out.rename_column("label", "labels") if "label" in out.column_names else out
 
 
 def collator(tokenizer):

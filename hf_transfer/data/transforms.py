@@ -52,5 +52,7 @@ def batch_transform(transform):
 
 
 def collate_images(samples):
-    return {"pixel_values": torch.stack([s["pixel_values"] for s in samples]),
-            "labels": torch.tensor([s["labels"] for s in samples])}
+    batch = {"pixel_values": torch.stack([s["pixel_values"] for s in samples])}
+    if "labels" in samples[0]:  # unlabelled target batches have none
+        batch["labels"] = torch.tensor([s["labels"] for s in samples])
+    return batch

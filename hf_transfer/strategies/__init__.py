@@ -8,8 +8,14 @@ A strategy changes *what* trains and *how much*, never the loop itself. The loop
     on_epoch_start(epoch, model)      every epoch, resumed ones included (gradual unfreezing)
     mix(batch)                        a training batch and soft targets (mixup, CutMix, smoothing)
     loss(task_loss, model, batch, logits, features)   the loss to minimise (L2-SP, distillation)
+    adapt(loss, model, source, target, progress)  domain adaptation: a transfer loss from source and
+                                      unlabelled target outputs (DANN, CDAN, MMD, MCC)
     save(model, dir, image_size)      a special save (LoRA merged or adapter)
     state_dict() / load_state_dict()  strategy state, saved in every checkpoint
+
+Class attributes say what data a strategy trains on: `train_on` ("source", or with `data.target`
+"target_labelled" / "target" for the target_finetune / oracle baselines) and `uses_target` (an
+unlabelled target batch joins every step).
 
 Strategies stack: `strategy.name: gradual_unfreeze+discriminative_lr+l2sp` applies them in order.
 """
@@ -18,15 +24,21 @@ from __future__ import annotations
 
 from .augment import Augment
 from .base import Stack, Strategy, default_param_groups
+from .baselines import Oracle, SourceOnly, TargetFinetune
+from .cdan import Cdan
+from .dann import Dann
 from .distill import Distill
 from .freeze import GradualUnfreeze, LinearProbe, Partial
 from .head import Head
 from .l2sp import L2SP
 from .lora import Lora
 from .lr import DiscriminativeLR
+from .mcc import Mcc
+from .mmd import Mmd
 
 REGISTRY: dict[str, type[Strategy]] = {s.name: s for s in (
-    Strategy, LinearProbe, Partial, GradualUnfreeze, DiscriminativeLR, L2SP, Lora, Distill, Augment, Head)}
+    Strategy, LinearProbe, Partial, GradualUnfreeze, DiscriminativeLR, L2SP, Lora, Distill, Augment, Head,
+    SourceOnly, TargetFinetune, Oracle, Dann, Cdan, Mmd, Mcc)}
 
 
 def get_strategy(cfg) -> Strategy:

@@ -28,6 +28,8 @@ class Strategy:
     """Full fine-tuning: every weight trains. The base class whose no-op hooks others override."""
 
     name = "full"
+    train_on = "source"  # or, with data.target: "target_labelled" (a few), "target" (all labelled target)
+    uses_target = False  # True: every step also sees an unlabelled target batch (domain adaptation)
 
     def __init__(self, cfg=None):
         self.cfg = cfg  # the whole StrategyConfig; each strategy reads its own section
@@ -54,6 +56,15 @@ class Strategy:
         """The training loss from the task loss (add a penalty, mix in a teacher...)."""
         return loss
 
+    def adapt(self, loss: torch.Tensor, model, source, target, progress: float) -> torch.Tensor:
+        """Domain adaptation (`uses_target`): add a transfer loss from the source and target outputs
+        (`adapt.Outputs`: logits, features); `progress` is the share of training done, in [0, 1]."""
+        return loss
+
+    def train_logs(self) -> dict:
+        """Averages of the strategy's own training terms since the last call (domain loss...)."""
+        return {}
+
     def save(self, model, directory, image_size) -> bool:
         """Save the trained model in a strategy-specific way; False: the default save_pretrained."""
         return False
@@ -72,6 +83,8 @@ class Stack(Strategy):
         super().__init__(strategies[0].cfg if strategies else None)
         self.strategies = strategies
         self.name = "+".join(s.name for s in strategies)
+        self.train_on = next((s.train_on for s in strategies if s.train_on != "source"), "source")
+        self.uses_target = any(s.uses_target for s in strategies)
 
     def data_augment(self) -> dict:
         return {k: v for s in self.strategies for k, v in s.data_augment().items()}
@@ -101,6 +114,14 @@ class Stack(Strategy):
         for s in self.strategies:
             loss = s.loss(loss, model, batch, logits, features)
         return loss
+
+    def adapt(self, loss, model, source, target, progress):
+        for s in self.strategies:
+            loss = s.adapt(loss, model, source, target, progress)
+        return loss
+
+    def train_logs(self) -> dict:
+        return {k: v for s in self.strategies for k, v in s.train_logs().items()}
 
     def save(self, model, directory, image_size) -> bool:
         return any(s.save(model, directory, image_size) for s in self.strategies)

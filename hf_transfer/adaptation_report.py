@@ -1,0 +1,258 @@
+"""The domain-adaptation report: which method closes the gap between source and target?
+
+Runs with a target domain (`data.target`, metrics.json `domains`) are grouped by source -> target
+pair and method (the run name; several seeds of one method share it). For each method, mean and
+standard deviation over seeds of:
+
+    source / target accuracy and macro-F1      on the source test set and the target test set
+    domain gap                                  source accuracy - target accuracy
+    gain over source_only                       target accuracy - source_only's (difference of means)
+    gap closed                                  (target acc - source_only's) / (oracle's - source_only's)
+    A-distance                                  proxy A-distance of the selected epoch's features
+
+and the figures: target / source accuracy per epoch, per-class F1 on the target, target confusion
+matrices, and a 2-D t-SNE of source vs target test features of each method (source_only's is the
+picture before adaptation).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from . import rundir
+
+FLOOR, CEILING = "source_only", "oracle"
+_ORDER = ("source_only", "target_finetune", "dann", "cdan", "mmd", "mcc", "oracle")
+
+
+def is_adaptation_run(metrics: dict) -> bool:
+    return bool(metrics.get("domains"))
+
+
+def _stats(values: list[float]) -> dict:
+    v = [x for x in values if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    if not v:
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "n": len(v)}
+
+
+def _selected(m: dict) -> dict:
+    return next(h for h in m["history"] if h["epoch"] == m["selected_epoch"])
+
+
+def run_scores(m: dict) -> dict:
+    """One run's source/target scores (from its metrics.json)."""
+    d = m["domains"]
+    src, tgt = m["final"][d["source"]], m["final"][d["target"]]
+    return {"source_accuracy": src["accuracy"], "source_f1_macro": src["f1_macro"],
+            "target_accuracy": tgt["accuracy"], "target_f1_macro": tgt["f1_macro"],
+            "gap": src["accuracy"] - tgt["accuracy"], "a_distance": _selected(m).get("a_distance")}
+
+
+def adaptation_table(runs: dict[str, tuple[dict, dict]]) -> list[dict]:
+    """One table per source -> target pair: rows of methods with mean/std over seeds."""
+    pairs: dict[tuple, dict[str, list]] = {}
+    for run, (m, c, *_) in runs.items():
+        if not is_adaptation_run(m):
+            continue
+        key = (c["data"]["dataset"], c["data"]["target"]["dataset"])
+        pairs.setdefault(key, {}).setdefault(m["name"], []).append((run, m, c))
+    tables = []
+    for (source, target), methods in pairs.items():
+        rows = []
+        for name, items in sorted(methods.items(), key=lambda kv: (_ORDER.index(kv[0]) if kv[0] in _ORDER else 99, kv[0])):
+            scores = [run_scores(m) for _, m, _ in items]
+            names = items[0][1]["label_names"]
+            row = {"method": name, "strategy": items[0][1]["strategy"], "model": items[0][1]["model"], "runs": [r for r, _, _ in items],
+                   "seeds": [c["train"]["seed"] for _, _, c in items], "per_run": scores,
+                   "per_class_target": {n: [m["final"][m["domains"]["target"]]["per_class_f1"][n] for _, m, _ in items]
+                                        for n in names}}
+            for k in scores[0]:
+                row[k] = _stats([s[k] for s in scores])
+            rows.append(row)
+        by_name = {r["method"]: r for r in rows}
+        floor, ceiling = by_name.get(FLOOR), by_name.get(CEILING)
+        for row in rows:
+            mean = row["target_accuracy"]["mean"]
+            row["gain_accuracy"] = mean - floor["target_accuracy"]["mean"] if floor else None
+            row["gain_f1_macro"] = row["target_f1_macro"]["mean"] - floor["target_f1_macro"]["mean"] if floor else None
+            span = ceiling["target_accuracy"]["mean"] - floor["target_accuracy"]["mean"] if floor and ceiling else None
+            row["gap_closed"] = row["gain_accuracy"] / span if span and abs(span) > 1e-9 else None
+        model = (by_name.get(FLOOR) or rows[0])["model"]
+        tables.append({"source": source, "target": target, "model": model, "rows": rows,
+                       "label_names": items[0][1]["label_names"]})
+    return tables
+
+
+def _pm(s: dict, pct: bool = False) -> str:
+    if s["mean"] is None:
+        return ""
+    return f"{s['mean']:.4f} ± {s['std']:.4f}" if s["n"] > 1 else f"{s['mean']:.4f}"
+
+
+def _signed(x: float | None, pct: bool = False) -> str:
+    if x is None:
+        return ""
+    return f"{100 * x:+.0f}%" if pct else f"{x:+.4f}"
+
+
+def markdown_table(table: dict) -> list[str]:
+    """The comparison table (shared by the report and the model cards)."""
+    lines = ["| method | seeds | source acc | source macro-F1 | target acc | target macro-F1 | domain gap | "
+             "gain over source_only | gap closed | A-distance |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in table["rows"]:
+        lines.append(f"| {r['method']} | {len(r['runs'])} | {_pm(r['source_accuracy'])} | {_pm(r['source_f1_macro'])} | "
+                     f"{_pm(r['target_accuracy'])} | {_pm(r['target_f1_macro'])} | {_pm(r['gap'])} | "
+                     f"{_signed(r['gain_accuracy']) if r['method'] != FLOOR else ''} | "
+                     f"{_signed(r['gap_closed'], pct=True) if r['method'] not in (FLOOR, CEILING) else ''} | "
+                     f"{_pm(r['a_distance'])} |")
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------
+# Figures
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _first_runs(table: dict, runs: dict) -> list[tuple[str, dict, Path]]:
+    """(method, metrics, run dir) of each method's first seed."""
+    return [(r["method"], runs[r["runs"][0]][0], runs[r["runs"][0]][2]) for r in table["rows"]]
+
+
+def plot_curves(table: dict, runs: dict, path: Path) -> None:
+    """Source and target test accuracy per epoch, every run (seeds as separate lines)."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    colors = plt.get_cmap("tab10")
+    for i, r in enumerate(table["rows"]):
+        for j, run in enumerate(r["runs"]):
+            m = runs[run][0]
+            d = m["domains"]
+            epochs = [h["epoch"] for h in m["history"]]
+            label = r["method"] if j == 0 else None
+            axes[0].plot(epochs, [h["train_loss"] for h in m["history"]], color=colors(i), marker="o", label=label)
+            axes[1].plot(epochs, [h["eval"][d["source"]]["accuracy"] for h in m["history"]], color=colors(i),
+                         marker="o", label=label)
+            axes[2].plot(epochs, [h["eval"][d["target"]]["accuracy"] for h in m["history"]], color=colors(i),
+                         marker="o", label=label)
+    for ax, title in zip(axes, ("train loss", "source test accuracy", "target test accuracy")):
+        ax.set(title=title, xlabel="epoch")
+        ax.grid(alpha=0.3)
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_per_class(table: dict, path: Path) -> None:
+    """Target per-class F1 (mean over seeds), one bar per method."""
+    plt = _plt()
+    names, rows = table["label_names"], table["rows"]
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(names) * max(1, len(rows)) / 3), 3.8))
+    width = 0.8 / len(rows)
+    for i, r in enumerate(rows):
+        values = [np.mean(r["per_class_target"][n]) for n in names]
+        ax.bar(np.arange(len(names)) + i * width, values, width, label=r["method"])
+    ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names)
+    ax.set(title="per-class F1 on the target test set", ylabel="F1", ylim=(0, 1))
+    ax.legend(fontsize=8, ncol=min(4, len(rows)))
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_confusions(table: dict, firsts: list, path: Path) -> None:
+    """Row-normalised target confusion matrices (first seed of each method)."""
+    plt = _plt()
+    n = len(firsts)
+    cols = min(4, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.2 * rows), squeeze=False)
+    names = table["label_names"]
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for ax, (method, m, _) in zip(axes.flat, firsts):
+        cm = np.asarray(m["final"][m["domains"]["target"]]["confusion_matrix"], dtype=float)
+        cm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+        ax.imshow(cm, vmin=0, vmax=1, cmap="Blues")
+        ax.set(title=method, xlabel="predicted", ylabel="true")
+        ticks = range(len(names))
+        ax.set_xticks(ticks, [x[:6] for x in names], fontsize=7, rotation=90)
+        ax.set_yticks(ticks, [x[:6] for x in names], fontsize=7)
+    fig.suptitle("target confusion matrices (rows: true class, normalised)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def embed_2d(x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """t-SNE (after PCA to 50 dimensions) of standardised features."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    x = (x - x.mean(0)) / (x.std(0) + 1e-6)
+    x = PCA(n_components=min(50, *x.shape), random_state=seed).fit_transform(x)
+    return TSNE(n_components=2, init="pca", perplexity=min(30, (len(x) - 1) / 3), max_iter=500,
+                random_state=seed).fit_transform(x)
+
+
+def plot_embeddings(firsts: list, path: Path, per_domain: int = 200) -> bool:
+    """t-SNE of source (blue) vs target (orange) test features of each method's first seed."""
+    found = [(method, np.load(d / rundir.FEATURES)) for method, _, d in firsts if (d / rundir.FEATURES).is_file()]
+    if not found:
+        return False
+    plt = _plt()
+    cols = min(4, len(found))
+    rows = math.ceil(len(found) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.3 * rows), squeeze=False)
+    for ax in axes.flat[len(found):]:
+        ax.axis("off")
+    for ax, (method, f) in zip(axes.flat, found):
+        xs, xt = f["source_features"][:per_domain], f["target_features"][:per_domain]
+        z = embed_2d(np.concatenate([xs, xt]))
+        ax.scatter(*z[: len(xs)].T, s=4, alpha=0.6, label="source")
+        ax.scatter(*z[len(xs):].T, s=4, alpha=0.6, label="target")
+        ax.set(title=method + (" (before adaptation)" if method == FLOOR else ""), xticks=[], yticks=[])
+    axes.flat[0].legend(fontsize=8, markerscale=3)
+    fig.suptitle("t-SNE of source vs target test features")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def write_section(tables: list[dict], runs: dict[str, tuple[dict, dict, Path]], out: Path) -> list[str]:
+    """The report's domain-adaptation section (markdown lines); figures are written next to it."""
+    lines = ["## Domain adaptation", "",
+             "Mean ± standard deviation over seeds. Domain gap: source accuracy - target accuracy. Gain: target "
+             f"accuracy - `{FLOOR}`'s. Gap closed: the gain as a share of `{CEILING}` - `{FLOOR}` (target accuracy). "
+             "A-distance: proxy A-distance (2(1 - 2 err) of a linear domain classifier) on the source and target "
+             "test features of the selected epoch; lower means the domains look more alike to the model.", ""]
+    for i, table in enumerate(tables):
+        stem = f"adaptation{i + 1 if len(tables) > 1 else ''}"
+        lines += [f"### {table['source']} -> {table['target']} ({table['model']})", ""] + markdown_table(table) + [""]
+        missing = [m for m in (FLOOR, CEILING) if m not in {r["method"] for r in table["rows"]}]
+        if missing:
+            lines += [f"No `{'` / `'.join(missing)}` run in this report: gain / gap closed are left blank.", ""]
+        firsts = _first_runs(table, runs)
+        plot_curves(table, runs, out / f"{stem}_curves.png")
+        plot_per_class(table, out / f"{stem}_per_class_f1.png")
+        plot_confusions(table, firsts, out / f"{stem}_confusion.png")
+        lines += [f"![accuracy per epoch]({stem}_curves.png)", "", f"![per-class F1 on the target]({stem}_per_class_f1.png)",
+                  "", f"![target confusion matrices]({stem}_confusion.png)", ""]
+        if plot_embeddings(firsts, out / f"{stem}_embedding.png"):
+            lines += [f"![t-SNE of source vs target features]({stem}_embedding.png)", ""]
+    return lines

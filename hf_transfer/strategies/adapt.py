@@ -1,0 +1,85 @@
+"""What the domain-adaptation strategies share: the interface, gradient reversal, the discriminator.
+
+An adaptation strategy (`uses_target = True`) sees, every step, the model's outputs on a source
+batch (labelled) and on an unlabelled target batch from `data.target`, both from one forward pass
+over the joined batch, and adds its transfer loss to the source cross-entropy:
+
+    loss = CE(source logits, source labels) + trade_off * transfer_loss(source, target, progress)
+
+`progress` is the share of training done, in [0, 1] (for Ganin's schedule).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .base import Strategy
+
+
+class Outputs(NamedTuple):
+    logits: torch.Tensor
+    features: torch.Tensor  # pooled features: the head's input
+
+
+class _ReverseGradient(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, coeff: float):
+        ctx.coeff = coeff
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -ctx.coeff * grad, None
+
+
+def reverse_gradient(x: torch.Tensor, coeff: float) -> torch.Tensor:
+    """Identity forward; the backward pass multiplies the gradient by -coeff (Ganin & Lempitsky 2015)."""
+    return _ReverseGradient.apply(x, coeff)
+
+
+def ganin_coefficient(progress: float, gamma: float = 10.0) -> float:
+    """lambda_p = 2 / (1 + exp(-gamma * p)) - 1: 0 at the start, rising to ~1, so the early, noisy
+    discriminator does not disturb the features."""
+    return 2.0 / (1.0 + math.exp(-gamma * progress)) - 1.0
+
+
+class DomainDiscriminator(nn.Sequential):
+    """features -> 1 logit (source = 1, target = 0): two hidden layers with BatchNorm and ReLU."""
+
+    def __init__(self, in_features: int, hidden: int):
+        super().__init__(nn.Linear(in_features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                         nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+
+def domain_labels(n_source: int, n_target: int, device) -> torch.Tensor:
+    return torch.cat([torch.ones(n_source, device=device), torch.zeros(n_target, device=device)])
+
+
+def entropy(probs: torch.Tensor) -> torch.Tensor:
+    return -(probs * torch.log(probs + 1e-5)).sum(-1)
+
+
+class AdaptStrategy(Strategy):
+    """Base of the unsupervised adaptation methods: trains on source labels + unlabelled target."""
+
+    uses_target = True
+
+    def __init__(self, cfg=None):
+        super().__init__(cfg)
+        self._sums: dict[str, torch.Tensor] = {}
+        self._count = 0
+
+    def log(self, **terms: torch.Tensor) -> None:
+        """Keep running sums of training terms (on the device: no host sync per step)."""
+        for k, v in terms.items():
+            self._sums[k] = self._sums.get(k, 0) + v.detach().float()
+        self._count += 1 if terms else 0
+
+    def train_logs(self) -> dict:
+        logs = {k: float(v) / max(self._count, 1) for k, v in self._sums.items()}
+        self._sums, self._count = {}, 0
+        return logs

@@ -1,0 +1,64 @@
+"""CDAN+E: conditional domain adversarial networks (Long et al., NeurIPS 2018, https://arxiv.org/abs/1705.10667).
+
+Like DANN, but the discriminator sees the features *conditioned on the predictions*: the
+multilinear map h = f (x) g (outer product of features f and class probabilities g, flattened),
+or, when dim(f) * classes exceeds `randomized_dim`, the randomized map
+h = (R_f f) * (R_g g) / sqrt(d) with fixed Gaussian R_f, R_g. With entropy conditioning (+E)
+each sample is weighted by w = 1 + exp(-H(g)), normalised to mean 1 over the batch, so the
+confidently predicted samples, whose conditioning is trustworthy, count more:
+
+    L = CE(C(f_s), y_s) + trade_off * sum_i w_i BCE(D(GRL_l(h_i)), domain_i) / n
+
+g is detached (as in the paper's code): the reversed gradient reaches the backbone through f.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .adapt import AdaptStrategy, DomainDiscriminator, domain_labels, entropy, ganin_coefficient, reverse_gradient
+
+
+class MultilinearMap(nn.Module):
+    """f (x) g, or its randomized version of size `dim` when features x classes > dim."""
+
+    def __init__(self, features: int, classes: int, dim: int):
+        super().__init__()
+        self.randomized = features * classes > dim
+        self.out_features = dim if self.randomized else features * classes
+        if self.randomized:  # fixed, saved with the checkpoints
+            self.register_buffer("rf", torch.randn(features, dim))
+            self.register_buffer("rg", torch.randn(classes, dim))
+
+    def forward(self, f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        if self.randomized:
+            return (f @ self.rf) * (g @ self.rg) / math.sqrt(self.out_features)
+        return torch.bmm(g.unsqueeze(2), f.unsqueeze(1)).flatten(1)
+
+
+class Cdan(AdaptStrategy):
+    name = "cdan"
+
+    def setup(self, model) -> None:
+        c = self.cfg.cdan
+        model.multilinear_map = MultilinearMap(model.num_features, len(model.label_names), c.randomized_dim)
+        model.domain_discriminator = DomainDiscriminator(model.multilinear_map.out_features, c.hidden)
+
+    def adapt(self, loss, model, source, target, progress):
+        c = self.cfg.cdan
+        f = torch.cat([source.features, target.features]).float()
+        g = F.softmax(torch.cat([source.logits, target.logits]).float(), -1).detach()
+        h = reverse_gradient(model.multilinear_map(f, g), ganin_coefficient(progress, c.gamma))
+        d = model.domain_discriminator(h).squeeze(-1)
+        y = domain_labels(len(source.features), len(target.features), d.device)
+        weight = None
+        if c.entropy:
+            w = 1.0 + torch.exp(-entropy(g))
+            weight = w / w.sum() * len(w)
+        domain_loss = F.binary_cross_entropy_with_logits(d, y, weight=weight)
+        self.log(domain_loss=domain_loss, domain_accuracy=((d > 0).float() == y).float().mean())
+        return loss + c.trade_off * domain_loss

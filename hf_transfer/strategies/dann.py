@@ -1,0 +1,36 @@
+"""DANN: domain-adversarial training (Ganin et al., JMLR 2016, https://arxiv.org/abs/1505.07818).
+
+A domain discriminator D learns to tell source features from target features; a gradient
+reversal layer (GRL) between the features and D makes the backbone learn features D cannot
+tell apart, while the head keeps them discriminative for the source labels:
+
+    L = CE(C(f_s), y_s) + trade_off * [BCE(D(GRL_l(f_s)), 1) + BCE(D(GRL_l(f_t)), 0)] / 2
+
+GRL_l is the identity forward and multiplies the gradient by -l backward, with
+l = 2 / (1 + exp(-gamma * p)) - 1 rising from 0 to 1 over training progress p.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .adapt import AdaptStrategy, DomainDiscriminator, domain_labels, ganin_coefficient, reverse_gradient
+
+
+class Dann(AdaptStrategy):
+    name = "dann"
+
+    def setup(self, model) -> None:
+        model.domain_discriminator = DomainDiscriminator(model.num_features, self.cfg.dann.hidden)
+
+    def discriminate(self, model, x: torch.Tensor, progress: float, gamma: float) -> torch.Tensor:
+        return model.domain_discriminator(reverse_gradient(x.float(), ganin_coefficient(progress, gamma))).squeeze(-1)
+
+    def adapt(self, loss, model, source, target, progress):
+        c = self.cfg.dann
+        d = self.discriminate(model, torch.cat([source.features, target.features]), progress, c.gamma)
+        y = domain_labels(len(source.features), len(target.features), d.device)
+        domain_loss = F.binary_cross_entropy_with_logits(d, y)
+        self.log(domain_loss=domain_loss, domain_accuracy=((d > 0).float() == y).float().mean())
+        return loss + c.trade_off * domain_loss

@@ -1,0 +1,35 @@
+"""MCC: minimum class confusion (Jin et al., ECCV 2020, https://arxiv.org/abs/1912.03699).
+
+Needs no discriminator and works on any head: it lowers how much the target predictions confuse
+one class with another. With target probabilities p = softmax(logits_t / T), sample weights
+w = 1 + exp(-H(p)) normalised to mean 1, and the class-correlation matrix C = (w * p)^T p,
+rows normalised to sum 1:
+
+    MCC = (sum(C) - trace(C)) / classes          L = CE(C(f_s), y_s) + trade_off * MCC
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .adapt import AdaptStrategy, entropy
+
+
+def mcc_loss(target_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    p = F.softmax(target_logits.float() / temperature, -1)
+    w = 1.0 + torch.exp(-entropy(p))
+    w = (len(w) * w / w.sum()).unsqueeze(1)
+    c = (p * w).t() @ p
+    c = c / c.sum(dim=1, keepdim=True)
+    return (c.sum() - torch.trace(c)) / p.shape[1]
+
+
+class Mcc(AdaptStrategy):
+    name = "mcc"
+
+    def adapt(self, loss, model, source, target, progress):
+        c = self.cfg.mcc
+        mcc = mcc_loss(target.logits, c.temperature)
+        self.log(mcc=mcc)
+        return loss + c.trade_off * mcc
