@@ -4,7 +4,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test clean
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install demo test chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +21,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/hf-transfer demo
 
-test: $(STAMP)
-	$(PY) -m pytest -q tests
+# the report's HTML is checked in headless Chromium (Debian's chromium package)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+test: $(STAMP) chromium
+	HF_TRANSFER_REQUIRE_CHROMIUM=1 $(PY) -m pytest -q tests
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

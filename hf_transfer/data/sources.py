@@ -165,16 +165,19 @@ def _load_canonical(dataset: str, config_name: str | None, cfg: DataConfig, task
     return _as_class_labels(dd), task
 
 
-def _target(cfg: DataConfig, task: str, names: list[str], seed: int):
-    """(labelled target train, unlabelled target train, labelled target test) of `data.target`."""
+def _target(cfg: DataConfig, task: str, names: list[str], seed: int, train_on: str):
+    """(labelled target train or None, unlabelled target train, labelled target test) of `data.target`;
+    the labelled train set is only made for the baselines that train on target labels."""
     t = cfg.target
     dd, _ = _load_canonical(t.dataset, t.config_name, cfg, task, "data.target.dataset")
     train = _split(dd, t.train_split, "data.target.train_split", t.dataset)
     test = _labelled(_split(dd, t.test_split, "data.target.test_split", t.dataset), "target " + t.test_split)
     # the unlabelled view: shuffled, not stratified (that would read the labels), label column gone
     unlabelled = train.shuffle(seed=seed).select(range(min(len(train), t.max_train_samples or len(train))))
-    labelled = subsample(_align(_labelled(train, "target " + t.train_split), names, "data.target.dataset"),
-                         t.max_train_samples, seed)
+    labelled = None
+    if train_on != "source":
+        labelled = subsample(_align(_labelled(train, "target " + t.train_split), names, "data.target.dataset"),
+                             t.max_train_samples, seed)
     return labelled, unlabelled.remove_columns("label"), _align(test, names, "data.target.dataset")
 
 
@@ -214,7 +217,7 @@ def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42, train_on: 
         ids[name] = f"{src.dataset}/{src.split}"
     target_train, domains = None, {}
     if cfg.target.dataset:
-        labelled, target_train, evals["target"] = _target(cfg, task, names, seed)
+        labelled, target_train, evals["target"] = _target(cfg, task, names, seed, train_on)
         ids["target"] = f"{cfg.target.dataset}/{cfg.target.test_split}"
         domains = {"source": cfg.eval_splits[0] if cfg.eval_splits else "validation", "target": "target"}
         if train_on == "target_labelled":

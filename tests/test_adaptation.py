@@ -1,0 +1,209 @@
+"""Domain adaptation: gradient reversal, Ganin's schedule, the adaptation losses, the unlabelled
+target stream (labels never read, exact resume), and the baselines' training data."""
+
+import math
+
+import datasets
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import WORDS, _images, tiny_config
+from safetensors.torch import load_file
+
+from hf_transfer.config import StrategyConfig
+from hf_transfer.errors import ConfigError
+from hf_transfer.strategies import get_strategy
+from hf_transfer.strategies.adapt import Outputs, ganin_coefficient, reverse_gradient
+from hf_transfer.strategies.mcc import mcc_loss
+from hf_transfer.strategies.mmd import mk_mmd
+from hf_transfer.train import train
+
+
+def test_gradient_reversal_flips_and_scales_the_gradient():
+    x = torch.randn(5, 3, requires_grad=True)
+    w = torch.randn(5, 3)
+    y = reverse_gradient(x, 0.37)
+    assert torch.equal(y, x)  # identity forward
+    (y * w).sum().backward()
+    torch.testing.assert_close(x.grad, -0.37 * w)
+
+
+def test_ganin_schedule():
+    assert ganin_coefficient(0.0) == 0.0
+    assert ganin_coefficient(0.5, 10) == pytest.approx(2 / (1 + math.exp(-5)) - 1)
+    assert ganin_coefficient(1.0, 10) == pytest.approx(0.99991, abs=1e-5)
+    values = [ganin_coefficient(p / 10) for p in range(11)]
+    assert all(a < b for a, b in zip(values, values[1:]))
+
+
+class _Stub(torch.nn.Module):
+    def __init__(self, features: int, classes: int):
+        super().__init__()
+        self.num_features, self.label_names = features, [str(i) for i in range(classes)]
+
+
+def test_dann_backbone_gradient_is_the_reversed_discriminator_gradient():
+    """What reaches the features is -lambda_p * trade_off * dL_domain/df; the discriminator itself learns normally."""
+    torch.manual_seed(0)
+    cfg = StrategyConfig(name="dann")
+    cfg.dann.trade_off = 0.5
+    dann, model = get_strategy(cfg), _Stub(6, 3)
+    dann.setup(model)
+    fs, ft = torch.randn(4, 6, requires_grad=True), torch.randn(4, 6, requires_grad=True)
+    progress = 0.3
+    loss = dann.adapt(torch.zeros(()), model, Outputs(torch.randn(4, 3), fs), Outputs(torch.randn(4, 3), ft), progress)
+    loss.backward()
+    disc_grad = model.domain_discriminator[0].weight.grad.clone()
+
+    model.zero_grad()
+    f = torch.cat([fs, ft]).detach().requires_grad_(True)
+    d = model.domain_discriminator(f).squeeze(-1)
+    plain = F.binary_cross_entropy_with_logits(d, torch.cat([torch.ones(4), torch.zeros(4)]))
+    (0.5 * plain).backward()
+    coeff = ganin_coefficient(progress, cfg.dann.gamma)
+    torch.testing.assert_close(torch.cat([fs.grad, ft.grad]), -coeff * f.grad)
+    torch.testing.assert_close(disc_grad, model.domain_discriminator[0].weight.grad)  # not reversed
+    assert loss.item() == pytest.approx(0.5 * plain.item())
+
+
+def test_cdan_conditions_on_predictions_and_weights_by_entropy():
+    torch.manual_seed(0)
+    cfg = StrategyConfig(name="cdan")
+    cdan, model = get_strategy(cfg), _Stub(4, 3)
+    cdan.setup(model)
+    assert not model.multilinear_map.randomized and model.multilinear_map.out_features == 12
+    f, g = torch.randn(2, 4), torch.softmax(torch.randn(2, 3), -1)
+    h = model.multilinear_map(f, g)
+    torch.testing.assert_close(h[1].view(3, 4), torch.outer(g[1], f[1]))
+    cfg.cdan.randomized_dim = 8
+    big = _Stub(4, 3)
+    get_strategy(cfg).setup(big)
+    assert big.multilinear_map.randomized and big.multilinear_map(f, g).shape == (2, 8)
+    fs, ft = torch.randn(4, 4, requires_grad=True), torch.randn(4, 4, requires_grad=True)
+    loss = cdan.adapt(torch.zeros(()), model, Outputs(torch.randn(4, 3), fs), Outputs(torch.randn(4, 3), ft), 0.5)
+    loss.backward()
+    assert loss.item() > 0 and fs.grad.abs().sum() > 0
+
+
+def test_mmd_is_zero_for_one_distribution_and_grows_with_a_shift():
+    torch.manual_seed(0)
+    x = torch.randn(32, 8)
+    assert mk_mmd(x, x, [1.0]).item() == pytest.approx(0.0, abs=1e-6)
+    near, far = mk_mmd(x, torch.randn(32, 8), [0.5, 1, 2]), mk_mmd(x, torch.randn(32, 8) + 3, [0.5, 1, 2])
+    assert 0 <= near.item() < far.item()
+
+
+def test_mcc_is_zero_for_confident_distinct_predictions_and_positive_for_confused_ones():
+    confident = torch.eye(3).repeat(2, 1) * 50
+    assert mcc_loss(confident, 1.0).item() == pytest.approx(0.0, abs=1e-4)
+    assert mcc_loss(torch.zeros(6, 3), 1.0).item() == pytest.approx(2 / 3, abs=1e-4)
+
+
+# ----------------------------------------------------------------------------------------------
+# Runs
+
+
+def _image_target(path, train_labels=None):
+    """A target domain for cifar_like: other images (darker, shifted squares), same class names."""
+    names = ["airplane", "bird", "cat"]
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=names)})
+    splits = {}
+    for split, n, seed in (("train", 12, 11), ("test", 6, 12)):
+        imgs, labels = _images(n, 3, 16, seed)
+        imgs = [np.roll(i // 2, 3, axis=1) for i in imgs]
+        if split == "train" and train_labels is not None:
+            labels = train_labels(labels)
+        splits[split] = datasets.Dataset.from_dict({"image": imgs, "label": labels}, features=features)
+    datasets.DatasetDict(splits).save_to_disk(str(path))
+    return path
+
+
+def _text_target(path, train_labels=None):
+    rng = np.random.default_rng(3)
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["0", "1", "2"])})
+    splits = {}
+    for split, n in (("train", 12), ("test", 6)):
+        text = [" ".join(rng.choice(WORDS[k], size=int(rng.integers(6, 14)))) + " indeed" for k in WORDS for _ in range(n)]
+        labels = [k for k in WORDS for _ in range(n)]
+        if split == "train" and train_labels is not None:
+            labels = train_labels(labels)
+        splits[split] = datasets.Dataset.from_dict({"text": text, "label": labels}, features=features)
+    datasets.DatasetDict(splits).save_to_disk(str(path))
+    return path
+
+
+@pytest.fixture
+def domains(tiny_timm, tiny_bert, cifar_like, text_like, tmp_path):
+    def make(library, train_labels=None, name="target"):
+        if library == "timm":
+            return tiny_timm, cifar_like, _image_target(tmp_path / name, train_labels)
+        return tiny_bert, text_like, _text_target(tmp_path / name, train_labels)
+    return make
+
+
+def _da_config(out, model, source, target, method="dann", **train):
+    return tiny_config(out, model, source, data={"target": {"dataset": str(target), "labelled_samples": 6}},
+                       strategy={"name": method}, train={"batch_size": 6, **train})
+
+
+def _weights(run):
+    return load_file(str(run / "checkpoints" / "best" / "model.safetensors")) if (run / "checkpoints" / "best").exists() \
+        else None
+
+
+def _final_weights(run):
+    """The weights of a run's last checkpoint (model.safetensors of accelerate's save_state)."""
+    ckpt = sorted((run / "checkpoints").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))[-1]
+    return load_file(str(ckpt / "model.safetensors"))
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("library", ["timm", "transformers"])
+def test_unsupervised_runs_never_read_target_labels(domains, tmp_path, library):
+    """Scrambling the target train labels changes nothing: same weights, same metrics, bit for bit."""
+    model, source, target = domains(library, name="target_a")
+    _, _, scrambled = domains(library, train_labels=lambda ys: [(y + 1) % 3 for y in ys][::-1], name="target_b")
+    runs = [train(_da_config(tmp_path / f"run{i}", model, source, t, method="dann+mcc"))
+            for i, t in enumerate((target, scrambled))]
+    assert runs[0]["final"] == runs[1]["final"] and runs[0]["history"] == runs[1]["history"]
+    assert _same(_final_weights(tmp_path / "run0"), _final_weights(tmp_path / "run1"))
+    last = runs[0]["history"][-1]
+    assert {"domain_loss", "domain_accuracy", "mcc"} <= set(last["train_terms"])
+    assert -2 <= last["a_distance"] <= 2 and runs[0]["domains"] == {"source": "test", "target": "target"}
+    assert (tmp_path / "run0" / "features.npz").is_file()
+
+
+@pytest.mark.parametrize("library", ["timm", "transformers"])
+def test_adaptation_resume_is_exact(domains, tmp_path, library):
+    """Stopped mid-epoch and resumed, the target stream goes on where it was: the same final weights."""
+    model, source, target = domains(library)
+    whole = _da_config(tmp_path / "whole", model, source, target, method="cdan", epochs=3)
+    train(whole)
+    part = _da_config(tmp_path / "part", model, source, target, method="cdan", epochs=3, stop_after_steps=4)
+    assert train(part)["status"] == "stopped"
+    resumed = _da_config(tmp_path / "part", model, source, target, method="cdan", epochs=3)
+    train(resumed, resume=True)
+    assert _same(_final_weights(tmp_path / "whole"), _final_weights(tmp_path / "part"))
+
+
+def test_baselines_train_on_the_data_they_name(domains, tmp_path):
+    model, source, target = domains("timm")
+    sizes = {m: train(_da_config(tmp_path / m, model, source, target, method=m, epochs=1))
+             for m in ("source_only", "target_finetune", "oracle")}
+    assert {m: (r["train_on"], r["train_samples"]) for m, r in sizes.items()} == {
+        "source_only": ("source", 43), "target_finetune": ("target_labelled", 6), "oracle": ("target", 36)}
+    assert all("target" in r["final"] and "test" in r["final"] for r in sizes.values())
+
+
+def test_adaptation_config_errors(tiny_timm, cifar_like):
+    with pytest.raises(ConfigError, match=r"^data\.target\.dataset: required by strategy dann"):
+        tiny_config("/tmp/unused", tiny_timm, cifar_like, strategy={"name": "dann"})
+    with pytest.raises(ConfigError, match=r"^strategy\.name: .*different data"):
+        tiny_config("/tmp/unused", tiny_timm, cifar_like, data={"target": {"dataset": "x"}},
+                    strategy={"name": "oracle+dann"})
+    with pytest.raises(ConfigError, match=r"^strategy\.mcc\.temperature"):
+        tiny_config("/tmp/unused", tiny_timm, cifar_like, strategy={"mcc": {"temperature": 0}})

@@ -1,0 +1,102 @@
+"""The domain-adaptation report: its numbers against each run's metrics.json, the model card's
+table, and the self-contained HTML as headless Chromium renders it."""
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+from test_adaptation import _da_config
+
+from hf_transfer import report
+from hf_transfer.train import train
+
+
+@pytest.fixture(scope="module")
+def adaptation_runs(tmp_path_factory, tiny_timm, cifar_like):
+    from test_adaptation import _image_target
+
+    root = tmp_path_factory.mktemp("da_runs")
+    target = _image_target(root / "target")
+    runs = []
+    for method, seeds in (("source_only", (0, 1)), ("dann", (0, 1)), ("oracle", (0,))):
+        for seed in seeds:
+            cfg = _da_config(root / method / f"seed{seed}", tiny_timm, cifar_like, target, method=method, epochs=1,
+                             seed=seed)
+            cfg.name = method
+            train(cfg)
+            runs.append(root / method / f"seed{seed}")
+    out = root / "report"
+    report.compare(runs, out, update_cards=True)
+    return runs, out
+
+
+def _metrics(run):
+    return json.loads((run / "metrics.json").read_text())
+
+
+def test_report_numbers_match_metrics_json(adaptation_runs):
+    runs, out = adaptation_runs
+    table = json.loads((out / "report.json").read_text())["adaptation"][0]
+    rows = {r["method"]: r for r in table["rows"]}
+    assert list(rows) == ["source_only", "dann", "oracle"]
+    per_method = {m: [_metrics(r) for r in runs if r.parent.name == m] for m in rows}
+    for method, ms in per_method.items():
+        target = [m["final"]["target"]["accuracy"] for m in ms]
+        source = [m["final"]["test"]["f1_macro"] for m in ms]
+        assert rows[method]["target_accuracy"]["mean"] == pytest.approx(sum(target) / len(target))
+        assert rows[method]["source_f1_macro"]["mean"] == pytest.approx(sum(source) / len(source))
+        assert rows[method]["target_accuracy"]["n"] == len(ms)
+    floor = rows["source_only"]["target_accuracy"]["mean"]
+    ceiling = rows["oracle"]["target_accuracy"]["mean"]
+    dann = rows["dann"]
+    assert dann["gain_accuracy"] == pytest.approx(dann["target_accuracy"]["mean"] - floor)
+    if abs(ceiling - floor) > 1e-9:
+        assert dann["gap_closed"] == pytest.approx(dann["gain_accuracy"] / (ceiling - floor))
+    gap = [m["final"]["test"]["accuracy"] - m["final"]["target"]["accuracy"] for m in per_method["dann"]]
+    assert dann["gap"]["mean"] == pytest.approx(sum(gap) / len(gap))
+    md = (out / "report.md").read_text()
+    assert f"{dann['target_accuracy']['mean']:.4f} ± {dann['target_accuracy']['std']:.4f}" in md
+    for name in ("curves", "per_class_f1", "confusion", "embedding"):
+        assert f"adaptation_{name}.png" in md and (out / f"adaptation_{name}.png").stat().st_size > 1000
+
+
+def test_model_cards_carry_the_table(adaptation_runs):
+    runs, out = adaptation_runs
+    table = json.loads((out / "report.json").read_text())["adaptation"][0]
+    card = (runs[2] / "model" / "README.md").read_text()  # a dann run
+    assert "This model is the `dann` row" in card
+    for row in table["rows"]:
+        assert f"| {row['method']} | {len(row['runs'])} | " in card
+    assert json.loads((runs[2] / "adaptation.json").read_text()) == table
+
+
+def _chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_html_renders_in_headless_chromium(adaptation_runs, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("HF_TRANSFER_REQUIRE_CHROMIUM"):
+            pytest.fail("chromium is not installed (make test installs Debian's chromium package)")
+        pytest.skip("chromium is not installed")
+    _, out = adaptation_runs
+    page = (out / "report.html").read_text()
+    assert 'src="data:image/png;base64,' in page and ".png\"" not in page  # every image inlined
+    probe = ("<script>window.addEventListener('load', () => document.body.setAttribute('data-probe', JSON.stringify({"
+             "tables: document.querySelectorAll('table').length, cells: document.querySelectorAll('td').length,"
+             "images: [...document.images].map(i => [i.complete, i.naturalWidth, i.naturalHeight])})));</script>")
+    copy = tmp_path / "probe.html"  # a copy in another folder: the page must not need its neighbours
+    copy.write_text(page.replace("</body>", probe + "</body>"))
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                          "--dump-dom", copy.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    found = re.search(r'data-probe="([^"]*)"', dom)
+    assert found, dom[-2000:]
+    probe = json.loads(html.unescape(found.group(1)))
+    assert probe["tables"] >= 2 and probe["cells"] > 20
+    assert len(probe["images"]) == page.count("<img")
+    assert len(probe["images"]) >= 5 and all(ok and w > 100 and h > 100 for ok, w, h in probe["images"])
