@@ -56,7 +56,7 @@ def bare_loop(cfg) -> float:
     set_seed(t.seed)
     splits = build_splits(cfg.data, cfg.task, t.seed)
     model = load_backbone(cfg.model, splits.task, splits.label_names)
-    train_dl, sampler, _ = build_loaders(splits, model, cfg.data, t.batch_size, 2 * t.batch_size, t.seed)
+    train_dl, sampler, _, _ = build_loaders(splits, model, cfg.data, t.batch_size, 2 * t.batch_size, t.seed)
     optimizer = make_optimizer(default_param_groups(model, t.lr, t.weight_decay), t)
     model, optimizer, train_dl = accelerator.prepare(model, optimizer, train_dl)
     scheduler = make_scheduler(optimizer, t, len(train_dl))
