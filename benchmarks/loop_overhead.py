@@ -56,8 +56,11 @@ def bare_loop(cfg) -> float:
     set_seed(t.seed)
     splits = build_splits(cfg.data, cfg.task, t.seed)
     model = load_backbone(cfg.model, splits.task, splits.label_names)
-    train_dl, sampler, _, _ = build_loaders(splits, model, cfg.data, t.batch_size, 2 * t.batch_size, t.seed)
-    optimizer = make_optimizer(default_param_groups(model, t.lr, t.weight_decay), t)
+    loaders = build_loaders(splits, model, cfg.data, t.batch_size, 2 * t.batch_size, t.seed)
+    train_dl, sampler = loaders.train, loaders.sampler
+    optimizer = make_optimizer(default_param_groups(model, t.lr, t.weight_decay), t, accelerator.device)
+    if model.library == "timm" and accelerator.device.type == "cuda":  # the same settings as ours
+        model.to(memory_format=torch.channels_last)
     model, optimizer, train_dl = accelerator.prepare(model, optimizer, train_dl)
     scheduler = make_scheduler(optimizer, t, len(train_dl))
     model.train()
@@ -65,7 +68,7 @@ def bare_loop(cfg) -> float:
     for epoch in range(t.epochs):
         sampler.begin(epoch)
         for batch in train_dl:
-            logits = model(batch)
+            logits = model(loaders.on_device(batch, True))
             loss = F.cross_entropy(logits.float(), batch["labels"])
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)

@@ -105,7 +105,13 @@ class DataConfig:
         {}, "Train-time image augmentation: keyword arguments of timm.data.create_transform "
         "(e.g. {hflip: 0.0, scale: [0.8, 1.0], auto_augment: rand-m9-mstd0.5}). Empty: timm's defaults."
     )
-    num_workers: int = _f(0, "DataLoader worker processes.")
+    pipeline: Literal["auto", "tensor", "pil"] = _f(
+        "auto", "Images: 'tensor' decodes once into uint8 tensors and crops, resizes, flips, jitters and normalises "
+                "whole batches on the device; 'pil' runs timm's transforms per image on CPU; 'auto': tensor when "
+                "every image has one size no larger than the input and data.augment uses only scale, ratio, "
+                "hflip, color_jitter, interpolation.")
+    num_workers: Optional[int] = _f(None, "DataLoader worker processes; null: sized to the CPU cores per process on "
+                                          "a GPU machine (up to 8), 0 (load in the training process) on CPU.")
     target: TargetConfig = field(default_factory=TargetConfig)
 
 
@@ -138,6 +144,13 @@ class TrainConfig:
         None, "End early after this many optimizer steps with a checkpoint, for time-boxed jobs; continue with --resume."
     )
     log_with: Optional[Literal["tensorboard"]] = _f(None, "Also log to an accelerate tracker.")
+    channels_last: Optional[bool] = _f(None, "NHWC memory format for CNNs (faster convolutions with tensor cores); "
+                                             "null: on for timm models on a GPU.")
+    fused_optimizer: Optional[bool] = _f(None, "Fused AdamW/SGD kernels (one launch per step); null: on on a GPU.")
+    compile: bool = _f(False, "torch.compile the model (slower start, faster steps on a GPU).")
+    tf32: bool = _f(True, "Allow TF32 matmuls and convolutions on Ampere or newer GPUs (no effect elsewhere).")
+    auto_batch_size: bool = _f(False, "Halve train.batch_size until a step fits in GPU memory (accelerate's "
+                                      "find_executable_batch_size); the batch size used is in metrics.json.")
 
 
 @dataclass
@@ -375,7 +388,7 @@ def _check(cfg: Config) -> Config:
         ("data.max_eval_samples", d.max_eval_samples is None or d.max_eval_samples >= 1, "must be at least 1"),
         ("data.image_size", d.image_size is None or d.image_size >= 8, "must be at least 8 pixels"),
         ("data.max_length", d.max_length >= 2, "must be at least 2"),
-        ("data.num_workers", d.num_workers >= 0, "must be 0 or more"),
+        ("data.num_workers", d.num_workers is None or d.num_workers >= 0, "must be 0 or more"),
         ("model.drop_rate", cfg.model.drop_rate is None or 0 <= cfg.model.drop_rate < 1, "must be in [0, 1)"),
         ("hub.repo_id", not cfg.hub.push_to_hub or bool(cfg.hub.repo_id), "is required when hub.push_to_hub is true"),
         ("strategy.partial.freeze_groups", s.partial.freeze_groups >= 0, "must be 0 or more"),

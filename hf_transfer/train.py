@@ -26,7 +26,7 @@ import torch.nn.functional as F
 import yaml
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
-from accelerate.utils import send_to_device, set_seed
+from accelerate.utils import DataLoaderConfiguration, find_executable_batch_size, send_to_device, set_seed
 from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 
@@ -79,15 +79,18 @@ def make_scheduler(optimizer, cfg, steps_per_epoch: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def make_optimizer(groups: list[dict], cfg):
+def make_optimizer(groups: list[dict], cfg, device: torch.device | None = None):
+    """AdamW or SGD; fused kernels (one launch for all parameters) on a GPU unless train.fused_optimizer is false."""
+    fused = cfg.fused_optimizer if cfg.fused_optimizer is not None else (device is not None and device.type == "cuda")
+    extra = {"fused": True} if fused else {}
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
-    return torch.optim.AdamW(groups, lr=cfg.lr)
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0, **extra)
+    return torch.optim.AdamW(groups, lr=cfg.lr, **extra)
 
 
 @torch.no_grad()
 def evaluate_sets(model, loaders: dict, accelerator: Accelerator, label_names: list[str],
-                  feature_sets: tuple = ()) -> tuple[dict, dict]:
+                  feature_sets: tuple = (), prepare=None) -> tuple[dict, dict]:
     """(metrics of every eval set, {name: (features, labels)} of `feature_sets`); predictions are
     gathered across processes, each sample once."""
     model.eval()
@@ -95,6 +98,7 @@ def evaluate_sets(model, loaders: dict, accelerator: Accelerator, label_names: l
     for name, dl in loaders.items():
         preds, refs, losses, feats = [], [], [], []
         for batch in tqdm(dl, desc=f"eval {name}", leave=False, disable=not accelerator.is_local_main_process):
+            batch = prepare(batch, False) if prepare is not None else batch
             if name in feature_sets:
                 logits, f = model(batch, return_features=True)
                 feats.append(accelerator.gather_for_metrics(f.float()).cpu())
@@ -190,7 +194,30 @@ def _write_metrics(out: Path, payload: dict) -> None:
 
 
 def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
-    """Run one config end to end; returns the metrics written to metrics.json."""
+    """Run one config end to end; returns the metrics written to metrics.json.
+
+    With train.auto_batch_size, a run that runs out of GPU memory starts again with half the batch
+    (accelerate's find_executable_batch_size); the folder it made is its own, so it is replaced."""
+    if not cfg.train.auto_batch_size:
+        return _train(cfg, overwrite, resume)
+    import copy
+
+    tries = []
+
+    @find_executable_batch_size(starting_batch_size=cfg.train.batch_size)
+    def attempt(batch_size):
+        c = copy.deepcopy(cfg)
+        c.train.batch_size = batch_size
+        if tries:
+            log.warning("out of memory at batch size %d; trying %d", tries[-1], batch_size)
+        again = bool(tries)
+        tries.append(batch_size)
+        return _train(c, overwrite=overwrite or again, resume=resume and not again)
+
+    return attempt()
+
+
+def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     t = cfg.train
     if t.mixed_precision == "fp16" and not torch.cuda.is_available():
         raise ConfigError("train.mixed_precision: fp16 needs a GPU; use bf16 or no on this machine")
@@ -203,7 +230,11 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     # several processes on a machine without CUDA (accelerate launch --multi_gpu, i.e. torchrun): gloo on CPU
     multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
     accelerator = Accelerator(mixed_precision=t.mixed_precision, gradient_accumulation_steps=t.grad_accum_steps,
-                              log_with=t.log_with, project_dir=cfg.output_dir, cpu=multi_cpu)
+                              log_with=t.log_with, project_dir=cfg.output_dir, cpu=multi_cpu,
+                              dataloader_config=DataLoaderConfiguration(non_blocking=torch.cuda.is_available()))
+    if accelerator.device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = t.tf32
+        torch.backends.cudnn.benchmark = True
     main = accelerator.is_main_process
     out = Path(cfg.output_dir)
     rundir.check(out, overwrite=overwrite, resume=resume)
@@ -231,14 +262,19 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                         "that train from the start)")
     strategy.setup(model)
     shard = (accelerator.process_index, accelerator.num_processes) if strategy.uses_target else None
-    train_dl, sampler, eval_dls, target_stream = build_loaders(
-        splits, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
-        augment={**cfg.data.augment, **strategy.data_augment()}, target_shard=shard)
+    loaders = build_loaders(splits, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
+                            augment={**cfg.data.augment, **strategy.data_augment()}, target_shard=shard)
+    train_dl, sampler, eval_dls, target_stream = loaders.train, loaders.sampler, loaders.evals, loaders.target
+    log.info("data pipeline: %s", loaders.pipeline)
     tokenizer = model.processor if splits.task == "text" else None
     pad_id = getattr(tokenizer, "pad_token_id", None) or 0
     padding_side = getattr(tokenizer, "padding_side", "right")
     groups = strategy.param_groups(model, t) or default_param_groups(model, t.lr, t.weight_decay)
-    optimizer = make_optimizer(groups, t)
+    optimizer = make_optimizer(groups, t, accelerator.device)
+    if t.channels_last if t.channels_last is not None else (model.library == "timm" and accelerator.device.type == "cuda"):
+        model.to(memory_format=torch.channels_last)  # in place: the optimizer's parameters stay the same objects
+    if t.compile:
+        model.net.compile()  # in place: parameter names (checkpoints, saving) stay as they are
     model, optimizer, train_dl = accelerator.prepare(model, optimizer, train_dl)
     eval_dls = {name: accelerator.prepare_data_loader(dl) for name, dl in eval_dls.items()}
     batches_per_epoch = len(train_dl)
@@ -283,9 +319,9 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
             tick = time.perf_counter()
             for batch in train_dl:
                 with accelerator.accumulate(model):
-                    batch, soft_targets = strategy.mix(batch)
+                    batch, soft_targets = strategy.mix(loaders.on_device(batch, True))
                     if target_stream is not None:  # source and unlabelled target in one forward pass
-                        target = send_to_device(target_stream.next(), accelerator.device)
+                        target = loaders.on_device_target(send_to_device(target_stream.next(), accelerator.device))
                         n = len(batch["labels"])
                         logits, features = model(join_batches(batch, target, pad_id, padding_side), return_features=True)
                         target_out = Outputs(logits[n:], features[n:])
@@ -332,7 +368,7 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
             if state.epoch % t.eval_every_epochs == 0 or state.epoch == t.epochs:
                 tick = time.perf_counter()
                 results, feats = evaluate_sets(model, eval_dls, accelerator, splits.label_names,
-                                               feature_sets=tuple(domains.values()))
+                                               feature_sets=tuple(domains.values()), prepare=loaders.on_device)
                 entry = {"epoch": state.epoch, "step": state.global_step,
                          "train_loss": float(running) / max(count, 1), "eval": results}
                 if strategy.uses_target:
@@ -382,7 +418,8 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         chosen = next(h for h in state.history if h["epoch"] == state.best["epoch"])
     if domains and not selected_features:  # resumed after the selected epoch: features again, from the kept weights
         _, selected_features = evaluate_sets(model, {k: eval_dls[k] for k in domains.values()}, accelerator,
-                                             splits.label_names, feature_sets=tuple(domains.values()))
+                                             splits.label_names, feature_sets=tuple(domains.values()),
+                                             prepare=loaders.on_device)
     trainable, total = count_parameters(unwrapped)
     metrics = {
         "status": "finished",
@@ -396,6 +433,8 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                           **splits.dataset_ids},
         "train_on": strategy.train_on,
         "train_samples": len(splits.train),
+        "batch_size": t.batch_size,
+        "data_pipeline": loaders.pipeline,
         "domains": domains,
         "selected_epoch": chosen["epoch"],
         "selected_by": f"validation/{t.metric_for_best}" if has_validation and t.load_best_at_end else "last epoch",

@@ -13,13 +13,18 @@ Two things make a resumed run draw the same batches as an uninterrupted one:
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from . import text, transforms
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import ConfigError
+from . import tensor_images, text, transforms
 from .sources import Splits
 
 
@@ -113,18 +118,82 @@ class TrainSet(Dataset):
         return {"pixel_values": pixels, "labels": item["label"]} if "label" in item else {"pixel_values": pixels}
 
 
-def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_size: int, seed: int,
-                  augment: dict | None = None, target_shard: tuple[int, int] | None = None):
-    """(train loader, its EpochSampler, {eval name: loader}, target stream or None) for an image or text model.
+def default_workers(processes: int = 1) -> int:
+    """DataLoader workers when data.num_workers is null: the cores per process, less one for the
+    training loop, up to 8, on a GPU machine; 0 on CPU, where workers would take cores from the model."""
+    if not torch.cuda.is_available():
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(0, min(8, cores // max(processes, 1) - 1))
 
-    `target_shard` (rank, processes) asks for the unlabelled target stream (domain adaptation).
-    """
+
+def _identity(batch: dict, train: bool = True) -> dict:
+    return batch
+
+
+@dataclass
+class Loaders:
+    train: DataLoader
+    sampler: EpochSampler
+    evals: dict[str, DataLoader]
+    target: TargetStream | None = None  # unlabelled target batches (domain adaptation)
+    on_device: Callable = _identity  # batch on the device -> model input (the tensor image pipeline's augmentation)
+    on_device_target: Callable = _identity
+    pipeline: str = "pil"  # images: "tensor" or "pil"; text: "text"
+
+
+def _tensor_pipeline(splits: Splits, dc: dict, augment: dict, choice: str) -> dict | None:
+    """Decoded uint8 tensors of every image set, when the tensor pipeline applies (else None)."""
+    if choice == "pil":
+        return None
+    if not tensor_images.supported(augment):
+        if choice == "tensor":
+            raise ConfigError(f"data.pipeline: the tensor pipeline implements only {', '.join(sorted(tensor_images.SUPPORTED))} "
+                              f"of data.augment (got {', '.join(sorted(augment))}); use data.pipeline: pil")
+        return None
+    sets = {"train": splits.train, **splits.eval_sets}
+    if splits.target_train is not None:
+        sets["target_train"] = splits.target_train
+    first = splits.train[0]["image"]
+    if choice == "auto" and max(first.size) > max(dc["input_size"][-2:]):
+        return None  # downscaling large images: PIL's antialiased resize, on workers
+    decoded = {}
+    for name, ds in sets.items():
+        decoded[name] = tensor_images.decode(ds)
+        if decoded[name] is None:
+            if choice == "tensor":
+                raise ConfigError("data.pipeline: the tensor pipeline needs images of one size that fit in memory; "
+                                  "use data.pipeline: pil")
+            return None
+    return decoded
+
+
+def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_size: int, seed: int,
+                  augment: dict | None = None, target_shard: tuple[int, int] | None = None) -> Loaders:
+    """The train loader and its EpochSampler, the eval loaders, and with `target_shard` (rank,
+    processes) the unlabelled target stream (domain adaptation), for an image or text model."""
+    augment = data_cfg.augment if augment is None else augment
+    prepare = prepare_target = _identity
+    pipeline = "text"
     if splits.task == "image":
         dc = transforms.resolve_data_config(model.data_config, data_cfg.image_size)
-        train_tf, eval_tf = transforms.image_transforms(dc, data_cfg.augment if augment is None else augment)
-        make_train = lambda ds, s: TrainSet(ds, s, train_tf)  # noqa: E731
-        evals = {k: v.with_transform(transforms.batch_transform(eval_tf)) for k, v in splits.eval_sets.items()}
-        collate = transforms.collate_images
+        train_tf, eval_tf = transforms.image_transforms(dc, augment)  # also checks the augment options
+        decoded = _tensor_pipeline(splits, dc, augment, data_cfg.pipeline)
+        if decoded is not None:
+            pipeline = "tensor"
+            labels = lambda ds: ds["label"] if "label" in ds.column_names else None  # noqa: E731
+            make_train = lambda ds, s: tensor_images.TensorImageSet(  # noqa: E731
+                decoded["target_train" if ds is splits.target_train else "train"], labels(ds))
+            evals = {k: tensor_images.TensorImageSet(decoded[k], labels(v)) for k, v in splits.eval_sets.items()}
+            collate = tensor_images.collate
+            source_tf = tensor_images.DeviceTransform(dc, augment, seed)
+            target_tf = tensor_images.DeviceTransform(dc, augment, seed + 1)
+            prepare, prepare_target = source_tf, (lambda batch, train=True: target_tf(batch, train))
+        else:
+            pipeline = "pil"
+            make_train = lambda ds, s: TrainSet(ds, s, train_tf)  # noqa: E731
+            evals = {k: v.with_transform(transforms.batch_transform(eval_tf)) for k, v in splits.eval_sets.items()}
+            collate = transforms.collate_images
     else:
         make_train = lambda ds, s: TrainSet(text.tokenize(ds, model.processor, data_cfg.max_length), s)  # noqa: E731
         evals = {k: text.tokenize(v, model.processor, data_cfg.max_length) for k, v in splits.eval_sets.items()}
@@ -132,9 +201,13 @@ def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_s
     train_ds = make_train(splits.train, seed)
     sampler = EpochSampler(len(train_ds), seed)
 
+    workers = data_cfg.num_workers if data_cfg.num_workers is not None else \
+        0 if pipeline == "tensor" else default_workers(target_shard[1] if target_shard else int(os.environ.get("WORLD_SIZE", "1")))
+
     def loader(ds, **kw):  # own generator: creating an iterator never touches the global RNG
-        return DataLoader(ds, collate_fn=collate, num_workers=data_cfg.num_workers,
-                          pin_memory=torch.cuda.is_available(), generator=torch.Generator().manual_seed(seed), **kw)
+        return DataLoader(ds, collate_fn=collate, num_workers=workers, persistent_workers=workers > 0,
+                          prefetch_factor=4 if workers else None, pin_memory=torch.cuda.is_available(),
+                          generator=torch.Generator().manual_seed(seed), **kw)
 
     # drop_last keeps a 1-sample batch away from BatchNorm; never drop when the set is smaller than a batch
     train = loader(train_ds, batch_size=batch_size, sampler=sampler, drop_last=len(train_ds) > batch_size)
@@ -145,7 +218,8 @@ def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_s
         per_process = len(target_sampler)
         stream = TargetStream(loader(target_ds, batch_size=batch_size, sampler=target_sampler,
                                      drop_last=per_process > batch_size), target_sampler)
-    return train, sampler, {k: loader(v, batch_size=eval_batch_size, shuffle=False) for k, v in evals.items()}, stream
+    evals = {k: loader(v, batch_size=eval_batch_size, shuffle=False) for k, v in evals.items()}
+    return Loaders(train, sampler, evals, stream, prepare, prepare_target, pipeline)
 
 
 def join_batches(source: dict, target: dict, pad_id: int = 0, padding_side: str = "right") -> dict:
