@@ -101,6 +101,9 @@ class DataConfig:
     max_eval_samples: Optional[int] = _f(None, "Evaluate on at most this many samples of each eval set (stratified).")
     image_size: Optional[int] = _f(None, "Image side in pixels fed to the model; default: the backbone's own.")
     max_length: int = _f(128, "Text: truncate to this many tokens (batches are padded to their longest sample).")
+    group_by_length: bool = _f(True, "Text: train batches of similar length (length-grouped shuffling), so dynamic "
+                                     "padding pads little.")
+    pad_to_max_length: bool = _f(False, "Text: pad every batch to data.max_length (static shapes) instead of to its longest sample.")
     augment: dict = _f(
         {}, "Train-time image augmentation: keyword arguments of timm.data.create_transform "
         "(e.g. {hflip: 0.0, scale: [0.8, 1.0], auto_augment: rand-m9-mstd0.5}). Empty: timm's defaults."

@@ -12,6 +12,7 @@ sample is counted once across processes (`gather_for_metrics`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -177,10 +178,25 @@ def _setup_logging(out: Path, main: bool) -> None:
         log.addHandler(handler)
 
 
-def _save_checkpoint(accelerator, out: Path, state: TrainState, strategy, keep: int) -> None:
+@contextlib.contextmanager
+def _contiguous(model, channels_last: bool):
+    """Weights in the standard layout while they are saved (safetensors refuses channels_last strides)."""
+    if not channels_last:
+        yield
+        return
+    model.to(memory_format=torch.contiguous_format)  # in place: the optimizer keeps the same parameters
+    try:
+        yield
+    finally:
+        model.to(memory_format=torch.channels_last)
+
+
+def _save_checkpoint(accelerator, out: Path, state: TrainState, strategy, keep: int, channels_last=None) -> None:
+    """A resumable checkpoint; `channels_last`: the (unwrapped) model, when its weights are channels_last."""
     state.strategy = strategy.state_dict()
     ckpt = rundir.checkpoint_dir(out, state.global_step)
-    accelerator.save_state(str(ckpt))
+    with _contiguous(channels_last, channels_last is not None):
+        accelerator.save_state(str(ckpt))
     if accelerator.is_main_process:
         (ckpt / "trainer_state.json").write_text(json.dumps(state.__dict__, indent=1))
         rundir.prune(out, keep)
@@ -271,8 +287,10 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     padding_side = getattr(tokenizer, "padding_side", "right")
     groups = strategy.param_groups(model, t) or default_param_groups(model, t.lr, t.weight_decay)
     optimizer = make_optimizer(groups, t, accelerator.device)
+    cl_model = None  # the model, when its weights are channels_last (made standard while saving)
     if t.channels_last if t.channels_last is not None else (model.library == "timm" and accelerator.device.type == "cuda"):
         model.to(memory_format=torch.channels_last)  # in place: the optimizer's parameters stay the same objects
+        cl_model = model
     if t.compile:
         model.net.compile()  # in place: parameter names (checkpoints, saving) stay as they are
     model, optimizer, train_dl = accelerator.prepare(model, optimizer, train_dl)
@@ -356,13 +374,13 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                     if t.log_with:
                         accelerator.log({"train/loss": running.item() / count, "train/lr": lr}, step=state.global_step)
                 if t.checkpoint_every_steps and state.global_step % t.checkpoint_every_steps == 0:
-                    _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints)
+                    _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints, cl_model)
                 if t.stop_after_steps and state.global_step >= t.stop_after_steps:
                     stopped = True
                     break
             train_seconds += time.perf_counter() - tick
             if stopped and state.global_step % steps_per_epoch:  # mid-epoch: no eval, resume goes on from here
-                _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints)
+                _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints, cl_model)
                 break
             state.epoch = epoch + 1
             if state.epoch % t.eval_every_epochs == 0 or state.epoch == t.epochs:
@@ -390,19 +408,20 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                         selected_features = feats
                         if main:
                             best_path.parent.mkdir(parents=True, exist_ok=True)
-                            save_model(accelerator.unwrap_model(model), str(best_path))
+                            with _contiguous(cl_model, cl_model is not None):
+                                save_model(accelerator.unwrap_model(model), str(best_path))
                     accelerator.wait_for_everyone()
                 if not has_validation or not t.load_best_at_end:
                     selected_features = feats
                 if main:
                     _write_metrics(out, {"status": "running", "history": state.history})
-            _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints)
+            _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints, cl_model)
             if stopped:
                 break
     except KeyboardInterrupt:
         bar.close()
         if accelerator.num_processes == 1:
-            _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints)
+            _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints, cl_model)
             raise UserError(f"interrupted at step {state.global_step}; checkpoint saved, continue with --resume")
         raise
     bar.close()
@@ -452,6 +471,8 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         from . import hub, report
 
         image_size = cfg.data.image_size if splits.task == "image" else None
+        if cl_model is not None:
+            unwrapped.to(memory_format=torch.contiguous_format)  # training is over
         if not strategy.save(unwrapped, out / rundir.MODEL, image_size):
             unwrapped.save_pretrained(out / rundir.MODEL, image_size=image_size)
         if domains and selected_features:

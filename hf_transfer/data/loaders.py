@@ -33,18 +33,40 @@ class EpochSampler(Sampler[int]):
 
     `begin(epoch, skip)` starts an epoch, `skip` samples in (the samples an interrupted run had
     already seen). Named `begin`, not `set_epoch`, so that accelerate's own counter leaves it alone.
+
+    With `lengths` and `batch_size` (text), the permutation is length-grouped: cut into chunks of
+    50 batches, each sorted by length and cut into batches, and the batches shuffled, so a batch
+    holds samples of similar length and dynamic padding adds few pad tokens (the idea of
+    transformers' LengthGroupedSampler), still a pure function of (seed, epoch).
     """
 
-    def __init__(self, num_samples: int, seed: int, shard: tuple[int, int] = (0, 1)):
+    GROUP = 50  # batches per length-sorted chunk
+
+    def __init__(self, num_samples: int, seed: int, shard: tuple[int, int] = (0, 1),
+                 lengths: list[int] | None = None, batch_size: int | None = None):
         self.num_samples, self.seed, self.epoch, self.skip = num_samples, seed, 0, 0
         self.rank, self.world = shard  # a sampler that shards for itself (the unlabelled target stream)
+        self.lengths = torch.tensor(lengths) if lengths is not None else None
+        self.batch_size = batch_size
 
     def begin(self, epoch: int, skip: int = 0) -> None:
         self.epoch, self.skip = epoch, skip
 
+    def _order(self, g: torch.Generator) -> torch.Tensor:
+        order = torch.randperm(self.num_samples, generator=g)
+        if self.lengths is None or not self.batch_size:
+            return order
+        chunk = self.batch_size * self.GROUP
+        batches = []
+        for start in range(0, len(order), chunk):
+            part = order[start:start + chunk]
+            part = part[torch.argsort(self.lengths[part], descending=True, stable=True)]
+            batches += list(part.split(self.batch_size))
+        return torch.cat([batches[i] for i in torch.randperm(len(batches), generator=g).tolist()])
+
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(self.num_samples, generator=g)[self.rank::self.world][self.skip:]
+        order = self._order(g)[self.rank::self.world][self.skip:]
         yield from (order + self.epoch * self.num_samples).tolist()
 
     def __len__(self) -> int:
@@ -197,9 +219,11 @@ def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_s
     else:
         make_train = lambda ds, s: TrainSet(text.tokenize(ds, model.processor, data_cfg.max_length), s)  # noqa: E731
         evals = {k: text.tokenize(v, model.processor, data_cfg.max_length) for k, v in splits.eval_sets.items()}
-        collate = text.collator(model.processor)
+        collate = text.collator(model.processor, data_cfg.max_length if data_cfg.pad_to_max_length else None)
     train_ds = make_train(splits.train, seed)
-    sampler = EpochSampler(len(train_ds), seed)
+    grouped = splits.task == "text" and data_cfg.group_by_length and not data_cfg.pad_to_max_length
+    sampler = EpochSampler(len(train_ds), seed, lengths=[len(x) for x in train_ds.ds["input_ids"]] if grouped else None,
+                           batch_size=batch_size)  # accelerate hands out whole batches to processes
 
     workers = data_cfg.num_workers if data_cfg.num_workers is not None else \
         0 if pipeline == "tensor" else default_workers(target_shard[1] if target_shard else int(os.environ.get("WORLD_SIZE", "1")))

@@ -13,6 +13,9 @@ def tokenize(ds: datasets.Dataset, tokenizer, max_length: int) -> datasets.Datas
     return out.rename_column("label", "labels") if "label" in out.column_names else out
 
 
-def collator(tokenizer):
-    """Pads each batch to its longest sample (to a multiple of 8, which tensor cores like)."""
+def collator(tokenizer, max_length: int | None = None):
+    """Pads each batch to its longest sample (to a multiple of 8, which tensor cores like), or with
+    `max_length` every batch to that length (static shapes)."""
+    if max_length is not None:
+        return DataCollatorWithPadding(tokenizer, padding="max_length", max_length=max_length)
     return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8)

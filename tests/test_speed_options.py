@@ -1,0 +1,86 @@
+"""The speed options: length-grouped batches, padding to max length, the tensor image pipeline,
+and the GPU flags' CPU behaviour. Speed itself is measured in benchmarks/, never here."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_config
+
+from hf_transfer.backbones import load_backbone
+from hf_transfer.data.loaders import EpochSampler, build_loaders
+from hf_transfer.data.sources import build_splits
+from hf_transfer.errors import ConfigError
+from hf_transfer.train import make_optimizer, train
+
+
+def test_length_grouped_sampler_is_a_seeded_permutation_with_similar_lengths_per_batch():
+    lengths = list(np.random.default_rng(0).integers(1, 200, 1000))
+    s = EpochSampler(1000, seed=3, lengths=lengths, batch_size=10)
+    s.begin(2)
+    order = [k - 2 * 1000 for k in s]
+    assert sorted(order) == list(range(1000))
+    again = EpochSampler(1000, seed=3, lengths=lengths, batch_size=10)
+    again.begin(2, skip=130)
+    assert [k - 2000 for k in again] == order[130:]  # resumable part-way
+    spread = lambda idx: np.mean([np.ptp([lengths[i] for i in idx[b:b + 10]]) for b in range(0, 1000, 10)])  # noqa: E731
+    plain = EpochSampler(1000, seed=3)
+    plain.begin(2)
+    assert spread(order) < 0.2 * spread([k - 2000 for k in plain])
+
+
+def _text_batches(tiny_bert, text_like, tmp_path, **data):
+    cfg = tiny_config(tmp_path, tiny_bert, text_like, data={"max_length": 24, **data})
+    splits = build_splits(cfg.data, cfg.task, 0)
+    model = load_backbone(cfg.model, splits.task, splits.label_names)
+    return build_loaders(splits, model, cfg.data, 4, 8, 0), model
+
+
+def test_padding_to_max_length_and_dynamic_padding_give_the_same_predictions(tiny_bert, text_like, tmp_path):
+    dynamic, model = _text_batches(tiny_bert, text_like, tmp_path)
+    static, _ = _text_batches(tiny_bert, text_like, tmp_path, pad_to_max_length=True)
+    model.eval()
+    with torch.no_grad():
+        a = torch.cat([model(b) for b in dynamic.evals["test"]])
+        b = torch.cat([model(b) for b in static.evals["test"]])
+    assert {x["input_ids"].shape[1] for x in static.evals["test"]} == {24}
+    assert max(x["input_ids"].shape[1] for x in dynamic.evals["test"]) < 24
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_tensor_pipeline_matches_the_pil_pipeline_at_eval(tiny_timm, cifar_like, tmp_path):
+    cfg = tiny_config(tmp_path, tiny_timm, cifar_like)
+    splits = build_splits(cfg.data, cfg.task, 0)
+    model = load_backbone(cfg.model, splits.task, splits.label_names)
+    cfg.data.pipeline = "tensor"
+    tensor = build_loaders(splits, model, cfg.data, 4, 8, 0)
+    cfg.data.pipeline = "pil"
+    pil = build_loaders(splits, model, cfg.data, 4, 8, 0)
+    assert (tensor.pipeline, pil.pipeline) == ("tensor", "pil")
+    x = torch.cat([tensor.on_device(b, False)["pixel_values"] for b in tensor.evals["test"]])
+    y = torch.cat([b["pixel_values"] for b in pil.evals["test"]])
+    assert x.shape == y.shape
+    # the same crop and normalisation; torch's and PIL's bicubic kernels differ (most on these noise images)
+    assert torch.corrcoef(torch.stack([x.flatten(), y.flatten()]))[0, 1] > 0.95
+    assert (x - y).abs().mean() < 0.15 * y.abs().mean()
+    batch = next(iter(tensor.train))
+    one, two = tensor.on_device(dict(batch), True)["pixel_values"], tensor.on_device(dict(batch), True)["pixel_values"]
+    assert torch.equal(one, two)  # augmentation seeded by the batch's keys
+
+
+def test_tensor_pipeline_refuses_augmentations_it_does_not_implement(tiny_timm, cifar_like, tmp_path):
+    cfg = tiny_config(tmp_path, tiny_timm, cifar_like, data={"pipeline": "tensor", "augment": {"re_prob": 0.25}})
+    with pytest.raises(ConfigError, match="^data.pipeline: "):
+        train(cfg)
+    cfg.data.pipeline = "auto"
+    splits = build_splits(cfg.data, cfg.task, 0)
+    model = load_backbone(cfg.model, splits.task, splits.label_names)
+    assert build_loaders(splits, model, cfg.data, 4, 8, 0).pipeline == "pil"
+
+
+def test_gpu_flags_on_cpu(tiny_timm, cifar_like, tmp_path):
+    cfg = tiny_config(tmp_path, tiny_timm, cifar_like, train={"channels_last": True, "fused_optimizer": False,
+                                                               "epochs": 1})
+    m = train(cfg)
+    assert m["status"] == "finished" and m["batch_size"] == 8 and "peak_gpu_memory_mb" not in m["timings"]
+    params = [torch.nn.Parameter(torch.zeros(2))]
+    assert make_optimizer([{"params": params}], cfg.train, torch.device("cpu")).defaults.get("fused") in (None, False)
