@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install demo test chromium clean
+.PHONY: install demo test bench chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ chromium:
 
 test: $(STAMP) chromium
 	HF_TRANSFER_REQUIRE_CHROMIUM=1 $(PY) -m pytest -q tests
+
+# speed benchmarks (never run by CI): ratios side by side in one run; JSON lines to benchmarks/results.jsonl
+bench: $(STAMP)
+	cd benchmarks && ../$(PY) loop_overhead.py --repeats 2 --out ../runs/bench_loop
+	cd benchmarks && ../$(PY) image_pipeline.py
+	cd benchmarks && ../$(PY) text_padding.py --out ../runs/bench_text
+	cd benchmarks && ../$(PY) time_to_accuracy.py --out ../runs/bench_tta
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

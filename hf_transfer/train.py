@@ -387,8 +387,8 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                 tick = time.perf_counter()
                 results, feats = evaluate_sets(model, eval_dls, accelerator, splits.label_names,
                                                feature_sets=tuple(domains.values()), prepare=loaders.on_device)
-                entry = {"epoch": state.epoch, "step": state.global_step,
-                         "train_loss": float(running) / max(count, 1), "eval": results}
+                entry = {"epoch": state.epoch, "step": state.global_step, "train_loss": float(running) / max(count, 1),
+                         "train_seconds": round(train_seconds, 3), "eval": results}
                 if strategy.uses_target:
                     entry["train_terms"] = strategy.train_logs()
                 if domains:

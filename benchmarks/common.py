@@ -1,0 +1,71 @@
+"""What the benchmarks share: the environment line, result output, and the Hugging Face
+example-script way of feeding a model (the baseline users would otherwise write)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+
+def environment(precision: str = "no") -> dict:
+    cuda = torch.cuda.is_available()
+    return {"device": torch.cuda.get_device_name(0) if cuda else (platform.processor() or "cpu"),
+            "device_type": "cuda" if cuda else "cpu", "cpu_cores": os.cpu_count(), "torch": torch.__version__,
+            "precision": precision, "threads": torch.get_num_threads()}
+
+
+def emit(row: dict, results: str | None = None) -> None:
+    """One JSON line on stdout (and appended to `results`, e.g. benchmarks/results.jsonl)."""
+    line = json.dumps(row)
+    print(line, flush=True)
+    if results:
+        with open(results, "a") as f:
+            f.write(line + "\n")
+
+
+def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> None:
+    """A short aligned table: columns are (key, header, format)."""
+    print("\n" + "  ".join(f"{h:>{max(len(h), 10)}}" for _, h, _ in columns))
+    for r in rows:
+        print("  ".join(f"{format(r[k], f) if r.get(k) is not None else '':>{max(len(h), 10)}}" for k, h, f in columns))
+    print()
+
+
+def hf_image_loader(ds, data_config: dict, batch_size: int, train: bool, workers: int,
+                    scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), hflip: float = 0.5):
+    """The run_image_classification.py way: `set_transform` with torchvision transforms, per image, on workers."""
+    from torchvision import transforms as T
+
+    size = data_config["input_size"][-1]
+    norm = T.Normalize(data_config["mean"], data_config["std"])
+    if train:
+        tf = T.Compose([T.RandomResizedCrop(size, scale=tuple(scale), ratio=tuple(ratio)), T.RandomHorizontalFlip(hflip),
+                        T.ToTensor(), norm])
+    else:
+        tf = T.Compose([T.Resize(int(size / data_config.get("crop_pct", 0.875))), T.CenterCrop(size), T.ToTensor(), norm])
+    column = "image" if "image" in ds.column_names else "img"
+
+    def apply(batch):
+        return {"pixel_values": [tf(img.convert("RGB")) for img in batch[column]], "labels": batch["label"]}
+
+    ds = ds.with_transform(apply)
+
+    def collate(samples):
+        return {"pixel_values": torch.stack([s["pixel_values"] for s in samples]),
+                "labels": torch.tensor([s["labels"] for s in samples])}
+
+    return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=train, collate_fn=collate,
+                                       num_workers=workers, pin_memory=torch.cuda.is_available(),
+                                       persistent_workers=workers > 0, drop_last=train)
+
+
+def hf_workers() -> int:
+    """CPU workers for the baseline: all cores but one (at least one)."""
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+RESULTS = str(Path(__file__).with_name("results.jsonl"))
