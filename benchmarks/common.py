@@ -68,4 +68,21 @@ def hf_workers() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
+def bare_setup(cfg):
+    """(accelerator, splits, model) for a bare loop: a fresh accelerate state, the same seed, data and model as ours."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, GradientState
+    from accelerate.utils import set_seed
+
+    from hf_transfer.backbones import load_backbone
+    from hf_transfer.data.sources import build_splits
+
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()
+    accelerator = Accelerator(mixed_precision=cfg.train.mixed_precision)
+    set_seed(cfg.train.seed)
+    splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
+    return accelerator, splits, load_backbone(cfg.model, splits.task, splits.label_names)
+
+
 RESULTS = str(Path(__file__).with_name("results.jsonl"))

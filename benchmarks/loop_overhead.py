@@ -12,22 +12,17 @@ table and one JSON line per model with the environment.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
 
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
-from accelerate.state import AcceleratorState, GradientState
-from accelerate.utils import set_seed
 
-from hf_transfer.backbones import load_backbone
+from common import RESULTS, bare_setup, emit
 from hf_transfer.cli import quiet_libraries
 from hf_transfer.config import from_dict
 from hf_transfer.data.loaders import build_loaders
-from hf_transfer.data.sources import build_splits
 from hf_transfer.strategies import default_param_groups
 from hf_transfer.train import make_optimizer, make_scheduler, train
 
@@ -50,12 +45,7 @@ CASES = {
 def bare_loop(cfg) -> float:
     """Steps per second of a plain accelerate loop over the same model, data and optimizer."""
     t = cfg.train
-    AcceleratorState._reset_state(reset_partial_state=False)
-    GradientState._reset_state()
-    accelerator = Accelerator(mixed_precision=t.mixed_precision)
-    set_seed(t.seed)
-    splits = build_splits(cfg.data, cfg.task, t.seed)
-    model = load_backbone(cfg.model, splits.task, splits.label_names)
+    accelerator, splits, model = bare_setup(cfg)
     loaders = build_loaders(splits, model, cfg.data, t.batch_size, 2 * t.batch_size, t.seed)
     train_dl, sampler = loaders.train, loaders.sampler
     optimizer = make_optimizer(default_param_groups(model, t.lr, t.weight_decay), t, accelerator.device)
@@ -89,6 +79,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default="runs/bench_loop")
+    parser.add_argument("--results", default=RESULTS)
     args = parser.parse_args()
     quiet_libraries()
     rows = []
@@ -104,7 +95,7 @@ def main() -> int:
                "torch": torch.__version__, "precision": cfg.train.mixed_precision, "threads": torch.get_num_threads()}
         row["ratio"] = row["ours_steps_per_s"] / row["bare_steps_per_s"]
         rows.append(row)
-        print(json.dumps(row))
+        emit(row, args.results)
     print(f"\n{'model':<32} {'bare steps/s':>13} {'ours steps/s':>13} {'ratio':>7}")
     for r in rows:
         print(f"{r['model']:<32} {r['bare_steps_per_s']:>13.3f} {r['ours_steps_per_s']:>13.3f} {r['ratio']:>7.3f}")

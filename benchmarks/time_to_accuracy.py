@@ -21,15 +21,10 @@ import time
 
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
-from accelerate.state import AcceleratorState, GradientState
-from accelerate.utils import set_seed
 
-from common import RESULTS, emit, environment, hf_image_loader, hf_workers, table
-from hf_transfer.backbones import load_backbone
+from common import RESULTS, bare_setup, emit, environment, hf_image_loader, hf_workers, table
 from hf_transfer.cli import quiet_libraries
 from hf_transfer.config import from_dict
-from hf_transfer.data.sources import build_splits
 from hf_transfer.data.transforms import resolve_data_config
 from hf_transfer.strategies import default_param_groups
 from hf_transfer.train import make_optimizer, make_scheduler, train
@@ -58,12 +53,7 @@ def _text_loader(ds, tokenizer, max_length, batch_size, train):
 def bare(cfg) -> list[tuple[float, float]]:
     """(cumulative train seconds, test accuracy) after each epoch of the example-script way."""
     t = cfg.train
-    AcceleratorState._reset_state(reset_partial_state=False)
-    GradientState._reset_state()
-    accelerator = Accelerator(mixed_precision=t.mixed_precision)
-    set_seed(t.seed)
-    splits = build_splits(cfg.data, cfg.task, t.seed)
-    model = load_backbone(cfg.model, splits.task, splits.label_names)
+    accelerator, splits, model = bare_setup(cfg)
     if splits.task == "image":
         dc = resolve_data_config(model.data_config, cfg.data.image_size)
         aug = cfg.data.augment
