@@ -5,7 +5,7 @@
    trained from scratch with the same budget (the transfer gain).
 2. all-MiniLM-L6-v2 fine-tuned on BBC News topics.
 3. Domain adaptation (recipes/domain_adaptation.py): MNIST -> UCI digits with EfficientNet-Lite0,
-   and airline -> self-driving-car tweet sentiment with MiniLM; source_only vs dann vs mcc.
+   and airline -> self-driving-car tweet sentiment with MiniLM; source_only vs dann vs cdan.
 
 Then one report (report.md / report.html / report.json) compares the runs, with the
 domain-adaptation table and figures. Sized to finish in under 10 minutes on a 2-core laptop CPU;
@@ -33,9 +33,9 @@ def demo_configs(out: Path, full: bool = False) -> list:
             output_dir=str(out / f"adapt_{b}"), benchmark=b, seeds=3)]
     else:  # MiniLM trains at ~15 samples/s on 2 CPU cores at 64 tokens
         text = apply_overrides(text, ["data.max_length=64"])
-        adaptation = [apply_overrides(c, ["data.max_eval_samples=300"]) for b, n in (("digits", 600), ("tweets", 400))
+        adaptation = [apply_overrides(c, ["data.max_eval_samples=300"]) for b, n in (("digits", 1000), ("tweets", 400))
                       for c in domain_adaptation.recipe(output_dir=str(out / f"adapt_{b}"), benchmark=b,
-                                                        methods="source_only,dann,mcc", source_samples=n)]
+                                                        methods="source_only,dann,cdan", source_samples=n)]
     return [*digits, text, *adaptation]
 
 
