@@ -68,6 +68,7 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--results", default=RESULTS)
+    parser.add_argument("--profile", action="store_true", help="also print a torch.profiler table of our tensor pipeline")
     args = parser.parse_args()
     quiet_libraries()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -104,6 +105,13 @@ def main() -> int:
         if "train_images_per_s" in r:
             r["ratio_train"] = r["train_images_per_s"] / base["train_images_per_s"]
         emit(r, args.results)
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+        with profile(activities=activities) as prof:
+            measure(loaders["tensor"].train, lambda b: loaders["tensor"].on_device(b, True), 5, device)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
     table(rows, [("pipeline", "pipeline", "<42"), ("pipeline_images_per_s", "images/s", ".0f"),
                  ("ratio_pipeline", "ratio", ".2f"), ("train_images_per_s", "train img/s (GPU)", ".0f"),
                  ("ratio_train", "train ratio", ".2f")])
