@@ -446,6 +446,11 @@ def _check(cfg: Config) -> Config:
         raise ConfigError(f"strategy.name: {s.name!r} mixes strategies that train on different data")
     if len(set(parts)) != len(parts):
         raise ConfigError(f"strategy.name: {s.name!r} names a strategy twice")
+    from .data.tensor_images import SUPPORTED, supported  # noqa: PLC0415
+
+    if d.pipeline == "tensor" and not supported(d.augment):
+        raise ConfigError(f"data.pipeline: the tensor pipeline implements only {', '.join(sorted(SUPPORTED))} of "
+                          f"data.augment (got {', '.join(sorted(d.augment))}); use data.pipeline: pil or auto")
     reserved = {"validation", "train", "target", *d.eval_splits}
     for name in d.extra_eval:
         if name in reserved:

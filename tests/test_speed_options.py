@@ -68,10 +68,9 @@ def test_tensor_pipeline_matches_the_pil_pipeline_at_eval(tiny_timm, cifar_like,
 
 
 def test_tensor_pipeline_refuses_augmentations_it_does_not_implement(tiny_timm, cifar_like, tmp_path):
-    cfg = tiny_config(tmp_path, tiny_timm, cifar_like, data={"pipeline": "tensor", "augment": {"re_prob": 0.25}})
     with pytest.raises(ConfigError, match="^data.pipeline: "):
-        train(cfg)
-    cfg.data.pipeline = "auto"
+        tiny_config(tmp_path, tiny_timm, cifar_like, data={"pipeline": "tensor", "augment": {"re_prob": 0.25}})
+    cfg = tiny_config(tmp_path, tiny_timm, cifar_like, data={"augment": {"re_prob": 0.25}})
     splits = build_splits(cfg.data, cfg.task, 0)
     model = load_backbone(cfg.model, splits.task, splits.label_names)
     assert build_loaders(splits, model, cfg.data, 4, 8, 0).pipeline == "pil"
