@@ -160,7 +160,7 @@ def plot_per_class(table: dict, path: Path) -> None:
     """Target per-class F1 (mean over seeds), one bar per method."""
     plt = _plt()
     names, rows = table["label_names"], table["rows"]
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(names) * max(1, len(rows)) / 3), 3.8))
+    fig, ax = plt.subplots(figsize=(min(14, max(6, 0.9 * len(names) * max(1, len(rows)) / 3)), 3.8))
     width = 0.8 / len(rows)
     for i, r in enumerate(rows):
         values = [np.mean(r["per_class_target"][n]) for n in names]
