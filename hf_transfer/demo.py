@@ -26,14 +26,14 @@ def demo_configs(out: Path, full: bool = False) -> list:
     from recipes import bbc_news_minilm, digits_efficientnet, domain_adaptation
 
     digits = digits_efficientnet.recipe(output_dir=str(out / "digits"), epochs=5 if full else 3,
-                                        max_train_samples=None if full else 1500)
+                                        max_train_samples=None if full else 1200)
     text = bbc_news_minilm.recipe(output_dir=str(out / "bbc_news"), epochs=3 if full else 1)
     if full:
         adaptation = [c for b in ("digits", "tweets") for c in domain_adaptation.recipe(
             output_dir=str(out / f"adapt_{b}"), benchmark=b, seeds=3)]
     else:  # MiniLM trains at ~15 samples/s on 2 CPU cores at 64 tokens
         text = apply_overrides(text, ["data.max_length=64"])
-        adaptation = [apply_overrides(c, ["data.max_eval_samples=300"]) for b, n in (("digits", 1000), ("tweets", 400))
+        adaptation = [apply_overrides(c, ["data.max_eval_samples=300"]) for b, n in (("digits", 1000), ("tweets", 300))
                       for c in domain_adaptation.recipe(output_dir=str(out / f"adapt_{b}"), benchmark=b,
                                                         methods="source_only,dann,cdan", source_samples=n)]
     return [*digits, text, *adaptation]
