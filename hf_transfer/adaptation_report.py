@@ -87,7 +87,7 @@ def adaptation_table(runs: dict[str, tuple[dict, dict]]) -> list[dict]:
     return tables
 
 
-def _pm(s: dict, pct: bool = False) -> str:
+def _pm(s: dict) -> str:
     if s["mean"] is None:
         return ""
     return f"{s['mean']:.4f} ± {s['std']:.4f}" if s["n"] > 1 else f"{s['mean']:.4f}"

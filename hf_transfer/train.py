@@ -179,9 +179,10 @@ def _setup_logging(out: Path, main: bool) -> None:
 
 
 @contextlib.contextmanager
-def _contiguous(model, channels_last: bool):
-    """Weights in the standard layout while they are saved (safetensors refuses channels_last strides)."""
-    if not channels_last:
+def _contiguous(model):
+    """Weights in the standard layout while they are saved (safetensors refuses channels_last strides);
+    `model`: the model whose weights are channels_last, or None (nothing to do)."""
+    if model is None:
         yield
         return
     model.to(memory_format=torch.contiguous_format)  # in place: the optimizer keeps the same parameters
@@ -195,7 +196,7 @@ def _save_checkpoint(accelerator, out: Path, state: TrainState, strategy, keep: 
     """A resumable checkpoint; `channels_last`: the (unwrapped) model, when its weights are channels_last."""
     state.strategy = strategy.state_dict()
     ckpt = rundir.checkpoint_dir(out, state.global_step)
-    with _contiguous(channels_last, channels_last is not None):
+    with _contiguous(channels_last):
         accelerator.save_state(str(ckpt))
     if accelerator.is_main_process:
         (ckpt / "trainer_state.json").write_text(json.dumps(state.__dict__, indent=1))
@@ -339,7 +340,7 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                 with accelerator.accumulate(model):
                     batch, soft_targets = strategy.mix(loaders.on_device(batch, True))
                     if target_stream is not None:  # source and unlabelled target in one forward pass
-                        target = loaders.on_device_target(send_to_device(target_stream.next(), accelerator.device))
+                        target = loaders.on_device_target(send_to_device(target_stream.next(), accelerator.device), True)
                         n = len(batch["labels"])
                         logits, features = model(join_batches(batch, target, pad_id, padding_side), return_features=True)
                         target_out = Outputs(logits[n:], features[n:])
@@ -408,7 +409,7 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                         selected_features = feats
                         if main:
                             best_path.parent.mkdir(parents=True, exist_ok=True)
-                            with _contiguous(cl_model, cl_model is not None):
+                            with _contiguous(cl_model):
                                 save_model(accelerator.unwrap_model(model), str(best_path))
                     accelerator.wait_for_everyone()
                 if not has_validation or not t.load_best_at_end:

@@ -164,8 +164,9 @@ class Loaders:
     pipeline: str = "pil"  # images: "tensor" or "pil"; text: "text"
 
 
-def _tensor_pipeline(splits: Splits, dc: dict, augment: dict, choice: str) -> dict | None:
-    """Decoded uint8 tensors of every image set, when the tensor pipeline applies (else None)."""
+def _tensor_pipeline(splits: Splits, dc: dict, augment: dict, choice: str, with_target: bool) -> dict | None:
+    """Decoded uint8 tensors of every image set the run reads (the unlabelled target only `with_target`),
+    when the tensor pipeline applies (else None)."""
     if choice == "pil":
         return None
     if not tensor_images.supported(augment):
@@ -174,7 +175,7 @@ def _tensor_pipeline(splits: Splits, dc: dict, augment: dict, choice: str) -> di
                               f"of data.augment (got {', '.join(sorted(augment))}); use data.pipeline: pil")
         return None
     sets = {"train": splits.train, **splits.eval_sets}
-    if splits.target_train is not None:
+    if with_target and splits.target_train is not None:
         sets["target_train"] = splits.target_train
     first = splits.train[0]["image"]
     if choice == "auto" and max(first.size) > max(dc["input_size"][-2:]):
@@ -200,7 +201,7 @@ def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_s
     if splits.task == "image":
         dc = transforms.resolve_data_config(model.data_config, data_cfg.image_size)
         train_tf, eval_tf = transforms.image_transforms(dc, augment)  # also checks the augment options
-        decoded = _tensor_pipeline(splits, dc, augment, data_cfg.pipeline)
+        decoded = _tensor_pipeline(splits, dc, augment, data_cfg.pipeline, with_target=target_shard is not None)
         if decoded is not None:
             pipeline = "tensor"
             labels = lambda ds: ds["label"] if "label" in ds.column_names else None  # noqa: E731
@@ -210,7 +211,7 @@ def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_s
             collate = tensor_images.collate
             source_tf = tensor_images.DeviceTransform(dc, augment, seed)
             target_tf = tensor_images.DeviceTransform(dc, augment, seed + 1)
-            prepare, prepare_target = source_tf, (lambda batch, train=True: target_tf(batch, train))
+            prepare, prepare_target = source_tf, target_tf
         else:
             pipeline = "pil"
             make_train = lambda ds, s: TrainSet(ds, s, train_tf)  # noqa: E731

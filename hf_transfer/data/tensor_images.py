@@ -41,7 +41,8 @@ def decode(ds, max_bytes: int = MAX_BYTES) -> torch.Tensor | None:
     if len(ds) * 3 * first.width * first.height > max_bytes:
         return None
     out = torch.empty(len(ds), 3, first.height, first.width, dtype=torch.uint8)
-    for i, img in enumerate(ds["image"] if len(ds) < 1000 else (ds[j]["image"] for j in range(len(ds)))):
+    for i, row in enumerate(ds):
+        img = row["image"]
         if img.size != first.size:
             return None
         out[i] = torch.from_numpy(np.array(img.convert("RGB"))).permute(2, 0, 1)
