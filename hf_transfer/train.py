@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import platform
+import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,6 +259,8 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     if resume:
         _check_resume_config(cfg, out)
     started = time.perf_counter()
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()  # this run's peak, not an earlier run's in the same process
 
     set_seed(t.seed)
     strategy = get_strategy(cfg.strategy)
@@ -466,6 +469,8 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                     "train_samples_per_second": round(samples_seen / train_seconds, 2) if train_seconds else None},
         "environment": environment(accelerator),
     }
+    # the process's peak resident memory (Linux reports KiB); includes whatever ran before in it
+    metrics["timings"]["peak_host_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     if torch.cuda.is_available():
         metrics["timings"]["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     if main:

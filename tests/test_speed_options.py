@@ -81,5 +81,6 @@ def test_gpu_flags_on_cpu(tiny_timm, cifar_like, tmp_path):
                                                                "epochs": 1})
     m = train(cfg)
     assert m["status"] == "finished" and m["batch_size"] == 8 and "peak_gpu_memory_mb" not in m["timings"]
+    assert m["timings"]["peak_host_memory_mb"] > 100  # torch alone is bigger
     params = [torch.nn.Parameter(torch.zeros(2))]
     assert make_optimizer([{"params": params}], cfg.train, torch.device("cpu")).defaults.get("fused") in (None, False)
