@@ -9,6 +9,7 @@ from conftest import tiny_config
 from hf_transfer.backbones import load_backbone
 from hf_transfer.data.loaders import EpochSampler, build_loaders
 from hf_transfer.data.sources import build_splits
+from hf_transfer.data.tensor_images import crop_grid
 from hf_transfer.errors import ConfigError
 from hf_transfer.train import make_optimizer, train
 
@@ -74,6 +75,17 @@ def test_tensor_pipeline_refuses_augmentations_it_does_not_implement(tiny_timm, 
     splits = build_splits(cfg.data, cfg.task, 0)
     model = load_backbone(cfg.model, splits.task, splits.label_names)
     assert build_loaders(splits, model, cfg.data, 4, 8, 0).pipeline == "pil"
+
+
+def test_crop_grid_is_affine_grid_of_the_crop_and_flip():
+    g = torch.Generator().manual_seed(0)
+    box = torch.cat([torch.rand(6, 2, generator=g) - 0.5, 0.2 + torch.rand(6, 2, generator=g) * 0.8], 1)
+    flip = torch.tensor([1.0, -1.0, 1.0, -1.0, -1.0, 1.0])
+    theta = torch.zeros(6, 2, 3)
+    theta[:, 0, 0], theta[:, 1, 1] = box[:, 2] * flip, box[:, 3]
+    theta[:, 0, 2], theta[:, 1, 2] = box[:, 0], box[:, 1]
+    expected = torch.nn.functional.affine_grid(theta, [6, 3, 7, 11], align_corners=False)
+    torch.testing.assert_close(crop_grid(box, flip, (7, 11), "cpu"), expected)
 
 
 def test_gpu_flags_on_cpu(tiny_timm, cifar_like, tmp_path):

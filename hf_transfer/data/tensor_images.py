@@ -75,6 +75,23 @@ def collate(batch: dict) -> dict:
     return batch  # __getitems__ already made the batch
 
 
+def crop_grid(box: torch.Tensor, flip: torch.Tensor, size: tuple[int, int], device) -> torch.Tensor:
+    """The sampling grid of `F.affine_grid` (align_corners=False) for crop boxes (centre x, centre y,
+    width, height) and horizontal flips (-1 or 1), shape (n, H, W, 2).
+
+    A crop, resize and flip has no rotation, so x depends only on the column and y only on the
+    row: two small outer products instead of affine_grid's batched matmul over every pixel (which
+    was 40% of the pipeline's time on CPU).
+    """
+    h, w = size
+    base_x = (torch.arange(w, dtype=torch.float32) * 2 + 1) / w - 1  # pixel centres in [-1, 1]
+    base_y = (torch.arange(h, dtype=torch.float32) * 2 + 1) / h - 1
+    gx = ((box[:, 2] * flip)[:, None] * base_x + box[:, 0:1]).to(device)  # (n, W)
+    gy = (box[:, 3:4] * base_y + box[:, 1:2]).to(device)  # (n, H)
+    n = len(box)
+    return torch.stack((gx[:, None, :].expand(n, h, w), gy[:, :, None].expand(n, h, w)), -1)
+
+
 class DeviceTransform:
     """uint8 batch on the device -> normalised float `pixel_values` of the model's input size."""
 
@@ -126,10 +143,6 @@ class DeviceTransform:
             gray = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
             x = ((x - gray) * s + gray).clamp(0, 255)
         x = (x - self.mean.to(device)) / self.std.to(device)
-        theta = torch.zeros(n, 2, 3)
-        theta[:, 0, 0] = box[:, 2] * flip
-        theta[:, 1, 1] = box[:, 3]
-        theta[:, 0, 2], theta[:, 1, 2] = box[:, 0], box[:, 1]
-        grid = F.affine_grid(theta.to(device), [n, 3, *self.size], align_corners=False)
+        grid = crop_grid(box, flip, self.size, device)
         batch["pixel_values"] = F.grid_sample(x, grid, mode=self.mode, padding_mode="border", align_corners=False)
         return batch
