@@ -81,6 +81,10 @@ def write_run_report(run_dir: str | Path, cfg, metrics: dict) -> Path:
               f"({t['train_samples_per_second']} samples/s), {t['eval_seconds']:.0f} s evaluating, on "
               f"{metrics['environment']['device']} x{metrics['environment']['num_processes']}; "
               f"{metrics['parameters']['trainable']:,} of {metrics['parameters']['total']:,} parameters trained.", ""]
+    memory = [f"{name} {t[key]:,.0f} MB" for name, key in (("host", "peak_host_memory_mb"), ("GPU", "peak_gpu_memory_mb"))
+              if t.get(key) is not None]
+    if memory:
+        lines[-1:-1] = [f"Peak memory: {', '.join(memory)}."]
     path = run_dir / rundir.REPORT
     path.write_text("\n".join(lines))
     return path

@@ -29,6 +29,7 @@ def test_run_directory_holds_everything(image_run):
     assert saved["final"]["test"]["num_samples"] == 18 and len(saved["history"]) == 2
     assert yaml.safe_load((out / "config.yaml").read_text())["train"]["epochs"] == 2
     assert "| test | 18 |" in (out / "report.md").read_text()
+    assert f"Peak memory: host {saved['timings']['peak_host_memory_mb']:,.0f} MB" in (out / "report.md").read_text()
 
 
 def test_training_learns_the_tiny_task(image_run):
