@@ -5,8 +5,8 @@
 Both use the same model (built by hf_transfer.backbones), the same DataLoader (built by
 hf_transfer.data.loaders, so the data path is identical and cancels out), AdamW, the same LR
 schedule, clipping and precision. The ratio is our training steps/s over the bare loop's, from
-the median of alternating repeats in one process, after an untimed warm-up; target: within 3% (ratio >= 0.97). Prints a
-table and one JSON line per model with the environment.
+the median of alternating repeats in one process, after an untimed warm-up; target: within 3%
+(ratio >= 0.97). Prints a table and one JSON line per model with the environment.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import logging
 import math
 import os
 import platform
-import resource
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,6 +233,16 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         return _train(c, overwrite=overwrite or again, resume=resume and not again)
 
     return attempt()
+
+
+def _peak_host_memory_mb() -> float | None:
+    """The process's peak resident memory (so it includes whatever ran before in it); None on Windows."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
@@ -469,8 +479,7 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                     "train_samples_per_second": round(samples_seen / train_seconds, 2) if train_seconds else None},
         "environment": environment(accelerator),
     }
-    # the process's peak resident memory (Linux reports KiB); includes whatever ran before in it
-    metrics["timings"]["peak_host_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    metrics["timings"]["peak_host_memory_mb"] = _peak_host_memory_mb()
     if torch.cuda.is_available():
         metrics["timings"]["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     if main:
