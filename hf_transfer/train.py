@@ -476,10 +476,10 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         "parameters": {"trainable": trainable, "total": total},
         "timings": {"total_seconds": round(time.perf_counter() - started, 2), "train_seconds": round(train_seconds, 2),
                     "eval_seconds": round(eval_seconds, 2),
-                    "train_samples_per_second": round(samples_seen / train_seconds, 2) if train_seconds else None},
+                    "train_samples_per_second": round(samples_seen / train_seconds, 2) if train_seconds else None,
+                    "peak_host_memory_mb": _peak_host_memory_mb()},
         "environment": environment(accelerator),
     }
-    metrics["timings"]["peak_host_memory_mb"] = _peak_host_memory_mb()
     if torch.cuda.is_available():
         metrics["timings"]["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     if main:

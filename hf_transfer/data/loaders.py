@@ -169,10 +169,7 @@ def _tensor_pipeline(splits: Splits, dc: dict, augment: dict, choice: str, with_
     when the tensor pipeline applies (else None)."""
     if choice == "pil":
         return None
-    if not tensor_images.supported(augment):
-        if choice == "tensor":
-            raise ConfigError(f"data.pipeline: the tensor pipeline implements only {', '.join(sorted(tensor_images.SUPPORTED))} "
-                              f"of data.augment (got {', '.join(sorted(augment))}); use data.pipeline: pil")
+    if not tensor_images.supported(augment):  # `pipeline: tensor` with these is refused by config._check
         return None
     sets = {"train": splits.train, **splits.eval_sets}
     if with_target and splits.target_train is not None:
