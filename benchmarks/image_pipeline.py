@@ -18,6 +18,7 @@ import time
 
 import timm
 import torch
+from accelerate.utils import send_to_device
 
 from common import RESULTS, emit, environment, hf_image_loader, hf_workers, table
 from hf_transfer.cli import quiet_libraries
@@ -47,7 +48,7 @@ def measure(batches, prepare, n: int, device, model=None, optimizer=None) -> flo
         except StopIteration:
             it = iter(batches)
             batch = next(it)
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        batch = send_to_device(batch, device, non_blocking=True)
         x = prepare(batch)["pixel_values"]
         if model is not None:
             with torch.autocast(device.type, dtype=torch.bfloat16):

@@ -4,6 +4,7 @@ and the GPU flags' CPU behaviour. Speed itself is measured in benchmarks/, never
 import numpy as np
 import pytest
 import torch
+from accelerate.utils import send_to_device
 from conftest import tiny_config
 
 from hf_transfer.backbones import load_backbone
@@ -85,8 +86,29 @@ def test_crop_grid_is_affine_grid_of_the_crop_and_flip():
     theta[:, 0, 0], theta[:, 1, 1] = box[:, 2] * flip, box[:, 3]
     theta[:, 0, 2], theta[:, 1, 2] = box[:, 0], box[:, 1]
     expected = torch.nn.functional.affine_grid(theta, [6, 3, 7, 11], align_corners=False)
-    torch.testing.assert_close(crop_grid(box, flip, (7, 11), "cpu"), expected)
+    torch.testing.assert_close(crop_grid(box, flip, (7, 11)), expected)
 
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_tensor_pipeline_on_a_gpu_matches_the_cpu_and_never_makes_the_host_wait(tiny_timm, cifar_like, tmp_path):
+    cfg = tiny_config(tmp_path, tiny_timm, cifar_like)
+    splits = build_splits(cfg.data, cfg.task, 0)
+    model = load_backbone(cfg.model, splits.task, splits.label_names)
+    cfg.data.pipeline = "tensor"
+    loaders = build_loaders(splits, model, cfg.data, 4, 8, 0)
+    batch = next(iter(loaders.train))
+    on_cpu = loaders.on_device(dict(batch), True)["pixel_values"]
+    on_gpu = send_to_device(dict(batch), torch.device("cuda"))
+    loaders.on_device(dict(on_gpu), False)  # the first call copies the normalisation constants over
+    torch.cuda.set_sync_debug_mode("error")  # from here any host-device synchronisation raises
+    try:
+        train_x = loaders.on_device(dict(on_gpu), True)["pixel_values"]
+        eval_x = loaders.on_device(dict(on_gpu), False)["pixel_values"]
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    torch.testing.assert_close(train_x.cpu(), on_cpu, atol=1e-3, rtol=1e-4)  # the same augmentation draws
+    assert eval_x.shape == train_x.shape
 
 def test_gpu_flags_on_cpu(tiny_timm, cifar_like, tmp_path):
     cfg = tiny_config(tmp_path, tiny_timm, cifar_like, train={"channels_last": True, "fused_optimizer": False,

@@ -12,8 +12,11 @@ It follows the train transform timm would build from the same data config: rando
 (`scale`, `ratio`), horizontal flip (`hflip`), colour jitter (`color_jitter`, brightness /
 contrast / saturation), and for evaluation the centre crop of `crop_pct`. Options it does not
 implement (auto_augment, random erasing...) make `data.pipeline: auto` choose the PIL pipeline.
-The random parameters of a batch come from a generator seeded by (seed, the batch's sample keys),
-so a resumed run augments exactly as an uninterrupted one.
+The random parameters of a batch come from a CPU generator seeded by (seed, the batch's first
+sample key), so a resumed run augments exactly as an uninterrupted one, on any device. On a GPU
+the transform never makes the host wait for the device: the key travels as a Python int, the
+per-image parameters go over in one non-blocking copy from pinned memory, and the constants
+live on the device, so the host can queue the next steps while the GPU works.
 """
 
 from __future__ import annotations
@@ -60,9 +63,10 @@ class TensorImageSet(torch.utils.data.Dataset):
         return len(self.images)
 
     def __getitems__(self, keys: list[int]) -> dict:  # the DataLoader fetches a whole batch at once
-        keys_t = torch.tensor(keys)
-        rows = keys_t % len(self.images)
-        batch = {"pixel_uint8": self.images[rows], "keys": keys_t}
+        rows = torch.tensor(keys) % len(self.images)
+        # the augmentation seed as a Python int: a tensor would be sent to the GPU, and reading it back
+        # there would make the host wait for the device every step
+        batch = {"pixel_uint8": self.images[rows], "seed_key": int(keys[0])}
         if self.labels is not None:
             batch["labels"] = self.labels[rows]
         return batch
@@ -75,19 +79,19 @@ def collate(batch: dict) -> dict:
     return batch  # __getitems__ already made the batch
 
 
-def crop_grid(box: torch.Tensor, flip: torch.Tensor, size: tuple[int, int], device) -> torch.Tensor:
+def crop_grid(box: torch.Tensor, flip: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """The sampling grid of `F.affine_grid` (align_corners=False) for crop boxes (centre x, centre y,
-    width, height) and horizontal flips (-1 or 1), shape (n, H, W, 2).
+    width, height) and horizontal flips (-1 or 1), shape (n, H, W, 2), on the boxes' device.
 
     A crop, resize and flip has no rotation, so x depends only on the column and y only on the
     row: two small outer products instead of affine_grid's batched matmul over every pixel (which
     was 42% of the pipeline's time on CPU).
     """
     h, w = size
-    base_x = (torch.arange(w, dtype=torch.float32) * 2 + 1) / w - 1  # pixel centres in [-1, 1]
-    base_y = (torch.arange(h, dtype=torch.float32) * 2 + 1) / h - 1
-    gx = ((box[:, 2] * flip)[:, None] * base_x + box[:, 0:1]).to(device)  # (n, W)
-    gy = (box[:, 3:4] * base_y + box[:, 1:2]).to(device)  # (n, H)
+    base_x = (torch.arange(w, dtype=torch.float32, device=box.device) * 2 + 1) / w - 1  # pixel centres in [-1, 1]
+    base_y = (torch.arange(h, dtype=torch.float32, device=box.device) * 2 + 1) / h - 1
+    gx = (box[:, 2] * flip)[:, None] * base_x + box[:, 0:1]  # (n, W)
+    gy = box[:, 3:4] * base_y + box[:, 1:2]  # (n, H)
     n = len(box)
     return torch.stack((gx[:, None, :].expand(n, h, w), gy[:, :, None].expand(n, h, w)), -1)
 
@@ -107,6 +111,7 @@ class DeviceTransform:
         self.hflip = float(augment.get("hflip", 0.5))
         self.jitter = float(augment.get("color_jitter", 0.4) or 0.0)
         self.seed = seed
+        self._norm = {}  # device -> (mean, std) there, copied once
 
     def _boxes(self, n: int, g: torch.Generator) -> torch.Tensor:
         """Random resized crop boxes (centre x, centre y, width, height) in [-1, 1] image coordinates."""
@@ -123,26 +128,38 @@ class DeviceTransform:
         if "pixel_uint8" not in batch:
             return batch
         x = batch.pop("pixel_uint8")
-        keys = batch.pop("keys")
+        key = batch.pop("seed_key")
         n, device = len(x), x.device
         x = x.float()
-        if train:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + int(keys[0]))
+        if train:  # drawn on the CPU (the same numbers on any device), sent over in one copy
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + key)
             box = self._boxes(n, g)
             flip = torch.where(torch.rand(n, generator=g) < self.hflip, -1.0, 1.0)
             jitter = torch.empty(n, 3).uniform_(1 - self.jitter, 1 + self.jitter, generator=g)
         else:
             box = torch.tensor([[0.0, 0.0, self.crop_pct, self.crop_pct]]).expand(n, 4)
-            flip = torch.ones(n)
+            flip, jitter = torch.ones(n), torch.ones(n, 3)
+        params = _to_device(torch.cat([box, flip[:, None], jitter], 1), device)
+        box, flip, jitter = params[:, :4], params[:, 4], params[:, 5:]
         # colour and normalisation first, on the small images: they are per-pixel (and per-image) affine
         # maps, which commute with the crop's interpolation, and cost a fraction at the source size
         if train and self.jitter > 0:
-            b, c, s = (jitter[:, i].to(device).view(n, 1, 1, 1) for i in range(3))
+            b, c, s = (jitter[:, i].view(n, 1, 1, 1) for i in range(3))
             x = x * b
             x = (x - x.mean((1, 2, 3), keepdim=True)) * c + x.mean((1, 2, 3), keepdim=True)
             gray = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
             x = ((x - gray) * s + gray).clamp(0, 255)
-        x = (x - self.mean.to(device)) / self.std.to(device)
-        grid = crop_grid(box, flip, self.size, device)
+        if device not in self._norm:
+            self._norm[device] = (self.mean.to(device), self.std.to(device))
+        mean, std = self._norm[device]
+        x = (x - mean) / std
+        grid = crop_grid(box, flip, self.size)
         batch["pixel_values"] = F.grid_sample(x, grid, mode=self.mode, padding_mode="border", align_corners=False)
         return batch
+
+
+def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A small CPU tensor on `device`; to a GPU without a host sync (pinned, non-blocking)."""
+    if device.type != "cuda":
+        return t.to(device)
+    return t.pin_memory().to(device, non_blocking=True)
