@@ -49,14 +49,16 @@ def test_padding_to_max_length_and_dynamic_padding_give_the_same_predictions(tin
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
-def test_tensor_pipeline_matches_the_pil_pipeline_at_eval(tiny_timm, cifar_like, tmp_path):
-    cfg = tiny_config(tmp_path, tiny_timm, cifar_like)
+def _image_loaders(tiny_timm, cifar_like, tmp_path, pipeline: str):
+    cfg = tiny_config(tmp_path, tiny_timm, cifar_like, data={"pipeline": pipeline})
     splits = build_splits(cfg.data, cfg.task, 0)
     model = load_backbone(cfg.model, splits.task, splits.label_names)
-    cfg.data.pipeline = "tensor"
-    tensor = build_loaders(splits, model, cfg.data, 4, 8, 0)
-    cfg.data.pipeline = "pil"
-    pil = build_loaders(splits, model, cfg.data, 4, 8, 0)
+    return build_loaders(splits, model, cfg.data, 4, 8, 0)
+
+
+def test_tensor_pipeline_matches_the_pil_pipeline_at_eval(tiny_timm, cifar_like, tmp_path):
+    tensor = _image_loaders(tiny_timm, cifar_like, tmp_path, "tensor")
+    pil = _image_loaders(tiny_timm, cifar_like, tmp_path, "pil")
     assert (tensor.pipeline, pil.pipeline) == ("tensor", "pil")
     x = torch.cat([tensor.on_device(b, False)["pixel_values"] for b in tensor.evals["test"]])
     y = torch.cat([b["pixel_values"] for b in pil.evals["test"]])
@@ -92,11 +94,7 @@ def test_crop_grid_is_affine_grid_of_the_crop_and_flip():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_tensor_pipeline_on_a_gpu_matches_the_cpu_and_never_makes_the_host_wait(tiny_timm, cifar_like, tmp_path):
-    cfg = tiny_config(tmp_path, tiny_timm, cifar_like)
-    splits = build_splits(cfg.data, cfg.task, 0)
-    model = load_backbone(cfg.model, splits.task, splits.label_names)
-    cfg.data.pipeline = "tensor"
-    loaders = build_loaders(splits, model, cfg.data, 4, 8, 0)
+    loaders = _image_loaders(tiny_timm, cifar_like, tmp_path, "tensor")
     batch = next(iter(loaders.train))
     on_cpu = loaders.on_device(dict(batch), True)["pixel_values"]
     on_gpu = send_to_device(dict(batch), torch.device("cuda"))
