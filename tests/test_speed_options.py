@@ -91,7 +91,6 @@ def test_crop_grid_is_affine_grid_of_the_crop_and_flip():
     torch.testing.assert_close(crop_grid(box, flip, (7, 11)), expected)
 
 
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_tensor_pipeline_on_a_gpu_matches_the_cpu_and_never_makes_the_host_wait(tiny_timm, cifar_like, tmp_path):
     loaders = _image_loaders(tiny_timm, cifar_like, tmp_path, "tensor")
@@ -107,6 +106,7 @@ def test_tensor_pipeline_on_a_gpu_matches_the_cpu_and_never_makes_the_host_wait(
         torch.cuda.set_sync_debug_mode("default")
     torch.testing.assert_close(train_x.cpu(), on_cpu, atol=1e-3, rtol=1e-4)  # the same augmentation draws
     assert eval_x.shape == train_x.shape
+
 
 def test_gpu_flags_on_cpu(tiny_timm, cifar_like, tmp_path):
     cfg = tiny_config(tmp_path, tiny_timm, cifar_like, train={"channels_last": True, "fused_optimizer": False,
