@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -50,6 +51,11 @@ class ModelConfig:
     new_head_init: Literal["zeros", "default"] = _f(
         "zeros", "Init of a new head: zeros (uniform first predictions; a random head's large logits do not "
                  "push the pretrained features around in the first steps) or the library's random init.")
+    pooling: Literal["auto", "head", "mean", "cls", "max", "mean_sqrt_len"] = _f(
+        "auto", "Text models: what feeds the classification head. auto: pooled as a sentence-transformers checkpoint "
+                "was trained (its modules.json: mean pooling and normalisation for all-MiniLM-L6-v2), else the "
+                "model's own head; head: the model's own (BERT's [CLS] pooler); mean/cls/max/mean_sqrt_len: that "
+                "pooling of the token states.")
     kwargs: dict = _f({}, "Extra arguments of timm.create_model / transformers from_pretrained (config "
                           "overrides), e.g. {num_hidden_layers: 2} for a shallower student.")
 
@@ -120,7 +126,14 @@ class DataConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = _f(3, "Passes over the training data.")
+    epochs: int = _f(3, "Passes over the training data (see max_steps / min_steps for a budget in optimizer steps).")
+    max_steps: Optional[int] = _f(None, "Budget in optimizer steps instead of epochs: train exactly this many (the "
+                                        "schedule spans them; the last epoch may end early). null: train.epochs.")
+    min_steps: Optional[int] = _f(None, "At least this many optimizer steps: more epochs when the data is small (600 "
+                                        "samples at batch 16 are 37 steps an epoch). Early stopping waits for them.")
+    early_stopping_patience: Optional[int] = _f(
+        None, "Stop when the validation metric_for_best has not improved for this many evaluations (and min_steps "
+              "are done); the best epoch's weights are kept. null: never stop early.")
     batch_size: int = _f(32, "Samples per step and process, before gradient accumulation.")
     eval_batch_size: Optional[int] = _f(None, "Samples per evaluation step; default: 2 x batch_size.")
     optimizer: Literal["adamw", "sgd"] = _f("adamw", "Optimizer: adamw, or sgd (with momentum, Nesterov).")
@@ -136,12 +149,21 @@ class TrainConfig:
     grad_accum_steps: int = _f(1, "Accumulate gradients over this many steps per optimizer step.")
     max_grad_norm: Optional[float] = _f(1.0, "Clip gradients to this global norm (null: no clipping).")
     label_smoothing: float = _f(0.0, "Label smoothing of the cross-entropy loss.")
+    class_weights: Any = _f(
+        None, "Class weights of the cross-entropy loss, for imbalanced data: null (none), 'balanced' (n_samples / "
+              "(n_classes * count), from the training labels, as scikit-learn) or a list, one weight per class. Use "
+              "with metric_for_best: f1_macro when a minority class matters as much as the majority.")
+    lr_multipliers: dict = _f(
+        {}, "Learning-rate multipliers per part of the model, e.g. {head: 10} or {backbone: 0.1}: the new head "
+            "learns faster than the pretrained weights. Empty: every part at train.lr (and its strategy's groups), "
+            "except a head on normalised sentence embeddings (model.pooling auto), which gets {head: 100}.")
     mixed_precision: Literal["no", "fp16", "bf16"] = _f("no", "Autocast precision (fp16 needs a GPU).")
     seed: int = _f(42, "Seed of every random number generator (data order, init, dropout).")
     eval_every_epochs: int = _f(1, "Evaluate every N epochs (and always after the last one).")
     checkpoint_every_steps: Optional[int] = _f(None, "Save a resumable checkpoint every N optimizer steps (always at each epoch end).")
     keep_checkpoints: int = _f(2, "Keep the newest N checkpoints (the best model is kept apart).")
-    metric_for_best: str = _f("accuracy", "Metric on the validation split that picks the best epoch (accuracy, f1_macro, loss...).")
+    metric_for_best: str = _f("f1_macro", "Metric on the validation split that picks the best epoch (f1_macro, accuracy, "
+                                          "loss...); macro-F1 does not reward predicting the majority class.")
     load_best_at_end: bool = _f(True, "Save the best epoch's weights (by metric_for_best on validation) rather than the last.")
     stop_after_steps: Optional[int] = _f(
         None, "End early after this many optimizer steps with a checkpoint, for time-boxed jobs; continue with --resume."
@@ -243,7 +265,7 @@ class MccConfig:
 class StrategyConfig:
     name: str = _f("full", "Transfer strategy, or several joined by '+', e.g. gradual_unfreeze+discriminative_lr+l2sp. "
                            "One of: full, linear_probe, partial, gradual_unfreeze, discriminative_lr, l2sp, lora, "
-                           "distill, augment, head; with data.target: source_only, target_finetune, oracle, dann, "
+                           "distill, augment, head; the fitted baselines tfidf_logreg, frozen_logreg; with data.target: source_only, target_finetune, oracle, dann, "
                            "cdan, mmd, mcc.")
     partial: PartialConfig = field(default_factory=PartialConfig)
     gradual_unfreeze: GradualUnfreezeConfig = field(default_factory=GradualUnfreezeConfig)
@@ -374,7 +396,20 @@ def _check(cfg: Config) -> Config:
         ("train.epochs", t.epochs >= 1, "must be at least 1"),
         ("train.batch_size", t.batch_size >= 1, "must be at least 1"),
         ("train.eval_batch_size", t.eval_batch_size is None or t.eval_batch_size >= 1, "must be at least 1"),
-        ("train.lr", t.lr > 0, "must be positive"),
+        ("train.lr", t.lr > 0 and math.isfinite(t.lr), "must be positive and finite"),
+        ("train.max_steps", t.max_steps is None or t.max_steps >= 1, "must be at least 1"),
+        ("train.min_steps", t.min_steps is None or t.min_steps >= 1, "must be at least 1"),
+        ("train.min_steps", t.min_steps is None or t.max_steps is None or t.min_steps <= t.max_steps,
+         "must not exceed train.max_steps"),
+        ("train.early_stopping_patience", t.early_stopping_patience is None or t.early_stopping_patience >= 1,
+         "must be at least 1"),
+        ("train.class_weights", t.class_weights in (None, "balanced") or (
+            isinstance(t.class_weights, list) and bool(t.class_weights) and all(
+                isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in t.class_weights)),
+         "must be null, 'balanced' or a list of weights >= 0, one per class"),
+        ("train.lr_multipliers", set(t.lr_multipliers) <= {"backbone", "head"} and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in t.lr_multipliers.values()),
+         "must map backbone and/or head to multipliers >= 0, e.g. {head: 10}"),
         ("train.weight_decay", t.weight_decay >= 0, "must be 0 or more"),
         ("train.warmup_ratio", 0 <= t.warmup_ratio < 1, "must be in [0, 1)"),
         ("train.grad_accum_steps", t.grad_accum_steps >= 1, "must be at least 1"),
@@ -444,6 +479,11 @@ def _check(cfg: Config) -> Config:
         raise ConfigError(f"data.target.dataset: required by strategy {needs_target[0]} (the target domain)")
     if len({REGISTRY[p].train_on for p in parts}) > 1:
         raise ConfigError(f"strategy.name: {s.name!r} mixes strategies that train on different data")
+    if len(parts) > 1 and any(REGISTRY[p].fitted for p in parts):
+        raise ConfigError(f"strategy.name: {next(p for p in parts if REGISTRY[p].fitted)} is a baseline fitted on "
+                          "its own; it does not stack with other strategies")
+    if d.target.dataset and any(REGISTRY[p].fitted for p in parts):
+        raise ConfigError(f"data.target.dataset: {parts[0]} is not a domain-adaptation method; leave data.target out")
     if len(set(parts)) != len(parts):
         raise ConfigError(f"strategy.name: {s.name!r} names a strategy twice")
     from .data.tensor_images import SUPPORTED, supported  # noqa: PLC0415

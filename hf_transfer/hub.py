@@ -33,7 +33,26 @@ def _describe(name: str) -> str:
     return f"`{name}`"
 
 
-def _usage(library: str, task: str, repo: str) -> str:
+def _usage(library: str, task: str, repo: str, pooled: bool = False) -> str:
+    if library == "scikit-learn":
+        return "\n".join([
+            "import joblib",
+            "from huggingface_hub import hf_hub_download",
+            f'saved = joblib.load(hf_hub_download("{repo}", "model.joblib"))  # or "PATH/model/model.joblib"',
+            'print(saved["label_names"][saved["pipeline"].predict(["some text"])[0]])',
+        ])
+    if pooled:  # the head reads pooled sentence embeddings (modules.json), which transformers' pipeline does not
+        return "\n".join([
+            "from huggingface_hub import snapshot_download",
+            "from transformers import AutoConfig",
+            "from hf_transfer.backbones import load_backbone",
+            "from hf_transfer.config import ModelConfig",
+            f'path = snapshot_download("{repo}")  # or PATH/model',
+            "labels = list(AutoConfig.from_pretrained(path).id2label.values())",
+            'model = load_backbone(ModelConfig(name=path), "text", labels).eval()',
+            'batch = model.processor(["some text"], return_tensors="pt", truncation=True)',
+            "print(labels[model(dict(batch)).argmax(-1).item()])",
+        ])
     if library == "timm":
         return "\n".join([
             "import timm, torch",
@@ -86,6 +105,13 @@ def card_context(cfg: Config, metrics: dict, run_dir: Path | None = None) -> dic
         ("precision", t.mixed_precision), ("gradient clipping", t.max_grad_norm),
         ("label smoothing", t.label_smoothing), ("seed", t.seed),
     ]
+    if metrics.get("baseline"):  # a fitted baseline: no optimizer, no epochs
+        training_rows = [("features", metrics["baseline"]["features"]),
+                         ("classifier", metrics["baseline"]["classifier"]), ("seed", t.seed)]
+    if metrics.get("pooling"):
+        p = metrics["pooling"]
+        training_rows.append(("pooling", f"{p['mode']}{' + normalised' if p['normalize'] else ''} (the checkpoint's "
+                                         "sentence-transformers pooling)"))
     for name in metrics["strategy"].split("+"):
         section = getattr(cfg.strategy, name, None)
         if section is not None:
@@ -97,8 +123,11 @@ def card_context(cfg: Config, metrics: dict, run_dir: Path | None = None) -> dic
         training_rows.append(("max tokens", cfg.data.max_length))
     return {
         "model_name": cfg.hub.repo_id or cfg.name,
-        "summary": f"A {'n image' if metrics['task'] == 'image' else ' text'} classifier fine-tuned from "
-                   f"{_describe(cfg.model.name)} on {_describe(cfg.data.dataset)} with hf-transfer.",
+        "summary": (f"A baseline {metrics['task']} classifier ({metrics['baseline']['features']} + logistic "
+                    f"regression) fitted on {_describe(cfg.data.dataset)} with hf-transfer, to measure fine-tuning "
+                    "against." if metrics.get("baseline") else
+                    f"A {'n image' if metrics['task'] == 'image' else ' text'} classifier fine-tuned from "
+                    f"{_describe(cfg.model.name)} on {_describe(cfg.data.dataset)} with hf-transfer."),
         "base_model_text": _describe(cfg.model.name),
         "library": metrics["library"], "task": metrics["task"], "strategy": metrics["strategy"],
         "pipeline_tag": "image-classification" if metrics["task"] == "image" else "text-classification",
@@ -110,8 +139,8 @@ def card_context(cfg: Config, metrics: dict, run_dir: Path | None = None) -> dic
         "final": final, "domain_rows": domain_rows, "reference_set": reference,
         "per_class_set": reference, "per_class": final[reference]["per_class_f1"],
         "training_rows": training_rows, "timings": metrics["timings"], "environment": metrics["environment"],
-        "usage": _usage(metrics["library"], metrics["task"], cfg.hub.repo_id or "OWNER/NAME"),
-        "adaptation": _adaptation(cfg, metrics, run_dir),
+        "usage": _usage(metrics["library"], metrics["task"], cfg.hub.repo_id or "OWNER/NAME", bool(metrics.get("pooling"))),
+        "adaptation": _adaptation(cfg, metrics, run_dir), "warnings": metrics.get("warnings", []),
     }
 
 

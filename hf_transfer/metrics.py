@@ -88,3 +88,25 @@ def proxy_a_distance(source_features, target_features, seed: int = 0) -> float:
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)).fit(x_fit, y_fit)
     err = 1.0 - clf.score(x_test, y_test)
     return float(2.0 * (1.0 - 2.0 * err))
+
+
+def collapse(scores: dict, label_names: list[str], share: float = 0.95) -> str | None:
+    """A one-line warning when a model predicts one class for (almost) everything (at least `share` of
+    the predictions) although the labels are not that one class (less than `share` of them); else None."""
+    matrix = np.asarray(scores.get("confusion_matrix") or [[0]])
+    total = matrix.sum()
+    if total == 0 or len(matrix) < 2:
+        return None
+    predicted, true = matrix.sum(0), matrix.sum(1)
+    top = int(predicted.argmax())
+    if predicted[top] < share * total or true[top] >= share * total:
+        return None
+    which = "the majority class" if top == int(true.argmax()) else "one class"
+    return (f"collapsed to {which} ({label_names[top]!r} for {predicted[top] / total:.0%} of the predictions, "
+            f"{true[top] / total:.0%} of the labels): macro-F1 {scores['f1_macro']:.4f}")
+
+
+def collapse_warnings(final: dict, label_names: list[str]) -> list[str]:
+    """`collapse` on every evaluation set of a run, as '<set>: collapsed to ...'."""
+    found = ((name, collapse(scores, label_names)) for name, scores in final.items())
+    return [f"{name}: {why}" for name, why in found if why]

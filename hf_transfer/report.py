@@ -19,6 +19,8 @@ import yaml
 from . import rundir
 from .errors import UserError
 
+FITTED = ("tfidf_logreg", "frozen_logreg")  # the baselines every user tries first (strategies/classic.py)
+
 
 def _fmt(x: float | None) -> str:
     return "" if x is None else f"{x:.4f}"
@@ -63,6 +65,7 @@ def write_run_report(run_dir: str | Path, cfg, metrics: dict) -> Path:
     lines = [f"# {metrics['name']}", "",
              f"{metrics['model']} ({metrics['library']}, strategy `{metrics['strategy']}`) on "
              f"{cfg.data.dataset}. Weights of epoch {metrics['selected_epoch']} ({metrics['selected_by']}).", "",
+             *(f"**Warning:** {w}" for w in metrics.get("warnings", [])), *([""] if metrics.get("warnings") else []),
              "| eval set | samples | accuracy | macro-F1 | weighted-F1 | loss |", "|---|---:|---:|---:|---:|---:|"]
     lines += [f"| {k} | {m['num_samples']} | {_fmt(m['accuracy'])} | {_fmt(m['f1_macro'])} | "
               f"{_fmt(m['f1_weighted'])} | {_fmt(m['loss'])} |" for k, m in final.items()]
@@ -108,6 +111,10 @@ def comparison(runs: dict[str, tuple[dict, dict]], baseline: str | None = None) 
         baseline = next((n for n, (_, c, *_) in runs.items() if not c["model"]["pretrained"]), None)
     if baseline is not None and baseline not in runs:
         raise UserError(f"--baseline: no run named {baseline!r}; runs: {', '.join(runs)}")
+    classic = {}  # dataset -> the fitted baselines (tfidf_logreg, frozen_logreg) run on it: every run's gain over them
+    for name, (m, c, *_) in runs.items():
+        if m["strategy"] in FITTED:
+            classic.setdefault(c["data"]["dataset"], []).append(name)
     rows = []
     for name, (m, c, *_) in runs.items():
         row = {"run": name, "model": m["model"], "pretrained": c["model"]["pretrained"], "strategy": m["strategy"],
@@ -122,9 +129,14 @@ def comparison(runs: dict[str, tuple[dict, dict]], baseline: str | None = None) 
             if base is not None and name != baseline:
                 cell["gain_accuracy"] = s["accuracy"] - base["accuracy"]
                 cell["gain_f1_macro"] = s["f1_macro"] - base["f1_macro"]
+            over = {b: runs[b][0]["final"][split] for b in classic.get(c["data"]["dataset"], [])
+                    if b != name and split in runs[b][0]["final"]}
+            if over:
+                cell["gain_over"] = {b: {"accuracy": s["accuracy"] - o["accuracy"], "f1_macro": s["f1_macro"] - o["f1_macro"]}
+                                     for b, o in over.items()}
             row["eval"][split] = cell
         rows.append(row)
-    return {"baseline": baseline, "rows": rows}
+    return {"baseline": baseline, "classic_baselines": sorted({b for bs in classic.values() for b in bs}), "rows": rows}
 
 
 def load_runs(run_dirs: list[str | Path]) -> dict[str, tuple[dict, dict, Path]]:
@@ -169,14 +181,24 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
     (out / "report.json").write_text(json.dumps(table, indent=2))
     if table["baseline"]:
         lines += [f"Gain (in brackets) is over `{table['baseline']}` on the same eval set.", ""]
-    lines += ["| run | model | pretrained | strategy | eval set | samples | accuracy | macro-F1 | time (s) |",
-              "|---|---|---|---|---|---:|---:|---:|---:|"]
+    over = table["classic_baselines"]
+    if over:
+        lines += ["Gain over baseline: macro-F1 of the run minus that of the fitted baseline run on the same data "
+                  "and eval set (positive: fine-tuning pays off).", ""]
+    lines += ["| run | model | pretrained | strategy | eval set | samples | accuracy | macro-F1 | "
+              + "".join(f"macro-F1 gain over {b} | " for b in over) + "time (s) |",
+              "|---|---|---|---|---|---:|---:|---:|" + "---:|" * len(over) + "---:|"]
     for row in table["rows"]:
         for split, cell in row["eval"].items():
             gain = lambda k: f" ({cell['gain_' + k]:+.4f})" if "gain_" + k in cell else ""  # noqa: E731
+            versus = "".join(f"{cell['gain_over'][b]['f1_macro']:+.4f} | " if b in cell.get("gain_over", {}) else " | "
+                             for b in over)
             lines.append(f"| {row['run']} | {row['model']} | {'yes' if row['pretrained'] else 'no'} | {row['strategy']} "
                          f"| {split} | {cell['num_samples']} | {cell['accuracy']:.4f}{gain('accuracy')} | "
-                         f"{cell['f1_macro']:.4f}{gain('f1_macro')} | {row['seconds']:.0f} |")
+                         f"{cell['f1_macro']:.4f}{gain('f1_macro')} | {versus}{row['seconds']:.0f} |")
+    warnings = [f"- `{name}` {w}" for name, (m, *_) in runs.items() for w in m.get("warnings", [])]
+    if warnings:
+        lines += ["", "**Warnings:**", "", *warnings]
     if _plot_curves({n: m for n, (m, *_) in runs.items()}, out / "curves.png"):
         lines += ["", "![training curves](curves.png)"]
     path = out / rundir.REPORT
@@ -213,10 +235,14 @@ def write_html(md_path: Path, html_path: Path) -> Path:
 def results_table(report_json: str | Path) -> str:
     """A plain-text table of a comparison, for the terminal."""
     table = json.loads(Path(report_json).read_text())
-    lines = [f"{'run':<22} {'eval set':<14} {'n':>5} {'accuracy':>9} {'macro-F1':>9} {'gain acc':>9} {'time s':>7}"]
+    over = table.get("classic_baselines", [])
+    lines = [f"{'run':<22} {'eval set':<14} {'n':>5} {'accuracy':>9} {'macro-F1':>9} {'gain acc':>9} "
+             + "".join(f"{'F1 vs ' + b[:6]:>13} " for b in over) + f"{'time s':>7}"]
     for row in table["rows"]:
         for split, c in row["eval"].items():
             gain = f"{c['gain_accuracy']:+.4f}" if "gain_accuracy" in c else ""
+            versus = "".join(f"{c['gain_over'][b]['f1_macro']:>+13.4f} " if b in c.get("gain_over", {}) else " " * 14
+                             for b in over)
             lines.append(f"{row['run']:<22} {split:<14} {c['num_samples']:>5} {c['accuracy']:>9.4f} "
-                         f"{c['f1_macro']:>9.4f} {gain:>9} {row['seconds']:>7.0f}")
+                         f"{c['f1_macro']:>9.4f} {gain:>9} {versus}{row['seconds']:>7.0f}")
     return "\n".join(lines)

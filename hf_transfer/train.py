@@ -38,7 +38,7 @@ from .config import Config, from_dict
 from .data.loaders import build_loaders, join_batches
 from .data.sources import build_splits
 from .errors import ConfigError, UserError
-from .metrics import classification_metrics, proxy_a_distance
+from .metrics import classification_metrics, collapse_warnings, proxy_a_distance
 from .strategies import default_param_groups, get_strategy
 from .strategies.adapt import Outputs
 
@@ -60,9 +60,16 @@ class TrainState:
     target_batches: int = 0  # unlabelled target batches drawn (domain adaptation)
 
 
+def step_budget(cfg, steps_per_epoch: int) -> tuple[int, int]:
+    """(optimizer steps, epochs) of a run: train.max_steps or train.epochs, raised to train.min_steps."""
+    total = cfg.max_steps or steps_per_epoch * cfg.epochs
+    total = max(total, cfg.min_steps or 0)
+    return total, math.ceil(total / steps_per_epoch)
+
+
 def make_scheduler(optimizer, cfg, steps_per_epoch: int):
-    """Linear warmup, then cosine / linear decay to 0, step decay at epochs, or constant."""
-    total = steps_per_epoch * cfg.epochs
+    """Linear warmup, then cosine / linear decay to 0 over the step budget, step decay at epochs, or constant."""
+    total, _ = step_budget(cfg, steps_per_epoch)
     warmup = int(cfg.warmup_ratio * total)
     milestones = [e * steps_per_epoch for e in cfg.step_epochs]
 
@@ -79,6 +86,36 @@ def make_scheduler(optimizer, cfg, steps_per_epoch: int):
         return 1.0
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def apply_lr_multipliers(groups: list[dict], model, multipliers: dict) -> list[dict]:
+    """Split each parameter group into its head and backbone parts, each at the group's lr times the
+    part's multiplier (train.lr_multipliers, e.g. {head: 10}); groups stay as they are without multipliers."""
+    if not multipliers:
+        return groups
+    head = model.head_parameter_names()
+    params = dict(model.named_parameters())
+    split = []
+    for g in groups:
+        names = g.get("param_names") or [n for n, p in params.items() if any(p is q for q in g["params"])]
+        for part in ("backbone", "head"):
+            mine = [n for n in names if (n in head) == (part == "head")]
+            if mine:
+                split.append({**g, "name": f"{g.get('name', 'group')}/{part}", "param_names": mine,
+                              "params": [params[n] for n in mine], "lr": g["lr"] * multipliers.get(part, 1.0)})
+    return split
+
+
+def class_weight_tensor(setting, labels: list[int], num_classes: int) -> torch.Tensor | None:
+    """train.class_weights as a tensor: None, 'balanced' (n / (k * count), as scikit-learn) or a list."""
+    if setting is None:
+        return None
+    if setting == "balanced":
+        counts = torch.bincount(torch.as_tensor(list(labels)), minlength=num_classes).float()
+        return len(labels) / (num_classes * counts.clamp(min=1))
+    if len(setting) != num_classes:
+        raise ConfigError(f"train.class_weights: {len(setting)} weights for {num_classes} classes")
+    return torch.tensor(setting, dtype=torch.float)
 
 
 def make_optimizer(groups: list[dict], cfg, device: torch.device | None = None):
@@ -134,17 +171,20 @@ def _save_features(path: Path, features: dict, domains: dict, seed: int, per_dom
 
 
 def environment(accelerator: Accelerator) -> dict:
+    return environment_info(accelerator.device, accelerator.num_processes, accelerator.mixed_precision)
+
+
+def environment_info(device: torch.device, num_processes: int = 1, mixed_precision: str = "no") -> dict:
     import accelerate
     import datasets
     import timm
     import transformers
 
-    device = accelerator.device
     return {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or device.type,
         "device_type": device.type,
-        "num_processes": accelerator.num_processes,
-        "mixed_precision": accelerator.mixed_precision,
+        "num_processes": num_processes,
+        "mixed_precision": mixed_precision,
         "python": platform.python_version(),
         "torch": torch.__version__, "timm": timm.__version__, "transformers": transformers.__version__,
         "accelerate": accelerate.__version__, "datasets": datasets.__version__,
@@ -205,6 +245,14 @@ def _save_checkpoint(accelerator, out: Path, state: TrainState, strategy, keep: 
     accelerator.wait_for_everyone()
 
 
+def _patience_ran_out(state: TrainState, t) -> bool:
+    """train.early_stopping_patience evaluations without a better validation score, min_steps done."""
+    if not t.early_stopping_patience or not state.best or state.global_step < (t.min_steps or 0):
+        return False
+    since_best = sum(h["epoch"] > state.best["epoch"] for h in state.history)
+    return since_best >= t.early_stopping_patience
+
+
 def _write_metrics(out: Path, payload: dict) -> None:
     tmp = out / (rundir.METRICS + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2))
@@ -215,7 +263,13 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     """Run one config end to end; returns the metrics written to metrics.json.
 
     With train.auto_batch_size, a run that runs out of GPU memory starts again with half the batch
-    (accelerate's find_executable_batch_size); the folder it made is its own, so it is replaced."""
+    (accelerate's find_executable_batch_size); the folder it made is its own, so it is replaced.
+    A fitted baseline (tfidf_logreg, frozen_logreg) is fitted by `classic.run` instead."""
+    strategy = get_strategy(cfg.strategy)
+    if strategy.fitted:
+        from .classic import run
+
+        return run(cfg, strategy, overwrite=overwrite)
     if not cfg.train.auto_batch_size:
         return _train(cfg, overwrite, resume)
     import copy
@@ -300,6 +354,11 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     pad_id = getattr(tokenizer, "pad_token_id", None) or 0
     padding_side = getattr(tokenizer, "padding_side", "right")
     groups = strategy.param_groups(model, t) or default_param_groups(model, t.lr, t.weight_decay)
+    multipliers = {**model.default_lr_multipliers(), **t.lr_multipliers}
+    groups = apply_lr_multipliers(groups, model, multipliers)
+    if multipliers:
+        log.info("learning-rate multipliers: %s", multipliers)
+    class_weight = class_weight_tensor(t.class_weights, splits.train["label"], len(splits.label_names))
     optimizer = make_optimizer(groups, t, accelerator.device)
     cl_model = None  # the model, when its weights are channels_last (made standard while saving)
     if t.channels_last if t.channels_last is not None else (model.library == "timm" and accelerator.device.type == "cuda"):
@@ -312,6 +371,9 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     batches_per_epoch = len(train_dl)
     steps_per_epoch = math.ceil(batches_per_epoch / t.grad_accum_steps)
     scheduler = make_scheduler(optimizer, t, steps_per_epoch)
+    total_steps, epochs = step_budget(t, steps_per_epoch)
+    if class_weight is not None:
+        class_weight = class_weight.to(accelerator.device)
     accelerator.register_for_checkpointing(scheduler)
     if t.log_with:
         accelerator.init_trackers(cfg.name, config={k: str(v) for k, v in cfg.to_dict()["train"].items()})
@@ -325,7 +387,6 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         log.info("resumed from %s (step %d)", ckpt, state.global_step)
     if target_stream is not None:
         target_stream.start(state.target_batches)
-    total_steps = steps_per_epoch * t.epochs
     domains = splits.domains
     selected_features = {}
 
@@ -335,14 +396,14 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     has_validation = "validation" in eval_dls
     best_path = out / rundir.CHECKPOINTS / rundir.BEST / "model.safetensors"
     sign = -1.0 if t.metric_for_best == "loss" else 1.0
-    stopped = False
+    stopped = early_stopped = False
     train_seconds = eval_seconds = 0.0
     samples_seen = 0
-    bar = tqdm(total=steps_per_epoch * t.epochs, initial=state.global_step, desc=cfg.name, unit="step",
+    bar = tqdm(total=total_steps, initial=state.global_step, desc=cfg.name, unit="step",
                disable=not accelerator.is_local_main_process, dynamic_ncols=True)
     model.train()
     try:
-        for epoch in range(state.global_step // steps_per_epoch, t.epochs):
+        for epoch in range(state.global_step // steps_per_epoch, epochs):
             done_in_epoch = state.global_step - epoch * steps_per_epoch
             sampler.begin(epoch, skip=done_in_epoch * t.grad_accum_steps * t.batch_size * accelerator.num_processes)
             strategy.on_epoch_start(epoch, accelerator.unwrap_model(model))
@@ -363,7 +424,8 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                     if soft_targets is not None:
                         loss = torch.sum(-soft_targets * F.log_softmax(logits.float(), -1), -1).mean()
                     else:
-                        loss = F.cross_entropy(logits.float(), batch["labels"], label_smoothing=t.label_smoothing)
+                        loss = F.cross_entropy(logits.float(), batch["labels"], weight=class_weight,
+                                               label_smoothing=t.label_smoothing)
                     loss = strategy.loss(loss, accelerator.unwrap_model(model), batch, logits, features)
                     if target_stream is not None:
                         loss = strategy.adapt(loss, accelerator.unwrap_model(model), Outputs(logits, features),
@@ -392,12 +454,14 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                 if t.stop_after_steps and state.global_step >= t.stop_after_steps:
                     stopped = True
                     break
+                if state.global_step >= total_steps:  # a step budget ends inside its last epoch
+                    break
             train_seconds += time.perf_counter() - tick
             if stopped and state.global_step % steps_per_epoch:  # mid-epoch: no eval, resume goes on from here
                 _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints, cl_model)
                 break
             state.epoch = epoch + 1
-            if state.epoch % t.eval_every_epochs == 0 or state.epoch == t.epochs:
+            if state.epoch % t.eval_every_epochs == 0 or state.epoch == epochs:
                 tick = time.perf_counter()
                 results, feats = evaluate_sets(model, eval_dls, accelerator, splits.label_names,
                                                feature_sets=tuple(domains.values()), prepare=loaders.on_device)
@@ -429,8 +493,12 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                     selected_features = feats
                 if main:
                     _write_metrics(out, {"status": "running", "history": state.history})
+                early_stopped = has_validation and _patience_ran_out(state, t)
             _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints, cl_model)
-            if stopped:
+            if stopped or early_stopped:
+                if early_stopped:
+                    log.info("early stopping at epoch %d: validation %s has not improved since epoch %d",
+                             state.epoch, t.metric_for_best, state.best["epoch"])
                 break
     except KeyboardInterrupt:
         bar.close()
@@ -439,7 +507,7 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
             raise UserError(f"interrupted at step {state.global_step}; checkpoint saved, continue with --resume")
         raise
     bar.close()
-    if stopped and state.global_step < steps_per_epoch * t.epochs:
+    if stopped and state.global_step < total_steps:
         msg = f"stopped after {state.global_step} steps (train.stop_after_steps); continue with --resume"
         log.info(msg)
         return {"status": "stopped", "global_step": state.global_step, "message": msg}
@@ -468,8 +536,11 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         "train_samples": len(splits.train),
         "batch_size": t.batch_size,
         "data_pipeline": loaders.pipeline,
+        "pooling": unwrapped.pooling.to_dict() if unwrapped.pooling is not None else None,
         "domains": domains,
         "selected_epoch": chosen["epoch"],
+        "steps": {"done": state.global_step, "budget": total_steps, "per_epoch": steps_per_epoch,
+                  "early_stopped": early_stopped},
         "selected_by": f"validation/{t.metric_for_best}" if has_validation and t.load_best_at_end else "last epoch",
         "final": chosen["eval"],
         "history": state.history,
@@ -480,6 +551,9 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                     "peak_host_memory_mb": _peak_host_memory_mb()},
         "environment": environment(accelerator),
     }
+    metrics["warnings"] = collapse_warnings(chosen["eval"], splits.label_names)
+    for warning in metrics["warnings"]:
+        log.warning("%s: %s", cfg.name, warning)
     if torch.cuda.is_available():
         metrics["timings"]["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     if main:

@@ -35,6 +35,13 @@ def test_overrides_parse_values_by_field_type():
     ("hub.push_to_hub=true", "hub.repo_id: is required when hub.push_to_hub is true"),
     ("data.extra_eval={test: {dataset: x}}", "data.extra_eval.test: the name is taken by a split"),
     ("data.extra_eval={uci: {dataset: x, spilt: test}}", "data.extra_eval.uci.spilt: unknown field"),
+    ("train.lr=.inf", "train.lr: must be positive and finite"),
+    ("train.class_weights=balancd", "train.class_weights: must be null, 'balanced' or a list"),
+    ("train.class_weights=[1, -2]", "train.class_weights: must be null, 'balanced' or a list"),
+    ("train.lr_multipliers={haed: 10}", "train.lr_multipliers: must map backbone and/or head"),
+    ("train.min_steps=0", "train.min_steps: must be at least 1"),
+    ("train.early_stopping_patience=0", "train.early_stopping_patience: must be at least 1"),
+    ("model.pooling=weighted", "model.pooling: 'weighted' is not one of: auto, head, mean, cls, max"),
 ])
 def test_bad_values_name_the_field(override, message):
     with pytest.raises(ConfigError) as e:
@@ -60,3 +67,8 @@ def test_every_field_has_help():
     rows = config.describe()
     assert len(rows) > 40
     assert all(help_ for _, _, help_ in rows), [k for k, _, h in rows if not h]
+
+
+def test_min_steps_may_not_exceed_max_steps():
+    with pytest.raises(ConfigError, match="train.min_steps: must not exceed train.max_steps"):
+        config.apply_overrides(config.Config(), ["train.max_steps=10", "train.min_steps=20"])
