@@ -46,19 +46,25 @@ IMAGE_GRID = {
     "finetune": [],
     "scratch": ["model.pretrained=false"],
 }
+BEFORE = ["model.pooling=head", "train.class_weights=null", "train.min_steps=null", "train.epochs=2",
+          "train.metric_for_best=accuracy", "train.early_stopping_patience=null"]
 GRID = {
     "tfidf_logreg": ["strategy.name=tfidf_logreg"],
     "frozen_logreg": ["strategy.name=frozen_logreg"],
     # the settings before this sweep (the issue's report): [CLS] pooler, 2 epochs at lr 3e-4, no class
     # weights, best epoch by accuracy
-    "before": ["model.pooling=head", "train.class_weights=null", "train.min_steps=null", "train.epochs=2",
-               "train.metric_for_best=accuracy", "train.early_stopping_patience=null", "train.lr=3e-4"],
+    "before": [*BEFORE, "train.lr=3e-4"],
+    # the text recipes' settings before this sweep (bbc_news_minilm: the same at lr 1e-4)
+    "before_recipe": BEFORE,
     "recipe": [],  # what the text recipes now use (RECIPE, with the library's defaults for the rest)
     "cls_pooler": ["model.pooling=head"],
-    "head_x1": ["train.lr_multipliers={head: 1}"],
+    "head_x100": ["train.lr_multipliers={head: 100}"],
     "no_class_weights": ["train.class_weights=null"],
     "no_min_steps": ["train.min_steps=null"],
     "lr_3e-4": ["train.lr=3e-4"],
+    # LP-FT (Kumar et al. 2022, https://arxiv.org/abs/2202.10054): start from the frozen_logreg run's model
+    # (its head is the fitted regression) and fine-tune everything at one lr; run frozen_logreg first
+    "lp_ft": ["model.name={runs}/frozen_logreg/seed{seed}/model", "train.lr_multipliers={head: 1}"],
 }
 COLUMNS = [("row", "row", "s"), ("n", "seeds", "d"), ("acc", "test accuracy", "s"), ("f1", "test macro-F1", "s"),
            ("epoch", "epochs picked", "s"), ("seconds", "s per run", ".0f")]
@@ -91,8 +97,9 @@ def main() -> None:
     for seed in range(args.seeds):  # seed-major: a cut-short sweep still compares rows on the same seeds
         for row in rows:
             out = Path(args.out) / args.task / row / f"seed{seed}"
+            sets = [o.format(runs=Path(args.out).resolve() / args.task, seed=seed) for o in rows_of[row]]
             cfg = apply_overrides(from_dict({"name": row, **TASKS[args.task]}),
-                                  [*args.overrides, *rows_of[row], f"train.seed={seed}", f"output_dir={out}"])
+                                  [*args.overrides, *sets, f"train.seed={seed}", f"output_dir={out}"])
             m = train(cfg, overwrite=True)
             test = m["final"]["test"]
             result = {"benchmark": "sweep", "task": args.task, "row": row, "seed": seed,

@@ -113,12 +113,6 @@ class TransferModel(nn.Module):
             features = features[:, 0]
         return logits, features
 
-    def default_lr_multipliers(self) -> dict:
-        """A head on unit-length features (normalised sentence embeddings) needs large weights to give
-        confident logits: at train.lr it learns ~100x too slowly and small data collapses to the
-        majority class (measured: benchmarks/sweep.py), so it gets 100x unless train.lr_multipliers says."""
-        return {"head": 100.0} if self.pooling is not None and self.pooling.normalize else {}
-
     def _encoder(self) -> nn.Module:
         """The transformer under the classification head (BertModel in BertForSequenceClassification)."""
         net = self.net.get_base_model() if hasattr(self.net, "get_base_model") else self.net  # peft (LoRA) wraps it

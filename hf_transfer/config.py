@@ -155,8 +155,7 @@ class TrainConfig:
               "with metric_for_best: f1_macro when a minority class matters as much as the majority.")
     lr_multipliers: dict = _f(
         {}, "Learning-rate multipliers per part of the model, e.g. {head: 10} or {backbone: 0.1}: the new head "
-            "learns faster than the pretrained weights. Empty: every part at train.lr (and its strategy's groups), "
-            "except a head on normalised sentence embeddings (model.pooling auto), which gets {head: 100}.")
+            "learns faster than the pretrained weights. Empty: every part at train.lr (and its strategy's groups).")
     mixed_precision: Literal["no", "fp16", "bf16"] = _f("no", "Autocast precision (fp16 needs a GPU).")
     seed: int = _f(42, "Seed of every random number generator (data order, init, dropout).")
     eval_every_epochs: int = _f(1, "Evaluate every N epochs (and always after the last one).")

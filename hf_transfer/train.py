@@ -97,25 +97,24 @@ def apply_lr_multipliers(groups: list[dict], model, multipliers: dict) -> list[d
     params = dict(model.named_parameters())
     split = []
     for g in groups:
-        names = g.get("param_names") or [n for n, p in params.items() if any(p is q for q in g["params"])]
-        for part in ("backbone", "head"):
-            mine = [n for n in names if (n in head) == (part == "head")]
+        for part in ("backbone", "head"):  # every group names its parameters (default_param_groups)
+            mine = [n for n in g["param_names"] if (n in head) == (part == "head")]
             if mine:
                 split.append({**g, "name": f"{g.get('name', 'group')}/{part}", "param_names": mine,
                               "params": [params[n] for n in mine], "lr": g["lr"] * multipliers.get(part, 1.0)})
     return split
 
 
-def class_weight_tensor(setting, labels: list[int], num_classes: int) -> torch.Tensor | None:
+def class_weight_tensor(setting, labels: list[int], num_classes: int, device=None) -> torch.Tensor | None:
     """train.class_weights as a tensor: None, 'balanced' (n / (k * count), as scikit-learn) or a list."""
     if setting is None:
         return None
     if setting == "balanced":
         counts = torch.bincount(torch.as_tensor(list(labels)), minlength=num_classes).float()
-        return len(labels) / (num_classes * counts.clamp(min=1))
+        return (len(labels) / (num_classes * counts.clamp(min=1))).to(device)
     if len(setting) != num_classes:
         raise ConfigError(f"train.class_weights: {len(setting)} weights for {num_classes} classes")
-    return torch.tensor(setting, dtype=torch.float)
+    return torch.tensor(setting, dtype=torch.float, device=device)
 
 
 def make_optimizer(groups: list[dict], cfg, device: torch.device | None = None):
@@ -354,11 +353,9 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     pad_id = getattr(tokenizer, "pad_token_id", None) or 0
     padding_side = getattr(tokenizer, "padding_side", "right")
     groups = strategy.param_groups(model, t) or default_param_groups(model, t.lr, t.weight_decay)
-    multipliers = {**model.default_lr_multipliers(), **t.lr_multipliers}
-    groups = apply_lr_multipliers(groups, model, multipliers)
-    if multipliers:
-        log.info("learning-rate multipliers: %s", multipliers)
-    class_weight = class_weight_tensor(t.class_weights, splits.train["label"], len(splits.label_names))
+    groups = apply_lr_multipliers(groups, model, t.lr_multipliers)
+    class_weight = class_weight_tensor(t.class_weights, splits.train["label"], len(splits.label_names),
+                                       accelerator.device)
     optimizer = make_optimizer(groups, t, accelerator.device)
     cl_model = None  # the model, when its weights are channels_last (made standard while saving)
     if t.channels_last if t.channels_last is not None else (model.library == "timm" and accelerator.device.type == "cuda"):
@@ -372,8 +369,6 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     steps_per_epoch = math.ceil(batches_per_epoch / t.grad_accum_steps)
     scheduler = make_scheduler(optimizer, t, steps_per_epoch)
     total_steps, epochs = step_budget(t, steps_per_epoch)
-    if class_weight is not None:
-        class_weight = class_weight.to(accelerator.device)
     accelerator.register_for_checkpointing(scheduler)
     if t.log_with:
         accelerator.init_trackers(cfg.name, config={k: str(v) for k, v in cfg.to_dict()["train"].items()})
