@@ -94,6 +94,26 @@ def test_mmd_is_zero_for_one_distribution_and_grows_with_a_shift():
     assert 0 <= near.item() < far.item()
 
 
+def test_mcc_sample_weights_carry_no_gradient():
+    """The entropy weights are constants: the gradient equals that of the loss with the weights
+    computed apart and fed in as numbers (the reference implementation detaches them)."""
+    import torch.nn.functional as F
+
+    from hf_transfer.strategies.adapt import entropy
+
+    logits = torch.randn(8, 4, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    mcc_loss(logits, 2.5).backward()
+    ours = logits.grad.clone()
+    x = logits.detach().clone().requires_grad_(True)
+    p = F.softmax(x / 2.5, -1)
+    w = 1.0 + torch.exp(-entropy(F.softmax(logits.detach() / 2.5, -1)))
+    w = (len(w) * w / w.sum()).unsqueeze(1)
+    c = (p * w).t() @ p
+    c = c / c.sum(dim=1, keepdim=True)
+    ((c.sum() - torch.trace(c)) / 4).backward()
+    assert torch.allclose(ours, x.grad, atol=1e-7)
+
+
 def test_mcc_is_zero_for_confident_distinct_predictions_and_positive_for_confused_ones():
     confident = torch.eye(3).repeat(2, 1) * 50
     assert mcc_loss(confident, 1.0).item() == pytest.approx(0.0, abs=1e-4)

@@ -2,7 +2,7 @@
 
 Needs no discriminator and works on any head: it lowers how much the target predictions confuse
 one class with another. With target probabilities p = softmax(logits_t / T), sample weights
-w = 1 + exp(-H(p)) normalised to mean 1, and the class-correlation matrix C = (w * p)^T p,
+w = 1 + exp(-H(p)) normalised to mean 1 (constants: no gradient flows through them), and the class-correlation matrix C = (w * p)^T p,
 rows normalised to sum 1:
 
     MCC = (sum(C) - trace(C)) / classes          L = CE(C(f_s), y_s) + trade_off * MCC
@@ -18,7 +18,7 @@ from .adapt import AdaptStrategy, entropy
 
 def mcc_loss(target_logits: torch.Tensor, temperature: float) -> torch.Tensor:
     p = F.softmax(target_logits.float() / temperature, -1)
-    w = 1.0 + torch.exp(-entropy(p))
+    w = 1.0 + torch.exp(-entropy(p.detach()))  # weights, not a target: no gradient (as the reference code)
     w = (len(w) * w / w.sum()).unsqueeze(1)
     c = (p * w).t() @ p
     c = c / c.sum(dim=1, keepdim=True)
