@@ -81,10 +81,57 @@ def adaptation_table(runs: dict[str, tuple[dict, dict]]) -> list[dict]:
             row["gain_f1_macro"] = row["target_f1_macro"]["mean"] - floor["target_f1_macro"]["mean"] if floor else None
             span = ceiling["target_accuracy"]["mean"] - floor["target_accuracy"]["mean"] if floor and ceiling else None
             row["gap_closed"] = row["gain_accuracy"] / span if span and abs(span) > 1e-9 else None
+            if floor and row is not floor:
+                row["paired"] = paired_gain(row, floor, ceiling)
         model = (by_name.get(FLOOR) or rows[0])["model"]
         tables.append({"source": source, "target": target, "model": model, "rows": rows,
                        "label_names": items[0][1]["label_names"]})
     return tables
+
+
+def _interval(values: list[float]) -> dict:
+    """Mean and 95 % confidence interval (Student's t) of paired differences; no interval from one value."""
+    n = len(values)
+    mean = float(np.mean(values)) if n else None
+    if n < 2:
+        return {"mean": mean, "low": None, "high": None, "n": n}
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / math.sqrt(n))
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
+
+
+def paired_gain(row: dict, floor: dict, ceiling: dict | None) -> dict:
+    """The method against source_only on the same seeds: the target-accuracy gain and, with an oracle
+    of the same seed, the share of the source_only -> oracle gap closed, each with a 95 % CI, and a
+    verdict in plain words."""
+    by_seed = lambda r: dict(zip(r["seeds"], r["per_run"]))  # noqa: E731
+    mine, base = by_seed(row), by_seed(floor)
+    top = by_seed(ceiling) if ceiling else {}
+    seeds = sorted(set(mine) & set(base))
+    gains = [mine[s]["target_accuracy"] - base[s]["target_accuracy"] for s in seeds]
+    closed = [(mine[s]["target_accuracy"] - base[s]["target_accuracy"])
+              / (top[s]["target_accuracy"] - base[s]["target_accuracy"])
+              for s in seeds if s in top and abs(top[s]["target_accuracy"] - base[s]["target_accuracy"]) > 1e-9]
+    gain, share = _interval(gains), _interval(closed) if closed else None
+    if gain["n"] < 2:
+        verdict = f"{len(seeds)} paired seed(s): no interval"
+    elif gain["low"] <= 0 <= gain["high"]:
+        verdict = f"not distinguishable from {FLOOR} ({gain['n']} seeds)"
+    elif share is not None and share["n"] >= 2 and row["method"] != CEILING:
+        verdict = (f"{'closes' if share['mean'] > 0 else 'widens'} {100 * abs(share['mean']):.0f}% "
+                   f"± {100 * (share['high'] - share['mean']):.0f}% of the gap")
+    else:
+        verdict = f"{'better' if gain['mean'] > 0 else 'worse'} than {FLOOR}: {gain['mean']:+.3f} " \
+                  f"± {gain['high'] - gain['mean']:.3f} target accuracy"
+    return {"seeds": seeds, "gain_accuracy": gain, "gap_closed": share, "verdict": verdict}
+
+
+def _ci(s: dict | None, pct: bool = False) -> str:
+    if not s or s["low"] is None:
+        return ""
+    k, unit = (100, "%") if pct else (1, "")
+    return f"[{k * s['low']:+.{0 if pct else 3}f}{unit}, {k * s['high']:+.{0 if pct else 3}f}{unit}]"
 
 
 def _pm(s: dict) -> str:
@@ -102,14 +149,18 @@ def _signed(x: float | None, pct: bool = False) -> str:
 def markdown_table(table: dict) -> list[str]:
     """The comparison table (shared by the report and the model cards)."""
     lines = ["| method | seeds | source acc | source macro-F1 | target acc | target macro-F1 | domain gap | "
-             "gain over source_only | gap closed | A-distance |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "gain over source_only (95% CI, paired) | gap closed (95% CI) | A-distance | verdict |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in table["rows"]:
+        paired = r.get("paired") or {}
+        closed = r["method"] not in (FLOOR, CEILING)
         lines.append(f"| {r['method']} | {len(r['runs'])} | {_pm(r['source_accuracy'])} | {_pm(r['source_f1_macro'])} | "
                      f"{_pm(r['target_accuracy'])} | {_pm(r['target_f1_macro'])} | {_pm(r['gap'])} | "
-                     f"{_signed(r['gain_accuracy']) if r['method'] != FLOOR else ''} | "
-                     f"{_signed(r['gap_closed'], pct=True) if r['method'] not in (FLOOR, CEILING) else ''} | "
-                     f"{_pm(r['a_distance'])} |")
+                     f"{_signed(r['gain_accuracy']) if r['method'] != FLOOR else ''} "
+                     f"{_ci(paired.get('gain_accuracy'))} | "
+                     f"{_signed(r['gap_closed'], pct=True) if closed else ''} "
+                     f"{_ci(paired.get('gap_closed'), pct=True) if closed else ''} | "
+                     f"{_pm(r['a_distance'])} | {paired.get('verdict', '')} |")
     return lines
 
 

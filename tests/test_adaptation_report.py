@@ -64,6 +64,43 @@ def test_report_numbers_match_metrics_json(adaptation_runs):
         assert f"adaptation_{name}.png" in md and (out / f"adaptation_{name}.png").stat().st_size > 1000
 
 
+def test_paired_confidence_intervals_recomputed_from_metrics_json(adaptation_runs):
+    from scipy import stats
+
+    runs, out = adaptation_runs
+    table = json.loads((out / "report.json").read_text())["adaptation"][0]
+    paired = next(r for r in table["rows"] if r["method"] == "dann")["paired"]
+    by_seed = {(r.parent.name, int(r.name[4:])): _metrics(r)["final"]["target"]["accuracy"] for r in runs}
+    diffs = [by_seed[("dann", s)] - by_seed[("source_only", s)] for s in (0, 1)]
+    mean = sum(diffs) / 2
+    half = stats.t.ppf(0.975, 1) * abs(diffs[0] - diffs[1]) / 2 ** 0.5 / 2 ** 0.5  # std of two values: |a-b|/sqrt(2)
+    assert paired["seeds"] == [0, 1]
+    assert paired["gain_accuracy"]["mean"] == pytest.approx(mean)
+    assert paired["gain_accuracy"]["low"] == pytest.approx(mean - half)
+    assert paired["gain_accuracy"]["high"] == pytest.approx(mean + half)
+    span = by_seed[("oracle", 0)] - by_seed[("source_only", 0)]
+    if abs(span) > 1e-9:  # one oracle seed: one paired share, so no interval
+        assert paired["gap_closed"] == {"mean": pytest.approx(diffs[0] / span), "low": None, "high": None, "n": 1}
+    assert paired["verdict"] in (out / "report.md").read_text()
+
+
+def test_verdicts_say_what_the_interval_says():
+    from hf_transfer.adaptation_report import paired_gain
+
+    def row(name, accs, seeds=(0, 1, 2)):
+        return {"method": name, "seeds": list(seeds), "per_run": [{"target_accuracy": a} for a in accs]}
+
+    floor, ceiling = row("source_only", [0.40, 0.50, 0.60]), row("oracle", [0.90, 0.90, 0.90])
+    clear = paired_gain(row("mcc", [0.66, 0.70, 0.76]), floor, ceiling)
+    assert clear["verdict"].startswith("closes ") and clear["verdict"].endswith("% of the gap")
+    assert clear["gain_accuracy"]["low"] > 0
+    noisy = paired_gain(row("dann", [0.60, 0.40, 0.62]), floor, ceiling)
+    assert noisy["verdict"] == "not distinguishable from source_only (3 seeds)"
+    worse = paired_gain(row("cdan", [0.30, 0.41, 0.50]), floor, None)
+    assert worse["verdict"].startswith("worse than source_only: -0.097 ± ")
+    assert paired_gain(row("mmd", [0.7], seeds=(0,)), floor, ceiling)["verdict"] == "1 paired seed(s): no interval"
+
+
 def test_model_cards_carry_the_table(adaptation_runs):
     runs, out = adaptation_runs
     table = json.loads((out / "report.json").read_text())["adaptation"][0]
