@@ -58,13 +58,13 @@ GRID = {
     "before_recipe": BEFORE,
     "recipe": [],  # what the text recipes now use (RECIPE, with the library's defaults for the rest)
     "cls_pooler": ["model.pooling=head"],
-    "head_x100": ["train.lr_multipliers={head: 100}"],
+    "head_x100": ["train.lr_multipliers={{head: 100}}"],
     "no_class_weights": ["train.class_weights=null"],
     "no_min_steps": ["train.min_steps=null"],
     "lr_3e-4": ["train.lr=3e-4"],
     # LP-FT (Kumar et al. 2022, https://arxiv.org/abs/2202.10054): start from the frozen_logreg run's model
     # (its head is the fitted regression) and fine-tune everything at one lr; run frozen_logreg first
-    "lp_ft": ["model.name={runs}/frozen_logreg/seed{seed}/model", "train.lr_multipliers={head: 1}"],
+    "lp_ft": ["model.name={runs}/frozen_logreg/seed{seed}/model", "train.lr_multipliers={{head: 1}}"],
 }
 COLUMNS = [("row", "row", "s"), ("n", "seeds", "d"), ("acc", "test accuracy", "s"), ("f1", "test macro-F1", "s"),
            ("epoch", "epochs picked", "s"), ("seconds", "s per run", ".0f")]
@@ -82,6 +82,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", choices=sorted(TASKS), default="tweets")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     p.add_argument("--only", default=None, help="comma-separated rows of the grid (default: all)")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="extra override for every row")
     p.add_argument("--out", default="../runs/sweep")
@@ -94,7 +95,7 @@ def main() -> None:
     if unknown:
         sys.exit(f"sweep.py: unknown rows {unknown}; rows: {', '.join(rows_of)}")
     runs = {r: [] for r in rows}
-    for seed in range(args.seeds):  # seed-major: a cut-short sweep still compares rows on the same seeds
+    for seed in range(args.first_seed, args.first_seed + args.seeds):  # seed-major: a cut-short sweep still compares rows on the same seeds
         for row in rows:
             out = Path(args.out) / args.task / row / f"seed{seed}"
             sets = [o.format(runs=Path(args.out).resolve() / args.task, seed=seed) for o in rows_of[row]]

@@ -81,24 +81,35 @@ def fit_logreg(features: dict, labels: dict, cfg: Config, num_classes: int, scal
     """(pipeline, C, validation score) of the C in C_GRID that scores best on validation."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     t = cfg.train
     weight = _class_weight(t.class_weights, num_classes)
     has_validation = "validation" in features
     sign = -1.0 if t.metric_for_best == "loss" else 1.0
+    scaler = _scaler(features["train"]) if scale else None
     best = None
     for c in C_GRID if has_validation else (1.0,):
-        steps = [StandardScaler()] if scale else []
-        pipe = make_pipeline(*steps, LogisticRegression(C=c, max_iter=3000, class_weight=weight,
-                                                        random_state=t.seed))
-        pipe.fit(features["train"], labels["train"])
+        regression = LogisticRegression(C=c, max_iter=3000, class_weight=weight, random_state=t.seed)
+        pipe = make_pipeline(*([scaler] if scaler is not None else []), regression)
+        regression.fit(scaler.transform(features["train"]) if scaler is not None else features["train"],
+                       labels["train"])
         score = (sign * _scores(pipe, features["validation"], labels["validation"], num_classes)[t.metric_for_best]
                  if has_validation else 0.0)
         log.info("logistic regression C=%g: validation %s %.4f", c, t.metric_for_best, sign * score)
         if best is None or score > best[2]:
             best = (pipe, c, score)
     return best[0], best[1], sign * best[2]
+
+
+def _scaler(x: np.ndarray):
+    """StandardScaler fitted on `x`, with every scale at least 1e-3 of the median one: embedding models
+    have dead dimensions (all-MiniLM-L6-v2: 3 of 384 are ~1e-34 everywhere) that plain standardising
+    blows up into unit-variance noise, and folded into a head as weights of ~1e31."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x)
+    scaler.scale_ = np.maximum(scaler.scale_, 1e-3 * np.median(scaler.scale_))
+    return scaler
 
 
 def _scores(pipe, x, y, num_classes: int, label_names=None) -> dict:

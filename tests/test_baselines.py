@@ -129,3 +129,25 @@ def test_fitted_baselines_do_not_stack(strategy, message):
 
     with pytest.raises(ConfigError, match=message):
         config.apply_overrides(config.Config(), [f"strategy.name={strategy}"])
+
+
+def test_a_dead_feature_dimension_does_not_blow_up_the_folded_head():
+    """Embedding models have dimensions that are ~0 everywhere (all-MiniLM-L6-v2: three of 384, ~1e-34);
+    standardised as they are, they become noise and fold into head weights of ~1e31."""
+    from hf_transfer.config import from_dict
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 5))
+    x[:, 2] = rng.normal(size=60) * 1e-34
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5).astype(int)
+    features = {"train": x[:40], "validation": x[40:]}
+    labels = {"train": list(y[:40]), "validation": list(y[40:])}
+    pipe, _, _ = classic.fit_logreg(features, labels, from_dict({}), 3, scale=True)
+
+    class Holder:
+        head = torch.nn.Linear(5, 3)
+
+    classic.fold_into_head(Holder, pipe, 3)
+    assert Holder.head.weight.abs().max() < 1e4
+    logits = Holder.head(torch.as_tensor(x, dtype=torch.float))
+    assert logits.argmax(-1).tolist() == pipe.predict(x).tolist()
