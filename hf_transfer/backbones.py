@@ -50,6 +50,7 @@ class TransferModel(nn.Module):
         self.head_attr = head_attr  # dotted path of the head inside net ("classifier", "fc", "head.fc")
         self.head_spec = None  # set when strategies replace the linear head (hidden layers)
         self.pooling = None  # a pooling.Pooling: text features pooled as a sentence-embedding model (not [CLS])
+        self.head_is_new = True  # False when the checkpoint's own head was loaded (same classes)
 
     def set_pooling(self, pooling) -> None:
         """Feed the head the `pooling` of the encoder's token states instead of the model's own pooler,
@@ -270,9 +271,10 @@ def load_backbone(cfg: ModelConfig, task: str, label_names: list[str]) -> Transf
                           head_attr=_head_attr(net, library))
     if pooling is not None:
         model.set_pooling(pooling)
+    model.head_is_new = not (head_loaded or mlp_head)
     if mlp_head:
         _restore_mlp_head(model, Path(ref), load_weights)
-    elif not head_loaded and cfg.new_head_init == "zeros":
+    elif not head_loaded and cfg.new_head_init in ("zeros", "logreg"):  # logreg: fitted by the loop
         with torch.no_grad():
             for p in model.head.parameters():
                 p.zero_()

@@ -126,7 +126,19 @@ def _proba(pipe, x, num_classes: int) -> np.ndarray:
     return proba
 
 
-def fold_into_head(model, pipe, num_classes: int) -> None:
+def init_head_from_logreg(model, splits, cfg: Config) -> None:
+    """model.new_head_init: logreg (LP-FT): fit the regression on the frozen features of the train split
+    (C on validation) and fold it into the new head, before fine-tuning starts."""
+    train_and_validation = dataclasses.replace(splits, evals={})
+    features = backbone_features(model, train_and_validation, cfg)
+    labels = {k: list(v["label"]) for k, v in {"train": splits.train, **train_and_validation.eval_sets}.items()}
+    pipe, c, value = fit_logreg(features, labels, cfg, len(splits.label_names), scale=True)
+    fold_into_head(model, pipe, len(splits.label_names), who="model.new_head_init: logreg")
+    log.info("new head: logistic regression on frozen features (C=%g, validation %s %.4f)", c,
+             cfg.train.metric_for_best, value)
+
+
+def fold_into_head(model, pipe, num_classes: int, who: str = "strategy.name: frozen_logreg") -> None:
     """Set the model's linear head to standardisation + logistic regression: logits = W (x - mu) / sigma + b,
     so that the saved model predicts as the fitted pipeline does."""
     scaler, reg = pipe[0], pipe[-1]
@@ -139,8 +151,8 @@ def fold_into_head(model, pipe, num_classes: int) -> None:
     weight[reg.classes_], bias[reg.classes_] = w, intercept - w @ scaler.mean_
     head = model.head
     if not isinstance(head, torch.nn.Linear):
-        raise UserError(f"strategy.name: frozen_logreg needs a model whose head is one linear layer, not "
-                        f"{type(head).__name__} (for a text model, set model.pooling: mean)")
+        raise UserError(f"{who} needs a model whose head is one linear layer, not {type(head).__name__} "
+                        "(for a text model, set model.pooling: mean)")
     with torch.no_grad():
         head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype))
         head.bias.copy_(torch.as_tensor(bias, dtype=head.bias.dtype))

@@ -48,9 +48,12 @@ class ModelConfig:
     pretrained: bool = _f(True, "Load pretrained weights (false: same architecture, random init, 'from scratch').")
     revision: Optional[str] = _f(None, "Hub revision (branch, tag or commit) of the model.")
     drop_rate: Optional[float] = _f(None, "Dropout before the head (timm drop_rate / transformers classifier dropout).")
-    new_head_init: Literal["zeros", "default"] = _f(
+    new_head_init: Literal["zeros", "default", "logreg"] = _f(
         "zeros", "Init of a new head: zeros (uniform first predictions; a random head's large logits do not "
-                 "push the pretrained features around in the first steps) or the library's random init.")
+                 "push the pretrained features around in the first steps), the library's random init, or logreg: "
+                 "the logistic regression of the frozen features on the train split (C chosen on validation, as "
+                 "strategy frozen_logreg), then everything fine-tunes from there: LP-FT (Kumar et al. 2022, "
+                 "https://arxiv.org/abs/2202.10054); costs one forward pass over the train and validation sets.")
     pooling: Literal["auto", "head", "mean", "cls", "max", "mean_sqrt_len"] = _f(
         "auto", "Text models: what feeds the classification head. auto: pooled as a sentence-transformers checkpoint "
                 "was trained (its modules.json: mean pooling and normalisation for all-MiniLM-L6-v2), else the "
@@ -483,6 +486,8 @@ def _check(cfg: Config) -> Config:
                           "its own; it does not stack with other strategies")
     if d.target.dataset and any(REGISTRY[p].fitted for p in parts):
         raise ConfigError(f"data.target.dataset: {parts[0]} is not a domain-adaptation method; leave data.target out")
+    if cfg.model.new_head_init == "logreg" and "head" in parts:
+        raise ConfigError("model.new_head_init: logreg fits a linear head; strategy head replaces it by hidden layers")
     if len(set(parts)) != len(parts):
         raise ConfigError(f"strategy.name: {s.name!r} names a strategy twice")
     from .data.tensor_images import SUPPORTED, supported  # noqa: PLC0415

@@ -344,6 +344,10 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         raise UserError("strategy.name: gradual_unfreeze needs a single process (DDP only syncs the parameters "
                         "that train from the start)")
     strategy.setup(model)
+    if cfg.model.new_head_init == "logreg" and model.head_is_new and not resume:
+        from .classic import init_head_from_logreg
+
+        init_head_from_logreg(model, splits, cfg)
     shard = (accelerator.process_index, accelerator.num_processes) if strategy.uses_target else None
     loaders = build_loaders(splits, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
                             augment={**cfg.data.augment, **strategy.data_augment()}, target_shard=shard)

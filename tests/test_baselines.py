@@ -151,3 +151,29 @@ def test_a_dead_feature_dimension_does_not_blow_up_the_folded_head():
     assert Holder.head.weight.abs().max() < 1e4
     logits = Holder.head(torch.as_tensor(x, dtype=torch.float))
     assert logits.argmax(-1).tolist() == pipe.predict(x).tolist()
+
+
+@pytest.mark.parametrize("kind", ["timm", "transformers"])
+def test_lp_ft_starts_from_the_frozen_logreg_head(tmp_path, kind, assets):
+    """model.new_head_init: logreg fits the same regression as the frozen_logreg baseline, folds it into the
+    head, then fine-tunes (here one step at a negligible lr, so the saved head is still that regression)."""
+    model_dir, data = assets[kind]
+    task = "image" if kind == "timm" else "text"
+    extra = {"data": {"eval_splits": ["validation"]}} if kind == "transformers" else {}
+    frozen = train(tiny_config(tmp_path / "frozen", model_dir, data, strategy={"name": "frozen_logreg"}, **extra))
+    lp_ft = train(tiny_config(tmp_path / "lp_ft", model_dir, data, model={"new_head_init": "logreg"},
+                              train={"max_steps": 1, "lr": 1e-12, "epochs": 1}, **extra))
+    heads = [load_backbone(ModelConfig(name=str(tmp_path / run / "model")), task, frozen["label_names"]).head
+             for run in ("frozen", "lp_ft")]
+    assert torch.allclose(heads[0].weight, heads[1].weight, rtol=1e-4, atol=1e-4)
+    assert torch.allclose(heads[0].bias, heads[1].bias, rtol=1e-4, atol=1e-4)
+    name = next(k for k in reversed(list(lp_ft["final"])))  # the test set, or validation (text)
+    assert lp_ft["final"][name]["confusion_matrix"] == frozen["final"][name]["confusion_matrix"]
+
+
+def test_lp_ft_needs_a_linear_head():
+    from hf_transfer import config
+    from hf_transfer.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model.new_head_init: logreg fits a linear head"):
+        config.apply_overrides(config.Config(), ["model.new_head_init=logreg", "strategy.name=head"])
