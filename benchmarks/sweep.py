@@ -58,13 +58,14 @@ GRID = {
     "before_recipe": BEFORE,
     "recipe": [],  # what the text recipes now use (RECIPE, with the library's defaults for the rest)
     "cls_pooler": ["model.pooling=head"],
-    "head_x100": ["train.lr_multipliers={{head: 100}}"],
+    "head_x100": ["train.lr_multipliers={head: 100}"],
     "no_class_weights": ["train.class_weights=null"],
     "no_min_steps": ["train.min_steps=null"],
     "lr_3e-4": ["train.lr=3e-4"],
-    # LP-FT (Kumar et al. 2022, https://arxiv.org/abs/2202.10054): start from the frozen_logreg run's model
-    # (its head is the fitted regression) and fine-tune everything at one lr; run frozen_logreg first
-    "lp_ft": ["model.name={runs}/frozen_logreg/seed{seed}/model", "train.lr_multipliers={{head: 1}}"],
+    # LP-FT (Kumar et al. 2022, https://arxiv.org/abs/2202.10054): the head starts as frozen_logreg's regression,
+    # then everything fine-tunes. Measured as "model.name={runs}/frozen_logreg/seed{seed}/model" (the same start,
+    # tests/test_baselines.py); the text recipes now use it
+    "lp_ft": ["model.new_head_init=logreg"],
 }
 COLUMNS = [("row", "row", "s"), ("n", "seeds", "d"), ("acc", "test accuracy", "s"), ("f1", "test macro-F1", "s"),
            ("epoch", "epochs picked", "s"), ("seconds", "s per run", ".0f")]
@@ -78,6 +79,28 @@ def _mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.4f}"
 
 
+def print_table(results: list[dict]) -> None:
+    """Mean ± std over seeds per row (the last result of each row and seed counts)."""
+    last = {(r["row"], r["seed"]): r for r in results}
+    runs: dict[str, list] = {}
+    for (row, _), r in sorted(last.items(), key=lambda kv: kv[0][1]):
+        runs.setdefault(row, []).append(r)
+    others = sorted({k for rs in runs.values() for r in rs for k in r.get("other_sets", {})})
+    columns = COLUMNS[:4] + [(k, f"{k} macro-F1", "s") for k in others] + COLUMNS[4:]
+    table([{"row": row, "n": len(rs), "acc": _mean_std([r["accuracy"] for r in rs]),
+            "f1": _mean_std([r["f1_macro"] for r in rs]), "epoch": ",".join(str(r["selected_epoch"]) for r in rs),
+            **{k: _mean_std([r["other_sets"][k]["f1_macro"] for r in rs]) for k in others},
+            "seconds": statistics.mean(r["seconds"] for r in rs)} for row, rs in runs.items()], columns)
+
+
+def summarize(paths: list[str], task: str) -> None:
+    """The table of a task from JSON-lines files of earlier sweeps (later lines replace earlier ones)."""
+    import json
+
+    results = [json.loads(line) for p in paths for line in Path(p).read_text().splitlines() if line.strip()]
+    print_table([r for r in results if r.get("benchmark") == "sweep" and r["task"] == task])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--task", choices=sorted(TASKS), default="tweets")
@@ -87,7 +110,10 @@ def main() -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], help="extra override for every row")
     p.add_argument("--out", default="../runs/sweep")
     p.add_argument("--results", default="results.jsonl")
+    p.add_argument("--summarize", nargs="+", metavar="JSONL", help="only print the table of these results files")
     args = p.parse_args()
+    if args.summarize:
+        return summarize(args.summarize, args.task)
     quiet_libraries()
     rows_of = grid(args.task)
     rows = [r.strip() for r in (args.only or ",".join(rows_of)).split(",") if r.strip()]
@@ -98,9 +124,8 @@ def main() -> None:
     for seed in range(args.first_seed, args.first_seed + args.seeds):  # seed-major: a cut-short sweep still compares rows on the same seeds
         for row in rows:
             out = Path(args.out) / args.task / row / f"seed{seed}"
-            sets = [o.format(runs=Path(args.out).resolve() / args.task, seed=seed) for o in rows_of[row]]
             cfg = apply_overrides(from_dict({"name": row, **TASKS[args.task]}),
-                                  [*args.overrides, *sets, f"train.seed={seed}", f"output_dir={out}"])
+                                  [*args.overrides, *rows_of[row], f"train.seed={seed}", f"output_dir={out}"])
             m = train(cfg, overwrite=True)
             test = m["final"]["test"]
             result = {"benchmark": "sweep", "task": args.task, "row": row, "seed": seed,
@@ -112,12 +137,7 @@ def main() -> None:
                       "warnings": m.get("warnings", []), "environment": environment()}
             emit(result, args.results)
             runs[row].append(result)
-    others = sorted({k for rs in runs.values() for r in rs for k in r["other_sets"]})
-    columns = COLUMNS[:4] + [(k, f"{k} macro-F1", "s") for k in others] + COLUMNS[4:]
-    table([{"row": row, "n": len(rs), "acc": _mean_std([r["accuracy"] for r in rs]),
-            "f1": _mean_std([r["f1_macro"] for r in rs]), "epoch": ",".join(str(r["selected_epoch"]) for r in rs),
-            **{k: _mean_std([r["other_sets"][k]["f1_macro"] for r in rs]) for k in others},
-            "seconds": statistics.mean(r["seconds"] for r in rs)} for row, rs in runs.items() if rs], columns)
+    print_table([r for rs in runs.values() for r in rs])
 
 
 if __name__ == "__main__":

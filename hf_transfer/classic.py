@@ -251,5 +251,6 @@ def baseline_configs(cfg: Config, strategies: tuple = ("tfidf_logreg", "frozen_l
     seed, class weights and selection metric, each in a folder beside the config's own."""
     from .config import apply_overrides
 
-    parent = Path(cfg.output_dir).parent
-    return [apply_overrides(cfg, [f"strategy.name={s}", f"name={s}", f"output_dir={parent / s}"]) for s in strategies]
+    parent, prefix = Path(cfg.output_dir).parent, cfg.name.split("_")[0]  # digits_finetune -> digits_frozen_logreg
+    return [apply_overrides(cfg, [f"strategy.name={s}", f"name={prefix}_{s}", f"output_dir={parent / s}"])
+            for s in strategies]

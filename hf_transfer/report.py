@@ -111,10 +111,10 @@ def comparison(runs: dict[str, tuple[dict, dict]], baseline: str | None = None) 
         baseline = next((n for n, (_, c, *_) in runs.items() if not c["model"]["pretrained"]), None)
     if baseline is not None and baseline not in runs:
         raise UserError(f"--baseline: no run named {baseline!r}; runs: {', '.join(runs)}")
-    classic = {}  # dataset -> the fitted baselines (tfidf_logreg, frozen_logreg) run on it: every run's gain over them
+    classic = {}  # dataset -> {baseline strategy: its run} (tfidf_logreg, frozen_logreg): every run's gain over them
     for name, (m, c, *_) in runs.items():
         if m["strategy"] in FITTED:
-            classic.setdefault(c["data"]["dataset"], []).append(name)
+            classic.setdefault(c["data"]["dataset"], {})[m["strategy"]] = name
     rows = []
     for name, (m, c, *_) in runs.items():
         row = {"run": name, "model": m["model"], "pretrained": c["model"]["pretrained"], "strategy": m["strategy"],
@@ -129,14 +129,14 @@ def comparison(runs: dict[str, tuple[dict, dict]], baseline: str | None = None) 
             if base is not None and name != baseline:
                 cell["gain_accuracy"] = s["accuracy"] - base["accuracy"]
                 cell["gain_f1_macro"] = s["f1_macro"] - base["f1_macro"]
-            over = {b: runs[b][0]["final"][split] for b in classic.get(c["data"]["dataset"], [])
-                    if b != name and split in runs[b][0]["final"]}
+            over = {b: runs[r][0]["final"][split] for b, r in classic.get(c["data"]["dataset"], {}).items()
+                    if r != name and split in runs[r][0]["final"]}
             if over:
                 cell["gain_over"] = {b: {"accuracy": s["accuracy"] - o["accuracy"], "f1_macro": s["f1_macro"] - o["f1_macro"]}
                                      for b, o in over.items()}
             row["eval"][split] = cell
         rows.append(row)
-    return {"baseline": baseline, "classic_baselines": sorted({b for bs in classic.values() for b in bs}), "rows": rows}
+    return {"baseline": baseline, "classic_baselines": sorted({b for bs in classic.values() for b in bs}), "rows": rows}  # by strategy
 
 
 def load_runs(run_dirs: list[str | Path]) -> dict[str, tuple[dict, dict, Path]]:
@@ -183,8 +183,8 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
         lines += [f"Gain (in brackets) is over `{table['baseline']}` on the same eval set.", ""]
     over = table["classic_baselines"]
     if over:
-        lines += ["Gain over baseline: macro-F1 of the run minus that of the fitted baseline run on the same data "
-                  "and eval set (positive: fine-tuning pays off).", ""]
+        lines += ["Gain over a baseline: macro-F1 of the run minus that of the baseline run (tfidf_logreg, "
+                  "frozen_logreg) on the same data and eval set (positive: fine-tuning pays off).", ""]
     lines += ["| run | model | pretrained | strategy | eval set | samples | accuracy | macro-F1 | "
               + "".join(f"macro-F1 gain over {b} | " for b in over) + "time (s) |",
               "|---|---|---|---|---|---:|---:|---:|" + "---:|" * len(over) + "---:|"]

