@@ -126,12 +126,17 @@ def _proba(pipe, x, num_classes: int) -> np.ndarray:
     return proba
 
 
+def _labels(splits) -> dict:
+    """{split: labels} of the train split and every evaluation set."""
+    return {k: list(v["label"]) for k, v in {"train": splits.train, **splits.eval_sets}.items()}
+
+
 def init_head_from_logreg(model, splits, cfg: Config) -> None:
     """model.new_head_init: logreg (LP-FT): fit the regression on the frozen features of the train split
     (C on validation) and fold it into the new head, before fine-tuning starts."""
     train_and_validation = dataclasses.replace(splits, evals={})
     features = backbone_features(model, train_and_validation, cfg)
-    labels = {k: list(v["label"]) for k, v in {"train": splits.train, **train_and_validation.eval_sets}.items()}
+    labels = _labels(train_and_validation)
     pipe, c, value = fit_logreg(features, labels, cfg, len(splits.label_names), scale=True)
     fold_into_head(model, pipe, len(splits.label_names), who="model.new_head_init: logreg")
     log.info("new head: logistic regression on frozen features (C=%g, validation %s %.4f)", c,
@@ -187,7 +192,7 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
         for p in model.parameters():
             p.requires_grad_(False)
         features = backbone_features(model, splits, cfg)
-    labels = {"train": list(splits.train["label"]), **{k: list(v["label"]) for k, v in splits.eval_sets.items()}}
+    labels = _labels(splits)
     feature_seconds = time.perf_counter() - tick
     tick = time.perf_counter()
     pipe, c, value = fit_logreg(features, labels, cfg, n, scale=model is not None)
