@@ -25,7 +25,8 @@ import numpy as np
 from . import rundir
 
 FLOOR, CEILING = "source_only", "oracle"
-_ORDER = ("source_only", "target_finetune", "dann", "cdan", "mmd", "mcc", "oracle")
+_ORDER = ("source_only", "adabn", "source_only_joint", "bbse", "target_finetune", "dann", "cdan", "mmd", "mcc",
+          "oracle")
 
 
 def is_adaptation_run(metrics: dict) -> bool:
@@ -110,6 +111,7 @@ def paired_gain(row: dict, floor: dict, ceiling: dict | None) -> dict:
     top = by_seed(ceiling) if ceiling else {}
     seeds = sorted(set(mine) & set(base))
     gains = [mine[s]["target_accuracy"] - base[s]["target_accuracy"] for s in seeds]
+    f1_gains = [mine[s]["target_f1_macro"] - base[s]["target_f1_macro"] for s in seeds]
     closed = [(mine[s]["target_accuracy"] - base[s]["target_accuracy"])
               / (top[s]["target_accuracy"] - base[s]["target_accuracy"])
               for s in seeds if s in top and abs(top[s]["target_accuracy"] - base[s]["target_accuracy"]) > 1e-9]
@@ -124,7 +126,8 @@ def paired_gain(row: dict, floor: dict, ceiling: dict | None) -> dict:
     else:
         verdict = f"{'better' if gain['mean'] > 0 else 'worse'} than {FLOOR}: {gain['mean']:+.3f} " \
                   f"± {gain['high'] - gain['mean']:.3f} target accuracy"
-    return {"seeds": seeds, "gain_accuracy": gain, "gap_closed": share, "verdict": verdict}
+    return {"seeds": seeds, "gain_accuracy": gain, "gain_f1_macro": _interval(f1_gains), "gap_closed": share,
+            "verdict": verdict}
 
 
 def _ci(s: dict | None, pct: bool = False) -> str:
@@ -149,8 +152,9 @@ def _signed(x: float | None, pct: bool = False) -> str:
 def markdown_table(table: dict) -> list[str]:
     """The comparison table (shared by the report and the model cards)."""
     lines = ["| method | seeds | source acc | source macro-F1 | target acc | target macro-F1 | domain gap | "
-             "gain over source_only (95% CI, paired) | gap closed (95% CI) | A-distance | verdict |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "gain over source_only (95% CI, paired) | macro-F1 gain (95% CI, paired) | gap closed (95% CI) | "
+             "A-distance | verdict |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in table["rows"]:
         paired = r.get("paired") or {}
         closed = r["method"] not in (FLOOR, CEILING)
@@ -158,9 +162,29 @@ def markdown_table(table: dict) -> list[str]:
                      f"{_pm(r['target_accuracy'])} | {_pm(r['target_f1_macro'])} | {_pm(r['gap'])} | "
                      f"{_signed(r['gain_accuracy']) if r['method'] != FLOOR else ''} "
                      f"{_ci(paired.get('gain_accuracy'))} | "
+                     f"{_signed(r['gain_f1_macro']) if r['method'] != FLOOR else ''} "
+                     f"{_ci(paired.get('gain_f1_macro'))} | "
                      f"{_signed(r['gap_closed'], pct=True) if closed else ''} "
                      f"{_ci(paired.get('gap_closed'), pct=True) if closed else ''} | "
                      f"{_pm(r['a_distance'])} | {paired.get('verdict', '')} |")
+    return lines
+
+
+def label_shift_lines(table: dict, runs: dict) -> list[str]:
+    """Per label-shift method (bbse): the target class priors it estimated (mean ± std over seeds) beside
+    the source priors and the true target priors (of the target test set, read for this table only)."""
+    lines = []
+    for r in table["rows"]:
+        shifts = [runs[run][0]["label_shift"] for run in r["runs"] if runs[run][0].get("label_shift")]
+        if not shifts:
+            continue
+        lines += [f"Class priors estimated by `{r['method']}` from the unlabelled target ({len(shifts)} seed(s)):", "",
+                  "| class | source prior | estimated target prior | true target prior |", "|---|---:|---:|---:|"]
+        for i, name in enumerate(table["label_names"]):
+            est = _stats([x["estimated_target_priors"][i] for x in shifts])
+            lines.append(f"| {name} | {shifts[0]['source_priors'][i]:.3f} | {_pm(est)} | "
+                         f"{shifts[0]['true_target_priors'][i]:.3f} |")
+        lines.append("")
     return lines
 
 
@@ -295,6 +319,7 @@ def write_section(tables: list[dict], runs: dict[str, tuple[dict, dict, Path]], 
     for i, table in enumerate(tables):
         stem = f"adaptation{i + 1 if len(tables) > 1 else ''}"
         lines += [f"### {table['source']} -> {table['target']} ({table['model']})", ""] + markdown_table(table) + [""]
+        lines += label_shift_lines(table, runs)
         missing = [m for m in (FLOOR, CEILING) if m not in {r["method"] for r in table["rows"]}]
         if missing:
             lines += [f"No `{'` / `'.join(missing)}` run in this report: gain / gap closed are left blank.", ""]

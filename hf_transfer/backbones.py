@@ -82,8 +82,23 @@ class TransferModel(nn.Module):
 
     @property
     def num_features(self) -> int:
+        """Width of the backbone's pooled features (the head's input)."""
         first = next(m for m in self.head.modules() if isinstance(m, nn.Linear))
         return first.in_features
+
+    @property
+    def features_module(self) -> nn.Module:
+        """The module whose input `forward(return_features=True)` returns: the head, or with a
+        bottleneck (model.bottleneck) the classifier after it, so that features are the bottleneck's."""
+        if self.head_spec and self.head_spec.get("bottleneck"):
+            return self.head[-1]
+        return self.head
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of the features domain adaptation aligns (the bottleneck's, or the backbone's)."""
+        module = self.features_module
+        return module.in_features if isinstance(module, nn.Linear) else self.num_features
 
     def head_parameter_names(self) -> set[str]:
         head_ids = {id(p) for p in self.head.parameters()}
@@ -92,10 +107,10 @@ class TransferModel(nn.Module):
     def forward(self, batch: dict, return_features: bool = False):
         """Logits for a batch dict (pixel_values, or input_ids/attention_mask...); labels are ignored.
 
-        With `return_features`, also the head's input (pooled features), caught by a hook.
+        With `return_features`, also the features: the head's input (pooled), or the bottleneck's output.
         """
         caught = []
-        hook = self.head.register_forward_pre_hook(lambda m, args: caught.append(args[0])) if return_features else None
+        hook = self.features_module.register_forward_pre_hook(lambda m, args: caught.append(args[0])) if return_features else None
         try:
             if self.library == "timm":
                 logits = self.net(batch["pixel_values"])
@@ -301,14 +316,14 @@ def _head_attr(net: nn.Module, library: str) -> str:
 
 
 def _restore_mlp_head(model: TransferModel, folder: Path, load_weights: bool) -> None:
-    """Rebuild a saved MLP head and load every weight of the folder (strictly)."""
+    """Rebuild a saved head with hidden layers (or a bottleneck) and load every weight of the folder (strictly)."""
     from safetensors.torch import load_file
 
-    from .strategies.head import mlp_head
+    from .strategies.head import build_head
 
     spec = json.loads((folder / HEAD_FILE).read_text())
-    model.set_head(mlp_head(spec["mlp_in"], spec["hidden"], len(model.label_names), spec["dropout"]),
-                   {k: spec[k] for k in ("hidden", "dropout", "mlp_in")})
+    spec.pop("head_attr", None)
+    model.set_head(build_head(spec, len(model.label_names)), spec)
     if load_weights:
         model.net.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
 

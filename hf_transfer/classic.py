@@ -167,10 +167,9 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
     """Fit the baseline `strategy` on `cfg`'s data and write its run directory; returns metrics.json."""
     from accelerate.utils import set_seed
 
-    from . import hub, report
     from .backbones import count_parameters, load_backbone
     from .data.sources import build_splits
-    from .train import _peak_host_memory_mb, _setup_logging, _write_metrics, environment_info
+    from .train import _peak_host_memory_mb, _setup_logging, environment_info
 
     out = Path(cfg.output_dir)
     rundir.check(out, overwrite=overwrite)
@@ -241,13 +240,23 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
         (out / rundir.MODEL).mkdir(parents=True, exist_ok=True)
         joblib.dump({"pipeline": make_pipeline(vectorizer, *[step for _, step in pipe.steps]), "label_names": splits.label_names},
                     out / rundir.MODEL / JOBLIB)
+    return write_outputs(out, cfg, metrics, started)
+
+
+def write_outputs(out: Path, cfg: Config, metrics: dict, started: float) -> dict:
+    """The end of a run without the training loop (a fitted baseline, a post-hoc adaptation): total time,
+    warnings logged, metrics.json, the model card and report.md."""
+    from . import hub, report
+    from .train import _write_metrics
+
     metrics["timings"]["total_seconds"] = round(time.perf_counter() - started, 2)
     for warning in metrics["warnings"]:
         log.warning("%s: %s", cfg.name, warning)
     _write_metrics(out, metrics)
     hub.write_model_card(out, cfg, metrics)
     report.write_run_report(out, cfg, metrics)
-    log.info("finished: %s", "  ".join(f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}" for k, v in results.items()))
+    log.info("finished: %s", "  ".join(f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}"
+                                       for k, v in metrics["final"].items()))
     return metrics
 
 

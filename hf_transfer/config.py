@@ -59,6 +59,11 @@ class ModelConfig:
                 "was trained (its modules.json: mean pooling and normalisation for all-MiniLM-L6-v2), else the "
                 "model's own head; head: the model's own (BERT's [CLS] pooler); mean/cls/max/mean_sqrt_len: that "
                 "pooling of the token states.")
+    bottleneck: Optional[int] = _f(
+        None, "Width of a bottleneck (Linear, BatchNorm, ReLU) between the backbone's features and a new classifier; "
+              "domain adaptation aligns its output. null: 256 when data.target is set (every method of a "
+              "domain-adaptation comparison, source_only and oracle included, as the Transfer-Learning-Library's "
+              "examples), else none; 0: none.")
     kwargs: dict = _f({}, "Extra arguments of timm.create_model / transformers from_pretrained (config "
                           "overrides), e.g. {num_hidden_layers: 2} for a shallower student.")
 
@@ -143,8 +148,10 @@ class TrainConfig:
     lr: float = _f(1e-3, "Peak learning rate.")
     weight_decay: float = _f(0.01, "Weight decay (not applied to biases and norm layers).")
     momentum: float = _f(0.9, "SGD momentum.")
-    scheduler: Literal["cosine", "linear", "step", "constant"] = _f(
-        "cosine", "Learning-rate schedule after warmup: cosine or linear decay to 0, step decay, or constant."
+    scheduler: Literal["cosine", "linear", "step", "constant", "annealing"] = _f(
+        "cosine", "Learning-rate schedule after warmup: cosine or linear decay to 0, step decay, constant, or "
+                  "annealing: lr (1 + 10 p)^-0.75 over training progress p (Ganin & Lempitsky's, with SGD in the "
+                  "Transfer-Learning-Library's domain-adaptation examples)."
     )
     warmup_ratio: float = _f(0.0, "Share of all optimizer steps spent warming the LR up linearly from 0.")
     step_epochs: list = _f([], "Step schedule: epochs at which the LR is multiplied by step_gamma (e.g. [10, 20]).")
@@ -157,8 +164,11 @@ class TrainConfig:
               "(n_classes * count), from the training labels, as scikit-learn) or a list, one weight per class. Use "
               "with metric_for_best: f1_macro when a minority class matters as much as the majority.")
     lr_multipliers: dict = _f(
-        {}, "Learning-rate multipliers per part of the model, e.g. {head: 10} or {backbone: 0.1}: the new head "
-            "learns faster than the pretrained weights. Empty: every part at train.lr (and its strategy's groups).")
+        {}, "Learning-rate multipliers per part of the model: backbone (the pretrained network), bottleneck "
+            "(model.bottleneck), head (the classifier), discriminator (what an adaptation strategy adds, e.g. the "
+            "domain discriminator); e.g. {backbone: 0.1} (the Transfer-Learning-Library's recipe: the new parts "
+            "learn 10x faster than the pretrained weights). A part not named keeps 1. Empty: every part at "
+            "train.lr (and its strategy's groups).")
     mixed_precision: Literal["no", "fp16", "bf16"] = _f("no", "Autocast precision (fp16 needs a GPU).")
     seed: int = _f(42, "Seed of every random number generator (data order, init, dropout).")
     eval_every_epochs: int = _f(1, "Evaluate every N epochs (and always after the last one).")
@@ -247,7 +257,11 @@ class DannConfig:
 @dataclass
 class CdanConfig(DannConfig):
     entropy: bool = _f(True, "Entropy conditioning (CDAN+E): weight each sample by 1 + exp(-entropy of its prediction).")
-    randomized_dim: int = _f(1024, "Use the randomized multilinear map of this size when features x classes exceed it.")
+    randomized: bool = _f(False, "Use the randomized multilinear map (size randomized_dim) instead of the full one, "
+                                 "as the reference's --randomized. The full map has features x classes inputs "
+                                 "(with the 256-wide bottleneck and 10 classes: 2,560, a 2.6M-parameter first "
+                                 "discriminator layer); turn this on when that is too large (above ~4,096).")
+    randomized_dim: int = _f(1024, "Size of the randomized multilinear map (with randomized: true).")
 
 
 @dataclass
@@ -267,8 +281,9 @@ class MccConfig:
 class StrategyConfig:
     name: str = _f("full", "Transfer strategy, or several joined by '+', e.g. gradual_unfreeze+discriminative_lr+l2sp. "
                            "One of: full, linear_probe, partial, gradual_unfreeze, discriminative_lr, l2sp, lora, "
-                           "distill, augment, head; the fitted baselines tfidf_logreg, frozen_logreg; with data.target: source_only, target_finetune, oracle, dann, "
-                           "cdan, mmd, mcc.")
+                           "distill, augment, head; the fitted baselines tfidf_logreg, frozen_logreg; with data.target: source_only, "
+                           "source_only_joint, target_finetune, oracle, dann, cdan, mmd, mcc, and (from a source_only "
+                           "model) adabn, bbse.")
     partial: PartialConfig = field(default_factory=PartialConfig)
     gradual_unfreeze: GradualUnfreezeConfig = field(default_factory=GradualUnfreezeConfig)
     discriminative_lr: DiscriminativeLRConfig = field(default_factory=DiscriminativeLRConfig)
@@ -409,9 +424,9 @@ def _check(cfg: Config) -> Config:
             isinstance(t.class_weights, list) and bool(t.class_weights) and all(
                 isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in t.class_weights)),
          "must be null, 'balanced' or a list of weights >= 0, one per class"),
-        ("train.lr_multipliers", set(t.lr_multipliers) <= {"backbone", "head"} and all(
+        ("train.lr_multipliers", set(t.lr_multipliers) <= {"backbone", "bottleneck", "head", "discriminator"} and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in t.lr_multipliers.values()),
-         "must map backbone and/or head to multipliers >= 0, e.g. {head: 10}"),
+         "must map backbone, bottleneck, head and/or discriminator to multipliers >= 0, e.g. {backbone: 0.1}"),
         ("train.weight_decay", t.weight_decay >= 0, "must be 0 or more"),
         ("train.warmup_ratio", 0 <= t.warmup_ratio < 1, "must be in [0, 1)"),
         ("train.grad_accum_steps", t.grad_accum_steps >= 1, "must be at least 1"),
@@ -429,6 +444,7 @@ def _check(cfg: Config) -> Config:
         ("data.image_size", d.image_size is None or d.image_size >= 8, "must be at least 8 pixels"),
         ("data.max_length", d.max_length >= 2, "must be at least 2"),
         ("data.num_workers", d.num_workers is None or d.num_workers >= 0, "must be 0 or more"),
+        ("model.bottleneck", cfg.model.bottleneck is None or cfg.model.bottleneck >= 0, "must be 0 or more"),
         ("model.drop_rate", cfg.model.drop_rate is None or 0 <= cfg.model.drop_rate < 1, "must be in [0, 1)"),
         ("hub.repo_id", not cfg.hub.push_to_hub or bool(cfg.hub.repo_id), "is required when hub.push_to_hub is true"),
         ("strategy.partial.freeze_groups", s.partial.freeze_groups >= 0, "must be 0 or more"),
@@ -482,12 +498,16 @@ def _check(cfg: Config) -> Config:
     if len({REGISTRY[p].train_on for p in parts}) > 1:
         raise ConfigError(f"strategy.name: {s.name!r} mixes strategies that train on different data")
     if len(parts) > 1 and any(REGISTRY[p].fitted for p in parts):
-        raise ConfigError(f"strategy.name: {next(p for p in parts if REGISTRY[p].fitted)} is a baseline fitted on "
-                          "its own; it does not stack with other strategies")
-    if d.target.dataset and any(REGISTRY[p].fitted for p in parts):
+        raise ConfigError(f"strategy.name: {next(p for p in parts if REGISTRY[p].fitted)} runs without the training "
+                          "loop; it does not stack with other strategies")
+    if d.target.dataset and any(REGISTRY[p].fitted and not REGISTRY[p].uses_target for p in parts):
         raise ConfigError(f"data.target.dataset: {parts[0]} is not a domain-adaptation method; leave data.target out")
     if cfg.model.new_head_init == "logreg" and "head" in parts:
         raise ConfigError("model.new_head_init: logreg fits a linear head; strategy head replaces it by hidden layers")
+    if cfg.model.bottleneck and "head" in parts:
+        raise ConfigError("model.bottleneck: strategy head builds its own hidden layers; leave model.bottleneck out")
+    if cfg.model.bottleneck and cfg.model.new_head_init == "logreg":
+        raise ConfigError("model.bottleneck: model.new_head_init: logreg fits a linear head on the backbone's features")
     if len(set(parts)) != len(parts):
         raise ConfigError(f"strategy.name: {s.name!r} names a strategy twice")
     from .data.tensor_images import SUPPORTED, supported  # noqa: PLC0415
@@ -500,6 +520,14 @@ def _check(cfg: Config) -> Config:
         if name in reserved:
             raise ConfigError(f"data.extra_eval.{name}: the name is taken by a split; choose another")
     return cfg
+
+
+def bottleneck_width(cfg: Config) -> int:
+    """model.bottleneck, with null resolved: 256 for a domain-adaptation run whose head is a plain linear one."""
+    if cfg.model.bottleneck is not None:
+        return cfg.model.bottleneck
+    plain_head = "head" not in cfg.strategy.name.split("+") and cfg.model.new_head_init != "logreg"
+    return 256 if cfg.data.target.dataset and plain_head else 0
 
 
 def from_dict(values: dict) -> Config:

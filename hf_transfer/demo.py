@@ -6,12 +6,13 @@
    features + logistic regression (what fine-tuning adds over feature transfer).
 2. all-MiniLM-L6-v2 fine-tuned on BBC News topics, against TF-IDF + logistic regression and frozen
    MiniLM features + logistic regression (the baselines every user tries first).
-3. Domain adaptation (recipes/domain_adaptation.py): MNIST -> UCI digits with EfficientNet-Lite0,
-   and airline -> self-driving-car tweet sentiment with MiniLM; source_only vs dann vs cdan.
+3. Domain adaptation (recipes/domain_adaptation.py): MNIST -> UCI digits with EfficientNet-Lite0
+   (source_only vs adabn), and airline -> self-driving-car tweet sentiment with MiniLM (source_only
+   vs bbse, for the label shift): the methods whose gain held on all 5 seeds of the benchmarks.
 
 Then one report (report.md / report.html / report.json) compares the runs, with the
 domain-adaptation table and figures. Sized to finish in under 10 minutes on a 2-core laptop CPU;
-`--full` trains on all samples for more epochs, and runs every adaptation method with 3 seeds.
+`--full` trains on all samples for more epochs, and runs every adaptation method with 5 seeds.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ from . import rundir
 from .config import apply_overrides
 
 
+# One seed shows only what held on every seed of the 5-seed benchmarks (README, Domain adaptation):
+# adabn beats source_only on UCI digits, bbse on the label-shifted tweets; the trained alignment
+# methods' one-seed numbers swing more than their gains, so they run with --full (5 seeds).
+DEMO_METHODS = {"digits": "source_only,adabn", "tweets": "source_only,bbse"}
+
+
 def demo_configs(out: Path, full: bool = False) -> list:
     from recipes import bbc_news_minilm, digits_efficientnet, domain_adaptation
 
@@ -32,12 +39,12 @@ def demo_configs(out: Path, full: bool = False) -> list:
     text = bbc_news_minilm.recipe(output_dir=str(out / "bbc_news"), baselines=True)
     if full:
         adaptation = [c for b in ("digits", "tweets") for c in domain_adaptation.recipe(
-            output_dir=str(out / f"adapt_{b}"), benchmark=b, seeds=3)]
+            output_dir=str(out / f"adapt_{b}"), benchmark=b, seeds=5)]
     else:  # MiniLM trains at ~15 samples/s on 2 CPU cores at 64 tokens
         text = [apply_overrides(c, ["data.max_length=64"]) for c in text]
         adaptation = [apply_overrides(c, ["data.max_eval_samples=300"]) for b, n in (("digits", 1000), ("tweets", 300))
                       for c in domain_adaptation.recipe(output_dir=str(out / f"adapt_{b}"), benchmark=b,
-                                                        methods="source_only,dann,cdan", source_samples=n)]
+                                                        methods=DEMO_METHODS[b], source_samples=n)]
     return [*digits, *text, *adaptation]
 
 

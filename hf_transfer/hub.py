@@ -108,6 +108,10 @@ def card_context(cfg: Config, metrics: dict, run_dir: Path | None = None) -> dic
     if metrics.get("baseline"):  # a fitted baseline: no optimizer, no epochs
         training_rows = [("features", metrics["baseline"]["features"]),
                          ("classifier", metrics["baseline"]["classifier"]), ("seed", t.seed)]
+    if metrics.get("posthoc"):  # a trained model adjusted without gradient steps
+        p = metrics["posthoc"]
+        training_rows = [("adjustment", f"{p['method']} with {p['target_samples']} unlabelled target samples "
+                                        f"(no gradient step)"), ("source model", p["source_model"]), ("seed", t.seed)]
     if metrics.get("pooling"):
         p = metrics["pooling"]
         training_rows.append(("pooling", f"{p['mode']}{' + normalised' if p['normalize'] else ''} (the checkpoint's "

@@ -34,13 +34,14 @@ from tqdm.auto import tqdm
 
 from . import rundir
 from .backbones import TransferModel, count_parameters, load_backbone
-from .config import Config, from_dict
+from .config import Config, bottleneck_width, from_dict
 from .data.loaders import build_loaders, join_batches
 from .data.sources import build_splits
 from .errors import ConfigError, UserError
 from .metrics import classification_metrics, collapse_warnings, proxy_a_distance
 from .strategies import default_param_groups, get_strategy
 from .strategies.adapt import Outputs
+from .strategies.head import add_bottleneck
 
 log = logging.getLogger("hf_transfer")
 
@@ -68,7 +69,8 @@ def step_budget(cfg, steps_per_epoch: int) -> tuple[int, int]:
 
 
 def make_scheduler(optimizer, cfg, steps_per_epoch: int):
-    """Linear warmup, then cosine / linear decay to 0 over the step budget, step decay at epochs, or constant."""
+    """Linear warmup, then cosine / linear decay to 0 over the step budget, step decay at epochs, constant, or
+    annealing (1 + 10 p)^-0.75."""
     total, _ = step_budget(cfg, steps_per_epoch)
     warmup = int(cfg.warmup_ratio * total)
     milestones = [e * steps_per_epoch for e in cfg.step_epochs]
@@ -83,22 +85,38 @@ def make_scheduler(optimizer, cfg, steps_per_epoch: int):
             return max(0.0, 1.0 - progress)
         if cfg.scheduler == "step":
             return cfg.step_gamma ** sum(step >= m for m in milestones)
+        if cfg.scheduler == "annealing":
+            return (1.0 + 10.0 * min(progress, 1.0)) ** -0.75
         return 1.0
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+LR_PARTS = ("backbone", "bottleneck", "head", "discriminator")
+
+
+def model_parts(model) -> dict[str, str]:
+    """{parameter name: part}: the pretrained backbone, the bottleneck, the classifier head, or a module a
+    strategy added beside the network (the domain discriminator)."""
+    head = {id(p) for p in model.head.parameters()}
+    classifier = {id(p) for p in model.features_module.parameters()} if model.features_module is not model.head else head
+    net = {id(p) for p in model.net.parameters()}
+    return {n: ("head" if id(p) in classifier else "bottleneck") if id(p) in head else
+            "backbone" if id(p) in net else "discriminator" for n, p in model.named_parameters()}
+
+
 def apply_lr_multipliers(groups: list[dict], model, multipliers: dict) -> list[dict]:
-    """Split each parameter group into its head and backbone parts, each at the group's lr times the
-    part's multiplier (train.lr_multipliers, e.g. {head: 10}); groups stay as they are without multipliers."""
+    """Split each parameter group by model part (`model_parts`), each at the group's lr times the part's
+    multiplier (train.lr_multipliers, e.g. {backbone: 0.1}; a part not named keeps 1); groups stay as they
+    are without multipliers."""
     if not multipliers:
         return groups
-    head = model.head_parameter_names()
+    parts = model_parts(model)
     params = dict(model.named_parameters())
     split = []
     for g in groups:
-        for part in ("backbone", "head"):  # every group names its parameters (default_param_groups)
-            mine = [n for n in g["param_names"] if (n in head) == (part == "head")]
+        for part in LR_PARTS:  # every group names its parameters (default_param_groups)
+            mine = [n for n in g["param_names"] if parts[n] == part]
             if mine:
                 split.append({**g, "name": f"{g.get('name', 'group')}/{part}", "param_names": mine,
                               "params": [params[n] for n in mine], "lr": g["lr"] * multipliers.get(part, 1.0)})
@@ -263,12 +281,10 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
 
     With train.auto_batch_size, a run that runs out of GPU memory starts again with half the batch
     (accelerate's find_executable_batch_size); the folder it made is its own, so it is replaced.
-    A fitted baseline (tfidf_logreg, frozen_logreg) is fitted by `classic.run` instead."""
+    A fitted strategy (tfidf_logreg, frozen_logreg; adabn, bbse) runs its own `fit` instead."""
     strategy = get_strategy(cfg.strategy)
-    if strategy.fitted:
-        from .classic import run
-
-        return run(cfg, strategy, overwrite=overwrite)
+    if strategy.fitted:  # a baseline fitted in closed form, or a post-hoc adjustment: no training loop
+        return strategy.fit(cfg, overwrite=overwrite)
     if not cfg.train.auto_batch_size:
         return _train(cfg, overwrite, resume)
     import copy
@@ -298,21 +314,26 @@ def _peak_host_memory_mb() -> float | None:
     return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
+def fresh_accelerator(**kwargs) -> Accelerator:
+    """An Accelerator for one run. accelerate keeps precision and accumulation in process-wide singletons; a
+    recipe of several runs (or a test session) may change them between runs, so they are reset (the process
+    group, PartialState, is kept)."""
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()
+    # several processes on a machine without CUDA (accelerate launch --multi_gpu, i.e. torchrun): gloo on CPU
+    multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
+    return Accelerator(cpu=multi_cpu, dataloader_config=DataLoaderConfiguration(non_blocking=torch.cuda.is_available()),
+                       **kwargs)
+
+
 def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     t = cfg.train
     if t.mixed_precision == "fp16" and not torch.cuda.is_available():
         raise ConfigError("train.mixed_precision: fp16 needs a GPU; use bf16 or no on this machine")
     if t.metric_for_best not in BEST_METRICS:
         raise ConfigError(f"train.metric_for_best: {t.metric_for_best!r} is not one of: {', '.join(BEST_METRICS)}")
-    # accelerate keeps precision and accumulation in process-wide singletons; a recipe of several runs
-    # (or a test session) may change them between runs. The process group (PartialState) is kept.
-    AcceleratorState._reset_state(reset_partial_state=False)
-    GradientState._reset_state()
-    # several processes on a machine without CUDA (accelerate launch --multi_gpu, i.e. torchrun): gloo on CPU
-    multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
-    accelerator = Accelerator(mixed_precision=t.mixed_precision, gradient_accumulation_steps=t.grad_accum_steps,
-                              log_with=t.log_with, project_dir=cfg.output_dir, cpu=multi_cpu,
-                              dataloader_config=DataLoaderConfiguration(non_blocking=torch.cuda.is_available()))
+    accelerator = fresh_accelerator(mixed_precision=t.mixed_precision, gradient_accumulation_steps=t.grad_accum_steps,
+                                    log_with=t.log_with, project_dir=cfg.output_dir)
     if accelerator.device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = t.tf32
         torch.backends.cudnn.benchmark = True
@@ -343,6 +364,8 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     if accelerator.num_processes > 1 and "gradual_unfreeze" in cfg.strategy.name.split("+"):
         raise UserError("strategy.name: gradual_unfreeze needs a single process (DDP only syncs the parameters "
                         "that train from the start)")
+    if bottleneck_width(cfg) and model.head_is_new:
+        add_bottleneck(model, bottleneck_width(cfg), zero_classifier=cfg.model.new_head_init == "zeros")
     strategy.setup(model)
     if cfg.model.new_head_init == "logreg" and model.head_is_new and not resume:
         from .classic import init_head_from_logreg

@@ -40,7 +40,7 @@ def test_ganin_schedule():
 class _Stub(torch.nn.Module):
     def __init__(self, features: int, classes: int):
         super().__init__()
-        self.num_features, self.label_names = features, [str(i) for i in range(classes)]
+        self.feature_dim, self.label_names = features, [str(i) for i in range(classes)]
 
 
 def test_dann_backbone_gradient_is_the_reversed_discriminator_gradient():
@@ -76,8 +76,11 @@ def test_cdan_conditions_on_predictions_and_weights_by_entropy():
     f, g = torch.randn(2, 4), torch.softmax(torch.randn(2, 3), -1)
     h = model.multilinear_map(f, g)
     torch.testing.assert_close(h[1].view(3, 4), torch.outer(g[1], f[1]))
-    cfg.cdan.randomized_dim = 8
+    cfg.cdan.randomized_dim = 8  # only with randomized: true (the reference's --randomized), never by size
     big = _Stub(4, 3)
+    get_strategy(cfg).setup(big)
+    assert not big.multilinear_map.randomized
+    cfg.cdan.randomized = True
     get_strategy(cfg).setup(big)
     assert big.multilinear_map.randomized and big.multilinear_map(f, g).shape == (2, 8)
     fs, ft = torch.randn(4, 4, requires_grad=True), torch.randn(4, 4, requires_grad=True)

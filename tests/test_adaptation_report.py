@@ -70,14 +70,17 @@ def test_paired_confidence_intervals_recomputed_from_metrics_json(adaptation_run
     runs, out = adaptation_runs
     table = json.loads((out / "report.json").read_text())["adaptation"][0]
     paired = next(r for r in table["rows"] if r["method"] == "dann")["paired"]
+    assert paired["seeds"] == [0, 1]
+    for metric in ("accuracy", "f1_macro"):
+        by_seed = {(r.parent.name, int(r.name[4:])): _metrics(r)["final"]["target"][metric] for r in runs}
+        diffs = [by_seed[("dann", s)] - by_seed[("source_only", s)] for s in (0, 1)]
+        mean = sum(diffs) / 2
+        half = stats.t.ppf(0.975, 1) * abs(diffs[0] - diffs[1]) / 2 ** 0.5 / 2 ** 0.5  # std of two: |a-b|/sqrt(2)
+        assert paired[f"gain_{metric}"]["mean"] == pytest.approx(mean)
+        assert paired[f"gain_{metric}"]["low"] == pytest.approx(mean - half)
+        assert paired[f"gain_{metric}"]["high"] == pytest.approx(mean + half)
     by_seed = {(r.parent.name, int(r.name[4:])): _metrics(r)["final"]["target"]["accuracy"] for r in runs}
     diffs = [by_seed[("dann", s)] - by_seed[("source_only", s)] for s in (0, 1)]
-    mean = sum(diffs) / 2
-    half = stats.t.ppf(0.975, 1) * abs(diffs[0] - diffs[1]) / 2 ** 0.5 / 2 ** 0.5  # std of two values: |a-b|/sqrt(2)
-    assert paired["seeds"] == [0, 1]
-    assert paired["gain_accuracy"]["mean"] == pytest.approx(mean)
-    assert paired["gain_accuracy"]["low"] == pytest.approx(mean - half)
-    assert paired["gain_accuracy"]["high"] == pytest.approx(mean + half)
     span = by_seed[("oracle", 0)] - by_seed[("source_only", 0)]
     if abs(span) > 1e-9:  # one oracle seed: one paired share, so no interval
         assert paired["gap_closed"] == {"mean": pytest.approx(diffs[0] / span), "low": None, "high": None, "n": 1}

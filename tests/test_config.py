@@ -38,14 +38,16 @@ def test_overrides_parse_values_by_field_type():
     ("train.lr=.inf", "train.lr: must be positive and finite"),
     ("train.class_weights=balancd", "train.class_weights: must be null, 'balanced' or a list"),
     ("train.class_weights=[1, -2]", "train.class_weights: must be null, 'balanced' or a list"),
-    ("train.lr_multipliers={haed: 10}", "train.lr_multipliers: must map backbone and/or head"),
+    ("train.lr_multipliers={haed: 10}", "train.lr_multipliers: must map backbone, bottleneck, head and/or"),
+    ("model.bottleneck=-1", "model.bottleneck: must be 0 or more"),
+    ("strategy.name=head;model.bottleneck=8", "model.bottleneck: strategy head builds its own hidden layers"),
     ("train.min_steps=0", "train.min_steps: must be at least 1"),
     ("train.early_stopping_patience=0", "train.early_stopping_patience: must be at least 1"),
     ("model.pooling=weighted", "model.pooling: 'weighted' is not one of: auto, head, mean, cls, max"),
 ])
 def test_bad_values_name_the_field(override, message):
     with pytest.raises(ConfigError) as e:
-        config.apply_overrides(config.Config(), [override])
+        config.apply_overrides(config.Config(), override.split(";"))  # ';' joins several overrides
     assert message in str(e.value)
     assert "\n" not in str(e.value)
 

@@ -46,7 +46,8 @@ def batch_transform(transform):
     """A `Dataset.with_transform` function: images -> pixel_values, label -> labels."""
 
     def apply(batch):
-        return {"pixel_values": [transform(img.convert("RGB")) for img in batch["image"]], "labels": batch["label"]}
+        pixels = {"pixel_values": [transform(img.convert("RGB")) for img in batch["image"]]}
+        return {**pixels, "labels": batch["label"]} if "label" in batch else pixels  # unlabelled target: none
 
     return apply
 

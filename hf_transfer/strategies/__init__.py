@@ -19,15 +19,16 @@ unlabelled target batch joins every step).
 
 Strategies stack: `strategy.name: gradual_unfreeze+discriminative_lr+l2sp` applies them in order.
 
-`tfidf_logreg` and `frozen_logreg` (classic.py) are the baselines users try first: `fitted` ones,
-run by `hf_transfer.classic` instead of the loop; they do not stack.
+`fitted` strategies run no loop; their `fit` makes the run, and they do not stack: `tfidf_logreg`
+and `frozen_logreg` (classic.py), the baselines users try first, and the post-hoc adaptations
+`adabn` and `bbse` (posthoc.py), which adjust a trained source model with unlabelled target data.
 """
 
 from __future__ import annotations
 
 from .augment import Augment
 from .base import Stack, Strategy, default_param_groups
-from .baselines import Oracle, SourceOnly, TargetFinetune
+from .baselines import Oracle, SourceOnly, SourceOnlyJoint, TargetFinetune
 from .cdan import Cdan
 from .classic import FrozenLogreg, TfidfLogreg
 from .dann import Dann
@@ -39,10 +40,11 @@ from .lora import Lora
 from .lr import DiscriminativeLR
 from .mcc import Mcc
 from .mmd import Mmd
+from .posthoc import BBSE, AdaBN
 
 REGISTRY: dict[str, type[Strategy]] = {s.name: s for s in (
     Strategy, LinearProbe, Partial, GradualUnfreeze, DiscriminativeLR, L2SP, Lora, Distill, Augment, Head,
-    SourceOnly, TargetFinetune, Oracle, Dann, Cdan, Mmd, Mcc, TfidfLogreg, FrozenLogreg)}
+    SourceOnly, SourceOnlyJoint, TargetFinetune, Oracle, Dann, Cdan, Mmd, Mcc, AdaBN, BBSE, TfidfLogreg, FrozenLogreg)}
 
 
 def get_strategy(cfg) -> Strategy:

@@ -30,10 +30,14 @@ class Strategy:
     name = "full"
     train_on = "source"  # or, with data.target: "target_labelled" (a few), "target" (all labelled target)
     uses_target = False  # True: every step also sees an unlabelled target batch (domain adaptation)
-    fitted = False  # True: a closed-form baseline (classic.py), fitted by hf_transfer.classic instead of the loop
+    fitted = False  # True: no training loop; `fit` makes the run (classic.py baselines, posthoc.py adjustments)
 
     def __init__(self, cfg=None):
         self.cfg = cfg  # the whole StrategyConfig; each strategy reads its own section
+
+    def fit(self, cfg, overwrite: bool = False) -> dict:
+        """A `fitted` strategy's whole run (instead of the training loop); returns its metrics.json."""
+        raise NotImplementedError(f"{self.name} trains in the loop")
 
     def data_augment(self) -> dict:
         """Extra keyword arguments for timm's create_transform (train-time augmentation)."""

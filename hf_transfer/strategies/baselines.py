@@ -5,17 +5,25 @@
 * `target_finetune`: full fine-tuning on the few labelled target samples
   (`data.target.labelled_samples`); start it from a source-only model (`model.name: <run>/model`)
   for "source pretraining + a few target labels".
+* `source_only_joint`: the control of the adversarial methods: source_only's loss, but every step
+  runs the joint source + unlabelled target batch through the model (as dann does, with trade-off
+  0), so BatchNorm layers normalise with target statistics too and nothing else aligns the domains.
 * `oracle`: full fine-tuning on all labelled target training samples: the ceiling. A method's
   share of the gap closed is (its target accuracy - source_only's) / (oracle's - source_only's).
 """
 
 from __future__ import annotations
 
+from .adapt import AdaptStrategy
 from .base import Strategy
 
 
 class SourceOnly(Strategy):
     name = "source_only"
+
+
+class SourceOnlyJoint(AdaptStrategy):
+    name = "source_only_joint"  # adapt() adds nothing: the joint forward pass is the only difference
 
 
 class TargetFinetune(Strategy):

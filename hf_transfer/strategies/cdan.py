@@ -2,8 +2,8 @@
 
 Like DANN, but the discriminator sees the features *conditioned on the predictions*: the
 multilinear map h = f (x) g (outer product of features f and class probabilities g, flattened),
-or, when dim(f) * classes exceeds `randomized_dim`, the randomized map
-h = (R_f f) * (R_g g) / sqrt(d) with fixed Gaussian R_f, R_g. With entropy conditioning (+E)
+or, with `cdan.randomized` (the reference's --randomized, for when dim(f) * classes is large), the
+randomized map h = (R_f f) * (R_g g) / sqrt(d) of size d = `randomized_dim`, with fixed Gaussian R_f, R_g. With entropy conditioning (+E)
 each sample is weighted by w = 1 + exp(-H(g)), normalised to mean 1 over the batch, so the
 confidently predicted samples, whose conditioning is trustworthy, count more:
 
@@ -24,11 +24,11 @@ from .adapt import AdaptStrategy, DomainDiscriminator, domain_labels, entropy, g
 
 
 class MultilinearMap(nn.Module):
-    """f (x) g, or its randomized version of size `dim` when features x classes > dim."""
+    """f (x) g, or its randomized version of size `dim` (with a `dim`)."""
 
-    def __init__(self, features: int, classes: int, dim: int):
+    def __init__(self, features: int, classes: int, dim: int | None = None):
         super().__init__()
-        self.randomized = features * classes > dim
+        self.randomized = dim is not None
         self.out_features = dim if self.randomized else features * classes
         if self.randomized:  # fixed, saved with the checkpoints
             self.register_buffer("rf", torch.randn(features, dim))
@@ -45,7 +45,8 @@ class Cdan(AdaptStrategy):
 
     def setup(self, model) -> None:
         c = self.cfg.cdan
-        model.multilinear_map = MultilinearMap(model.num_features, len(model.label_names), c.randomized_dim)
+        model.multilinear_map = MultilinearMap(model.feature_dim, len(model.label_names),
+                                              c.randomized_dim if c.randomized else None)
         model.domain_discriminator = DomainDiscriminator(model.multilinear_map.out_features, c.hidden)
 
     def adapt(self, loss, model, source, target, progress):

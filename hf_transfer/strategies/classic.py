@@ -26,6 +26,11 @@ class Fitted(Strategy):
     needs_backbone = True
     tasks = ("image", "text")
 
+    def fit(self, cfg, overwrite: bool = False) -> dict:
+        from ..classic import run
+
+        return run(cfg, self, overwrite=overwrite)
+
 
 class TfidfLogreg(Fitted):
     name = "tfidf_logreg"

@@ -22,7 +22,7 @@ class Dann(AdaptStrategy):
     name = "dann"
 
     def setup(self, model) -> None:
-        model.domain_discriminator = DomainDiscriminator(model.num_features, self.cfg.dann.hidden)
+        model.domain_discriminator = DomainDiscriminator(model.feature_dim, self.cfg.dann.hidden)
 
     def discriminate(self, model, x: torch.Tensor, progress: float, gamma: float) -> torch.Tensor:
         return model.domain_discriminator(reverse_gradient(x.float(), ganin_coefficient(progress, gamma))).squeeze(-1)

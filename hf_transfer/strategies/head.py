@@ -1,5 +1,10 @@
-"""A new head with hidden layers ("adding new hidden layers"): dropout -> Linear -> GELU, repeated,
-then dropout -> Linear to the classes. It replaces the backbone's linear head in place.
+"""New heads with hidden layers, replacing the backbone's linear head in place:
+
+* strategy `head` ("adding new hidden layers"): dropout -> Linear -> GELU, repeated, then
+  dropout -> Linear to the classes;
+* `model.bottleneck` (domain adaptation): Linear -> width, BatchNorm, ReLU, then Linear to the
+  classes, as the Transfer-Learning-Library's DANN/CDAN/MCC examples; the adaptation methods'
+  features are the bottleneck's output (`TransferModel.features_module`).
 
 Neither timm's nor transformers' config can describe such a head, so the saved model/ folder
 carries `hf_transfer_head.json` beside the weights, and `load_backbone` rebuilds it.
@@ -7,9 +12,11 @@ carries `hf_transfer_head.json` beside the weights, and `load_backbone` rebuilds
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from .base import Strategy
+
 
 def mlp_head(in_features: int, hidden: list[int], num_classes: int, dropout: float) -> nn.Sequential:
     layers, width = [], in_features
@@ -27,3 +34,27 @@ class Head(Strategy):
         width = model.num_features
         model.set_head(mlp_head(width, c.hidden, len(model.label_names), c.dropout),
                        spec={"hidden": list(c.hidden), "dropout": c.dropout, "mlp_in": width})
+
+
+def bottleneck_head(in_features: int, width: int, num_classes: int) -> nn.Sequential:
+    """Linear -> `width`, BatchNorm, ReLU (the bottleneck, index 0), then Linear to the classes (index 1)."""
+    bottleneck = nn.Sequential(nn.Linear(in_features, width), nn.BatchNorm1d(width), nn.ReLU())
+    return nn.Sequential(bottleneck, nn.Linear(width, num_classes))
+
+
+def build_head(spec: dict, num_classes: int) -> nn.Sequential:
+    """The head a saved `hf_transfer_head.json` describes."""
+    if spec.get("bottleneck"):
+        return bottleneck_head(spec["mlp_in"], spec["bottleneck"], num_classes)
+    return mlp_head(spec["mlp_in"], spec["hidden"], num_classes, spec["dropout"])
+
+
+def add_bottleneck(model, width: int, zero_classifier: bool = True) -> None:
+    """Put a bottleneck of `width` (random init) between the backbone's features and a new classifier
+    (zeros, as model.new_head_init: zeros, or random)."""
+    model.set_head(bottleneck_head(model.num_features, width, len(model.label_names)),
+                   spec={"bottleneck": width, "mlp_in": model.num_features})
+    if zero_classifier:
+        with torch.no_grad():
+            for p in model.head[-1].parameters():
+                p.zero_()

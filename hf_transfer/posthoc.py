@@ -1,0 +1,125 @@
+"""Run a post-hoc adaptation (`strategy.name: adabn | bbse`) into a run directory.
+
+The trained source model (`model.name`, e.g. a source_only run's model/) is loaded with its head,
+adjusted with the unlabelled target train set (strategies/posthoc.py: no gradient step), scored on
+every eval set by the loop's own evaluation (`train.evaluate_sets`) and saved as a plain model, with
+the same metrics.json, features, report.md and card as a trained run, so `hf-transfer report` puts it
+beside the methods that train.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate.utils import send_to_device, set_seed
+from tqdm.auto import tqdm
+
+from . import rundir
+from .config import Config
+from .errors import UserError
+
+log = logging.getLogger("hf_transfer")
+
+UNLABELLED = "target_unlabelled"
+
+
+def trained_prior(splits, cfg: Config) -> np.ndarray:
+    """The class prior a model trained on `splits.train` with `cfg.train.class_weights` was fitted to: the
+    label frequencies, re-weighted by the loss's class weights (balanced weights: uniform)."""
+    from .train import class_weight_tensor
+
+    n = len(splits.label_names)
+    counts = np.bincount(np.asarray(splits.train["label"]), minlength=n).astype(float)
+    weights = class_weight_tensor(cfg.train.class_weights, splits.train["label"], n)
+    prior = counts * (weights.numpy() if weights is not None else 1.0)
+    return prior / prior.sum()
+
+
+def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
+    """Adjust `cfg.model.name` by `strategy` and write the run directory; returns metrics.json."""
+    from .backbones import count_parameters, load_backbone
+    from .classic import write_outputs
+    from .data.loaders import build_loaders
+    from .data.sources import build_splits
+    from .metrics import collapse_warnings, proxy_a_distance
+    from .train import _peak_host_memory_mb, _save_features, _setup_logging, environment, evaluate_sets, fresh_accelerator
+
+    out = Path(cfg.output_dir)
+    rundir.check(out, overwrite=overwrite)
+    started = time.perf_counter()
+    set_seed(cfg.train.seed)
+    splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
+    model = load_backbone(cfg.model, splits.task, splits.label_names)
+    if model.head_is_new:
+        raise UserError(f"model.name: {strategy.name} adjusts a trained source model; {cfg.model.name!r} has no head "
+                        "for these labels (give the model/ folder of a source_only run)")
+    if splits.validation is None and strategy.name == "bbse":
+        raise UserError("data.validation_split: bbse estimates the source confusion matrix on a held-out source "
+                        "validation set; do not set it to null")
+    rundir.prepare(out, overwrite=overwrite)
+    (out / rundir.CONFIG).write_text(cfg.to_yaml())
+    _setup_logging(out, True)
+    accelerator = fresh_accelerator()
+    t = cfg.train
+    sets = dataclasses.replace(splits, evals={**splits.evals, UNLABELLED: splits.target_train})
+    loaders = build_loaders(sets, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
+                            augment={})
+    model.to(accelerator.device).eval()
+
+    @torch.no_grad()
+    def predict(name: str, train_mode_for=()):
+        """(logits, labels or None) of the model over set `name`; `train_mode_for`: modules in train mode."""
+        model.eval()
+        for m in train_mode_for:
+            m.train()
+        logits, labels = [], []
+        for batch in tqdm(loaders.evals[name], desc=f"{strategy.name} {name}", leave=False):
+            batch = loaders.on_device(send_to_device(batch, accelerator.device), False)
+            logits.append(model(batch).float().cpu())
+            if "labels" in batch:
+                labels.append(batch["labels"].cpu())
+        model.eval()
+        return torch.cat(logits), torch.cat(labels) if labels else None
+
+    tick = time.perf_counter()
+    details = strategy.adjust(model, predict, trained_prior(splits, cfg))
+    adjust_seconds = time.perf_counter() - tick
+    tick = time.perf_counter()
+    eval_dls = {k: v for k, v in loaders.evals.items() if k != UNLABELLED}
+    results, feats = evaluate_sets(model, eval_dls, accelerator, splits.label_names,
+                                   feature_sets=tuple(splits.domains.values()), prepare=loaders.on_device)
+    model.eval()
+    domains = splits.domains
+    entry = {"epoch": 1, "step": 0, "train_loss": None, "train_seconds": round(adjust_seconds, 3), "eval": results,
+             "a_distance": proxy_a_distance(feats[domains["source"]][0], feats[domains["target"]][0], t.seed)}
+    if "label_shift" in details:  # the true target priors, for the report only (never used above)
+        counts = torch.bincount(torch.tensor(splits.evals["target"]["label"]), minlength=len(splits.label_names))
+        details["label_shift"]["true_target_priors"] = (counts / counts.sum()).tolist()
+    _, total = count_parameters(model)
+    metrics = {
+        "status": "finished", "name": cfg.name, "task": splits.task, "model": cfg.model.name,
+        "library": model.library, "strategy": strategy.name, "label_names": splits.label_names,
+        "eval_datasets": {"validation": "carved from train" if splits.validation is not None else None,
+                          **splits.dataset_ids},
+        "train_on": "source", "train_samples": 0, "batch_size": t.batch_size, "data_pipeline": loaders.pipeline,
+        "pooling": model.pooling.to_dict() if model.pooling is not None else None, "domains": domains,
+        "selected_epoch": 1, "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False},
+        "selected_by": f"{strategy.name} of {cfg.model.name} (no training)", "final": results, "history": [entry],
+        "posthoc": {"method": strategy.name, "source_model": cfg.model.name, "target_samples": len(splits.target_train)},
+        **details,
+        "parameters": {"trainable": 0, "total": total},
+        "timings": {"total_seconds": 0.0, "train_seconds": round(adjust_seconds, 2),
+                    "eval_seconds": round(time.perf_counter() - tick, 2),
+                    "train_samples_per_second": round(len(splits.target_train) / max(adjust_seconds, 1e-9), 2),
+                    "peak_host_memory_mb": _peak_host_memory_mb()},
+        "environment": environment(accelerator),
+        "warnings": collapse_warnings(results, splits.label_names),
+    }
+    model.cpu().save_pretrained(out / rundir.MODEL, image_size=cfg.data.image_size if splits.task == "image" else None)
+    _save_features(out / rundir.FEATURES, feats, domains, t.seed)
+    return write_outputs(out, cfg, metrics, started)

@@ -1,0 +1,109 @@
+"""Adaptation without a gradient step: a trained source model adjusted with unlabelled target data.
+
+Give them the source model (`model.name: <source_only run>/model`) and `data.target`;
+`hf_transfer.posthoc` runs them (no training loop) into a run directory like any other run:
+
+* `adabn` (Li et al. 2016, https://arxiv.org/abs/1603.04779): every BatchNorm layer's running mean
+  and variance are estimated again on the unlabelled target train set (a cumulative average over
+  one pass, eval transforms); no weight changes. It separates "BatchNorm saw the target" from
+  "the features were aligned". Models without BatchNorm are refused (LayerNorm transformers have
+  nothing to re-estimate, except in a `model.bottleneck`).
+* `bbse`, black-box shift estimation (Lipton et al. 2018, https://arxiv.org/abs/1802.03916): for
+  label shift (the class priors change, p(x|y) does not). With the source model's confusion matrix
+  on the held-out source validation set, C[i, j] = P_s(predicted i, true j), and the distribution of
+  its predictions on the unlabelled target, mu[i] = P_t(predicted i), the importance weights
+  w = q_t(y) / p_s(y) solve C w = mu (least squares, clipped at 0), and q_t = w p_s. The model's
+  posteriors are then re-weighted to the target priors, p_t(y|x) ~ q_t(y) / pi(y) p(y|x), where pi
+  is the prior the model was trained to (the training label frequencies, times `train.class_weights`
+  when the loss was weighted: balanced weights make it uniform); log(q_t / pi) is added to the
+  classifier's bias, so the saved model is a plain classifier. metrics.json `label_shift` gives the estimated target priors beside the
+  true ones of the target test set (read for the report only).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import UserError
+from .base import Strategy
+
+
+class PostHoc(Strategy):
+    """Adjusts a trained source model with the unlabelled target; the loop's hooks are never called."""
+
+    fitted = True
+    uses_target = True
+
+    def fit(self, cfg, overwrite: bool = False) -> dict:
+        from ..posthoc import run
+
+        return run(cfg, self, overwrite=overwrite)
+
+    def adjust(self, model, predict, trained_prior: np.ndarray) -> dict:
+        """Change `model` in place; `predict(name, train_mode_for=None)` runs the model over a set
+        ('validation', 'target_unlabelled') and returns (logits, labels or None); `trained_prior`: the
+        class prior the source model was trained to. Returns what to record in metrics.json."""
+        raise NotImplementedError
+
+
+def batch_norms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+
+
+class AdaBN(PostHoc):
+    name = "adabn"
+
+    def adjust(self, model, predict, trained_prior) -> dict:
+        norms = batch_norms(model)
+        if not norms:
+            raise UserError(f"strategy.name: adabn re-estimates BatchNorm statistics, and {model.source} has no "
+                            "BatchNorm layer (give it a model.bottleneck, or use another method)")
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the whole pass
+        try:
+            predict("target_unlabelled", train_mode_for=norms)
+        finally:
+            for m, momentum in zip(norms, momenta):
+                m.momentum = momentum
+        return {"adabn": {"batch_norm_layers": len(norms)}}
+
+
+def estimate_label_shift(val_pred: np.ndarray, val_true: np.ndarray, target_pred: np.ndarray,
+                         num_classes: int) -> dict:
+    """BBSE: importance weights w = q_t / p_s from hard predictions (C w = mu, least squares, w >= 0),
+    with the source priors p_s (of the validation labels) and the estimated target priors q_t = w p_s."""
+    confusion = np.zeros((num_classes, num_classes))
+    np.add.at(confusion, (val_pred, val_true), 1.0)
+    confusion /= max(len(val_true), 1)
+    mu = np.bincount(target_pred, minlength=num_classes) / max(len(target_pred), 1)
+    w = np.clip(np.linalg.lstsq(confusion, mu, rcond=None)[0], 0.0, None)
+    source = confusion.sum(0)
+    target = w * source
+    if target.sum() <= 0:  # nothing estimable: no shift
+        w, target = np.ones(num_classes), source
+    w = w / target.sum()  # priors sum to 1
+    return {"weights": w.tolist(), "source_priors": source.tolist(), "estimated_target_priors": (w * source).tolist()}
+
+
+class BBSE(PostHoc):
+    name = "bbse"
+
+    def adjust(self, model, predict, trained_prior) -> dict:
+        classifier = model.features_module
+        if not isinstance(classifier, nn.Linear) or classifier.bias is None:
+            raise UserError("strategy.name: bbse re-weights the classes through the classifier's bias, and this "
+                            f"model's head ({type(classifier).__name__}) has none")
+        n = len(model.label_names)
+        val_logits, val_true = predict("validation")
+        target_logits, _ = predict("target_unlabelled")
+        shift = estimate_label_shift(val_logits.argmax(1).numpy(), val_true.numpy(), target_logits.argmax(1).numpy(), n)
+        correction = np.asarray(shift["estimated_target_priors"]) / np.maximum(trained_prior, 1e-12)
+        with torch.no_grad():  # p_t(y|x) ~ q_t(y) / pi(y) p(y|x)
+            c = torch.tensor(correction, dtype=classifier.bias.dtype, device=classifier.bias.device)
+            classifier.bias.add_(torch.log(c.clamp(min=1e-6)))
+        return {"label_shift": {"method": "bbse", **shift, "trained_prior": list(map(float, trained_prior)),
+                                "correction": correction.tolist()}}
