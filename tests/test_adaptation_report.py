@@ -91,7 +91,7 @@ def test_verdicts_say_what_the_interval_says():
     from hf_transfer.adaptation_report import paired_gain
 
     def row(name, accs, seeds=(0, 1, 2)):
-        return {"method": name, "seeds": list(seeds), "per_run": [{"target_accuracy": a} for a in accs]}
+        return {"method": name, "seeds": list(seeds), "per_run": [{"target_accuracy": a, "target_f1_macro": a} for a in accs]}
 
     floor, ceiling = row("source_only", [0.40, 0.50, 0.60]), row("oracle", [0.90, 0.90, 0.90])
     clear = paired_gain(row("mcc", [0.66, 0.70, 0.76]), floor, ceiling)

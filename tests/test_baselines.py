@@ -121,7 +121,7 @@ def test_recipes_add_the_baselines_on_request():
 
 
 @pytest.mark.parametrize("strategy, message", [
-    ("tfidf_logreg+l2sp", "strategy.name: tfidf_logreg is a baseline fitted on its own"),
+    ("tfidf_logreg+l2sp", "strategy.name: tfidf_logreg runs without the training loop; it does not stack"),
 ])
 def test_fitted_baselines_do_not_stack(strategy, message):
     from hf_transfer import config
