@@ -165,24 +165,15 @@ def fold_into_head(model, pipe, num_classes: int, who: str = "strategy.name: fro
 
 def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
     """Fit the baseline `strategy` on `cfg`'s data and write its run directory; returns metrics.json."""
-    from accelerate.utils import set_seed
-
     from .backbones import count_parameters, load_backbone
-    from .data.sources import build_splits
-    from .train import _peak_host_memory_mb, _setup_logging, environment_info
+    from .train import _peak_host_memory_mb, environment_info
 
-    out = Path(cfg.output_dir)
-    rundir.check(out, overwrite=overwrite)
-    started = time.perf_counter()
-    set_seed(cfg.train.seed)
-    splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
+    out, started, splits = start_run(cfg, overwrite)
     if splits.task not in strategy.tasks:
         raise UserError(f"strategy.name: {strategy.name} works on {' or '.join(strategy.tasks)} data, "
                         f"and {cfg.data.dataset} is {splits.task}")
     model = load_backbone(cfg.model, splits.task, splits.label_names) if strategy.needs_backbone else None
-    rundir.prepare(out, overwrite=overwrite)
-    (out / rundir.CONFIG).write_text(cfg.to_yaml())
-    _setup_logging(out, True)
+    make_run_dir(out, cfg, overwrite)
     n = len(splits.label_names)
     tick = time.perf_counter()
     if model is None:
@@ -241,6 +232,29 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
         joblib.dump({"pipeline": make_pipeline(vectorizer, *[step for _, step in pipe.steps]), "label_names": splits.label_names},
                     out / rundir.MODEL / JOBLIB)
     return write_outputs(out, cfg, metrics, started)
+
+
+def start_run(cfg: Config, overwrite: bool = False):
+    """The start of a run without the training loop (a fitted baseline, a post-hoc adaptation): refuse an
+    output folder in use, seed, load the data. Returns (run dir, start time, splits); nothing is written."""
+    from accelerate.utils import set_seed
+
+    from .data.sources import build_splits
+
+    out = Path(cfg.output_dir)
+    rundir.check(out, overwrite=overwrite)
+    started = time.perf_counter()
+    set_seed(cfg.train.seed)
+    return out, started, build_splits(cfg.data, cfg.task, cfg.train.seed)
+
+
+def make_run_dir(out: Path, cfg: Config, overwrite: bool = False) -> None:
+    """Once data and model have loaded: the run directory with its config.yaml, logging into its train.log."""
+    from .train import _setup_logging
+
+    rundir.prepare(out, overwrite=overwrite)
+    (out / rundir.CONFIG).write_text(cfg.to_yaml())
+    _setup_logging(out, True)
 
 
 def write_outputs(out: Path, cfg: Config, metrics: dict, started: float) -> dict:

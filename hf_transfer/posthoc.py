@@ -10,20 +10,16 @@ beside the methods that train.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from accelerate.utils import send_to_device, set_seed
+from accelerate.utils import send_to_device
 from tqdm.auto import tqdm
 
 from . import rundir
 from .config import Config
 from .errors import UserError
-
-log = logging.getLogger("hf_transfer")
 
 UNLABELLED = "target_unlabelled"
 
@@ -43,27 +39,20 @@ def trained_prior(splits, cfg: Config) -> np.ndarray:
 def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
     """Adjust `cfg.model.name` by `strategy` and write the run directory; returns metrics.json."""
     from .backbones import count_parameters, load_backbone
-    from .classic import write_outputs
+    from .classic import make_run_dir, start_run, write_outputs
     from .data.loaders import build_loaders
-    from .data.sources import build_splits
     from .metrics import collapse_warnings, proxy_a_distance
-    from .train import _peak_host_memory_mb, _save_features, _setup_logging, environment, evaluate_sets, fresh_accelerator
+    from .train import _peak_host_memory_mb, _save_features, environment, evaluate_sets, fresh_accelerator
 
-    out = Path(cfg.output_dir)
-    rundir.check(out, overwrite=overwrite)
-    started = time.perf_counter()
-    set_seed(cfg.train.seed)
-    splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
+    out, started, splits = start_run(cfg, overwrite)
     model = load_backbone(cfg.model, splits.task, splits.label_names)
     if model.head_is_new:
         raise UserError(f"model.name: {strategy.name} adjusts a trained source model; {cfg.model.name!r} has no head "
                         "for these labels (give the model/ folder of a source_only run)")
-    if splits.validation is None and strategy.name == "bbse":
-        raise UserError("data.validation_split: bbse estimates the source confusion matrix on a held-out source "
-                        "validation set; do not set it to null")
-    rundir.prepare(out, overwrite=overwrite)
-    (out / rundir.CONFIG).write_text(cfg.to_yaml())
-    _setup_logging(out, True)
+    if splits.validation is None and strategy.needs_validation:
+        raise UserError(f"data.validation_split: {strategy.name} reads a held-out source validation set; do not "
+                        "set it to null")
+    make_run_dir(out, cfg, overwrite)
     accelerator = fresh_accelerator()
     t = cfg.train
     sets = dataclasses.replace(splits, evals={**splits.evals, UNLABELLED: splits.target_train})

@@ -35,6 +35,7 @@ class PostHoc(Strategy):
 
     fitted = True
     uses_target = True
+    needs_validation = False  # True: reads the held-out source validation set
 
     def fit(self, cfg, overwrite: bool = False) -> dict:
         from ..posthoc import run
@@ -91,6 +92,7 @@ def estimate_label_shift(val_pred: np.ndarray, val_true: np.ndarray, target_pred
 
 class BBSE(PostHoc):
     name = "bbse"
+    needs_validation = True  # the source confusion matrix
 
     def adjust(self, model, predict, trained_prior) -> dict:
         classifier = model.features_module
