@@ -98,11 +98,16 @@ LR_PARTS = ("backbone", "bottleneck", "head", "discriminator")
 def model_parts(model) -> dict[str, str]:
     """{parameter name: part}: the pretrained backbone, the bottleneck, the classifier head, or a module a
     strategy added beside the network (the domain discriminator)."""
-    head = {id(p) for p in model.head.parameters()}
-    classifier = {id(p) for p in model.features_module.parameters()} if model.features_module is not model.head else head
+    head = model.head_parameter_names()
+    classifier = {id(p) for p in model.features_module.parameters()}  # the whole head, without a bottleneck
     net = {id(p) for p in model.net.parameters()}
-    return {n: ("head" if id(p) in classifier else "bottleneck") if id(p) in head else
-            "backbone" if id(p) in net else "discriminator" for n, p in model.named_parameters()}
+    parts = {}
+    for n, p in model.named_parameters():
+        if n in head:
+            parts[n] = "head" if id(p) in classifier else "bottleneck"
+        else:
+            parts[n] = "backbone" if id(p) in net else "discriminator"
+    return parts
 
 
 def apply_lr_multipliers(groups: list[dict], model, multipliers: dict) -> list[dict]:
