@@ -25,7 +25,7 @@ import numpy as np
 from . import rundir
 
 FLOOR, CEILING = "source_only", "oracle"
-_ORDER = ("source_only", "adabn", "source_only_joint", "bbse", "target_finetune", "dann", "cdan", "mmd", "mcc",
+_ORDER = ("source_only", "adabn", "source_only_joint", "bbse", "mlls", "target_finetune", "dann", "cdan", "mmd", "mcc",
           "oracle")
 
 

@@ -283,7 +283,7 @@ class StrategyConfig:
                            "One of: full, linear_probe, partial, gradual_unfreeze, discriminative_lr, l2sp, lora, "
                            "distill, augment, head; the fitted baselines tfidf_logreg, frozen_logreg; with data.target: source_only, "
                            "source_only_joint, target_finetune, oracle, dann, cdan, mmd, mcc, and (from a source_only "
-                           "model) adabn, bbse.")
+                           "model) adabn, bbse, mlls.")
     partial: PartialConfig = field(default_factory=PartialConfig)
     gradual_unfreeze: GradualUnfreezeConfig = field(default_factory=GradualUnfreezeConfig)
     discriminative_lr: DiscriminativeLRConfig = field(default_factory=DiscriminativeLRConfig)

@@ -1,4 +1,4 @@
-"""Run a post-hoc adaptation (`strategy.name: adabn | bbse`) into a run directory.
+"""Run a post-hoc adaptation (`strategy.name: adabn | bbse | mlls`) into a run directory.
 
 The trained source model (`model.name`, e.g. a source_only run's model/) is loaded with its head,
 adjusted with the unlabelled target train set (strategies/posthoc.py: no gradient step), scored on

@@ -286,7 +286,7 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
 
     With train.auto_batch_size, a run that runs out of GPU memory starts again with half the batch
     (accelerate's find_executable_batch_size); the folder it made is its own, so it is replaced.
-    A fitted strategy (tfidf_logreg, frozen_logreg; adabn, bbse) runs its own `fit` instead."""
+    A fitted strategy (tfidf_logreg, frozen_logreg; adabn, bbse, mlls) runs its own `fit` instead."""
     strategy = get_strategy(cfg.strategy)
     if strategy.fitted:  # a baseline fitted in closed form, or a post-hoc adjustment: no training loop
         return strategy.fit(cfg, overwrite=overwrite)

@@ -12,7 +12,8 @@ epochs; `--source-samples` raises it) and is tested on the source and the target
 (at most 500 digits / 300 tweets each):
 `source_only` (the floor), its two controls `adabn` (source_only's BatchNorm statistics re-estimated
 on the target) and `source_only_joint` (trained on the joint source + target batch, trade-off 0),
-`bbse` (source_only re-weighted by the estimated target class priors: label shift), `dann`,
+`bbse` and `mlls` (source_only re-weighted by the target class priors estimated from hard predictions
+/ by calibrated maximum likelihood: label shift), `dann`,
 `cdan`, `mmd`, `mcc` (unsupervised: target labels are never read), `target_finetune` (the
 source-only model fine-tuned on `labelled_samples` labelled target samples) and `oracle` (all
 labelled target training samples: the ceiling). Every method has the 256-wide bottleneck
@@ -45,8 +46,8 @@ BENCHMARKS = {
         "train": {"epochs": 2, "batch_size": 16, "lr": 3e-4, "warmup_ratio": 0.1, "class_weights": "balanced"},
     },
 }
-METHODS = "source_only,adabn,source_only_joint,bbse,dann,cdan,mmd,mcc,target_finetune,oracle"
-FROM_SOURCE_ONLY = ("target_finetune", "adabn", "bbse")  # they start from the source_only model of the same seed
+METHODS = "source_only,adabn,source_only_joint,bbse,mlls,dann,cdan,mmd,mcc,target_finetune,oracle"
+FROM_SOURCE_ONLY = ("target_finetune", "adabn", "bbse", "mlls")  # they start from the source_only model of the same seed
 
 
 def recipe(output_dir: str = "runs/domain_adaptation", benchmark: str = "digits", methods: str = METHODS,

@@ -1,6 +1,6 @@
 """The published domain-adaptation recipe and its controls: the bottleneck, LR multipliers per part,
 the annealing schedule, adabn (only BatchNorm statistics change), the joint-batch control, and
-label-shift estimation (bbse recovers known priors; the run shifts only the classifier's bias)."""
+label-shift estimation (bbse and mlls recover known priors; the runs change only the classifier)."""
 
 import itertools
 import json
@@ -17,7 +17,7 @@ from hf_transfer.config import ModelConfig, TrainConfig, bottleneck_width
 from hf_transfer.errors import UserError
 from hf_transfer.strategies import default_param_groups, get_strategy
 from hf_transfer.strategies.head import add_bottleneck
-from hf_transfer.strategies.posthoc import estimate_label_shift
+from hf_transfer.strategies.posthoc import calibrate, estimate_label_shift, estimate_priors_em
 from hf_transfer.train import apply_lr_multipliers, make_optimizer, make_scheduler, train
 
 
@@ -165,6 +165,49 @@ def test_bbse_run_shifts_only_the_classifier_bias(source_only_run, tmp_path):
     np.testing.assert_allclose(shift["correction"], correction)
     expected = before[bias] + torch.log(torch.tensor(correction, dtype=torch.float).clamp(min=1e-6))
     torch.testing.assert_close(after[bias], expected)
+
+
+def _gaussian_posteriors(sampled_from, scored_with, n, rng, means=(-2.0, 0.0, 2.0)):
+    """n samples of a 1-D three-Gaussian mixture with class priors `sampled_from`, and their exact
+    posteriors p(y|x) under the priors `scored_with` (calibrated for a source with those priors)."""
+    y = rng.choice(3, size=n, p=sampled_from)
+    x = rng.normal(np.take(means, y), 1.0)
+    post = np.exp(-0.5 * (x[:, None] - np.asarray(means)[None]) ** 2) * scored_with
+    return post / post.sum(1, keepdims=True)
+
+
+def test_mlls_em_recovers_known_priors_from_calibrated_posteriors():
+    rng = np.random.default_rng(0)
+    p, q = np.array([0.6, 0.25, 0.15]), np.array([0.05, 0.85, 0.10])
+    estimate, iterations = estimate_priors_em(_gaussian_posteriors(q, p, 20000, rng), p)
+    np.testing.assert_allclose(estimate, q, atol=0.02)
+    assert 1 < iterations < 1000
+    same, _ = estimate_priors_em(_gaussian_posteriors(p, p, 20000, rng), p)  # no shift: the source priors
+    np.testing.assert_allclose(same, p, atol=0.02)
+
+
+def test_calibration_recovers_a_known_temperature_and_bias():
+    torch.manual_seed(0)
+    true_logits = torch.randn(20000, 3) * 2
+    labels = torch.distributions.Categorical(logits=true_logits + torch.tensor([0.5, 0.0, -0.5])).sample()
+    temperature, bias = calibrate(true_logits * 3.0, labels)  # over-confident by 3x, biased
+    assert temperature == pytest.approx(3.0, rel=0.05)
+    torch.testing.assert_close(bias - bias.mean(), torch.tensor([0.5, 0.0, -0.5]), atol=0.06, rtol=0)
+
+
+def test_mlls_run_changes_only_the_classifier_by_the_recorded_calibration_and_shift(source_only_run, tmp_path):
+    _, source, target, run = source_only_run("transformers")
+    shift = train(_da(tmp_path / "mlls", run / "model", source, target, "mlls"))["label_shift"]
+    assert shift["method"] == "mlls" and min(shift["estimated_target_priors"]) > 0
+    for key in ("source_priors", "estimated_target_priors", "true_target_priors"):
+        assert sum(shift[key]) == pytest.approx(1.0) and len(shift[key]) == 3
+    before, after = _model_weights(run), _model_weights(tmp_path / "mlls")
+    weight, bias = "classifier.1.weight", "classifier.1.bias"
+    assert {k for k in before if not torch.equal(before[k], after[k])} <= {weight, bias}
+    t = shift["temperature"]
+    torch.testing.assert_close(after[weight], before[weight] / t)
+    log_w = torch.log(torch.tensor(shift["weights"], dtype=torch.float))
+    torch.testing.assert_close(after[bias], before[bias] / t + torch.tensor(shift["calibration_bias"]) + log_w)
 
 
 def test_bbse_corrects_from_the_prior_the_model_was_trained_to():

@@ -21,7 +21,7 @@ Strategies stack: `strategy.name: gradual_unfreeze+discriminative_lr+l2sp` appli
 
 `fitted` strategies run no loop; their `fit` makes the run, and they do not stack: `tfidf_logreg`
 and `frozen_logreg` (classic.py), the baselines users try first, and the post-hoc adaptations
-`adabn` and `bbse` (posthoc.py), which adjust a trained source model with unlabelled target data.
+`adabn`, `bbse` and `mlls` (posthoc.py), which adjust a trained source model with unlabelled target data.
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ from .lora import Lora
 from .lr import DiscriminativeLR
 from .mcc import Mcc
 from .mmd import Mmd
-from .posthoc import BBSE, AdaBN
+from .posthoc import BBSE, MLLS, AdaBN
 
 REGISTRY: dict[str, type[Strategy]] = {s.name: s for s in (
     Strategy, LinearProbe, Partial, GradualUnfreeze, DiscriminativeLR, L2SP, Lora, Distill, Augment, Head,
-    SourceOnly, SourceOnlyJoint, TargetFinetune, Oracle, Dann, Cdan, Mmd, Mcc, AdaBN, BBSE, TfidfLogreg, FrozenLogreg)}
+    SourceOnly, SourceOnlyJoint, TargetFinetune, Oracle, Dann, Cdan, Mmd, Mcc, AdaBN, BBSE, MLLS, TfidfLogreg, FrozenLogreg)}
 
 
 def get_strategy(cfg) -> Strategy:

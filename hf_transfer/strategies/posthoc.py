@@ -18,6 +18,13 @@ Give them the source model (`model.name: <source_only run>/model`) and `data.tar
   when the loss was weighted: balanced weights make it uniform); log(q_t / pi) is added to the
   classifier's bias, so the saved model is a plain classifier. metrics.json `label_shift` gives the estimated target priors beside the
   true ones of the target test set (read for the report only).
+* `mlls`, maximum-likelihood label shift (Saerens et al. 2002, https://doi.org/10.1162/089976602753284446)
+  with bias-corrected temperature scaling (BCTS; Alexandari et al. 2020, https://arxiv.org/abs/1901.06852):
+  the classifier is first calibrated on the source validation set (a temperature T and a per-class
+  bias b minimising the negative log-likelihood), then EM finds the target priors that maximise the
+  likelihood of the unlabelled target under the calibrated posteriors: q <- mean_x p_q(y|x), with
+  p_q(y|x) ~ q(y) / p_s(y) p_cal(y|x). It reads soft posteriors where bbse counts hard predictions,
+  and never estimates a class away to exactly 0. T, b and log(q / p_s) are folded into the classifier.
 """
 
 from __future__ import annotations
@@ -94,11 +101,16 @@ class BBSE(PostHoc):
     name = "bbse"
     needs_validation = True  # the source confusion matrix
 
-    def adjust(self, model, predict, trained_prior) -> dict:
+    def classifier(self, model) -> nn.Linear:
+        """The linear classifier whose bias the class re-weighting goes into."""
         classifier = model.features_module
         if not isinstance(classifier, nn.Linear) or classifier.bias is None:
-            raise UserError("strategy.name: bbse re-weights the classes through the classifier's bias, and this "
-                            f"model's head ({type(classifier).__name__}) has none")
+            raise UserError(f"strategy.name: {self.name} re-weights the classes through the classifier's bias, and "
+                            f"this model's head ({type(classifier).__name__}) has none")
+        return classifier
+
+    def adjust(self, model, predict, trained_prior) -> dict:
+        classifier = self.classifier(model)
         n = len(model.label_names)
         val_logits, val_true = predict("validation")
         target_logits, _ = predict("target_unlabelled")
@@ -109,3 +121,57 @@ class BBSE(PostHoc):
             classifier.bias.add_(torch.log(c.clamp(min=1e-6)))
         return {"label_shift": {"method": "bbse", **shift, "trained_prior": list(map(float, trained_prior)),
                                 "correction": correction.tolist()}}
+
+
+def calibrate(logits: torch.Tensor, labels: torch.Tensor, steps: int = 200) -> tuple[float, torch.Tensor]:
+    """BCTS: the temperature T and per-class bias b minimising the cross-entropy of softmax(logits / T + b)."""
+    log_t = torch.zeros((), requires_grad=True)
+    bias = torch.zeros(logits.shape[1], requires_grad=True)
+    opt = torch.optim.LBFGS([log_t, bias], lr=0.1, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(logits.float() / log_t.exp() + bias, labels)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_t.detach().exp()), bias.detach()
+
+
+def estimate_priors_em(probs: np.ndarray, source_priors: np.ndarray, max_iter: int = 1000,
+                       tol: float = 1e-8) -> tuple[np.ndarray, int]:
+    """Saerens' EM: the target priors q that maximise the likelihood of unlabelled samples whose
+    posteriors under the source priors `source_priors` are `probs` (n x k). Returns (q, iterations)."""
+    q = source_priors.copy()
+    for i in range(1, max_iter + 1):
+        p = probs * (q / source_priors)
+        new = (p / p.sum(1, keepdims=True)).mean(0)
+        converged = np.abs(new - q).max() < tol
+        q = new
+        if converged:
+            break
+    return q, i
+
+
+class MLLS(BBSE):
+    name = "mlls"
+
+    def adjust(self, model, predict, trained_prior) -> dict:
+        classifier = self.classifier(model)
+        val_logits, val_true = predict("validation")
+        temperature, bias = calibrate(val_logits, val_true)
+        source = np.bincount(val_true.numpy(), minlength=len(model.label_names)) / len(val_true)
+        source = np.maximum(source, 1e-12)
+        target_logits, _ = predict("target_unlabelled")
+        probs = torch.softmax(target_logits.float() / temperature + bias, -1).double().numpy()
+        target, iterations = estimate_priors_em(probs, source)
+        correction = target / source
+        with torch.no_grad():  # logits / T + b + log(q / p_s), folded into the linear classifier
+            shift = bias + torch.log(torch.tensor(correction, dtype=torch.float).clamp(min=1e-6))
+            classifier.weight.div_(temperature)
+            classifier.bias.div_(temperature).add_(shift.to(classifier.bias))
+        return {"label_shift": {"method": "mlls", "source_priors": source.tolist(),
+                                "estimated_target_priors": target.tolist(), "weights": correction.tolist(),
+                                "temperature": temperature, "calibration_bias": bias.tolist(),
+                                "em_iterations": iterations}}
