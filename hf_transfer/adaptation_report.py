@@ -73,6 +73,7 @@ def adaptation_table(runs: dict[str, tuple[dict, dict]]) -> list[dict]:
                                         for n in names}}
             for k in scores[0]:
                 row[k] = _stats([s[k] for s in scores])
+            row["target_curve"] = target_curve([m for _, m, _ in items])
             rows.append(row)
         by_name = {r["method"]: r for r in rows}
         floor, ceiling = by_name.get(FLOOR), by_name.get(CEILING)
@@ -88,6 +89,40 @@ def adaptation_table(runs: dict[str, tuple[dict, dict]]) -> list[dict]:
         tables.append({"source": source, "target": target, "model": model, "rows": rows,
                        "label_names": items[0][1]["label_names"]})
     return tables
+
+
+def target_curve(metrics: list[dict]) -> list[dict]:
+    """Target accuracy after each epoch (mean ± std over the runs that reached it), with the step it
+    was measured at: the budget curve. Empty for runs without a training loop (one entry)."""
+    by_epoch: dict[int, list] = {}
+    for m in metrics:
+        if len(m["history"]) < 2:
+            return []
+        for h in m["history"]:
+            by_epoch.setdefault(h["epoch"], []).append((h["step"], h["eval"][m["domains"]["target"]]["accuracy"]))
+    return [{"epoch": e, "step": max(s for s, _ in v), "accuracy": _stats([a for _, a in v])}
+            for e, v in sorted(by_epoch.items())]
+
+
+def curve_lines(table: dict) -> list[str]:
+    """The budget curve as a table (methods x epochs), and the methods still rising at their last epoch."""
+    rows = [r for r in table["rows"] if r.get("target_curve")]
+    if not rows:
+        return []
+    epochs = sorted({p["epoch"] for r in rows for p in r["target_curve"]})
+    lines = ["Target accuracy after each epoch (mean ± std over seeds; step in brackets): the budget curve.", "",
+             "| method | " + " | ".join(f"epoch {e}" for e in epochs) + " |", "|---|" + "---:|" * len(epochs)]
+    rising = []
+    for r in rows:
+        at = {p["epoch"]: p for p in r["target_curve"]}
+        lines.append(f"| {r['method']} | " + " | ".join(
+            f"{_short(at[e]['accuracy'])} ({at[e]['step']})" if e in at else "" for e in epochs) + " |")
+        means = [p["accuracy"]["mean"] for p in r["target_curve"]]
+        if len(means) > 1 and means[-1] >= max(means) and means[-1] - means[-2] > 0.01:
+            rising.append(r["method"])
+    if rising:
+        lines += ["", f"Still rising at the last epoch: {', '.join(rising)} (more steps may pay off)."]
+    return lines + [""]
 
 
 def _interval(values: list[float]) -> dict:
@@ -141,6 +176,10 @@ def _pm(s: dict) -> str:
     if s["mean"] is None:
         return ""
     return f"{s['mean']:.4f} ± {s['std']:.4f}" if s["n"] > 1 else f"{s['mean']:.4f}"
+
+
+def _short(s: dict) -> str:
+    return f"{s['mean']:.3f} ± {s['std']:.3f}" if s["n"] > 1 else f"{s['mean']:.3f}"
 
 
 def _signed(x: float | None, pct: bool = False) -> str:
@@ -319,7 +358,7 @@ def write_section(tables: list[dict], runs: dict[str, tuple[dict, dict, Path]], 
     for i, table in enumerate(tables):
         stem = f"adaptation{i + 1 if len(tables) > 1 else ''}"
         lines += [f"### {table['source']} -> {table['target']} ({table['model']})", ""] + markdown_table(table) + [""]
-        lines += label_shift_lines(table, runs)
+        lines += label_shift_lines(table, runs) + curve_lines(table)
         missing = [m for m in (FLOOR, CEILING) if m not in {r["method"] for r in table["rows"]}]
         if missing:
             lines += [f"No `{'` / `'.join(missing)}` run in this report: gain / gap closed are left blank.", ""]

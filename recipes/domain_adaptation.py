@@ -34,7 +34,7 @@ BENCHMARKS = {
                  "max_eval_samples": 500,
                  "augment": {"hflip": 0.0, "scale": [0.85, 1.0], "ratio": [0.9, 1.1]},
                  "target": {"dataset": "pypi:uci_digits", "labelled_samples": 100}},
-        "train": {"epochs": 3, "batch_size": 32, "lr": 2e-3, "warmup_ratio": 0.05},
+        "train": {"epochs": 10, "batch_size": 32, "lr": 2e-3, "warmup_ratio": 0.05},
     },
     "tweets": {
         "model": {"name": "pypi:all-MiniLM-L6-v2"},

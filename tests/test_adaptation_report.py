@@ -140,3 +140,22 @@ def test_html_renders_in_headless_chromium(adaptation_runs, tmp_path):
     assert probe["tables"] >= 2 and probe["cells"] > 20
     assert len(probe["images"]) == page.count("<img")
     assert len(probe["images"]) >= 5 and all(ok and w > 100 and h > 100 for ok, w, h in probe["images"])
+
+
+def test_budget_curve_is_the_per_epoch_mean_over_seeds_and_names_methods_still_rising():
+    from hf_transfer.adaptation_report import curve_lines, target_curve
+
+    def run(accuracies):
+        return {"domains": {"source": "test", "target": "target"},
+                "history": [{"epoch": e, "step": 10 * e, "eval": {"target": {"accuracy": a}}}
+                            for e, a in enumerate(accuracies, 1)]}
+
+    curve = target_curve([run([0.2, 0.5, 0.7]), run([0.4, 0.5, 0.9])])
+    assert [p["epoch"] for p in curve] == [1, 2, 3] and [p["step"] for p in curve] == [10, 20, 30]
+    assert [p["accuracy"]["mean"] for p in curve] == pytest.approx([0.3, 0.5, 0.8])
+    assert curve[2]["accuracy"]["std"] == pytest.approx(0.1414, abs=1e-4)
+    assert target_curve([{"history": [{"epoch": 1}]}]) == []  # no training loop (adabn, bbse): no curve
+    flat = target_curve([run([0.5, 0.6, 0.6])])
+    lines = curve_lines({"rows": [{"method": "mcc", "target_curve": curve}, {"method": "dann", "target_curve": flat}]})
+    assert "| mcc | 0.300 ± 0.141 (10) | 0.500 ± 0.000 (20) | 0.800 ± 0.141 (30) |" in lines
+    assert "Still rising at the last epoch: mcc (more steps may pay off)." in lines
