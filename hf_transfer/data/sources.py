@@ -122,9 +122,14 @@ def _as_class_labels(dd: datasets.DatasetDict) -> datasets.DatasetDict:
     if isinstance(feature, datasets.ClassLabel):
         return dd
     values = sorted({v for split in dd.values() for v in split.unique("label") if v is not None and v != -1})
-    names = [str(v) for v in range(max(values) + 1)] if values and all(isinstance(v, int) for v in values) \
-        else [str(v) for v in values]
-    return dd.cast_column("label", datasets.ClassLabel(names=names))
+    if all(isinstance(v, int) for v in values) and values == list(range(len(values))):
+        return dd.cast_column("label", datasets.ClassLabel(names=[str(v) for v in values]))  # already class ids
+    if all(isinstance(v, int) for v in values):  # ids with gaps (1, 5, 10, 1000): one class per distinct value
+        ids = {v: i for i, v in enumerate(values)}
+        log.info("label: the %d distinct integer labels (%s) become class ids 0-%d, named by their value", len(values),
+                 ", ".join(map(str, values[:8])) + (", ..." if len(values) > 8 else ""), len(values) - 1)
+        dd = dd.map(lambda y: {"label": ids.get(y, -1)}, input_columns="label")
+    return dd.cast_column("label", datasets.ClassLabel(names=[str(v) for v in values]))
 
 
 def _labelled(ds: datasets.Dataset, name: str) -> datasets.Dataset:
@@ -232,6 +237,10 @@ def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42, train_on: 
     for name, ds in {"train": train, **evals}.items():
         if len(ds) == 0:
             raise ConfigError(f"data: the {name!r} set has no labelled samples")
+    classes = train.unique("label")
+    if len(classes) < 2:
+        raise ConfigError(f"data.label_column: the training set has one class ({names[classes[0]]!r}); a classifier "
+                          "needs at least two")
     if target_train is not None and len(target_train) == 0:
         raise ConfigError("data.target.train_split: the target train split is empty")
     return Splits(task=task, label_names=names, train=train, validation=validation, evals=evals, dataset_ids=ids,

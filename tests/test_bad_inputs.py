@@ -1,0 +1,51 @@
+"""Bad input, case by case, as a new user would give it: each one ends in one line that names the
+field or file and a non-zero exit (or, where the input is usable, in a run that says what it did),
+and nothing the user had is changed."""
+
+import json
+import subprocess
+
+import pandas as pd
+import yaml
+from conftest import WORDS, hf_transfer_cmd, tiny_config
+
+from hf_transfer.train import train
+
+
+def _run(args, env):
+    return subprocess.run(hf_transfer_cmd(*args), env=env, capture_output=True, text=True, timeout=600)
+
+
+def _one_error_line(result) -> str:
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("hf-transfer: error:")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def _text_csv(root, labels_by_split: dict):
+    """A text dataset as csv files, one per split: sentences from WORDS, the labels given."""
+    root.mkdir(parents=True)
+    for split, labels in labels_by_split.items():
+        text = [" ".join(WORDS[i % 3][j % 5] for j in range(i, i + 4)) for i in range(len(labels))]
+        pd.DataFrame({"text": text, "label": labels}).to_csv(root / f"{split}.csv", index=False)
+    return root
+
+
+def test_single_class_training_data_is_refused(tmp_path, cli_env, tiny_bert):
+    data = _text_csv(tmp_path / "one_class", {"train": ["spam"] * 12, "test": ["spam"] * 4})
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "one", "output_dir": str(tmp_path / "out"), "model": {"name": str(tiny_bert)},
+                                   "data": {"dataset": str(data), "max_length": 16}, "train": {"epochs": 1}}))
+    line = _one_error_line(_run(["run", str(cfg)], cli_env))
+    assert "data.label_column: the training set has one class ('spam'); a classifier needs at least two" in line
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_integer_labels_with_gaps_become_one_class_per_value(tmp_path, tiny_bert):
+    values = [1, 5, 10, 100, 1000]
+    data = _text_csv(tmp_path / "gaps", {"train": values * 4, "test": values})
+    metrics = train(tiny_config(tmp_path / "out", tiny_bert, data, train={"epochs": 1}))
+    assert metrics["label_names"] == [str(v) for v in values]  # 5 classes named by value, not 1,001
+    saved = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
+    assert saved["id2label"] == {str(i): str(v) for i, v in enumerate(values)}
