@@ -157,7 +157,7 @@ def _update_cards(tables: list[dict], runs: dict) -> None:
         for row in t["rows"]:
             for run in row["runs"]:
                 m, c, d = runs[run]
-                (d / hub.ADAPTATION).write_text(json.dumps(t, indent=1))
+                (d / hub.ADAPTATION).write_text(rundir.strict_json(t, indent=1))
                 hub.write_model_card(d, from_dict(c), m)
 
 
@@ -178,7 +178,7 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
         lines += adaptation_report.write_section(table["adaptation"], runs, out) + ["## All runs", ""]
         if update_cards:
             _update_cards(table["adaptation"], runs)
-    (out / "report.json").write_text(json.dumps(table, indent=2))
+    (out / "report.json").write_text(rundir.strict_json(table))
     if table["baseline"]:
         lines += [f"Gain (in brackets) is over `{table['baseline']}` on the same eval set.", ""]
     over = table["classic_baselines"]

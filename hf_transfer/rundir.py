@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import shutil
 from pathlib import Path
 
@@ -16,6 +18,21 @@ from .errors import UserError
 CONFIG, METRICS, REPORT, LOG, FEATURES = "config.yaml", "metrics.json", "report.md", "train.log", "features.npz"
 MODEL, CHECKPOINTS, BEST = "model", "checkpoints", "best"
 STEP_PREFIX = "step_"
+
+
+def strict_json(payload, indent: int = 2) -> str:
+    """JSON that other tools can read: a non-finite number (a NaN loss, an infinite ratio) becomes null,
+    never a bare NaN / Infinity."""
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(payload), indent=indent, allow_nan=False)
 
 
 def check(path: str | Path, overwrite: bool = False, resume: bool = False) -> None:

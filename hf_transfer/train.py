@@ -277,7 +277,7 @@ def _patience_ran_out(state: TrainState, t) -> bool:
 
 def _write_metrics(out: Path, payload: dict) -> None:
     tmp = out / (rundir.METRICS + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
+    tmp.write_text(rundir.strict_json(payload))
     tmp.replace(out / rundir.METRICS)
 
 

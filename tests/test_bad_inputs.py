@@ -49,3 +49,20 @@ def test_integer_labels_with_gaps_become_one_class_per_value(tmp_path, tiny_bert
     assert metrics["label_names"] == [str(v) for v in values]  # 5 classes named by value, not 1,001
     saved = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
     assert saved["id2label"] == {str(i): str(v) for i, v in enumerate(values)}
+
+
+def _strict(text: str):
+    def refuse(constant):
+        raise ValueError(f"bare {constant} in JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_metrics_json_stays_strict_json_when_the_loss_is_not_finite(tmp_path, tiny_timm, cifar_like):
+    from hf_transfer import report
+
+    metrics = train(tiny_config(tmp_path / "out", tiny_timm, cifar_like, train={"epochs": 1, "lr": 1e30}))
+    assert metrics["history"][-1]["train_loss"] != metrics["history"][-1]["train_loss"]  # NaN in memory
+    written = _strict((tmp_path / "out" / "metrics.json").read_text())
+    assert written["history"][-1]["train_loss"] is None
+    report.compare([tmp_path / "out"], tmp_path / "report")
+    _strict((tmp_path / "report" / "report.json").read_text())
