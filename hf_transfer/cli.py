@@ -139,17 +139,24 @@ def load_configs(target, overrides: list[str], output_dir: str | None = None,
 def run_configs(configs: list, report_dir: str | None, overwrite: bool = False, resume: bool = False) -> list[dict]:
     """Train each config in order (a finished run is skipped under --resume); compare them if several."""
     from . import report, rundir
-    from .train import train
+    from .train import config_changes, train
 
     results = []
     for cfg in configs:
         out = Path(cfg.output_dir)
         earlier = json.loads((out / rundir.METRICS).read_text()) if resume and (out / rundir.METRICS).is_file() else {}
         if earlier.get("status") == "finished":
+            changed = config_changes(cfg, out)
+            if changed:
+                raise UserError(f"--resume: {str(out)!r} is a finished run and the config differs from its "
+                                f"{rundir.CONFIG} in {', '.join(changed)}; pass --overwrite to train it again with "
+                                "this config, or choose another --output-dir")
             print(f"[{cfg.name}] finished earlier, kept: {out}", file=sys.stderr)
             results.append(earlier)
             continue
-        this_resume = resume and rundir.latest_checkpoint(out) is not None
+        # a recipe's runs not started yet start fresh under --resume; a single run must have a checkpoint
+        not_started = len(configs) > 1 and not (out.is_dir() and any(out.iterdir()))
+        this_resume = resume and not not_started
         print(f"[{cfg.name}] {cfg.model.name} on {cfg.data.dataset} -> {out}", file=sys.stderr)
         metrics = train(cfg, overwrite=overwrite, resume=this_resume)
         results.append(metrics)

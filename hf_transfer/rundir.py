@@ -42,7 +42,8 @@ def check(path: str | Path, overwrite: bool = False, resume: bool = False) -> No
         raise UserError(f"output_dir: {str(path)!r} is a file, not a folder")
     if resume:
         if latest_checkpoint(path) is None:
-            raise UserError(f"--resume: {str(path)!r} has no checkpoint to resume from ({CHECKPOINTS}/ is empty or missing)")
+            raise UserError(f"--resume: {str(path)!r} has no checkpoint to resume from ({CHECKPOINTS}/ is empty or "
+                            "missing); run without --resume to start it (with --overwrite if the folder holds files)")
         return
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise UserError(f"output_dir: {str(path)!r} already holds files; pass --overwrite to replace them, "

@@ -214,7 +214,9 @@ def environment_info(device: torch.device, num_processes: int = 1, mixed_precisi
     }
 
 
-def _check_resume_config(cfg: Config, out: Path) -> None:
+def config_changes(cfg: Config, out: Path) -> list[str]:
+    """The fields (dotted) in which `cfg` differs from the run's saved config.yaml, besides those a
+    resume may change."""
     saved = from_dict(yaml.safe_load((out / rundir.CONFIG).read_text())).to_dict()
     now = cfg.to_dict()
 
@@ -223,7 +225,11 @@ def _check_resume_config(cfg: Config, out: Path) -> None:
             yield from flat(v, f"{prefix}{k}.") if isinstance(v, dict) and k != "extra_eval" else [(prefix + k, v)]
 
     a, b = dict(flat(saved)), dict(flat(now))
-    changed = [k for k in a if a[k] != b.get(k) and not k.startswith(_RESUME_MAY_CHANGE) and k != "output_dir"]
+    return [k for k in a if a[k] != b.get(k) and not k.startswith(_RESUME_MAY_CHANGE) and k != "output_dir"]
+
+
+def _check_resume_config(cfg: Config, out: Path) -> None:
+    changed = config_changes(cfg, out)
     if changed:
         raise UserError(f"--resume: the config differs from the run's {rundir.CONFIG} in {', '.join(changed)}; "
                         "resume with the same config (only train.stop_after_steps may change)")

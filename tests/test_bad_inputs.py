@@ -66,3 +66,36 @@ def test_metrics_json_stays_strict_json_when_the_loss_is_not_finite(tmp_path, ti
     assert written["history"][-1]["train_loss"] is None
     report.compare([tmp_path / "out"], tmp_path / "report")
     _strict((tmp_path / "report" / "report.json").read_text())
+
+
+def _tiny_run_config(tmp_path, tiny_timm, cifar_like, out) -> str:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "tiny", "output_dir": str(out), "model": {"name": str(tiny_timm)},
+                                   "data": {"dataset": str(cifar_like), "image_size": 32, "eval_splits": ["test"]},
+                                   "train": {"epochs": 1, "batch_size": 8}}))
+    return str(cfg)
+
+
+def _files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_resume_without_a_checkpoint_says_so(tmp_path, cli_env, tiny_timm, cifar_like):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for out in (tmp_path / "missing", empty):
+        line = _one_error_line(_run(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, out), "--resume"], cli_env))
+        assert f"--resume: '{out}' has no checkpoint to resume from" in line and "run without --resume" in line
+    assert not (tmp_path / "missing").exists() and not any(empty.iterdir())
+
+
+def test_resume_of_a_finished_run_with_another_config_is_refused(tmp_path, cli_env, tiny_timm, cifar_like):
+    out = tmp_path / "run"
+    cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)
+    assert _run(["run", cfg], cli_env).returncode == 0
+    before = _files(out)
+    same = _run(["run", cfg, "--resume"], cli_env)
+    assert same.returncode == 0 and "finished earlier, kept" in same.stderr
+    line = _one_error_line(_run(["run", cfg, "--resume", "--lr", "0.5"], cli_env))
+    assert f"--resume: '{out}' is a finished run and the config differs from its config.yaml in train.lr" in line
+    assert _files(out) == before
