@@ -98,6 +98,12 @@ def load_run(run_dir: str | Path) -> tuple[dict, dict]:
     run_dir = Path(run_dir)
     metrics_path = run_dir / rundir.METRICS
     if not metrics_path.is_file():
+        checkpoint = rundir.latest_checkpoint(run_dir)
+        if checkpoint is not None and (run_dir / rundir.CONFIG).is_file():
+            saved = yaml.safe_load((run_dir / rundir.CONFIG).read_text()) or {}
+            more = " --set train.stop_after_steps=null" if saved.get("train", {}).get("stop_after_steps") else ""
+            raise UserError(f"{run_dir}: the run stopped before finishing (last checkpoint: {checkpoint.name}); continue "
+                            f"it with `hf-transfer run {run_dir / rundir.CONFIG} --resume{more}`, then report")
         raise UserError(f"{run_dir}: not a run directory (no {rundir.METRICS})")
     metrics = json.loads(metrics_path.read_text())
     if metrics.get("status") != "finished":

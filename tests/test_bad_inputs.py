@@ -99,3 +99,18 @@ def test_resume_of_a_finished_run_with_another_config_is_refused(tmp_path, cli_e
     line = _one_error_line(_run(["run", cfg, "--resume", "--lr", "0.5"], cli_env))
     assert f"--resume: '{out}' is a finished run and the config differs from its config.yaml in train.lr" in line
     assert _files(out) == before
+
+
+def test_report_on_a_stopped_run_says_how_to_continue_it(tmp_path, cli_env, tiny_timm, cifar_like):
+    out = tmp_path / "run"
+    cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)
+    stopped = _run(["run", cfg, "--set", "train.stop_after_steps=2"], cli_env)
+    assert stopped.returncode == 0 and "continue with --resume" in stopped.stderr
+    before = _files(out)
+    line = _one_error_line(_run(["report", str(out), "-o", str(tmp_path / "report")], cli_env))
+    assert f"{out}: the run stopped before finishing (last checkpoint: step_00000002)" in line
+    command = f"hf-transfer run {out / 'config.yaml'} --resume --set train.stop_after_steps=null"
+    assert f"`{command}`" in line
+    assert _files(out) == before
+    assert _run(command.split()[1:], cli_env).returncode == 0
+    assert _run(["report", str(out), "-o", str(tmp_path / "report")], cli_env).returncode == 0
