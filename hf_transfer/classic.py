@@ -219,7 +219,7 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
                     "train_samples_per_second": round(len(splits.train) / (feature_seconds + fit_seconds), 2),
                     "peak_host_memory_mb": _peak_host_memory_mb()},
         "environment": environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
-        "warnings": collapse_warnings(results, splits.label_names),
+        "warnings": splits.warnings + collapse_warnings(results, splits.label_names),
     }
     if model is not None:
         fold_into_head(model, pipe, n)

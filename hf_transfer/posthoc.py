@@ -107,7 +107,7 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
                     "train_samples_per_second": round(len(splits.target_train) / max(adjust_seconds, 1e-9), 2),
                     "peak_host_memory_mb": _peak_host_memory_mb()},
         "environment": environment(accelerator),
-        "warnings": collapse_warnings(results, splits.label_names),
+        "warnings": splits.warnings + collapse_warnings(results, splits.label_names),
     }
     model.cpu().save_pretrained(out / rundir.MODEL, image_size=cfg.data.image_size if splits.task == "image" else None)
     _save_features(out / rundir.FEATURES, feats, domains, t.seed)

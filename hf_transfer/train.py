@@ -584,7 +584,7 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                     "peak_host_memory_mb": _peak_host_memory_mb()},
         "environment": environment(accelerator),
     }
-    metrics["warnings"] = collapse_warnings(chosen["eval"], splits.label_names)
+    metrics["warnings"] = splits.warnings + collapse_warnings(chosen["eval"], splits.label_names)
     for warning in metrics["warnings"]:
         log.warning("%s: %s", cfg.name, warning)
     if torch.cuda.is_available():

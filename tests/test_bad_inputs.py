@@ -114,3 +114,13 @@ def test_report_on_a_stopped_run_says_how_to_continue_it(tmp_path, cli_env, tiny
     assert _files(out) == before
     assert _run(command.split()[1:], cli_env).returncode == 0
     assert _run(["report", str(out), "-o", str(tmp_path / "report")], cli_env).returncode == 0
+
+
+def test_a_test_label_unseen_in_training_is_named_in_the_warnings_report_and_card(tmp_path, tiny_bert):
+    data = _text_csv(tmp_path / "unseen", {"train": ["pos", "neg"] * 8, "test": ["pos", "neg", "meh", "meh"]})
+    metrics = train(tiny_config(tmp_path / "out", tiny_bert, data, train={"epochs": 1}))
+    line = "classes never seen in training, so never learned: 'meh' (2) of the 4 'test' samples"
+    assert any(w.startswith(line) for w in metrics["warnings"])
+    assert line in (tmp_path / "out" / "report.md").read_text()
+    assert line in (tmp_path / "out" / "model" / "README.md").read_text()
+    assert metrics["final"]["test"]["per_class_f1"]["meh"] == 0.0

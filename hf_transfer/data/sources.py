@@ -18,6 +18,7 @@ source, so every method picks its epoch the same way.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class Splits:
     dataset_ids: dict[str, str] = field(default_factory=dict)  # eval name -> "dataset/split", for cards
     target_train: datasets.Dataset | None = None  # unlabelled target domain (no label column)
     domains: dict[str, str] = field(default_factory=dict)  # {"source": eval set, "target": "target"}
+    warnings: list[str] = field(default_factory=list)  # what the data itself limits (metrics.json, report, card)
 
     @property
     def eval_sets(self) -> dict[str, datasets.Dataset]:
@@ -243,5 +245,21 @@ def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42, train_on: 
                           "needs at least two")
     if target_train is not None and len(target_train) == 0:
         raise ConfigError("data.target.train_split: the target train split is empty")
+    warnings = unseen_class_warnings(names, train, {"validation": validation, **evals} if validation else evals)
+    for w in warnings:
+        log.warning(w)
     return Splits(task=task, label_names=names, train=train, validation=validation, evals=evals, dataset_ids=ids,
-                  target_train=target_train, domains=domains)
+                  target_train=target_train, domains=domains, warnings=warnings)
+
+
+def unseen_class_warnings(names: list[str], train: datasets.Dataset, evals: dict[str, datasets.Dataset]) -> list[str]:
+    """One line per eval set holding classes the training set has no sample of: the model cannot learn them."""
+    seen = set(train.unique("label"))
+    lines = []
+    for split, ds in evals.items():
+        counts = Counter(y for y in ds["label"] if y not in seen)
+        if counts:
+            listed = ", ".join(f"{names[y]!r} ({n})" for y, n in sorted(counts.items()))
+            lines.append(f"classes never seen in training, so never learned: {listed} of the {len(ds)} {split!r} "
+                         "samples; their recall is 0 by construction")
+    return lines
