@@ -202,6 +202,10 @@ def _resolve(name: str, library: str) -> tuple[str, str, bool]:
         ref = str(Path(ref).expanduser())
     elif ref.startswith((".", "/", "~")):
         raise UserError(f"model.name: local folder {ref!r} does not exist")
+    else:  # a Hub id (or a timm name with Hub weights): no network means offline mode at once, not 30 s of retries
+        from .offline import check_hub
+
+        check_hub()
     if library == "auto":
         if local:
             config = Path(ref) / "config.json"

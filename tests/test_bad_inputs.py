@@ -124,3 +124,17 @@ def test_a_test_label_unseen_in_training_is_named_in_the_warnings_report_and_car
     assert line in (tmp_path / "out" / "report.md").read_text()
     assert line in (tmp_path / "out" / "model" / "README.md").read_text()
     assert metrics["final"]["test"]["per_class_f1"]["meh"] == 0.0
+
+
+def test_hub_ids_without_a_network_fail_at_once_in_offline_mode(tmp_path, cli_env, tiny_timm, cifar_like):
+    env = {k: v for k, v in cli_env.items() if k not in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")}
+    env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # nothing listens there: the Hub cannot be reached
+    cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, tmp_path / "out")
+    for flag, value, field in (("--model", "someone/missing-model", "model.name"),
+                               ("--dataset", "someone/missing-data", "data.dataset")):
+        result = _run(["run", cfg, flag, value], env)
+        line = _one_error_line(result)
+        assert line.startswith(f"hf-transfer: error: {field}: ") and value in line and "network" in line
+        assert "cannot be reached: offline mode" in result.stderr
+        assert "retry" not in result.stderr.lower()  # no retry loop before the error
+    assert not (tmp_path / "out").exists()

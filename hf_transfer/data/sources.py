@@ -76,6 +76,9 @@ def load_source(name: str, config_name: str | None = None, field_name: str = "da
             return datasets.load_dataset(str(path))  # imagefolder / csv / json / parquet, splits from file names
         if name.startswith((".", "/", "~")) or path.suffix.lower() in _FILE_BUILDERS:
             raise UserError(f"{field_name}: local path {name!r} does not exist")
+        from ..offline import check_hub
+
+        check_hub()
         return datasets.load_dataset(name, config_name)
     except UserError:
         raise
