@@ -263,6 +263,7 @@ def write_outputs(out: Path, cfg: Config, metrics: dict, started: float) -> dict
     from . import hub, report
     from .train import _write_metrics
 
+    rundir.discard_previous(out)  # finished: what --overwrite replaced is gone now
     metrics["timings"]["total_seconds"] = round(time.perf_counter() - started, 2)
     for warning in metrics["warnings"]:
         log.warning("%s: %s", cfg.name, warning)

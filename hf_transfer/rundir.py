@@ -50,14 +50,42 @@ def check(path: str | Path, overwrite: bool = False, resume: bool = False) -> No
                         "--resume to continue that run, or choose another --output-dir")
 
 
+def previous(path: str | Path) -> Path:
+    """Where `--overwrite` keeps the run it replaces until the new run has started."""
+    path = Path(path)
+    return path.parent / f".{path.name}.replaced"
+
+
 def prepare(path: str | Path, overwrite: bool = False, resume: bool = False) -> Path:
-    """`check`, then create the directory (emptied first under overwrite)."""
+    """`check`, then create the directory. Under overwrite the old one is moved aside (`previous`), not
+    deleted: `restore_previous` puts it back if the new run fails before it starts, `discard_previous`
+    deletes it once the new run has started."""
     check(path, overwrite, resume)
     path = Path(path)
-    if overwrite and not resume and path.is_dir():
-        shutil.rmtree(path)
+    if overwrite and not resume and path.is_dir() and any(path.iterdir()):
+        aside = previous(path)
+        if aside.exists():
+            raise UserError(f"output_dir: {str(aside)!r} holds a run an earlier --overwrite replaced and never "
+                            f"restored; move it back to {str(path)!r} or delete it, then run again")
+        path.rename(aside)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def restore_previous(path: str | Path) -> bool:
+    """The new run failed before it started: put the run it replaced back. True if there was one."""
+    path, aside = Path(path), previous(path)
+    if not aside.is_dir():
+        return False
+    if path.exists():
+        shutil.rmtree(path)
+    aside.rename(path)
+    return True
+
+
+def discard_previous(path: str | Path) -> None:
+    """The new run has started: the run it replaced is gone for good."""
+    shutil.rmtree(previous(path), ignore_errors=True)
 
 
 def checkpoints(path: str | Path) -> list[Path]:

@@ -18,6 +18,7 @@ import logging
 import math
 import os
 import platform
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -294,10 +295,23 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     (accelerate's find_executable_batch_size); the folder it made is its own, so it is replaced.
     A fitted strategy (tfidf_logreg, frozen_logreg; adabn, bbse, mlls) runs its own `fit` instead."""
     strategy = get_strategy(cfg.strategy)
-    if strategy.fitted:  # a baseline fitted in closed form, or a post-hoc adjustment: no training loop
-        return strategy.fit(cfg, overwrite=overwrite)
-    if not cfg.train.auto_batch_size:
-        return _train(cfg, overwrite, resume)
+    try:
+        if strategy.fitted:  # a baseline fitted in closed form, or a post-hoc adjustment: no training loop
+            return strategy.fit(cfg, overwrite=overwrite)
+        if not cfg.train.auto_batch_size:
+            return _train(cfg, overwrite, resume)
+        return _train_finding_batch_size(cfg, overwrite, resume)
+    except BaseException:
+        if overwrite and _is_main_process() and rundir.restore_previous(cfg.output_dir):
+            log.warning("the run failed before it started: %s is back as it was", cfg.output_dir)
+        raise
+
+
+def _is_main_process() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _train_finding_batch_size(cfg: Config, overwrite: bool, resume: bool) -> dict:
     import copy
 
     tries = []
@@ -310,7 +324,9 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
             log.warning("out of memory at batch size %d; trying %d", tries[-1], batch_size)
         again = bool(tries)
         tries.append(batch_size)
-        return _train(c, overwrite=overwrite or again, resume=resume and not again)
+        if again and _is_main_process():  # the failed try's own folder (a run it replaced stays aside)
+            shutil.rmtree(c.output_dir, ignore_errors=True)
+        return _train(c, overwrite=overwrite, resume=resume and not again)
 
     return attempt()
 
@@ -476,6 +492,8 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                     continue
                 scheduler.step()
                 state.global_step += 1
+                if state.global_step == 1 and main:  # started: what --overwrite replaced is gone now
+                    rundir.discard_previous(out)
                 bar.update(1)
                 if state.global_step % 10 == 0 or count == batches_per_epoch:  # a host sync, now and then
                     lr = optimizer.param_groups[0]["lr"]

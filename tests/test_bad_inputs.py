@@ -138,3 +138,23 @@ def test_hub_ids_without_a_network_fail_at_once_in_offline_mode(tmp_path, cli_en
         assert "cannot be reached: offline mode" in result.stderr
         assert "retry" not in result.stderr.lower()  # no retry loop before the error
     assert not (tmp_path / "out").exists()
+
+
+def test_overwrite_keeps_the_old_run_when_the_new_one_fails_before_it_starts(tmp_path, cli_env, tiny_bert):
+    good = _text_csv(tmp_path / "good", {"train": ["pos", "neg"] * 6, "test": ["pos", "neg"]})
+    bad = _text_csv(tmp_path / "bad", {"train": ["pos", "neg"] * 6, "test": ["pos", "neg"]})
+    frame = pd.read_csv(bad / "train.csv")
+    frame.loc[3, "text"] = None  # an empty text cell
+    frame.to_csv(bad / "train.csv", index=False)
+    out = tmp_path / "run"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "t", "output_dir": str(out), "model": {"name": str(tiny_bert)},
+                                   "data": {"dataset": str(good), "max_length": 16}, "train": {"epochs": 1}}))
+    assert _run(["run", str(cfg)], cli_env).returncode == 0
+    before = _files(out)
+    failed = _run(["run", str(cfg), "--dataset", str(bad), "--overwrite"], cli_env)
+    assert failed.returncode != 0
+    assert _files(out) == before and not (tmp_path / ".run.replaced").exists()
+    replaced = _run(["run", str(cfg), "--lr", "0.01", "--overwrite"], cli_env)  # a run that starts replaces it
+    assert replaced.returncode == 0 and _files(out) != before and not (tmp_path / ".run.replaced").exists()
+    assert yaml.safe_load((out / "config.yaml").read_text())["train"]["lr"] == 0.01
