@@ -102,6 +102,11 @@ def latest_checkpoint(path: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
+def is_complete(checkpoint: Path) -> bool:
+    """A checkpoint whose trainer_state.json (written last) is there."""
+    return (checkpoint / "trainer_state.json").is_file()
+
+
 def checkpoint_dir(path: str | Path, step: int) -> Path:
     return Path(path) / CHECKPOINTS / f"{STEP_PREFIX}{step:08d}"
 

@@ -40,6 +40,7 @@ from .data.loaders import build_loaders, join_batches
 from .data.sources import build_splits
 from .errors import ConfigError, UserError
 from .metrics import classification_metrics, collapse_warnings, proxy_a_distance
+from .signals import StopRequest
 from .strategies import default_param_groups, get_strategy
 from .strategies.adapt import Outputs
 from .strategies.head import add_bottleneck
@@ -60,6 +61,12 @@ class TrainState:
     best: dict = field(default_factory=dict)  # {"epoch", "value"} on validation
     strategy: dict = field(default_factory=dict)
     target_batches: int = 0  # unlabelled target batches drawn (domain adaptation)
+    # carried so that a resumed run reports what an uninterrupted one does
+    epoch_loss_sum: float = 0.0  # train loss summed over the batches of the unfinished epoch
+    epoch_batches: int = 0
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    samples_seen: int = 0
 
 
 def step_budget(cfg, steps_per_epoch: int) -> tuple[int, int]:
@@ -446,117 +453,135 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     best_path = out / rundir.CHECKPOINTS / rundir.BEST / "model.safetensors"
     sign = -1.0 if t.metric_for_best == "loss" else 1.0
     stopped = early_stopped = False
-    train_seconds = eval_seconds = 0.0
-    samples_seen = 0
+    train_seconds, eval_seconds, samples_seen = state.train_seconds, state.eval_seconds, state.samples_seen
+    resumed_mid_epoch = state.global_step % steps_per_epoch != 0
+    signalled = StopRequest(enabled=accelerator.num_processes == 1)  # several processes: stop at once, as before
+
+    def checkpoint(mid_epoch: bool) -> None:
+        """Save a resumable checkpoint with the loop's running sums (mid-epoch: the unfinished epoch's)."""
+        state.epoch_loss_sum, state.epoch_batches = (float(running), count) if mid_epoch else (0.0, 0)
+        state.train_seconds = train_seconds + (time.perf_counter() - tick if mid_epoch else 0.0)
+        state.eval_seconds, state.samples_seen = eval_seconds, samples_seen
+        _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints, cl_model)
     bar = tqdm(total=total_steps, initial=state.global_step, desc=cfg.name, unit="step",
                disable=not accelerator.is_local_main_process, dynamic_ncols=True)
     model.train()
-    try:
-        for epoch in range(state.global_step // steps_per_epoch, epochs):
-            done_in_epoch = state.global_step - epoch * steps_per_epoch
-            sampler.begin(epoch, skip=done_in_epoch * t.grad_accum_steps * t.batch_size * accelerator.num_processes)
-            strategy.on_epoch_start(epoch, accelerator.unwrap_model(model))
-            model.train()  # after the hook: BatchNorm of groups it (un)froze follows (TransferModel.train)
-            running, count = 0.0, 0
-            tick = time.perf_counter()
-            for batch in train_dl:
-                with accelerator.accumulate(model):
-                    batch, soft_targets = strategy.mix(loaders.on_device(batch, True))
-                    if target_stream is not None:  # source and unlabelled target in one forward pass
-                        target = loaders.on_device_target(send_to_device(target_stream.next(), accelerator.device), True)
-                        n = len(batch["labels"])
-                        logits, features = model(join_batches(batch, target, pad_id, padding_side), return_features=True)
-                        target_out = Outputs(logits[n:], features[n:])
-                        logits, features = logits[:n], features[:n]
-                    else:
-                        logits, features = model(batch, return_features=True)
-                    if soft_targets is not None:
-                        loss = torch.sum(-soft_targets * F.log_softmax(logits.float(), -1), -1).mean()
-                    else:
-                        loss = F.cross_entropy(logits.float(), batch["labels"], weight=class_weight,
-                                               label_smoothing=t.label_smoothing)
-                    loss = strategy.loss(loss, accelerator.unwrap_model(model), batch, logits, features)
-                    if target_stream is not None:
-                        loss = strategy.adapt(loss, accelerator.unwrap_model(model), Outputs(logits, features),
-                                              target_out, state.global_step / total_steps)
-                        state.target_batches = target_stream.consumed
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients and t.max_grad_norm:
-                        accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
-                    optimizer.step()
-                    optimizer.zero_grad(set_to_none=True)
-                running += loss.detach().float()  # stays on the device: no host sync per step
-                count += 1
-                samples_seen += batch["labels"].shape[0] * accelerator.num_processes
-                if not accelerator.sync_gradients:
-                    continue
-                scheduler.step()
-                state.global_step += 1
-                if state.global_step == 1 and main:  # started: what --overwrite replaced is gone now
-                    rundir.discard_previous(out)
-                bar.update(1)
-                if state.global_step % 10 == 0 or count == batches_per_epoch:  # a host sync, now and then
-                    lr = optimizer.param_groups[0]["lr"]
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{running.item() / count:.4f}", lr=f"{lr:.2e}")
-                    if t.log_with:
-                        accelerator.log({"train/loss": running.item() / count, "train/lr": lr}, step=state.global_step)
-                if t.checkpoint_every_steps and state.global_step % t.checkpoint_every_steps == 0:
-                    _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints, cl_model)
-                if t.stop_after_steps and state.global_step >= t.stop_after_steps:
-                    stopped = True
-                    break
-                if state.global_step >= total_steps:  # a step budget ends inside its last epoch
-                    break
-            train_seconds += time.perf_counter() - tick
-            if stopped and state.global_step % steps_per_epoch:  # mid-epoch: no eval, resume goes on from here
-                _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints, cl_model)
-                break
-            state.epoch = epoch + 1
-            if state.epoch % t.eval_every_epochs == 0 or state.epoch == epochs:
+    with signalled:
+        try:
+            for epoch in range(state.global_step // steps_per_epoch, epochs):
+                done_in_epoch = state.global_step - epoch * steps_per_epoch
+                sampler.begin(epoch, skip=done_in_epoch * t.grad_accum_steps * t.batch_size * accelerator.num_processes)
+                strategy.on_epoch_start(epoch, accelerator.unwrap_model(model))
+                model.train()  # after the hook: BatchNorm of groups it (un)froze follows (TransferModel.train)
+                running, count = (state.epoch_loss_sum, state.epoch_batches) if resumed_mid_epoch else (0.0, 0)
+                resumed_mid_epoch = False
                 tick = time.perf_counter()
-                results, feats = evaluate_sets(model, eval_dls, accelerator, splits.label_names,
-                                               feature_sets=tuple(domains.values()), prepare=loaders.on_device)
-                entry = {"epoch": state.epoch, "step": state.global_step, "train_loss": float(running) / max(count, 1),
-                         "train_seconds": round(train_seconds, 3), "eval": results}
-                if strategy.uses_target:
-                    entry["train_terms"] = strategy.train_logs()
-                if domains:
-                    entry["a_distance"] = proxy_a_distance(feats[domains["source"]][0], feats[domains["target"]][0],
-                                                           t.seed)
-                eval_seconds += time.perf_counter() - tick
-                state.history.append(entry)
-                log.info("epoch %d: %s", state.epoch, "  ".join(
-                    f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}" for k, v in results.items()))
-                if t.log_with:
-                    accelerator.log({f"{k}/{m}": v[m] for k, v in results.items() for m in ("accuracy", "f1_macro", "loss")},
-                                    step=state.global_step)
-                if has_validation:
-                    value = results["validation"][t.metric_for_best]
-                    if not state.best or sign * value > sign * state.best["value"]:
-                        state.best = {"epoch": state.epoch, "value": value}
+                for batch in train_dl:
+                    with accelerator.accumulate(model):
+                        batch, soft_targets = strategy.mix(loaders.on_device(batch, True))
+                        if target_stream is not None:  # source and unlabelled target in one forward pass
+                            target = loaders.on_device_target(send_to_device(target_stream.next(), accelerator.device), True)
+                            n = len(batch["labels"])
+                            logits, features = model(join_batches(batch, target, pad_id, padding_side), return_features=True)
+                            target_out = Outputs(logits[n:], features[n:])
+                            logits, features = logits[:n], features[:n]
+                        else:
+                            logits, features = model(batch, return_features=True)
+                        if soft_targets is not None:
+                            loss = torch.sum(-soft_targets * F.log_softmax(logits.float(), -1), -1).mean()
+                        else:
+                            loss = F.cross_entropy(logits.float(), batch["labels"], weight=class_weight,
+                                                   label_smoothing=t.label_smoothing)
+                        loss = strategy.loss(loss, accelerator.unwrap_model(model), batch, logits, features)
+                        if target_stream is not None:
+                            loss = strategy.adapt(loss, accelerator.unwrap_model(model), Outputs(logits, features),
+                                                  target_out, state.global_step / total_steps)
+                            state.target_batches = target_stream.consumed
+                        accelerator.backward(loss)
+                        if accelerator.sync_gradients and t.max_grad_norm:
+                            accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
+                        optimizer.step()
+                        optimizer.zero_grad(set_to_none=True)
+                    running += loss.detach().float()  # stays on the device: no host sync per step
+                    count += 1
+                    samples_seen += batch["labels"].shape[0] * accelerator.num_processes
+                    if not accelerator.sync_gradients:
+                        continue
+                    scheduler.step()
+                    state.global_step += 1
+                    if state.global_step == 1 and main:  # started: what --overwrite replaced is gone now
+                        rundir.discard_previous(out)
+                    bar.update(1)
+                    if state.global_step % 10 == 0 or count == batches_per_epoch:  # a host sync, now and then
+                        lr = optimizer.param_groups[0]["lr"]
+                        bar.set_postfix(epoch=epoch + 1, loss=f"{running.item() / count:.4f}", lr=f"{lr:.2e}")
+                        if t.log_with:
+                            accelerator.log({"train/loss": running.item() / count, "train/lr": lr}, step=state.global_step)
+                    if t.checkpoint_every_steps and state.global_step % t.checkpoint_every_steps == 0:
+                        checkpoint(mid_epoch=True)
+                    if signalled.name:  # at a step boundary: the checkpoint resumes exactly
+                        if not rundir.is_complete(rundir.checkpoint_dir(out, state.global_step)):
+                            checkpoint(mid_epoch=True)
+                        raise UserError(f"interrupted ({signalled.name}) at step {state.global_step}; checkpoint "
+                                        "saved, continue with --resume")
+                    if t.stop_after_steps and state.global_step >= t.stop_after_steps:
+                        stopped = True
+                        break
+                    if state.global_step >= total_steps:  # a step budget ends inside its last epoch
+                        break
+                train_seconds += time.perf_counter() - tick
+                if stopped and state.global_step % steps_per_epoch:  # mid-epoch: no eval, resume goes on from here
+                    train_seconds -= time.perf_counter() - tick  # counted by checkpoint() for the unfinished epoch
+                    checkpoint(mid_epoch=True)
+                    break
+                state.epoch = epoch + 1
+                if state.epoch % t.eval_every_epochs == 0 or state.epoch == epochs:
+                    tick = time.perf_counter()
+                    results, feats = evaluate_sets(model, eval_dls, accelerator, splits.label_names,
+                                                   feature_sets=tuple(domains.values()), prepare=loaders.on_device)
+                    entry = {"epoch": state.epoch, "step": state.global_step, "train_loss": float(running) / max(count, 1),
+                             "train_seconds": round(train_seconds, 3), "eval": results}
+                    if strategy.uses_target:
+                        entry["train_terms"] = strategy.train_logs()
+                    if domains:
+                        entry["a_distance"] = proxy_a_distance(feats[domains["source"]][0], feats[domains["target"]][0],
+                                                               t.seed)
+                    eval_seconds += time.perf_counter() - tick
+                    state.history.append(entry)
+                    log.info("epoch %d: %s", state.epoch, "  ".join(
+                        f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}" for k, v in results.items()))
+                    if t.log_with:
+                        accelerator.log({f"{k}/{m}": v[m] for k, v in results.items() for m in ("accuracy", "f1_macro", "loss")},
+                                        step=state.global_step)
+                    if has_validation:
+                        value = results["validation"][t.metric_for_best]
+                        if not state.best or sign * value > sign * state.best["value"]:
+                            state.best = {"epoch": state.epoch, "value": value}
+                            selected_features = feats
+                            if main:
+                                best_path.parent.mkdir(parents=True, exist_ok=True)
+                                with _contiguous(cl_model):
+                                    save_model(accelerator.unwrap_model(model), str(best_path))
+                        accelerator.wait_for_everyone()
+                    if not has_validation or not t.load_best_at_end:
                         selected_features = feats
-                        if main:
-                            best_path.parent.mkdir(parents=True, exist_ok=True)
-                            with _contiguous(cl_model):
-                                save_model(accelerator.unwrap_model(model), str(best_path))
-                    accelerator.wait_for_everyone()
-                if not has_validation or not t.load_best_at_end:
-                    selected_features = feats
-                if main:
-                    _write_metrics(out, {"status": "running", "history": state.history})
-                early_stopped = has_validation and _patience_ran_out(state, t)
-            _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints, cl_model)
-            if stopped or early_stopped:
-                if early_stopped:
-                    log.info("early stopping at epoch %d: validation %s has not improved since epoch %d",
-                             state.epoch, t.metric_for_best, state.best["epoch"])
-                break
-    except KeyboardInterrupt:
-        bar.close()
-        if accelerator.num_processes == 1:
-            _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints, cl_model)
-            raise UserError(f"interrupted at step {state.global_step}; checkpoint saved, continue with --resume")
-        raise
+                    if main:
+                        _write_metrics(out, {"status": "running", "history": state.history})
+                    early_stopped = has_validation and _patience_ran_out(state, t)
+                checkpoint(mid_epoch=False)
+                if stopped or early_stopped:
+                    if early_stopped:
+                        log.info("early stopping at epoch %d: validation %s has not improved since epoch %d",
+                                 state.epoch, t.metric_for_best, state.best["epoch"])
+                    break
+        except KeyboardInterrupt:  # a second signal, or several processes: the step under way is not saved
+            bar.close()
+            last = rundir.latest_checkpoint(out)
+            raise UserError(f"interrupted at step {state.global_step}, inside a step: "
+                            + (f"continue from {last.name} with --resume" if last else "no checkpoint yet")) from None
+        except UserError:
+            bar.close()
+            raise
     bar.close()
     if stopped and state.global_step < total_steps:
         msg = f"stopped after {state.global_step} steps (train.stop_after_steps); continue with --resume"

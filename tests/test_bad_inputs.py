@@ -3,9 +3,14 @@ field or file and a non-zero exit (or, where the input is usable, in a run that 
 and nothing the user had is changed."""
 
 import json
+import os
+import random
+import signal
 import subprocess
 
 import pandas as pd
+import pytest
+import torch
 import yaml
 from conftest import WORDS, hf_transfer_cmd, tiny_config
 
@@ -158,3 +163,37 @@ def test_overwrite_keeps_the_old_run_when_the_new_one_fails_before_it_starts(tmp
     replaced = _run(["run", str(cfg), "--lr", "0.01", "--overwrite"], cli_env)  # a run that starts replaces it
     assert replaced.returncode == 0 and _files(out) != before and not (tmp_path / ".run.replaced").exists()
     assert yaml.safe_load((out / "config.yaml").read_text())["train"]["lr"] == 0.01
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_step_then_resume_ends_exactly_like_an_uninterrupted_run(signum, tmp_path, tiny_timm, cifar_like,
+                                                                              monkeypatch):
+    from safetensors.torch import load_file
+
+    from hf_transfer.errors import UserError
+
+    def config(out):
+        return tiny_config(out, tiny_timm, cifar_like, train={"epochs": 2, "batch_size": 8})
+
+    whole = train(config(tmp_path / "whole"))
+    real, calls = torch.nn.functional.cross_entropy, []
+    at = random.Random(int(signum)).randint(2, 4)  # a seeded point inside the first epoch's steps
+
+    def loss_then_signal(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == at:
+            os.kill(os.getpid(), signum)  # arrives mid-step, before this step's loss
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", loss_then_signal)
+    with pytest.raises(UserError, match=rf"^interrupted \({signal.Signals(signum).name}\) at step {at}; checkpoint saved"):
+        train(config(tmp_path / "cut"))
+    monkeypatch.undo()
+    assert signal.getsignal(signum) is not None and len(calls) == at
+    resumed = train(config(tmp_path / "cut"), resume=True)
+    assert len(resumed["history"]) == len(whole["history"]) == 2
+    for a, b in zip(resumed["history"], whole["history"]):
+        assert a["train_loss"] == b["train_loss"] and a["eval"] == b["eval"]
+    assert resumed["final"] == whole["final"]
+    weights = [load_file(str(p / "model" / "model.safetensors")) for p in (tmp_path / "whole", tmp_path / "cut")]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
