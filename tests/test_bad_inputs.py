@@ -147,22 +147,37 @@ def test_hub_ids_without_a_network_fail_at_once_in_offline_mode(tmp_path, cli_en
 
 def test_overwrite_keeps_the_old_run_when_the_new_one_fails_before_it_starts(tmp_path, cli_env, tiny_bert):
     good = _text_csv(tmp_path / "good", {"train": ["pos", "neg"] * 6, "test": ["pos", "neg"]})
-    bad = _text_csv(tmp_path / "bad", {"train": ["pos", "neg"] * 6, "test": ["pos", "neg"]})
-    frame = pd.read_csv(bad / "train.csv")
-    frame.loc[3, "text"] = None  # an empty text cell
-    frame.to_csv(bad / "train.csv", index=False)
     out = tmp_path / "run"
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"name": "t", "output_dir": str(out), "model": {"name": str(tiny_bert)},
                                    "data": {"dataset": str(good), "max_length": 16}, "train": {"epochs": 1}}))
     assert _run(["run", str(cfg)], cli_env).returncode == 0
     before = _files(out)
-    failed = _run(["run", str(cfg), "--dataset", str(bad), "--overwrite"], cli_env)
-    assert failed.returncode != 0
+    # a value only checked once the run folder is made (the class count comes from the data)
+    line = _one_error_line(_run(["run", str(cfg), "--set", "train.class_weights=[1,2,3]", "--overwrite"], cli_env))
+    assert "train.class_weights: 3 weights for 2 classes" in line
     assert _files(out) == before and not (tmp_path / ".run.replaced").exists()
     replaced = _run(["run", str(cfg), "--lr", "0.01", "--overwrite"], cli_env)  # a run that starts replaces it
     assert replaced.returncode == 0 and _files(out) != before and not (tmp_path / ".run.replaced").exists()
     assert yaml.safe_load((out / "config.yaml").read_text())["train"]["lr"] == 0.01
+
+
+def test_empty_or_missing_text_cells_are_dropped_with_a_count_or_refused(tmp_path, cli_env, tiny_bert):
+    data = _text_csv(tmp_path / "holes", {"train": ["pos", "neg"] * 6, "test": ["pos", "neg"]})
+    frame = pd.read_csv(data / "train.csv")
+    frame.loc[[3, 7], "text"] = [None, "   "]
+    frame.to_csv(data / "train.csv", index=False)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "t", "output_dir": str(tmp_path / "out"), "model": {"name": str(tiny_bert)},
+                                   "data": {"dataset": str(data), "max_length": 16}, "train": {"epochs": 1}}))
+    what = f"2 of the 12 rows of {data}/train have an empty or missing text (rows 3, 7, counted from 0)"
+    line = _one_error_line(_run(["run", str(cfg), "--set", "data.on_bad_rows=error"], cli_env))
+    assert f"data.on_bad_rows: {what}; fix them, or set data.on_bad_rows: drop" in line
+    assert not (tmp_path / "out").exists()  # refused before the run folder is made
+    dropped = _run(["run", str(cfg)], cli_env)
+    assert dropped.returncode == 0 and f"{what}: dropped (data.on_bad_rows: drop)" in dropped.stderr
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["train_samples"] + metrics["final"]["validation"]["num_samples"] == 10  # 12 rows, 2 dropped
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

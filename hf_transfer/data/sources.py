@@ -172,7 +172,24 @@ def _split(dd: datasets.DatasetDict, split: str, key: str, source: str) -> datas
 def _load_canonical(dataset: str, config_name: str | None, cfg: DataConfig, task: str, key: str):
     dd = load_source(dataset, config_name, key)
     dd, task = _canonical(dd, cfg, task, dataset)
+    if task == "text":
+        dd = datasets.DatasetDict({split: _without_empty_text(ds, f"{dataset}/{split}", cfg.on_bad_rows)
+                                   for split, ds in dd.items()})
     return _as_class_labels(dd), task
+
+
+def _without_empty_text(ds: datasets.Dataset, where: str, policy: str) -> datasets.Dataset:
+    """`ds` without its rows whose text is missing or blank (data.on_bad_rows: drop), or a one-line refusal."""
+    bad = [i for i, text in enumerate(ds["text"]) if not isinstance(text, str) or not text.strip()]
+    if not bad:
+        return ds
+    rows = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
+    what = f"{len(bad)} of the {len(ds)} rows of {where} have an empty or missing text (rows {rows}, counted from 0)"
+    if policy == "error":
+        raise ConfigError(f"data.on_bad_rows: {what}; fix them, or set data.on_bad_rows: drop")
+    log.warning("%s: dropped (data.on_bad_rows: drop)", what)
+    drop = set(bad)
+    return ds.select([i for i in range(len(ds)) if i not in drop])
 
 
 def _target(cfg: DataConfig, task: str, names: list[str], seed: int, train_on: str):
