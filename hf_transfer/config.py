@@ -161,6 +161,8 @@ class TrainConfig:
     step_gamma: float = _f(0.1, "Step schedule: factor applied at each of step_epochs.")
     grad_accum_steps: int = _f(1, "Accumulate gradients over this many steps per optimizer step.")
     max_grad_norm: Optional[float] = _f(1.0, "Clip gradients to this global norm (null: no clipping).")
+    max_loss: Optional[float] = _f(1e4, "A training loss above this, or NaN/inf, stops the run as diverged (status "
+                                        "'diverged', no model saved, the last good checkpoint kept); null: only NaN/inf.")
     label_smoothing: float = _f(0.0, "Label smoothing of the cross-entropy loss.")
     class_weights: Any = _f(
         None, "Class weights of the cross-entropy loss, for imbalanced data: null (none), 'balanced' (n_samples / "
@@ -417,6 +419,7 @@ def _check(cfg: Config) -> Config:
         ("train.batch_size", t.batch_size >= 1, "must be at least 1"),
         ("train.eval_batch_size", t.eval_batch_size is None or t.eval_batch_size >= 1, "must be at least 1"),
         ("train.lr", t.lr > 0 and math.isfinite(t.lr), "must be positive and finite"),
+        ("train.max_loss", t.max_loss is None or t.max_loss > 0, "must be positive (or null)"),
         ("train.max_steps", t.max_steps is None or t.max_steps >= 1, "must be at least 1"),
         ("train.min_steps", t.min_steps is None or t.min_steps >= 1, "must be at least 1"),
         ("train.min_steps", t.min_steps is None or t.max_steps is None or t.min_steps <= t.max_steps,

@@ -106,6 +106,8 @@ def load_run(run_dir: str | Path) -> tuple[dict, dict]:
                             f"it with `hf-transfer run {run_dir / rundir.CONFIG} --resume{more}`, then report")
         raise UserError(f"{run_dir}: not a run directory (no {rundir.METRICS})")
     metrics = json.loads(metrics_path.read_text())
+    if metrics.get("status") == "diverged":
+        raise UserError(f"{run_dir}: the run diverged, so it has no model to report: {metrics.get('message', '')}")
     if metrics.get("status") != "finished":
         raise UserError(f"{run_dir}: the run has not finished (status {metrics.get('status')!r}); resume it first")
     return metrics, yaml.safe_load((run_dir / rundir.CONFIG).read_text())

@@ -281,6 +281,40 @@ def _save_checkpoint(accelerator, out: Path, state: TrainState, strategy, keep: 
     accelerator.wait_for_everyone()
 
 
+class DivergenceWatch:
+    """Finds the first optimizer step whose loss is NaN/inf or above train.max_loss, on the device (no host
+    sync per step); `check` (a sync, now and then and before every save) ends a diverged run: metrics.json
+    says 'diverged' with the step and the last good loss, the checkpoints saved so far stay, no model is saved."""
+
+    def __init__(self, t, device):
+        self.max_loss = t.max_loss if t.max_loss is not None else math.inf
+        self.advice = f"lower train.lr ({t.lr:g})" + ("" if t.max_grad_norm else " or set train.max_grad_norm")
+        self.bad_step = torch.full((), -1, dtype=torch.long, device=device)
+        self.bad_loss = torch.zeros((), device=device)
+        self.last_good = torch.full((), math.nan, device=device)
+
+    def observe(self, loss: torch.Tensor, step: int) -> None:
+        value = loss.detach().float()
+        good = torch.isfinite(value) & (value.abs() <= self.max_loss)
+        first = (~good) & (self.bad_step < 0)
+        self.bad_step = torch.where(first, step, self.bad_step)
+        self.bad_loss = torch.where(first, value, self.bad_loss)
+        self.last_good = torch.where(good & (self.bad_step < 0), value, self.last_good)
+
+    def check(self, out: Path) -> None:
+        step = int(self.bad_step)
+        if step < 0:
+            return
+        bad, last = float(self.bad_loss), float(self.last_good)
+        kept = rundir.latest_checkpoint(out)
+        message = (f"loss became {'NaN' if math.isnan(bad) else f'{bad:.3g}'} at step {step}: the run diverged; "
+                   f"{self.advice}" + (f" (the last good checkpoint, {kept.name}, is kept)" if kept else ""))
+        if _is_main_process():
+            _write_metrics(out, {"status": "diverged", "step": step, "loss": bad, "message": message,
+                                 "last_finite_loss": last if math.isfinite(last) else None})
+        raise UserError(message)
+
+
 def _patience_ran_out(state: TrainState, t) -> bool:
     """train.early_stopping_patience evaluations without a better validation score, min_steps done."""
     if not t.early_stopping_patience or not state.best or state.global_step < (t.min_steps or 0):
@@ -457,8 +491,12 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     resumed_mid_epoch = state.global_step % steps_per_epoch != 0
     signalled = StopRequest(enabled=accelerator.num_processes == 1)  # several processes: stop at once, as before
 
+    watch = DivergenceWatch(t, accelerator.device)
+
     def checkpoint(mid_epoch: bool) -> None:
-        """Save a resumable checkpoint with the loop's running sums (mid-epoch: the unfinished epoch's)."""
+        """Save a resumable checkpoint with the loop's running sums (mid-epoch: the unfinished epoch's);
+        never of a diverged model."""
+        watch.check(out)
         state.epoch_loss_sum, state.epoch_batches = (float(running), count) if mid_epoch else (0.0, 0)
         state.train_seconds = train_seconds + (time.perf_counter() - tick if mid_epoch else 0.0)
         state.eval_seconds, state.samples_seen = eval_seconds, samples_seen
@@ -497,6 +535,7 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                             loss = strategy.adapt(loss, accelerator.unwrap_model(model), Outputs(logits, features),
                                                   target_out, state.global_step / total_steps)
                             state.target_batches = target_stream.consumed
+                        watch.observe(loss, state.global_step + 1)
                         accelerator.backward(loss)
                         if accelerator.sync_gradients and t.max_grad_norm:
                             accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
@@ -513,6 +552,7 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                         rundir.discard_previous(out)
                     bar.update(1)
                     if state.global_step % 10 == 0 or count == batches_per_epoch:  # a host sync, now and then
+                        watch.check(out)
                         lr = optimizer.param_groups[0]["lr"]
                         bar.set_postfix(epoch=epoch + 1, loss=f"{running.item() / count:.4f}", lr=f"{lr:.2e}")
                         if t.log_with:
@@ -535,6 +575,7 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                     checkpoint(mid_epoch=True)
                     break
                 state.epoch = epoch + 1
+                watch.check(out)
                 if state.epoch % t.eval_every_epochs == 0 or state.epoch == epochs:
                     tick = time.perf_counter()
                     results, feats = evaluate_sets(model, eval_dls, accelerator, splits.label_names,

@@ -5,6 +5,7 @@ and nothing the user had is changed."""
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 
@@ -62,13 +63,29 @@ def _strict(text: str):
     return json.loads(text, parse_constant=refuse)
 
 
-def test_metrics_json_stays_strict_json_when_the_loss_is_not_finite(tmp_path, tiny_timm, cifar_like):
+def test_a_diverged_run_says_so_keeps_its_checkpoints_and_saves_no_model(tmp_path, cli_env, tiny_timm, cifar_like):
+    out = tmp_path / "run"
+    cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)
+    line = _one_error_line(_run(["run", cfg, "--lr", "1e30", "--set", "train.checkpoint_every_steps=1"], cli_env))
+    assert re.search(r"loss became (NaN|[0-9.e+]+) at step \d+: the run diverged; lower train.lr \(1e\+30\)", line)
+    written = _strict((out / "metrics.json").read_text())  # strict JSON: a NaN loss is null
+    assert written["status"] == "diverged" and written["message"] in line
+    assert not (out / "model").exists() and not (out / "report.md").exists()
+    kept = sorted(p.name for p in (out / "checkpoints").glob("step_*"))
+    assert all(int(name[5:]) < written["step"] for name in kept)  # only checkpoints from before the divergence
+    report = _one_error_line(_run(["report", str(out), "-o", str(tmp_path / "report")], cli_env))
+    assert "the run diverged, so it has no model to report" in report
+    huge = _one_error_line(_run(["run", cfg, "--lr", "1e3", "--overwrite", "--set", "train.max_loss=0.5"], cli_env))
+    assert "at step 1: the run diverged" in huge  # a finite loss above train.max_loss
+
+
+def test_reports_stay_strict_json(tmp_path, tiny_timm, cifar_like):
     from hf_transfer import report
 
-    metrics = train(tiny_config(tmp_path / "out", tiny_timm, cifar_like, train={"epochs": 1, "lr": 1e30}))
-    assert metrics["history"][-1]["train_loss"] != metrics["history"][-1]["train_loss"]  # NaN in memory
-    written = _strict((tmp_path / "out" / "metrics.json").read_text())
-    assert written["history"][-1]["train_loss"] is None
+    train(tiny_config(tmp_path / "out", tiny_timm, cifar_like, train={"epochs": 1}))
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    metrics["history"][-1]["train_loss"] = float("nan")  # e.g. a metrics.json written by an older version
+    (tmp_path / "out" / "metrics.json").write_text(json.dumps(metrics))
     report.compare([tmp_path / "out"], tmp_path / "report")
     _strict((tmp_path / "report" / "report.json").read_text())
 
