@@ -221,16 +221,16 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
         "environment": environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
         "warnings": splits.warnings + collapse_warnings(results, splits.label_names),
     }
-    if model is not None:
-        fold_into_head(model, pipe, n)
-        model.cpu().save_pretrained(out / rundir.MODEL, image_size=cfg.data.image_size if splits.task == "image" else None)
-    else:
-        import joblib
-        from sklearn.pipeline import make_pipeline
+    with rundir.written_whole(out / rundir.MODEL) as model_dir:
+        if model is not None:
+            fold_into_head(model, pipe, n)
+            model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
+        else:
+            import joblib
+            from sklearn.pipeline import make_pipeline
 
-        (out / rundir.MODEL).mkdir(parents=True, exist_ok=True)
-        joblib.dump({"pipeline": make_pipeline(vectorizer, *[step for _, step in pipe.steps]), "label_names": splits.label_names},
-                    out / rundir.MODEL / JOBLIB)
+            joblib.dump({"pipeline": make_pipeline(vectorizer, *[step for _, step in pipe.steps]),
+                         "label_names": splits.label_names}, model_dir / JOBLIB)
     return write_outputs(out, cfg, metrics, started)
 
 

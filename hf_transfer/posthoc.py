@@ -109,6 +109,7 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
         "environment": environment(accelerator),
         "warnings": splits.warnings + collapse_warnings(results, splits.label_names),
     }
-    model.cpu().save_pretrained(out / rundir.MODEL, image_size=cfg.data.image_size if splits.task == "image" else None)
+    with rundir.written_whole(out / rundir.MODEL) as model_dir:
+        model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
     _save_features(out / rundir.FEATURES, feats, domains, t.seed)
     return write_outputs(out, cfg, metrics, started)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import UserError
@@ -88,29 +89,68 @@ def discard_previous(path: str | Path) -> None:
     shutil.rmtree(previous(path), ignore_errors=True)
 
 
-def checkpoints(path: str | Path) -> list[Path]:
-    """Step checkpoints, oldest first."""
+def checkpoints(path: str | Path, complete_only: bool = True) -> list[Path]:
+    """Step checkpoints, oldest first: only the complete ones (see `is_complete`) unless asked."""
     root = Path(path) / CHECKPOINTS
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(STEP_PREFIX)]
+    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(STEP_PREFIX) and p.name[5:].isdigit()]
+    found = [p for p in found if not complete_only or is_complete(p)]
     return sorted(found, key=lambda p: int(p.name[len(STEP_PREFIX):]))
 
 
 def latest_checkpoint(path: str | Path) -> Path | None:
+    """The newest complete checkpoint."""
     found = checkpoints(path)
     return found[-1] if found else None
 
 
+def incomplete_checkpoints(path: str | Path) -> list[Path]:
+    """Checkpoints cut short while they were written (by an earlier version, or a file system that lost
+    the rename): `--resume` skips them."""
+    return [p for p in checkpoints(path, complete_only=False) if not is_complete(p)]
+
+
 def is_complete(checkpoint: Path) -> bool:
-    """A checkpoint whose trainer_state.json (written last) is there."""
+    """A checkpoint whose trainer_state.json (written last, before the rename into place) is there."""
     return (checkpoint / "trainer_state.json").is_file()
+
+
+def writing(final: Path) -> Path:
+    """The temporary folder a checkpoint or model is written into before `put_in_place` renames it."""
+    return final.parent / f".writing-{final.name}"
+
+
+def put_in_place(tmp: Path, final: Path) -> None:
+    """Rename a completely written folder to its final name, replacing what was there."""
+    old = final.parent / f".old-{final.name}"
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def checkpoint_dir(path: str | Path, step: int) -> Path:
     return Path(path) / CHECKPOINTS / f"{STEP_PREFIX}{step:08d}"
 
 
+@contextmanager
+def written_whole(final: Path):
+    """`with written_whole(out / MODEL) as tmp:` write into tmp; it replaces `final` only when the block
+    ends without an error, so a crash never leaves half a model (or checkpoint) under the final name."""
+    tmp = writing(final)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    put_in_place(tmp, final)
+
+
 def prune(path: str | Path, keep: int) -> None:
-    for old in checkpoints(path)[:-keep]:
+    """Keep the `keep` newest complete checkpoints (never fewer than one) and no incomplete one."""
+    for old in checkpoints(path)[:-max(keep, 1)] + incomplete_checkpoints(path):
         shutil.rmtree(old, ignore_errors=True)

@@ -273,10 +273,16 @@ def _save_checkpoint(accelerator, out: Path, state: TrainState, strategy, keep: 
     """A resumable checkpoint; `channels_last`: the (unwrapped) model, when its weights are channels_last."""
     state.strategy = strategy.state_dict()
     ckpt = rundir.checkpoint_dir(out, state.global_step)
-    with _contiguous(channels_last):
-        accelerator.save_state(str(ckpt))
+    tmp = rundir.writing(ckpt)  # written whole, then renamed into place: a kill leaves no half checkpoint
     if accelerator.is_main_process:
-        (ckpt / "trainer_state.json").write_text(json.dumps(state.__dict__, indent=1))
+        shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    with _contiguous(channels_last):
+        accelerator.save_state(str(tmp))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (tmp / "trainer_state.json").write_text(json.dumps(state.__dict__, indent=1))
+        rundir.put_in_place(tmp, ckpt)
         rundir.prune(out, keep)
     accelerator.wait_for_everyone()
 
@@ -471,6 +477,9 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     state = TrainState()
     if resume:
         ckpt = rundir.latest_checkpoint(out)
+        for skipped in rundir.incomplete_checkpoints(out):
+            log.warning("skipping checkpoint %s: incomplete (no trainer_state.json; it was cut short while written)",
+                        skipped.name)
         accelerator.load_state(str(ckpt))
         state = TrainState(**json.loads((ckpt / "trainer_state.json").read_text()))
         strategy.load_state_dict(state.strategy)
@@ -679,8 +688,9 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         image_size = cfg.data.image_size if splits.task == "image" else None
         if cl_model is not None:
             unwrapped.to(memory_format=torch.contiguous_format)  # training is over
-        if not strategy.save(unwrapped, out / rundir.MODEL, image_size):
-            unwrapped.save_pretrained(out / rundir.MODEL, image_size=image_size)
+        with rundir.written_whole(out / rundir.MODEL) as model_dir:
+            if not strategy.save(unwrapped, model_dir, image_size):
+                unwrapped.save_pretrained(model_dir, image_size=image_size)
         if domains and selected_features:
             _save_features(out / rundir.FEATURES, selected_features, domains, t.seed)
         _write_metrics(out, metrics)

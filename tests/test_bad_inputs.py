@@ -7,6 +7,7 @@ import os
 import random
 import re
 import signal
+import shutil
 import subprocess
 
 import pandas as pd
@@ -229,3 +230,26 @@ def test_a_signal_mid_step_then_resume_ends_exactly_like_an_uninterrupted_run(si
     assert resumed["final"] == whole["final"]
     weights = [load_file(str(p / "model" / "model.safetensors")) for p in (tmp_path / "whole", tmp_path / "cut")]
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_a_checkpoint_cut_short_is_skipped_by_resume(tmp_path, cli_env, tiny_timm, cifar_like):
+    whole, out = tmp_path / "whole", tmp_path / "cut"
+    assert _run(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, whole)], cli_env).returncode == 0
+    cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)
+    stopped = _run(["run", cfg, "--set", "train.checkpoint_every_steps=1", "--set", "train.stop_after_steps=2"], cli_env)
+    assert stopped.returncode == 0 and sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "step_00000001", "step_00000002"]  # no temporary folder left behind
+    good = out / "checkpoints" / "step_00000002"
+    for cut in (out / "checkpoints" / "step_00000003", out / "checkpoints" / ".writing-step_00000004"):
+        shutil.copytree(good, cut)  # as a kill -9 leaves it: the weights half written, no trainer_state.json
+        (cut / "trainer_state.json").unlink()
+        weights = cut / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:100])
+    resumed = _run(["run", cfg, "--resume", "--set", "train.checkpoint_every_steps=1", "--set",
+                    "train.stop_after_steps=null"], cli_env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "skipping checkpoint step_00000003: incomplete" in resumed.stderr
+    assert "resumed from" in resumed.stderr and "step_00000002" in resumed.stderr
+    final = [json.loads((p / "metrics.json").read_text())["final"] for p in (whole, out)]
+    assert final[0] == final[1]
+    assert not (out / "checkpoints" / "step_00000003").exists()  # pruned with the next checkpoint
