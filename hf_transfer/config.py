@@ -114,8 +114,9 @@ class DataConfig:
     max_train_samples: Optional[int] = _f(None, "Use at most this many training samples (stratified).")
     max_eval_samples: Optional[int] = _f(None, "Evaluate on at most this many samples of each eval set (stratified).")
     on_bad_rows: Literal["drop", "error"] = _f(
-        "drop", "Rows with an empty or missing text: 'drop' them with a warning giving the count and the first "
-                "row numbers, or refuse the data ('error'). Checked while loading, before the run folder is made.")
+        "drop", "Rows with an empty or missing text, or an image file PIL cannot read: 'drop' them with a warning "
+                "giving the count and the first rows, or refuse the data ('error'). Checked while loading, before "
+                "the run folder is made.")
     image_size: Optional[int] = _f(None, "Image side in pixels fed to the model; default: the backbone's own.")
     max_length: int = _f(128, "Text: truncate to this many tokens (batches are padded to their longest sample).")
     group_by_length: bool = _f(True, "Text: train batches of similar length (length-grouped shuffling), so dynamic "

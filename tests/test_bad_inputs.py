@@ -253,3 +253,24 @@ def test_a_checkpoint_cut_short_is_skipped_by_resume(tmp_path, cli_env, tiny_tim
     final = [json.loads((p / "metrics.json").read_text())["final"] for p in (whole, out)]
     assert final[0] == final[1]
     assert not (out / "checkpoints" / "step_00000003").exists()  # pruned with the next checkpoint
+
+
+def test_zero_byte_and_corrupt_images_are_dropped_with_their_names_or_refused(tmp_path, cli_env, tiny_timm, image_folder):
+    from PIL import Image
+
+    data = tmp_path / "folder"
+    shutil.copytree(image_folder, data)
+    (data / "train" / "bird" / "empty.png").write_bytes(b"")
+    (data / "train" / "cat" / "notes.png").write_text("not an image")
+    Image.new("RGBA", (16, 16)).save(data / "train" / "cat" / "rgba.png")  # other modes are fine
+    Image.new("L", (16, 16)).save(data / "train" / "bird" / "gray.png")
+    Image.new("CMYK", (16, 16)).save(data / "train" / "airplane" / "cmyk.jpg")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "img", "output_dir": str(tmp_path / "out"), "model": {"name": str(tiny_timm)},
+                                   "data": {"dataset": str(data), "image_size": 32}, "train": {"epochs": 1}}))
+    line = _one_error_line(_run(["run", str(cfg), "--set", "data.on_bad_rows=error"], cli_env))
+    assert re.search(r"data.on_bad_rows: 2 of the \d+ rows of .*/train have an unreadable image \(", line)
+    assert "empty.png" in line and "notes.png" in line and not (tmp_path / "out").exists()
+    dropped = _run(["run", str(cfg)], cli_env)
+    assert dropped.returncode == 0, dropped.stderr
+    assert "have an unreadable image" in dropped.stderr and "dropped (data.on_bad_rows: drop)" in dropped.stderr

@@ -172,19 +172,46 @@ def _split(dd: datasets.DatasetDict, split: str, key: str, source: str) -> datas
 def _load_canonical(dataset: str, config_name: str | None, cfg: DataConfig, task: str, key: str):
     dd = load_source(dataset, config_name, key)
     dd, task = _canonical(dd, cfg, task, dataset)
-    if task == "text":
-        dd = datasets.DatasetDict({split: _without_empty_text(ds, f"{dataset}/{split}", cfg.on_bad_rows)
-                                   for split, ds in dd.items()})
-    return _as_class_labels(dd), task
+    check = _empty_texts if task == "text" else _unreadable_images
+    return _as_class_labels(datasets.DatasetDict(
+        {split: _drop_bad_rows(ds, check(ds), f"{dataset}/{split}", cfg.on_bad_rows) for split, ds in dd.items()})), task
 
 
-def _without_empty_text(ds: datasets.Dataset, where: str, policy: str) -> datasets.Dataset:
-    """`ds` without its rows whose text is missing or blank (data.on_bad_rows: drop), or a one-line refusal."""
-    bad = [i for i, text in enumerate(ds["text"]) if not isinstance(text, str) or not text.strip()]
+def _empty_texts(ds: datasets.Dataset) -> tuple[list[int], str]:
+    """(rows, what is wrong with them): the rows whose text is missing or blank."""
+    return [i for i, text in enumerate(ds["text"]) if not isinstance(text, str) or not text.strip()], \
+        "an empty or missing text"
+
+
+def _unreadable_images(ds: datasets.Dataset) -> tuple[list[int], str]:
+    """The rows whose image is a file PIL cannot read (zero bytes, not an image, a broken header). Images
+    stored as bytes (Hub parquet, the packaged sets) were encoded by a program and are not checked."""
+    from PIL import Image
+
+    if not isinstance(ds.features.get("image"), datasets.Image):
+        return [], ""
+    raw = ds.cast_column("image", datasets.Image(decode=False))
+    bad, paths = [], []
+    for start in range(0, len(raw), 1000):
+        for i, item in enumerate(raw[start:start + 1000]["image"], start):
+            if item is not None and item.get("bytes") is not None:
+                continue
+            try:
+                with Image.open(item["path"]) as image:
+                    image.verify()
+            except Exception:
+                bad.append(i)
+                paths.append(Path(item["path"]).name if item and item.get("path") else "no image")
+    return bad, f"an unreadable image ({', '.join(paths[:3])}{', ...' if len(bad) > 3 else ''})"
+
+
+def _drop_bad_rows(ds: datasets.Dataset, found: tuple[list[int], str], where: str, policy: str) -> datasets.Dataset:
+    """`ds` without the rows `found` bad (data.on_bad_rows: drop, with a warning), or a one-line refusal."""
+    bad, problem = found
     if not bad:
         return ds
     rows = ", ".join(map(str, bad[:5])) + (", ..." if len(bad) > 5 else "")
-    what = f"{len(bad)} of the {len(ds)} rows of {where} have an empty or missing text (rows {rows}, counted from 0)"
+    what = f"{len(bad)} of the {len(ds)} rows of {where} have {problem} (rows {rows}, counted from 0)"
     if policy == "error":
         raise ConfigError(f"data.on_bad_rows: {what}; fix them, or set data.on_bad_rows: drop")
     log.warning("%s: dropped (data.on_bad_rows: drop)", what)
