@@ -243,11 +243,16 @@ def _check_resume_config(cfg: Config, out: Path) -> None:
                         "resume with the same config (only train.stop_after_steps may change)")
 
 
-def _setup_logging(out: Path, main: bool) -> None:
-    log.setLevel(logging.INFO)
+def _close_log_file() -> None:
     for h in list(log.handlers):
         if getattr(h, "_hf_transfer", False):
             log.removeHandler(h)
+            h.close()
+
+
+def _setup_logging(out: Path, main: bool) -> None:
+    log.setLevel(logging.INFO)
+    _close_log_file()
     if main:
         handler = logging.FileHandler(out / rundir.LOG)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -342,6 +347,7 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     (accelerate's find_executable_batch_size); the folder it made is its own, so it is replaced.
     A fitted strategy (tfidf_logreg, frozen_logreg; adabn, bbse, mlls) runs its own `fit` instead."""
     strategy = get_strategy(cfg.strategy)
+    existed = Path(cfg.output_dir).exists()
     try:
         if strategy.fitted:  # a baseline fitted in closed form, or a post-hoc adjustment: no training loop
             return strategy.fit(cfg, overwrite=overwrite)
@@ -349,9 +355,20 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
             return _train(cfg, overwrite, resume)
         return _train_finding_batch_size(cfg, overwrite, resume)
     except BaseException:
-        if overwrite and _is_main_process() and rundir.restore_previous(cfg.output_dir):
-            log.warning("the run failed before it started: %s is back as it was", cfg.output_dir)
+        if _is_main_process() and not resume:
+            _undo_failed_start(Path(cfg.output_dir), existed)
         raise
+
+
+def _undo_failed_start(out: Path, existed: bool) -> None:
+    """A run that failed before its first step leaves nothing: the run --overwrite replaced comes back, a
+    folder it made is removed (one that was there, empty, is emptied), so a re-run needs no --overwrite."""
+    if rundir.restore_previous(out):
+        log.warning("the run failed before it started: %s is back as it was", out)
+    elif out.is_dir() and not (out / rundir.METRICS).exists() and rundir.latest_checkpoint(out) is None:
+        _close_log_file()  # train.log is closed before it goes
+        for item in (out.iterdir() if existed else [out]):
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
 
 
 def _is_main_process() -> bool:
@@ -559,6 +576,7 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                     state.global_step += 1
                     if state.global_step == 1 and main:  # started: what --overwrite replaced is gone now
                         rundir.discard_previous(out)
+                        _write_metrics(out, {"status": "running", "history": state.history})
                     bar.update(1)
                     if state.global_step % 10 == 0 or count == batches_per_epoch:  # a host sync, now and then
                         watch.check(out)

@@ -274,3 +274,18 @@ def test_zero_byte_and_corrupt_images_are_dropped_with_their_names_or_refused(tm
     dropped = _run(["run", str(cfg)], cli_env)
     assert dropped.returncode == 0, dropped.stderr
     assert "have an unreadable image" in dropped.stderr and "dropped (data.on_bad_rows: drop)" in dropped.stderr
+
+
+def test_a_run_that_fails_before_its_first_step_leaves_no_folder(tmp_path, cli_env, tiny_bert):
+    data = _text_csv(tmp_path / "data", {"train": ["pos", "neg"] * 6, "test": ["pos", "neg"]})
+    out = tmp_path / "run"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "t", "output_dir": str(out), "model": {"name": str(tiny_bert)},
+                                   "data": {"dataset": str(data), "max_length": 16},
+                                   "train": {"epochs": 1, "class_weights": [1, 2, 3]}}))  # checked after the folder is made
+    assert "train.class_weights: 3 weights for 2 classes" in _one_error_line(_run(["run", str(cfg)], cli_env))
+    assert not out.exists()
+    out.mkdir()  # a folder the user made, empty: emptied again, not removed
+    _one_error_line(_run(["run", str(cfg)], cli_env))
+    assert out.is_dir() and not any(out.iterdir())
+    assert _run(["run", str(cfg), "--set", "train.class_weights=null"], cli_env).returncode == 0  # no --overwrite needed
