@@ -347,7 +347,8 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     (accelerate's find_executable_batch_size); the folder it made is its own, so it is replaced.
     A fitted strategy (tfidf_logreg, frozen_logreg; adabn, bbse, mlls) runs its own `fit` instead."""
     strategy = get_strategy(cfg.strategy)
-    existed = Path(cfg.output_dir).exists()
+    out = Path(cfg.output_dir)
+    there_before = {p.name for p in out.iterdir()} if out.is_dir() else None  # what a failed start must not touch
     try:
         if strategy.fitted:  # a baseline fitted in closed form, or a post-hoc adjustment: no training loop
             return strategy.fit(cfg, overwrite=overwrite)
@@ -356,19 +357,24 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         return _train_finding_batch_size(cfg, overwrite, resume)
     except BaseException:
         if _is_main_process() and not resume:
-            _undo_failed_start(Path(cfg.output_dir), existed)
+            _undo_failed_start(out, there_before)
         raise
 
 
-def _undo_failed_start(out: Path, existed: bool) -> None:
+def _undo_failed_start(out: Path, there_before: set[str] | None) -> None:
     """A run that failed before its first step leaves nothing: the run --overwrite replaced comes back, a
-    folder it made is removed (one that was there, empty, is emptied), so a re-run needs no --overwrite."""
+    folder it made is removed, what it wrote into a folder that was there goes (and nothing else), so a
+    re-run needs no --overwrite."""
     if rundir.restore_previous(out):
         log.warning("the run failed before it started: %s is back as it was", out)
     elif out.is_dir() and not (out / rundir.METRICS).exists() and rundir.latest_checkpoint(out) is None:
         _close_log_file()  # train.log is closed before it goes
-        for item in (out.iterdir() if existed else [out]):
-            shutil.rmtree(item) if item.is_dir() else item.unlink()
+        if there_before is None:
+            shutil.rmtree(out)
+            return
+        for item in out.iterdir():
+            if item.name not in there_before:
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
 
 
 def _is_main_process() -> bool:

@@ -9,6 +9,7 @@ import re
 import signal
 import shutil
 import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -289,3 +290,64 @@ def test_a_run_that_fails_before_its_first_step_leaves_no_folder(tmp_path, cli_e
     _one_error_line(_run(["run", str(cfg)], cli_env))
     assert out.is_dir() and not any(out.iterdir())
     assert _run(["run", str(cfg), "--set", "train.class_weights=null"], cli_env).returncode == 0  # no --overwrite needed
+
+
+BAD_VALUES = [  # (command-line arguments, the field the one line must name)
+    (["--lr", "-1"], "train.lr"), (["--lr", "nan"], "train.lr"), (["--lr", "inf"], "train.lr"),
+    (["--epochs", "0"], "train.epochs"), (["--batch-size", "0"], "train.batch_size"),
+    (["--set", "train.warmup=0.1"], "train.warmup"), (["--set", "train.epochs=three"], "train.epochs"),
+    (["--set", "strategy.name=fine_tuning"], "strategy.name"), (["--mixed-precision", "fp16"], "train.mixed_precision"),
+    (["--set", "data.label_column=category"], "data.label_column"), (["--set", "data.image_column=picture"], "data.image_column"),
+    (["--model", "./no/such/model"], "model.name"), (["--dataset", "./no/such/data"], "data.dataset"),
+]
+
+
+@pytest.mark.parametrize("args,field", BAD_VALUES, ids=[" ".join(a) for a, _ in BAD_VALUES])
+def test_a_bad_value_stops_with_one_line_naming_its_field(args, field, tmp_path, cli_env, tiny_timm, cifar_like):
+    out = tmp_path / "out"
+    line = _one_error_line(_run(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, out), *args], cli_env))
+    assert f"error: {field}" in line or f" {field}:" in line, line
+    assert not out.exists()
+
+
+def test_malformed_yaml_names_the_file(tmp_path, cli_env):
+    cfg = tmp_path / "broken.yaml"
+    cfg.write_text("train:\n  epochs: [1\n")
+    line = _one_error_line(_run(["run", str(cfg)], cli_env))
+    assert str(cfg) in line or "broken.yaml" in line
+
+
+def test_a_folder_in_use_is_refused_and_left_as_it_was(tmp_path, cli_env, tiny_timm, cifar_like):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    line = _one_error_line(_run(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)], cli_env))
+    assert f"output_dir: '{out}' already holds files" in line
+    assert _files(out) == {Path("notes.txt"): b"mine"}
+
+
+def test_resume_of_an_unfinished_run_with_another_config_is_refused(tmp_path, cli_env, tiny_timm, cifar_like):
+    out = tmp_path / "run"
+    cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)
+    assert _run(["run", cfg, "--set", "train.stop_after_steps=2"], cli_env).returncode == 0
+    before = _files(out)
+    line = _one_error_line(_run(["run", cfg, "--resume", "--batch-size", "4"], cli_env))
+    assert "--resume: the config differs from the run's config.yaml in train.batch_size" in line
+    assert _files(out) == before
+
+
+def test_push_without_a_network_fails_in_one_line_and_keeps_the_run(tmp_path, cli_env, tiny_timm, cifar_like):
+    out = tmp_path / "run"
+    result = _run(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, out), "--push-to-hub", "someone/model"],
+                  cli_env)
+    line = _one_error_line(result)
+    assert "push to someone/model failed" in line and "the run directory is unchanged" in line
+    assert json.loads((out / "metrics.json").read_text())["status"] == "finished" and (out / "model").is_dir()
+
+
+def test_string_labels_keep_their_names(tmp_path, tiny_bert):
+    data = _text_csv(tmp_path / "strings", {"train": ["joy", "anger", "fear"] * 4, "test": ["joy", "anger", "fear"]})
+    metrics = train(tiny_config(tmp_path / "out", tiny_bert, data, train={"epochs": 1}))
+    assert metrics["label_names"] == ["anger", "fear", "joy"]
+    saved = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
+    assert saved["id2label"] == {"0": "anger", "1": "fear", "2": "joy"}
