@@ -9,6 +9,7 @@ import re
 import signal
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,7 @@ import torch
 import yaml
 from conftest import WORDS, hf_transfer_cmd, tiny_config
 
+from hf_transfer import rundir
 from hf_transfer.train import train
 
 
@@ -351,3 +353,53 @@ def test_string_labels_keep_their_names(tmp_path, tiny_bert):
     assert metrics["label_names"] == ["anger", "fear", "joy"]
     saved = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
     assert saved["id2label"] == {"0": "anger", "1": "fear", "2": "joy"}
+
+
+_KILLER = """
+import os, signal, sys, torch
+what, at = sys.argv[1], int(sys.argv[2])
+calls = []
+def kill_on_call(function):
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == at:  # SIGKILL: no handler runs, nothing is flushed
+            os.kill(os.getpid(), signal.SIGKILL)
+        return function(*args, **kwargs)
+    return wrapped
+if what == "step":
+    torch.optim.AdamW.step = kill_on_call(torch.optim.AdamW.step)
+else:  # inside accelerate's save_state: the model is written, the optimizer / RNG states not yet
+    torch.save = kill_on_call(torch.save)
+from hf_transfer.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize("what", ["step", "checkpoint"])
+def test_sigkill_at_a_seeded_point_then_resume_ends_like_an_uninterrupted_run(what, tmp_path, cli_env, tiny_timm,
+                                                                               cifar_like):
+    whole, out = tmp_path / "whole", tmp_path / "killed"
+    every_step = ["--set", "train.checkpoint_every_steps=1"]
+    assert _run(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, whole), *every_step], cli_env).returncode == 0
+    cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)
+    # a seeded point past the first complete checkpoint: an optimizer step of the 5, a torch.save of the ~15
+    at = random.Random(what).randint(2, 5) if what == "step" else random.Random(what).randint(4, 12)
+    killed = subprocess.run([sys.executable, "-c", _KILLER, what, str(at), "run", cfg, *every_step], env=cli_env,
+                            capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL
+    assert all(rundir.is_complete(p) for p in (out / "checkpoints").glob("step_*"))  # nothing half-written picked up
+    resumed = _run(["run", cfg, "--resume", *every_step], cli_env)
+    assert resumed.returncode == 0, resumed.stderr
+    final = [json.loads((p / "metrics.json").read_text()) for p in (whole, out)]
+    assert final[0]["final"] == final[1]["final"]
+    assert [h["train_loss"] for h in final[0]["history"]] == [h["train_loss"] for h in final[1]["history"]]
+
+
+def test_a_missing_text_column_lists_the_columns(tmp_path, cli_env, tiny_bert):
+    data = _text_csv(tmp_path / "data", {"train": ["pos", "neg"] * 6, "test": ["pos", "neg"]})
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "t", "output_dir": str(tmp_path / "out"), "model": {"name": str(tiny_bert)},
+                                   "data": {"dataset": str(data), "text_column": "body"}}))
+    line = _one_error_line(_run(["run", str(cfg)], cli_env))
+    assert "data.text_column: column 'body' not found; available columns: text, label" in line
+    assert not (tmp_path / "out").exists()
