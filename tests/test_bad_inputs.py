@@ -375,15 +375,15 @@ sys.exit(main(sys.argv[3:]))
 """
 
 
-@pytest.mark.parametrize("what", ["step", "checkpoint"])
-def test_sigkill_at_a_seeded_point_then_resume_ends_like_an_uninterrupted_run(what, tmp_path, cli_env, tiny_timm,
+@pytest.mark.parametrize("what,seed", [("step", 0), ("step", 2), ("checkpoint", 0), ("checkpoint", 2)])
+def test_sigkill_at_a_seeded_point_then_resume_ends_like_an_uninterrupted_run(what, seed, tmp_path, cli_env, tiny_timm,
                                                                                cifar_like):
     whole, out = tmp_path / "whole", tmp_path / "killed"
     every_step = ["--set", "train.checkpoint_every_steps=1"]
     assert _run(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, whole), *every_step], cli_env).returncode == 0
     cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)
     # a seeded point past the first complete checkpoint: an optimizer step of the 5, a torch.save of the ~15
-    at = random.Random(what).randint(2, 5) if what == "step" else random.Random(what).randint(4, 12)
+    at = random.Random(f"{what}{seed}").randint(*((2, 5) if what == "step" else (4, 12)))
     killed = subprocess.run([sys.executable, "-c", _KILLER, what, str(at), "run", cfg, *every_step], env=cli_env,
                             capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL
