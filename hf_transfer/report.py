@@ -97,20 +97,21 @@ def load_run(run_dir: str | Path) -> tuple[dict, dict]:
     """(metrics, config dict) of a finished run."""
     run_dir = Path(run_dir)
     metrics_path = run_dir / rundir.METRICS
-    if not metrics_path.is_file():
-        checkpoint = rundir.latest_checkpoint(run_dir)
-        if checkpoint is not None and (run_dir / rundir.CONFIG).is_file():
-            saved = yaml.safe_load((run_dir / rundir.CONFIG).read_text()) or {}
-            more = " --set train.stop_after_steps=null" if saved.get("train", {}).get("stop_after_steps") else ""
-            raise UserError(f"{run_dir}: the run stopped before finishing (last checkpoint: {checkpoint.name}); continue "
-                            f"it with `hf-transfer run {run_dir / rundir.CONFIG} --resume{more}`, then report")
-        raise UserError(f"{run_dir}: not a run directory (no {rundir.METRICS})")
-    metrics = json.loads(metrics_path.read_text())
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     if metrics.get("status") == "diverged":
         raise UserError(f"{run_dir}: the run diverged, so it has no model to report: {metrics.get('message', '')}")
-    if metrics.get("status") != "finished":
-        raise UserError(f"{run_dir}: the run has not finished (status {metrics.get('status')!r}); resume it first")
-    return metrics, yaml.safe_load((run_dir / rundir.CONFIG).read_text())
+    if metrics.get("status") == "finished":
+        return metrics, yaml.safe_load((run_dir / rundir.CONFIG).read_text())
+    checkpoint = rundir.latest_checkpoint(run_dir)
+    if checkpoint is not None and (run_dir / rundir.CONFIG).is_file():  # stopped, interrupted or killed
+        saved = yaml.safe_load((run_dir / rundir.CONFIG).read_text()) or {}
+        more = " --set train.stop_after_steps=null" if saved.get("train", {}).get("stop_after_steps") else ""
+        raise UserError(f"{run_dir}: the run stopped before finishing (last checkpoint: {checkpoint.name}); continue "
+                        f"it with `hf-transfer run {run_dir / rundir.CONFIG} --resume{more}`, then report")
+    if metrics:
+        raise UserError(f"{run_dir}: the run has not finished (status {metrics.get('status')!r}) and has no "
+                        "checkpoint to resume from")
+    raise UserError(f"{run_dir}: not a run directory (no {rundir.METRICS})")
 
 
 def comparison(runs: dict[str, tuple[dict, dict]], baseline: str | None = None) -> dict:
