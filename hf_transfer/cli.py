@@ -163,17 +163,13 @@ def run_configs(configs: list, report_dir: str | None, overwrite: bool = False, 
         if metrics.get("status") == "stopped":
             print(metrics["message"], file=sys.stderr)
             return results
-    if report_dir and _is_main():
+    if report_dir and rundir.is_main_process():
         path = report.compare([c.output_dir for c in configs], report_dir, update_cards=True)
         print(report.results_table(Path(report_dir) / "report.json"))
         print(f"\nreport: {path}")
-    elif len(configs) == 1 and _is_main():
+    elif len(configs) == 1 and rundir.is_main_process():
         print(_run_summary(results[0], configs[0].output_dir))
     return results
-
-
-def _is_main() -> bool:
-    return os.environ.get("RANK", "0") == "0"
 
 
 def _run_summary(metrics: dict, out: str) -> str:

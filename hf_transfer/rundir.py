@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,11 @@ from .errors import UserError
 CONFIG, METRICS, REPORT, LOG, FEATURES = "config.yaml", "metrics.json", "report.md", "train.log", "features.npz"
 MODEL, CHECKPOINTS, BEST = "model", "checkpoints", "best"
 STEP_PREFIX = "step_"
+
+
+def is_main_process() -> bool:
+    """Whether this process writes the run directory (rank 0 of `accelerate launch`, or the only one)."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def strict_json(payload, indent: int = 2) -> str:
@@ -94,7 +100,8 @@ def checkpoints(path: str | Path, complete_only: bool = True) -> list[Path]:
     root = Path(path) / CHECKPOINTS
     if not root.is_dir():
         return []
-    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(STEP_PREFIX) and p.name[5:].isdigit()]
+    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(STEP_PREFIX)
+             and p.name[len(STEP_PREFIX):].isdigit()]
     found = [p for p in found if not complete_only or is_complete(p)]
     return sorted(found, key=lambda p: int(p.name[len(STEP_PREFIX):]))
 

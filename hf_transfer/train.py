@@ -320,7 +320,7 @@ class DivergenceWatch:
         kept = rundir.latest_checkpoint(out)
         message = (f"loss became {'NaN' if math.isnan(bad) else f'{bad:.3g}'} at step {step}: the run diverged; "
                    f"{self.advice}" + (f" (the last good checkpoint, {kept.name}, is kept)" if kept else ""))
-        if _is_main_process():
+        if rundir.is_main_process():
             _write_metrics(out, {"status": "diverged", "step": step, "loss": bad, "message": message,
                                  "last_finite_loss": last if math.isfinite(last) else None})
         raise UserError(message)
@@ -356,7 +356,7 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
             return _train(cfg, overwrite, resume)
         return _train_finding_batch_size(cfg, overwrite, resume)
     except BaseException:
-        if _is_main_process() and not resume:
+        if rundir.is_main_process() and not resume:
             _undo_failed_start(out, there_before)
         raise
 
@@ -377,10 +377,6 @@ def _undo_failed_start(out: Path, there_before: set[str] | None) -> None:
                 shutil.rmtree(item) if item.is_dir() else item.unlink()
 
 
-def _is_main_process() -> bool:
-    return os.environ.get("RANK", "0") == "0"
-
-
 def _train_finding_batch_size(cfg: Config, overwrite: bool, resume: bool) -> dict:
     import copy
 
@@ -394,7 +390,7 @@ def _train_finding_batch_size(cfg: Config, overwrite: bool, resume: bool) -> dic
             log.warning("out of memory at batch size %d; trying %d", tries[-1], batch_size)
         again = bool(tries)
         tries.append(batch_size)
-        if again and _is_main_process():  # the failed try's own folder (a run it replaced stays aside)
+        if again and rundir.is_main_process():  # the failed try's own folder (a run it replaced stays aside)
             shutil.rmtree(c.output_dir, ignore_errors=True)
         return _train(c, overwrite=overwrite, resume=resume and not again)
 

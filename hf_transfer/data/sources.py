@@ -127,9 +127,8 @@ def _as_class_labels(dd: datasets.DatasetDict) -> datasets.DatasetDict:
     if isinstance(feature, datasets.ClassLabel):
         return dd
     values = sorted({v for split in dd.values() for v in split.unique("label") if v is not None and v != -1})
-    if all(isinstance(v, int) for v in values) and values == list(range(len(values))):
-        return dd.cast_column("label", datasets.ClassLabel(names=[str(v) for v in values]))  # already class ids
-    if all(isinstance(v, int) for v in values):  # ids with gaps (1, 5, 10, 1000): one class per distinct value
+    if all(isinstance(v, int) for v in values) and values != list(range(len(values))):
+        # ids with gaps (1, 5, 10, 1000): one class per distinct value, named by it
         ids = {v: i for i, v in enumerate(values)}
         log.info("label: the %d distinct integer labels (%s) become class ids 0-%d, named by their value", len(values),
                  ", ".join(map(str, values[:8])) + (", ..." if len(values) > 8 else ""), len(values) - 1)

@@ -97,9 +97,11 @@ def estimate_label_shift(val_pred: np.ndarray, val_true: np.ndarray, target_pred
     return {"weights": w.tolist(), "source_priors": source.tolist(), "estimated_target_priors": (w * source).tolist()}
 
 
-class BBSE(PostHoc):
-    name = "bbse"
-    needs_validation = True  # the source confusion matrix
+class LabelShift(PostHoc):
+    """Re-weights the classes of a source model to estimated target priors, through its classifier's bias;
+    the estimate reads the held-out source validation set."""
+
+    needs_validation = True
 
     def classifier(self, model) -> nn.Linear:
         """The linear classifier whose bias the class re-weighting goes into."""
@@ -108,6 +110,10 @@ class BBSE(PostHoc):
             raise UserError(f"strategy.name: {self.name} re-weights the classes through the classifier's bias, and "
                             f"this model's head ({type(classifier).__name__}) has none")
         return classifier
+
+
+class BBSE(LabelShift):
+    name = "bbse"
 
     def adjust(self, model, predict, trained_prior) -> dict:
         classifier = self.classifier(model)
@@ -154,7 +160,7 @@ def estimate_priors_em(probs: np.ndarray, source_priors: np.ndarray, max_iter: i
     return q, i
 
 
-class MLLS(BBSE):
+class MLLS(LabelShift):
     name = "mlls"
 
     def adjust(self, model, predict, trained_prior) -> dict:
