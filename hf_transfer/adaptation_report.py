@@ -25,8 +25,8 @@ import numpy as np
 from . import rundir
 
 FLOOR, CEILING = "source_only", "oracle"
-_ORDER = ("source_only", "adabn", "source_only_joint", "bbse", "mlls", "target_finetune", "dann", "cdan", "mmd", "mcc",
-          "oracle")
+_ORDER = ("source_only", "adabn", "source_only_joint", "bbse", "mlls", "target_finetune", "dann", "dann_adabn", "cdan",
+          "mmd", "mcc", "self_training", "oracle")
 
 
 def is_adaptation_run(metrics: dict) -> bool:

@@ -284,12 +284,25 @@ class MccConfig:
 
 
 @dataclass
+class MllsConfig:
+    decision: Literal["accuracy", "macro_f1"] = _f(
+        "accuracy", "accuracy: predict the most probable class under the estimated target priors (Bayes for accuracy); "
+                    "macro_f1: re-weight the classes to maximise the macro-F1 expected under those posteriors.")
+
+
+@dataclass
+class SelfTrainingConfig:
+    trade_off: float = _f(1.0, "Weight of the cross-entropy on the teacher's pseudo-labels of the target.")
+    threshold: float = _f(0.9, "A target sample joins the loss when the teacher's top probability is at least this.")
+
+
+@dataclass
 class StrategyConfig:
     name: str = _f("full", "Transfer strategy, or several joined by '+', e.g. gradual_unfreeze+discriminative_lr+l2sp. "
                            "One of: full, linear_probe, partial, gradual_unfreeze, discriminative_lr, l2sp, lora, "
                            "distill, augment, head; the fitted baselines tfidf_logreg, frozen_logreg; with data.target: source_only, "
                            "source_only_joint, target_finetune, oracle, dann, cdan, mmd, mcc, and (from a source_only "
-                           "model) adabn, bbse, mlls.")
+                           "model) adabn, bbse, mlls, and (from an adapted model) self_training.")
     partial: PartialConfig = field(default_factory=PartialConfig)
     gradual_unfreeze: GradualUnfreezeConfig = field(default_factory=GradualUnfreezeConfig)
     discriminative_lr: DiscriminativeLRConfig = field(default_factory=DiscriminativeLRConfig)
@@ -302,6 +315,8 @@ class StrategyConfig:
     cdan: CdanConfig = field(default_factory=CdanConfig)
     mmd: MmdConfig = field(default_factory=MmdConfig)
     mcc: MccConfig = field(default_factory=MccConfig)
+    mlls: MllsConfig = field(default_factory=MllsConfig)
+    self_training: SelfTrainingConfig = field(default_factory=SelfTrainingConfig)
 
 
 @dataclass
@@ -483,6 +498,8 @@ def _check(cfg: Config) -> Config:
             isinstance(k, (int, float)) and k > 0 for k in s.mmd.kernel_scales), "must be a list of positive numbers"),
         ("strategy.mcc.trade_off", s.mcc.trade_off >= 0, "must be 0 or more"),
         ("strategy.mcc.temperature", s.mcc.temperature > 0, "must be positive"),
+        ("strategy.self_training.trade_off", s.self_training.trade_off >= 0, "must be 0 or more"),
+        ("strategy.self_training.threshold", 0 <= s.self_training.threshold < 1, "must be in [0, 1)"),
     ]
     for key, ok, why in rules:
         if not ok:

@@ -549,7 +549,7 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
                             target = loaders.on_device_target(send_to_device(target_stream.next(), accelerator.device), True)
                             n = len(batch["labels"])
                             logits, features = model(join_batches(batch, target, pad_id, padding_side), return_features=True)
-                            target_out = Outputs(logits[n:], features[n:])
+                            target_out = Outputs(logits[n:], features[n:], target)
                             logits, features = logits[:n], features[:n]
                         else:
                             logits, features = model(batch, return_features=True)

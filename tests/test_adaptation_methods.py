@@ -17,7 +17,8 @@ from hf_transfer.config import ModelConfig, TrainConfig, bottleneck_width
 from hf_transfer.errors import UserError
 from hf_transfer.strategies import default_param_groups, get_strategy
 from hf_transfer.strategies.head import add_bottleneck
-from hf_transfer.strategies.posthoc import calibrate, estimate_label_shift, estimate_priors_em
+from hf_transfer.strategies.posthoc import (calibrate, estimate_label_shift, estimate_priors_em, expected_macro_f1,
+                                           macro_f1_offsets)
 from hf_transfer.train import apply_lr_multipliers, make_optimizer, make_scheduler, train
 
 
@@ -208,6 +209,23 @@ def test_mlls_run_changes_only_the_classifier_by_the_recorded_calibration_and_sh
     torch.testing.assert_close(after[weight], before[weight] / t)
     log_w = torch.log(torch.tensor(shift["weights"], dtype=torch.float))
     torch.testing.assert_close(after[bias], before[bias] / t + torch.tensor(shift["calibration_bias"]) + log_w)
+
+
+def test_expected_macro_f1_is_sklearns_on_certain_labels_and_the_offsets_raise_it():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    truth, pred = rng.integers(0, 3, 200), rng.integers(0, 3, 200)
+    assert expected_macro_f1(np.eye(3)[truth], pred) == pytest.approx(f1_score(truth, pred, average="macro"))
+    # a rare class whose posteriors never win the argmax: re-weighting it is worth macro-F1
+    probs = _gaussian_posteriors(np.array([0.05, 0.85, 0.10]), np.array([0.05, 0.85, 0.10]), 5000, rng)
+    argmax = expected_macro_f1(probs, probs.argmax(1))
+    offsets = macro_f1_offsets(probs)
+    tuned = expected_macro_f1(probs, (np.log(probs) + offsets).argmax(1))
+    assert tuned > argmax + 0.01
+    labels = np.array([rng.choice(3, p=row) for row in probs])  # what the expectation stands for
+    assert f1_score(labels, (np.log(probs) + offsets).argmax(1), average="macro") > \
+        f1_score(labels, probs.argmax(1), average="macro")
 
 
 def test_bbse_corrects_from_the_prior_the_model_was_trained_to():

@@ -75,3 +75,21 @@ def test_unknown_recipe_option_is_refused():
         load_configs("distill", [], recipe_args=["--bogus"])
     with pytest.raises(UserError, match="--task: 'mnli' is not one of: sst2, imdb, ag_news"):
         load_configs("text_classification", [], recipe_args=["--task", "mnli"])
+
+
+def test_domain_adaptation_runs_a_model_before_the_methods_that_start_from_it():
+    from hf_transfer.errors import UserError
+
+    configs, _ = load_configs("domain_adaptation", [], output_dir="OUT",
+                              recipe_args=["--methods", "self_training,dann_adabn,adabn,dann,source_only", "--seeds", "2"])
+    order = [(c.name, c.train.seed) for c in configs]
+    for c in configs:
+        start = c.model.name.removeprefix("OUT/").split("/")[0]
+        if start != c.model.name:  # starts from another method's model of the same seed, made earlier
+            assert order.index((start, c.train.seed)) < order.index((c.name, c.train.seed))
+            assert c.model.name == f"OUT/{start}/seed{c.train.seed}/model"
+    starts = {c.name: (c.strategy.name, c.model.name.split("/")[1]) for c in configs
+              if c.train.seed == 0 and c.model.name.startswith("OUT/")}
+    assert starts["self_training"] == ("self_training", "adabn") and starts["dann_adabn"] == ("adabn", "dann")
+    with pytest.raises(UserError, match="--methods: self_training starts from the adabn model; name adabn too"):
+        load_configs("domain_adaptation", [], recipe_args=["--methods", "source_only,self_training"])

@@ -9,7 +9,7 @@ A strategy changes *what* trains and *how much*, never the loop itself. The loop
     mix(batch)                        a training batch and soft targets (mixup, CutMix, smoothing)
     loss(task_loss, model, batch, logits, features)   the loss to minimise (L2-SP, distillation)
     adapt(loss, model, source, target, progress)  domain adaptation: a transfer loss from source and
-                                      unlabelled target outputs (DANN, CDAN, MMD, MCC)
+                                      unlabelled target outputs (DANN, CDAN, MMD, MCC, self-training)
     save(model, dir, image_size)      a special save (LoRA merged or adapter)
     state_dict() / load_state_dict()  strategy state, saved in every checkpoint
 
@@ -41,10 +41,12 @@ from .lr import DiscriminativeLR
 from .mcc import Mcc
 from .mmd import Mmd
 from .posthoc import BBSE, MLLS, AdaBN
+from .self_training import SelfTraining
 
 REGISTRY: dict[str, type[Strategy]] = {s.name: s for s in (
     Strategy, LinearProbe, Partial, GradualUnfreeze, DiscriminativeLR, L2SP, Lora, Distill, Augment, Head,
-    SourceOnly, SourceOnlyJoint, TargetFinetune, Oracle, Dann, Cdan, Mmd, Mcc, AdaBN, BBSE, MLLS, TfidfLogreg, FrozenLogreg)}
+    SourceOnly, SourceOnlyJoint, TargetFinetune, Oracle, Dann, Cdan, Mmd, Mcc, SelfTraining, AdaBN, BBSE, MLLS,
+    TfidfLogreg, FrozenLogreg)}
 
 
 def get_strategy(cfg) -> Strategy:

@@ -23,6 +23,7 @@ from .base import Strategy
 class Outputs(NamedTuple):
     logits: torch.Tensor
     features: torch.Tensor  # pooled features: the head's input
+    inputs: dict | None = None  # the batch itself (the target's, for a teacher to label)
 
 
 class _ReverseGradient(torch.autograd.Function):

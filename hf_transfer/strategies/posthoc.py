@@ -160,6 +160,36 @@ def estimate_priors_em(probs: np.ndarray, source_priors: np.ndarray, max_iter: i
     return q, i
 
 
+def expected_macro_f1(probs: np.ndarray, pred: np.ndarray) -> float:
+    """The macro-F1 that predictions `pred` are expected to score when the true classes follow the
+    posteriors `probs` (n x k): per class, E[TP] = sum of p_k over the samples predicted k,
+    E[FP] = the rest of those samples, E[FN] = p_k summed over the samples predicted otherwise."""
+    k = probs.shape[1]
+    chosen = np.eye(k)[pred]
+    tp = (probs * chosen).sum(0)
+    fp = chosen.sum(0) - tp
+    fn = probs.sum(0) - tp
+    return float(np.mean(2 * tp / np.maximum(2 * tp + fp + fn, 1e-12)))
+
+
+def macro_f1_offsets(probs: np.ndarray, grid=np.linspace(-4, 4, 33), rounds: int = 3) -> np.ndarray:
+    """Log-offsets b for the decision argmax_k(log p_k + b_k) that maximise the expected macro-F1 under
+    `probs` (the optimal rule for macro-F1 is a re-weighted argmax, Narasimhan et al. 2015,
+    https://proceedings.mlr.press/v37/narasimhanb15.html): coordinate ascent over a grid, from b = 0."""
+    log_p = np.log(np.maximum(probs, 1e-12))
+    offsets = np.zeros(probs.shape[1])
+    best = expected_macro_f1(probs, log_p.argmax(1))
+    for _ in range(rounds):
+        for c in range(len(offsets)):
+            for value in grid:
+                trial = offsets.copy()
+                trial[c] = value
+                score = expected_macro_f1(probs, (log_p + trial).argmax(1))
+                if score > best + 1e-9:
+                    best, offsets = score, trial
+    return offsets
+
+
 class MLLS(LabelShift):
     name = "mlls"
 
@@ -173,11 +203,17 @@ class MLLS(LabelShift):
         probs = torch.softmax(target_logits.float() / temperature + bias, -1).double().numpy()
         target, iterations = estimate_priors_em(probs, source)
         correction = target / source
-        with torch.no_grad():  # logits / T + b + log(q / p_s), folded into the linear classifier
+        decision = np.zeros(len(source))
+        if self.cfg.mlls.decision == "macro_f1":  # the target posteriors, then the macro-F1 rule on them
+            posteriors = probs * correction
+            decision = macro_f1_offsets(posteriors / posteriors.sum(1, keepdims=True))
+        with torch.no_grad():  # logits / T + b + log(q / p_s) (+ the decision offsets), folded into the classifier
             shift = bias + torch.log(torch.tensor(correction, dtype=torch.float).clamp(min=1e-6))
+            shift = shift + torch.tensor(decision, dtype=torch.float)
             classifier.weight.div_(temperature)
             classifier.bias.div_(temperature).add_(shift.to(classifier.bias))
         return {"label_shift": {"method": "mlls", "source_priors": source.tolist(),
                                 "estimated_target_priors": target.tolist(), "weights": correction.tolist(),
                                 "temperature": temperature, "calibration_bias": bias.tolist(),
-                                "em_iterations": iterations}}
+                                "em_iterations": iterations, "decision": self.cfg.mlls.decision,
+                                "decision_offsets": decision.tolist()}}
