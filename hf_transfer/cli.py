@@ -234,6 +234,52 @@ def cmd_push(args) -> int:
     return 0
 
 
+def cmd_rank(args) -> int:
+    from .rank_report import run_rank
+
+    result = run_rank(args.models, args.dataset, args.output, layers=args.layers, validate=args.validate,
+                      max_samples=args.max_samples, max_eval_samples=args.max_eval_samples, image_size=args.image_size,
+                      max_length=args.max_length, batch_size=args.batch_size, seed=args.seed, epochs=args.epochs,
+                      lr=args.lr, overwrite=args.overwrite)
+    from .rank_report import markdown
+
+    print("\n".join(markdown(result)[:len(result["candidates"]) + 6]))
+    print(f"\nranking: {Path(args.output) / 'rank.md'}")
+    return 0
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+    return parse
+
+
+def _add_rank_parser(sub) -> None:
+    p = sub.add_parser("rank", help="which backbone? transferability scores (LogME, LEEP, NCE, H-score) of candidates "
+                                    "on the target data, optionally checked against fine-tuning (--validate)")
+    p.add_argument("--models", required=True, help="comma-separated candidates, any form model.name accepts; "
+                                                   "random:NAME is NAME's architecture untrained")
+    p.add_argument("--dataset", required=True, help="the labelled target data (any form data.dataset accepts)")
+    p.add_argument("-o", "--output", required=True, help="folder for rank.md / rank.html / rank.json")
+    p.add_argument("--layers", default=None, help="also score features of these blocks, e.g. 2,4,-1 (timm "
+                                                  "forward_intermediates indexes / transformers hidden states)")
+    p.add_argument("--max-samples", type=_positive(int), default=1000, help="labelled samples scored (default 1000)")
+    p.add_argument("--image-size", type=_positive(int), default=None, help="image side (default: each model's own)")
+    p.add_argument("--max-length", type=_positive(int), default=128, help="text: tokens per sample (default 128)")
+    p.add_argument("--batch-size", type=_positive(int), default=32, help="batch size (default 32)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--validate", action="store_true", help="fine-tune every candidate with one budget and report "
+                                                            "Kendall's tau / Spearman's rho of each score")
+    p.add_argument("--epochs", type=_positive(int), default=3, help="--validate: epochs (default 3)")
+    p.add_argument("--lr", type=_positive(float), default=1e-3, help="--validate: learning rate (default 1e-3)")
+    p.add_argument("--max-eval-samples", type=_positive(int), default=None, help="--validate: test samples")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier ranking in the folder")
+    p.set_defaults(func=cmd_rank)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-transfer", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -260,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repo-id", required=True, help="OWNER/NAME on the Hub (created if missing)")
     p.add_argument("--private", action="store_true", help="create the repository as private")
     p.set_defaults(func=cmd_push)
+    _add_rank_parser(sub)
     return parser
 
 
