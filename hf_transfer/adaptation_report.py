@@ -50,7 +50,8 @@ def run_scores(m: dict) -> dict:
     src, tgt = m["final"][d["source"]], m["final"][d["target"]]
     return {"source_accuracy": src["accuracy"], "source_f1_macro": src["f1_macro"],
             "target_accuracy": tgt["accuracy"], "target_f1_macro": tgt["f1_macro"],
-            "gap": src["accuracy"] - tgt["accuracy"], "a_distance": _selected(m).get("a_distance")}
+            "gap": src["accuracy"] - tgt["accuracy"], "a_distance": _selected(m).get("a_distance"),
+            "target_collapsed": any(w.startswith(f"{d['target']}: collapsed") for w in m.get("warnings", []))}
 
 
 def adaptation_table(runs: dict[str, tuple[dict, dict]]) -> list[dict]:
@@ -161,7 +162,13 @@ def paired_gain(row: dict, floor: dict, ceiling: dict | None) -> dict:
     else:
         verdict = f"{'better' if gain['mean'] > 0 else 'worse'} than {FLOOR}: {gain['mean']:+.3f} " \
                   f"± {gain['high'] - gain['mean']:.3f} target accuracy"
-    return {"seeds": seeds, "gain_accuracy": gain, "gain_f1_macro": _interval(f1_gains), "gap_closed": share,
+    f1 = _interval(f1_gains)
+    if gain["n"] >= 2 and gain["low"] > 0 and f1["mean"] < 0:  # accuracy bought with the rare classes
+        verdict += f", but macro-F1 {f1['mean']:+.3f} {_ci(f1)}"
+    collapsed = sum(bool(mine[s].get("target_collapsed")) for s in seeds)
+    if collapsed:
+        verdict += f"; collapsed to one class on {collapsed} of {len(seeds)} seeds"
+    return {"seeds": seeds, "gain_accuracy": gain, "gain_f1_macro": f1, "gap_closed": share,
             "verdict": verdict}
 
 

@@ -102,6 +102,13 @@ def test_verdicts_say_what_the_interval_says():
     worse = paired_gain(row("cdan", [0.30, 0.41, 0.50]), floor, None)
     assert worse["verdict"].startswith("worse than source_only: -0.097 ± ")
     assert paired_gain(row("mmd", [0.7], seeds=(0,)), floor, ceiling)["verdict"] == "1 paired seed(s): no interval"
+    # more accurate by predicting the majority class: the verdict says what macro-F1 and the collapse say
+    shifted = row("mlls", [0.66, 0.70, 0.76])
+    for run, collapsed in zip(shifted["per_run"], (True, False, True)):
+        run.update(target_f1_macro=run["target_accuracy"] - 0.5, target_collapsed=collapsed)
+    verdict = paired_gain(shifted, floor, None)["verdict"]
+    assert verdict.startswith("better than source_only: +0.207") and ", but macro-F1 -0.293 [" in verdict
+    assert verdict.endswith("; collapsed to one class on 2 of 3 seeds")
 
 
 def test_model_cards_carry_the_table(adaptation_runs):
