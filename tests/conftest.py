@@ -2,7 +2,7 @@
 
 Everything loads through the same code paths as Hub assets: a timm model saved in timm's Hub
 format (config.json + model.safetensors), a BERT saved with save_pretrained plus its tokenizer,
-data sets with the Hub schemas of DESIGN.md (cifar10's ``img``/``label``, cifar100's
+data sets with the schemas the Hub serves (cifar10's ``img``/``label``, cifar100's
 ``fine_label``, sst2's ``sentence`` with an unlabelled (-1) test split).
 """
 

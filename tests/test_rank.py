@@ -83,7 +83,7 @@ def test_rank_command_end_to_end(tiny_timm, cifar_like, tmp_path):
 
     out = tmp_path / "rank"
     args = ["rank", "--models", f"{tiny_timm},random:{tiny_timm}", "--dataset", str(cifar_like), "--layers", "-1",
-            "--image-size", "32", "-o", str(out), "--validate", "--epochs", "1", "--batch-size", "8"]
+            "--image-size", "32", "-o", str(out), "--validate", "--epochs", "1", "--batch-size", "8", "--set", "train.label_smoothing=0.1"]
     assert main(args) == 0
     result = json.loads((out / "rank.json").read_text())
     rows = result["candidates"]
@@ -97,6 +97,8 @@ def test_rank_command_end_to_end(tiny_timm, cifar_like, tmp_path):
     assert all(r["flops"] > 0 and r["parameters"] > 0 and r["samples"] == train_rows for r in rows)
     finetuned = [r for r in rows if r["layer"] is None]
     assert all(0 <= r["finetuned_accuracy"] <= 1 for r in finetuned)
+    configs = sorted((out / "finetune").glob("*/config.yaml"))
+    assert len(configs) == 2 and all("label_smoothing: 0.1" in c.read_text() for c in configs)  # --set reached them
     assert (out / "finetune").is_dir() and (out / "rank.html").is_file() and (out / "rank_validation.png").is_file()
     assert "Does the ranking predict fine-tuning?" in (out / "rank.md").read_text()
     assert main(args) == 2  # an earlier ranking is not overwritten unasked
