@@ -428,9 +428,18 @@ def _build(cls, values: dict, prefix: str = ""):
 
 
 def _check(cfg: Config) -> Config:
-    """Range checks the types cannot express."""
-    t, d, s = cfg.train, cfg.data, cfg.strategy
-    rules = [
+    """Range checks the types cannot express, then the rules between fields."""
+    for key, ok, why in (*_train_rules(cfg.train), *_data_rules(cfg), *_strategy_rules(cfg.strategy)):
+        if not ok:
+            raise ConfigError(f"{key}: {why}")
+    _check_strategy_names(cfg)
+    _check_data(cfg.data)
+    return cfg
+
+
+def _train_rules(t) -> list[tuple[str, bool, str]]:
+    """(field, holds, why) for train.*."""
+    return [
         ("train.epochs", t.epochs >= 1, "must be at least 1"),
         ("train.batch_size", t.batch_size >= 1, "must be at least 1"),
         ("train.eval_batch_size", t.eval_batch_size is None or t.eval_batch_size >= 1, "must be at least 1"),
@@ -459,6 +468,13 @@ def _check(cfg: Config) -> Config:
         ("train.keep_checkpoints", t.keep_checkpoints >= 1, "must be at least 1"),
         ("train.stop_after_steps", t.stop_after_steps is None or t.stop_after_steps >= 1, "must be at least 1"),
         ("train.step_epochs", all(isinstance(e, int) and e >= 1 for e in t.step_epochs), "must be a list of epochs >= 1"),
+    ]
+
+
+def _data_rules(cfg: Config) -> list[tuple[str, bool, str]]:
+    """(field, holds, why) for data.*, model.* and hub.*."""
+    d = cfg.data
+    return [
         ("data.validation_size", 0 < d.validation_size < 1, "must be in (0, 1)"),
         ("data.eval_splits", all(isinstance(s, str) for s in d.eval_splits), "must be a list of split names"),
         ("data.max_train_samples", d.max_train_samples is None or d.max_train_samples >= 1, "must be at least 1"),
@@ -469,6 +485,15 @@ def _check(cfg: Config) -> Config:
         ("model.bottleneck", cfg.model.bottleneck is None or cfg.model.bottleneck >= 0, "must be 0 or more"),
         ("model.drop_rate", cfg.model.drop_rate is None or 0 <= cfg.model.drop_rate < 1, "must be in [0, 1)"),
         ("hub.repo_id", not cfg.hub.push_to_hub or bool(cfg.hub.repo_id), "is required when hub.push_to_hub is true"),
+        ("data.target.labelled_samples", d.target.labelled_samples >= 1, "must be at least 1"),
+        ("data.target.max_train_samples", d.target.max_train_samples is None or d.target.max_train_samples >= 1,
+         "must be at least 1"),
+    ]
+
+
+def _strategy_rules(s) -> list[tuple[str, bool, str]]:
+    """(field, holds, why) for each strategy's section."""
+    return [
         ("strategy.partial.freeze_groups", s.partial.freeze_groups >= 0, "must be 0 or more"),
         ("strategy.gradual_unfreeze.every_epochs", s.gradual_unfreeze.every_epochs >= 1, "must be at least 1"),
         ("strategy.gradual_unfreeze.groups_per_step", s.gradual_unfreeze.groups_per_step >= 1, "must be at least 1"),
@@ -485,9 +510,6 @@ def _check(cfg: Config) -> Config:
         ("strategy.augment.label_smoothing", 0 <= s.augment.label_smoothing < 1, "must be in [0, 1)"),
         ("strategy.head.dropout", 0 <= s.head.dropout < 1, "must be in [0, 1)"),
         ("strategy.head.hidden", all(isinstance(h, int) and h >= 1 for h in s.head.hidden), "must be a list of sizes >= 1"),
-        ("data.target.labelled_samples", d.target.labelled_samples >= 1, "must be at least 1"),
-        ("data.target.max_train_samples", d.target.max_train_samples is None or d.target.max_train_samples >= 1,
-         "must be at least 1"),
         ("strategy.dann.trade_off", s.dann.trade_off >= 0, "must be 0 or more"),
         ("strategy.dann.hidden", s.dann.hidden >= 1, "must be at least 1"),
         ("strategy.cdan.trade_off", s.cdan.trade_off >= 0, "must be 0 or more"),
@@ -501,11 +523,13 @@ def _check(cfg: Config) -> Config:
         ("strategy.self_training.trade_off", s.self_training.trade_off >= 0, "must be 0 or more"),
         ("strategy.self_training.threshold", 0 <= s.self_training.threshold < 1, "must be in [0, 1)"),
     ]
-    for key, ok, why in rules:
-        if not ok:
-            raise ConfigError(f"{key}: {why}")
+
+
+def _check_strategy_names(cfg: Config) -> None:
+    """strategy.name: known strategies that stack, with the data and head they need."""
     from .strategies import REGISTRY  # noqa: PLC0415 (strategies import config)
 
+    s, d = cfg.strategy, cfg.data
     parts = s.name.split("+")
     for part in parts:
         if part not in REGISTRY:
@@ -534,6 +558,10 @@ def _check(cfg: Config) -> Config:
         raise ConfigError("model.bottleneck: model.new_head_init: logreg fits a linear head on the backbone's features")
     if len(set(parts)) != len(parts):
         raise ConfigError(f"strategy.name: {s.name!r} names a strategy twice")
+
+
+def _check_data(d) -> None:
+    """data.pipeline against data.augment; data.extra_eval names."""
     from .data.tensor_images import SUPPORTED, supported  # noqa: PLC0415
 
     if d.pipeline == "tensor" and not supported(d.augment):
@@ -543,7 +571,6 @@ def _check(cfg: Config) -> Config:
     for name in d.extra_eval:
         if name in reserved:
             raise ConfigError(f"data.extra_eval.{name}: the name is taken by a split; choose another")
-    return cfg
 
 
 def bottleneck_width(cfg: Config) -> int:

@@ -419,7 +419,65 @@ def fresh_accelerator(**kwargs) -> Accelerator:
                        **kwargs)
 
 
-def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
+@dataclass
+class Loop:
+    """What the loop builds once (steps 1-7 of the module docstring) and its running values: the one
+    object the step, epoch, evaluation and finish functions below share."""
+
+    cfg: Config
+    accelerator: Accelerator
+    out: Path
+    strategy: object
+    splits: object
+    model: TransferModel  # prepared by accelerate (wrapped when distributed)
+    loaders: object
+    train_dl: object
+    eval_dls: dict
+    optimizer: object
+    scheduler: object
+    class_weight: torch.Tensor | None
+    cl_model: TransferModel | None  # the model, when its weights are channels_last (made standard while saving)
+    steps_per_epoch: int
+    total_steps: int
+    epochs: int
+    started: float
+    state: TrainState = field(default_factory=TrainState)
+    watch: DivergenceWatch | None = None
+    # the running values of the epoch under way (saved in mid-epoch checkpoints through `state`)
+    running: torch.Tensor | float = 0.0
+    count: int = 0
+    tick: float = 0.0
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+    samples_seen: int = 0
+    resumed_mid_epoch: bool = False
+    selected_features: dict = field(default_factory=dict)
+    stopped: bool = False
+    early_stopped: bool = False
+
+    @property
+    def t(self):
+        return self.cfg.train
+
+    @property
+    def main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    @property
+    def unwrapped(self) -> TransferModel:
+        return self.accelerator.unwrap_model(self.model)
+
+    @property
+    def has_validation(self) -> bool:
+        return "validation" in self.eval_dls
+
+    @property
+    def best_path(self) -> Path:
+        return self.out / rundir.CHECKPOINTS / rundir.BEST / "model.safetensors"
+
+
+def _accelerator(cfg: Config) -> Accelerator:
+    """Checks that need no data, then the accelerator (devices, processes, precision)."""
     t = cfg.train
     if t.mixed_precision == "fp16" and not torch.cuda.is_available():
         raise ConfigError("train.mixed_precision: fp16 needs a GPU; use bf16 or no on this machine")
@@ -430,27 +488,24 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     if accelerator.device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = t.tf32
         torch.backends.cudnn.benchmark = True
-    main = accelerator.is_main_process
-    out = Path(cfg.output_dir)
-    rundir.check(out, overwrite=overwrite, resume=resume)
-    if resume:
-        _check_resume_config(cfg, out)
-    started = time.perf_counter()
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()  # this run's peak, not an earlier run's in the same process
+    return accelerator
 
+
+def _load(cfg: Config, accelerator: Accelerator, out: Path, overwrite: bool, resume: bool):
+    """Steps 1-4: data splits, backbone (+ bottleneck), strategy.setup, then the run directory."""
+    t = cfg.train
     set_seed(t.seed)
     strategy = get_strategy(cfg.strategy)
     with accelerator.main_process_first():  # the folder is made only once data and model load: a bad id leaves nothing
         splits = build_splits(cfg.data, cfg.task, t.seed, train_on=strategy.train_on)
         set_seed(t.seed)  # the new head's init must not depend on what loading the data drew
         model: TransferModel = load_backbone(cfg.model, splits.task, splits.label_names)
-    if main:
+    if accelerator.is_main_process:
         rundir.prepare(out, overwrite=overwrite, resume=resume)
         if not resume:
             (out / rundir.CONFIG).write_text(cfg.to_yaml())
     accelerator.wait_for_everyone()
-    _setup_logging(out, main)
+    _setup_logging(out, accelerator.is_main_process)
     log.info("data: task=%s, %d classes, train=%d (%s), %s%s", splits.task, len(splits.label_names), len(splits.train),
              strategy.train_on, ", ".join(f"{k}={len(v)}" for k, v in splits.eval_sets.items()),
              f", unlabelled target={len(splits.target_train)}" if strategy.uses_target else "")
@@ -464,263 +519,330 @@ def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
         from .classic import init_head_from_logreg
 
         init_head_from_logreg(model, splits, cfg)
+    return strategy, splits, model
+
+
+def _build(cfg: Config, accelerator: Accelerator, out: Path, started: float, overwrite: bool, resume: bool) -> Loop:
+    """Steps 1-6: the above, then loaders, optimizer, accelerate's prepare and the schedule."""
+    t = cfg.train
+    strategy, splits, model = _load(cfg, accelerator, out, overwrite, resume)
     shard = (accelerator.process_index, accelerator.num_processes) if strategy.uses_target else None
     loaders = build_loaders(splits, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
                             augment={**cfg.data.augment, **strategy.data_augment()}, target_shard=shard)
-    train_dl, sampler, eval_dls, target_stream = loaders.train, loaders.sampler, loaders.evals, loaders.target
     log.info("data pipeline: %s", loaders.pipeline)
-    tokenizer = model.processor if splits.task == "text" else None
-    pad_id = getattr(tokenizer, "pad_token_id", None) or 0
-    padding_side = getattr(tokenizer, "padding_side", "right")
     groups = strategy.param_groups(model, t) or default_param_groups(model, t.lr, t.weight_decay)
     groups = apply_lr_multipliers(groups, model, t.lr_multipliers)
     class_weight = class_weight_tensor(t.class_weights, splits.train["label"], len(splits.label_names),
                                        accelerator.device)
     optimizer = make_optimizer(groups, t, accelerator.device)
-    cl_model = None  # the model, when its weights are channels_last (made standard while saving)
+    cl_model = None
     if t.channels_last if t.channels_last is not None else (model.library == "timm" and accelerator.device.type == "cuda"):
         model.to(memory_format=torch.channels_last)  # in place: the optimizer's parameters stay the same objects
         cl_model = model
     if t.compile:
         model.net.compile()  # in place: parameter names (checkpoints, saving) stay as they are
-    model, optimizer, train_dl = accelerator.prepare(model, optimizer, train_dl)
-    eval_dls = {name: accelerator.prepare_data_loader(dl) for name, dl in eval_dls.items()}
-    batches_per_epoch = len(train_dl)
-    steps_per_epoch = math.ceil(batches_per_epoch / t.grad_accum_steps)
+    model, optimizer, train_dl = accelerator.prepare(model, optimizer, loaders.train)
+    eval_dls = {name: accelerator.prepare_data_loader(dl) for name, dl in loaders.evals.items()}
+    steps_per_epoch = math.ceil(len(train_dl) / t.grad_accum_steps)
     scheduler = make_scheduler(optimizer, t, steps_per_epoch)
     total_steps, epochs = step_budget(t, steps_per_epoch)
     accelerator.register_for_checkpointing(scheduler)
     if t.log_with:
         accelerator.init_trackers(cfg.name, config={k: str(v) for k, v in cfg.to_dict()["train"].items()})
+    return Loop(cfg, accelerator, out, strategy, splits, model, loaders, train_dl, eval_dls, optimizer, scheduler,
+                class_weight, cl_model, steps_per_epoch, total_steps, epochs, started,
+                watch=DivergenceWatch(t, accelerator.device))
 
-    state = TrainState()
+
+def _resume(loop: Loop) -> None:
+    """Step 7: the newest complete checkpoint's weights, optimizer, schedule, RNG and loop state."""
+    ckpt = rundir.latest_checkpoint(loop.out)
+    for skipped in rundir.incomplete_checkpoints(loop.out):
+        log.warning("skipping checkpoint %s: incomplete (no trainer_state.json; it was cut short while written)",
+                    skipped.name)
+    loop.accelerator.load_state(str(ckpt))
+    loop.state = TrainState(**json.loads((ckpt / "trainer_state.json").read_text()))
+    loop.strategy.load_state_dict(loop.state.strategy)
+    log.info("resumed from %s (step %d)", ckpt, loop.state.global_step)
+
+
+def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
+    accelerator = _accelerator(cfg)
+    out = Path(cfg.output_dir)
+    rundir.check(out, overwrite=overwrite, resume=resume)
     if resume:
-        ckpt = rundir.latest_checkpoint(out)
-        for skipped in rundir.incomplete_checkpoints(out):
-            log.warning("skipping checkpoint %s: incomplete (no trainer_state.json; it was cut short while written)",
-                        skipped.name)
-        accelerator.load_state(str(ckpt))
-        state = TrainState(**json.loads((ckpt / "trainer_state.json").read_text()))
-        strategy.load_state_dict(state.strategy)
-        log.info("resumed from %s (step %d)", ckpt, state.global_step)
-    if target_stream is not None:
-        target_stream.start(state.target_batches)
-    domains = splits.domains
-    selected_features = {}
+        _check_resume_config(cfg, out)
+    started = time.perf_counter()
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()  # this run's peak, not an earlier run's in the same process
+    loop = _build(cfg, accelerator, out, started, overwrite, resume)
+    if resume:
+        _resume(loop)
+    if loop.loaders.target is not None:
+        loop.loaders.target.start(loop.state.target_batches)
+    trainable, total = count_parameters(loop.unwrapped)
+    log.info("model %s (%s): %d of %d parameters trainable", cfg.model.name, loop.unwrapped.library, trainable, total)
+    state = loop.state
+    loop.train_seconds, loop.eval_seconds, loop.samples_seen = state.train_seconds, state.eval_seconds, state.samples_seen
+    loop.resumed_mid_epoch = state.global_step % loop.steps_per_epoch != 0
+    _run_epochs(loop)
+    if loop.stopped and state.global_step < loop.total_steps:
+        msg = f"stopped after {state.global_step} steps (train.stop_after_steps); continue with --resume"
+        log.info(msg)
+        return {"status": "stopped", "global_step": state.global_step, "message": msg}
+    return _finish(loop)
 
-    trainable, total = count_parameters(accelerator.unwrap_model(model))
-    log.info("model %s (%s): %d of %d parameters trainable", cfg.model.name, accelerator.unwrap_model(model).library,
-             trainable, total)
-    has_validation = "validation" in eval_dls
-    best_path = out / rundir.CHECKPOINTS / rundir.BEST / "model.safetensors"
-    sign = -1.0 if t.metric_for_best == "loss" else 1.0
-    stopped = early_stopped = False
-    train_seconds, eval_seconds, samples_seen = state.train_seconds, state.eval_seconds, state.samples_seen
-    resumed_mid_epoch = state.global_step % steps_per_epoch != 0
-    signalled = StopRequest(enabled=accelerator.num_processes == 1)  # several processes: stop at once, as before
 
-    watch = DivergenceWatch(t, accelerator.device)
+def _checkpoint(loop: Loop, mid_epoch: bool) -> None:
+    """Save a resumable checkpoint with the loop's running sums (mid-epoch: the unfinished epoch's);
+    never of a diverged model."""
+    state = loop.state
+    loop.watch.check(loop.out)
+    state.epoch_loss_sum, state.epoch_batches = (float(loop.running), loop.count) if mid_epoch else (0.0, 0)
+    state.train_seconds = loop.train_seconds + (time.perf_counter() - loop.tick if mid_epoch else 0.0)
+    state.eval_seconds, state.samples_seen = loop.eval_seconds, loop.samples_seen
+    _save_checkpoint(loop.accelerator, loop.out, state, loop.strategy, loop.t.keep_checkpoints, loop.cl_model)
 
-    def checkpoint(mid_epoch: bool) -> None:
-        """Save a resumable checkpoint with the loop's running sums (mid-epoch: the unfinished epoch's);
-        never of a diverged model."""
-        watch.check(out)
-        state.epoch_loss_sum, state.epoch_batches = (float(running), count) if mid_epoch else (0.0, 0)
-        state.train_seconds = train_seconds + (time.perf_counter() - tick if mid_epoch else 0.0)
-        state.eval_seconds, state.samples_seen = eval_seconds, samples_seen
-        _save_checkpoint(accelerator, out, state, strategy, t.keep_checkpoints, cl_model)
-    bar = tqdm(total=total_steps, initial=state.global_step, desc=cfg.name, unit="step",
-               disable=not accelerator.is_local_main_process, dynamic_ncols=True)
-    model.train()
+
+def _run_epochs(loop: Loop) -> None:
+    """Step 8: every epoch under one signal handler; a signal or an error closes the progress bar first."""
+    state = loop.state
+    signalled = StopRequest(enabled=loop.accelerator.num_processes == 1)  # several processes: stop at once, as before
+    bar = tqdm(total=loop.total_steps, initial=state.global_step, desc=loop.cfg.name, unit="step",
+               disable=not loop.accelerator.is_local_main_process, dynamic_ncols=True)
+    loop.model.train()
     with signalled:
         try:
-            for epoch in range(state.global_step // steps_per_epoch, epochs):
-                done_in_epoch = state.global_step - epoch * steps_per_epoch
-                sampler.begin(epoch, skip=done_in_epoch * t.grad_accum_steps * t.batch_size * accelerator.num_processes)
-                strategy.on_epoch_start(epoch, accelerator.unwrap_model(model))
-                model.train()  # after the hook: BatchNorm of groups it (un)froze follows (TransferModel.train)
-                running, count = (state.epoch_loss_sum, state.epoch_batches) if resumed_mid_epoch else (0.0, 0)
-                resumed_mid_epoch = False
-                tick = time.perf_counter()
-                for batch in train_dl:
-                    with accelerator.accumulate(model):
-                        batch, soft_targets = strategy.mix(loaders.on_device(batch, True))
-                        if target_stream is not None:  # source and unlabelled target in one forward pass
-                            target = loaders.on_device_target(send_to_device(target_stream.next(), accelerator.device), True)
-                            n = len(batch["labels"])
-                            logits, features = model(join_batches(batch, target, pad_id, padding_side), return_features=True)
-                            target_out = Outputs(logits[n:], features[n:], target)
-                            logits, features = logits[:n], features[:n]
-                        else:
-                            logits, features = model(batch, return_features=True)
-                        if soft_targets is not None:
-                            loss = torch.sum(-soft_targets * F.log_softmax(logits.float(), -1), -1).mean()
-                        else:
-                            loss = F.cross_entropy(logits.float(), batch["labels"], weight=class_weight,
-                                                   label_smoothing=t.label_smoothing)
-                        loss = strategy.loss(loss, accelerator.unwrap_model(model), batch, logits, features)
-                        if target_stream is not None:
-                            loss = strategy.adapt(loss, accelerator.unwrap_model(model), Outputs(logits, features),
-                                                  target_out, state.global_step / total_steps)
-                            state.target_batches = target_stream.consumed
-                        watch.observe(loss, state.global_step + 1)
-                        accelerator.backward(loss)
-                        if accelerator.sync_gradients and t.max_grad_norm:
-                            accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
-                        optimizer.step()
-                        optimizer.zero_grad(set_to_none=True)
-                    running += loss.detach().float()  # stays on the device: no host sync per step
-                    count += 1
-                    samples_seen += batch["labels"].shape[0] * accelerator.num_processes
-                    if not accelerator.sync_gradients:
-                        continue
-                    scheduler.step()
-                    state.global_step += 1
-                    if state.global_step == 1 and main:  # started: what --overwrite replaced is gone now
-                        rundir.discard_previous(out)
-                        _write_metrics(out, {"status": "running", "history": state.history})
-                    bar.update(1)
-                    if state.global_step % 10 == 0 or count == batches_per_epoch:  # a host sync, now and then
-                        watch.check(out)
-                        lr = optimizer.param_groups[0]["lr"]
-                        bar.set_postfix(epoch=epoch + 1, loss=f"{running.item() / count:.4f}", lr=f"{lr:.2e}")
-                        if t.log_with:
-                            accelerator.log({"train/loss": running.item() / count, "train/lr": lr}, step=state.global_step)
-                    if t.checkpoint_every_steps and state.global_step % t.checkpoint_every_steps == 0:
-                        checkpoint(mid_epoch=True)
-                    if signalled.name:  # at a step boundary: the checkpoint resumes exactly
-                        if not rundir.is_complete(rundir.checkpoint_dir(out, state.global_step)):
-                            checkpoint(mid_epoch=True)
-                        raise UserError(f"interrupted ({signalled.name}) at step {state.global_step}; checkpoint "
-                                        "saved, continue with --resume")
-                    if t.stop_after_steps and state.global_step >= t.stop_after_steps:
-                        stopped = True
-                        break
-                    if state.global_step >= total_steps:  # a step budget ends inside its last epoch
-                        break
-                train_seconds += time.perf_counter() - tick
-                if stopped and state.global_step % steps_per_epoch:  # mid-epoch: no eval, resume goes on from here
-                    train_seconds -= time.perf_counter() - tick  # counted by checkpoint() for the unfinished epoch
-                    checkpoint(mid_epoch=True)
-                    break
-                state.epoch = epoch + 1
-                watch.check(out)
-                if state.epoch % t.eval_every_epochs == 0 or state.epoch == epochs:
-                    tick = time.perf_counter()
-                    results, feats = evaluate_sets(model, eval_dls, accelerator, splits.label_names,
-                                                   feature_sets=tuple(domains.values()), prepare=loaders.on_device)
-                    entry = {"epoch": state.epoch, "step": state.global_step, "train_loss": float(running) / max(count, 1),
-                             "train_seconds": round(train_seconds, 3), "eval": results}
-                    if strategy.uses_target:
-                        entry["train_terms"] = strategy.train_logs()
-                    if domains:
-                        entry["a_distance"] = proxy_a_distance(feats[domains["source"]][0], feats[domains["target"]][0],
-                                                               t.seed)
-                    eval_seconds += time.perf_counter() - tick
-                    state.history.append(entry)
-                    log.info("epoch %d: %s", state.epoch, "  ".join(
-                        f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}" for k, v in results.items()))
-                    if t.log_with:
-                        accelerator.log({f"{k}/{m}": v[m] for k, v in results.items() for m in ("accuracy", "f1_macro", "loss")},
-                                        step=state.global_step)
-                    if has_validation:
-                        value = results["validation"][t.metric_for_best]
-                        if not state.best or sign * value > sign * state.best["value"]:
-                            state.best = {"epoch": state.epoch, "value": value}
-                            selected_features = feats
-                            if main:
-                                best_path.parent.mkdir(parents=True, exist_ok=True)
-                                with _contiguous(cl_model):
-                                    save_model(accelerator.unwrap_model(model), str(best_path))
-                        accelerator.wait_for_everyone()
-                    if not has_validation or not t.load_best_at_end:
-                        selected_features = feats
-                    if main:
-                        _write_metrics(out, {"status": "running", "history": state.history})
-                    early_stopped = has_validation and _patience_ran_out(state, t)
-                checkpoint(mid_epoch=False)
-                if stopped or early_stopped:
-                    if early_stopped:
-                        log.info("early stopping at epoch %d: validation %s has not improved since epoch %d",
-                                 state.epoch, t.metric_for_best, state.best["epoch"])
+            for epoch in range(state.global_step // loop.steps_per_epoch, loop.epochs):
+                if _run_epoch(loop, epoch, bar, signalled):
                     break
         except KeyboardInterrupt:  # a second signal, or several processes: the step under way is not saved
             bar.close()
-            last = rundir.latest_checkpoint(out)
+            last = rundir.latest_checkpoint(loop.out)
             raise UserError(f"interrupted at step {state.global_step}, inside a step: "
                             + (f"continue from {last.name} with --resume" if last else "no checkpoint yet")) from None
         except UserError:
             bar.close()
             raise
     bar.close()
-    if stopped and state.global_step < total_steps:
-        msg = f"stopped after {state.global_step} steps (train.stop_after_steps); continue with --resume"
-        log.info(msg)
-        return {"status": "stopped", "global_step": state.global_step, "message": msg}
 
-    unwrapped: TransferModel = accelerator.unwrap_model(model)
+
+def _run_epoch(loop: Loop, epoch: int, bar, signalled) -> bool:
+    """One epoch: its steps, then (when due) the evaluation, then a checkpoint. True: the loop ends here."""
+    t, state, accelerator = loop.t, loop.state, loop.accelerator
+    done_in_epoch = state.global_step - epoch * loop.steps_per_epoch
+    loop.loaders.sampler.begin(epoch, skip=done_in_epoch * t.grad_accum_steps * t.batch_size * accelerator.num_processes)
+    loop.strategy.on_epoch_start(epoch, loop.unwrapped)
+    loop.model.train()  # after the hook: BatchNorm of groups it (un)froze follows (TransferModel.train)
+    loop.running, loop.count = (state.epoch_loss_sum, state.epoch_batches) if loop.resumed_mid_epoch else (0.0, 0)
+    loop.resumed_mid_epoch = False
+    loop.tick = time.perf_counter()
+    for batch in loop.train_dl:
+        loss, batch_size = _step(loop, batch)
+        loop.running += loss.detach().float()  # stays on the device: no host sync per step
+        loop.count += 1
+        loop.samples_seen += batch_size * accelerator.num_processes
+        if accelerator.sync_gradients and _after_step(loop, epoch, bar, signalled):
+            break
+    loop.train_seconds += time.perf_counter() - loop.tick
+    if loop.stopped and state.global_step % loop.steps_per_epoch:  # mid-epoch: no eval, resume goes on from here
+        loop.train_seconds -= time.perf_counter() - loop.tick  # counted by _checkpoint for the unfinished epoch
+        _checkpoint(loop, mid_epoch=True)
+        return True
+    state.epoch = epoch + 1
+    loop.watch.check(loop.out)
+    if state.epoch % t.eval_every_epochs == 0 or state.epoch == loop.epochs:
+        _evaluate_epoch(loop)
+    _checkpoint(loop, mid_epoch=False)
+    if loop.early_stopped:
+        log.info("early stopping at epoch %d: validation %s has not improved since epoch %d",
+                 state.epoch, t.metric_for_best, state.best["epoch"])
+    return loop.stopped or loop.early_stopped
+
+
+def _step(loop: Loop, batch: dict) -> tuple[torch.Tensor, int]:
+    """One forward/backward pass (one optimizer step once the accumulation is complete): the task loss,
+    the strategy's loss and, with a target domain, its transfer loss on the joint batch. Returns (loss, batch size)."""
+    t, accelerator, model, strategy = loop.t, loop.accelerator, loop.model, loop.strategy
+    stream = loop.loaders.target
+    with accelerator.accumulate(model):
+        batch, soft_targets = strategy.mix(loop.loaders.on_device(batch, True))
+        if stream is not None:  # source and unlabelled target in one forward pass
+            target = loop.loaders.on_device_target(send_to_device(stream.next(), accelerator.device), True)
+            n = len(batch["labels"])
+            tokenizer = loop.unwrapped.processor if loop.splits.task == "text" else None
+            joint = join_batches(batch, target, getattr(tokenizer, "pad_token_id", None) or 0,
+                                 getattr(tokenizer, "padding_side", "right"))
+            logits, features = model(joint, return_features=True)
+            target_out = Outputs(logits[n:], features[n:], target)
+            logits, features = logits[:n], features[:n]
+        else:
+            logits, features = model(batch, return_features=True)
+        if soft_targets is not None:
+            loss = torch.sum(-soft_targets * F.log_softmax(logits.float(), -1), -1).mean()
+        else:
+            loss = F.cross_entropy(logits.float(), batch["labels"], weight=loop.class_weight,
+                                   label_smoothing=t.label_smoothing)
+        loss = strategy.loss(loss, loop.unwrapped, batch, logits, features)
+        if stream is not None:
+            loss = strategy.adapt(loss, loop.unwrapped, Outputs(logits, features), target_out,
+                                  loop.state.global_step / loop.total_steps)
+            loop.state.target_batches = stream.consumed
+        loop.watch.observe(loss, loop.state.global_step + 1)
+        accelerator.backward(loss)
+        if accelerator.sync_gradients and t.max_grad_norm:
+            accelerator.clip_grad_norm_(model.parameters(), t.max_grad_norm)
+        loop.optimizer.step()
+        loop.optimizer.zero_grad(set_to_none=True)
+    return loss, batch["labels"].shape[0]
+
+
+def _after_step(loop: Loop, epoch: int, bar, signalled) -> bool:
+    """After an optimizer step: schedule, progress, periodic checks and checkpoints, a pending signal,
+    the step budget. True: the epoch ends here."""
+    t, state = loop.t, loop.state
+    loop.scheduler.step()
+    state.global_step += 1
+    if state.global_step == 1 and loop.main:  # started: what --overwrite replaced is gone now
+        rundir.discard_previous(loop.out)
+        _write_metrics(loop.out, {"status": "running", "history": state.history})
+    bar.update(1)
+    if state.global_step % 10 == 0 or loop.count == len(loop.train_dl):  # a host sync, now and then
+        loop.watch.check(loop.out)
+        lr = loop.optimizer.param_groups[0]["lr"]
+        bar.set_postfix(epoch=epoch + 1, loss=f"{loop.running.item() / loop.count:.4f}", lr=f"{lr:.2e}")
+        if t.log_with:
+            loop.accelerator.log({"train/loss": loop.running.item() / loop.count, "train/lr": lr}, step=state.global_step)
+    if t.checkpoint_every_steps and state.global_step % t.checkpoint_every_steps == 0:
+        _checkpoint(loop, mid_epoch=True)
+    if signalled.name:  # at a step boundary: the checkpoint resumes exactly
+        if not rundir.is_complete(rundir.checkpoint_dir(loop.out, state.global_step)):
+            _checkpoint(loop, mid_epoch=True)
+        raise UserError(f"interrupted ({signalled.name}) at step {state.global_step}; checkpoint saved, continue "
+                        "with --resume")
+    if t.stop_after_steps and state.global_step >= t.stop_after_steps:
+        loop.stopped = True
+        return True
+    return state.global_step >= loop.total_steps  # a step budget ends inside its last epoch
+
+
+def _evaluate_epoch(loop: Loop) -> None:
+    """Every eval set (and the A-distance between the domains) after an epoch; the history entry, the best
+    weights kept, metrics.json 'running', and whether patience ran out."""
+    t, state, domains = loop.t, loop.state, loop.splits.domains
+    tick = time.perf_counter()
+    results, feats = evaluate_sets(loop.model, loop.eval_dls, loop.accelerator, loop.splits.label_names,
+                                   feature_sets=tuple(domains.values()), prepare=loop.loaders.on_device)
+    entry = {"epoch": state.epoch, "step": state.global_step, "train_loss": float(loop.running) / max(loop.count, 1),
+             "train_seconds": round(loop.train_seconds, 3), "eval": results}
+    if loop.strategy.uses_target:
+        entry["train_terms"] = loop.strategy.train_logs()
+    if domains:
+        entry["a_distance"] = proxy_a_distance(feats[domains["source"]][0], feats[domains["target"]][0], t.seed)
+    loop.eval_seconds += time.perf_counter() - tick
+    state.history.append(entry)
+    log.info("epoch %d: %s", state.epoch, "  ".join(
+        f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}" for k, v in results.items()))
+    if t.log_with:
+        loop.accelerator.log({f"{k}/{m}": v[m] for k, v in results.items() for m in ("accuracy", "f1_macro", "loss")},
+                             step=state.global_step)
+    if loop.has_validation:
+        _keep_if_best(loop, results["validation"][t.metric_for_best], feats)
+    if not loop.has_validation or not t.load_best_at_end:
+        loop.selected_features = feats
+    if loop.main:
+        _write_metrics(loop.out, {"status": "running", "history": state.history})
+    loop.early_stopped = loop.has_validation and _patience_ran_out(state, t)
+
+
+def _keep_if_best(loop: Loop, value: float, feats: dict) -> None:
+    """Save the weights (checkpoints/best) when the validation score beats the best so far."""
+    state, sign = loop.state, (-1.0 if loop.t.metric_for_best == "loss" else 1.0)
+    if not state.best or sign * value > sign * state.best["value"]:
+        state.best = {"epoch": state.epoch, "value": value}
+        loop.selected_features = feats
+        if loop.main:
+            loop.best_path.parent.mkdir(parents=True, exist_ok=True)
+            with _contiguous(loop.cl_model):
+                save_model(loop.unwrapped, str(loop.best_path))
+    loop.accelerator.wait_for_everyone()
+
+
+def _finish(loop: Loop) -> dict:
+    """Step 9: the selected weights, metrics.json, model/ + card, report.md (and the Hub push when asked)."""
+    chosen = _select(loop)
+    metrics = _final_metrics(loop, chosen)
+    if loop.main:
+        _write_outputs(loop, metrics)
+    loop.accelerator.wait_for_everyone()
+    if loop.t.log_with:
+        loop.accelerator.end_training()
+    return metrics
+
+
+def _select(loop: Loop) -> dict:
+    """The history entry of the epoch the model is kept from (the best on validation, or the last), its
+    weights loaded, and the domain features of that epoch."""
+    t, state, domains = loop.t, loop.state, loop.splits.domains
     chosen = state.history[-1]
-    if t.load_best_at_end and has_validation and state.best:
-        load_model(unwrapped, str(best_path))
+    if t.load_best_at_end and loop.has_validation and state.best:
+        load_model(loop.unwrapped, str(loop.best_path))
         chosen = next(h for h in state.history if h["epoch"] == state.best["epoch"])
-    if domains and not selected_features:  # resumed after the selected epoch: features again, from the kept weights
-        _, selected_features = evaluate_sets(model, {k: eval_dls[k] for k in domains.values()}, accelerator,
-                                             splits.label_names, feature_sets=tuple(domains.values()),
-                                             prepare=loaders.on_device)
+    if domains and not loop.selected_features:  # resumed after the selected epoch: features again, from the kept weights
+        _, loop.selected_features = evaluate_sets(loop.model, {k: loop.eval_dls[k] for k in domains.values()},
+                                                  loop.accelerator, loop.splits.label_names,
+                                                  feature_sets=tuple(domains.values()), prepare=loop.loaders.on_device)
+    return chosen
+
+
+def _final_metrics(loop: Loop, chosen: dict) -> dict:
+    """metrics.json of a finished run."""
+    cfg, t, state, splits, unwrapped = loop.cfg, loop.t, loop.state, loop.splits, loop.unwrapped
     trainable, total = count_parameters(unwrapped)
     metrics = {
-        "status": "finished",
-        "name": cfg.name,
-        "task": splits.task,
-        "model": cfg.model.name,
-        "library": unwrapped.library,
-        "strategy": cfg.strategy.name,
-        "label_names": splits.label_names,
+        "status": "finished", "name": cfg.name, "task": splits.task, "model": cfg.model.name,
+        "library": unwrapped.library, "strategy": cfg.strategy.name, "label_names": splits.label_names,
         "eval_datasets": {"validation": "carved from train" if splits.validation is not None else None,
                           **splits.dataset_ids},
-        "train_on": strategy.train_on,
-        "train_samples": len(splits.train),
-        "batch_size": t.batch_size,
-        "data_pipeline": loaders.pipeline,
+        "train_on": loop.strategy.train_on, "train_samples": len(splits.train), "batch_size": t.batch_size,
+        "data_pipeline": loop.loaders.pipeline,
         "pooling": unwrapped.pooling.to_dict() if unwrapped.pooling is not None else None,
-        "domains": domains,
-        "selected_epoch": chosen["epoch"],
-        "steps": {"done": state.global_step, "budget": total_steps, "per_epoch": steps_per_epoch,
-                  "early_stopped": early_stopped},
-        "selected_by": f"validation/{t.metric_for_best}" if has_validation and t.load_best_at_end else "last epoch",
-        "final": chosen["eval"],
-        "history": state.history,
-        "parameters": {"trainable": trainable, "total": total},
-        "timings": {"total_seconds": round(time.perf_counter() - started, 2), "train_seconds": round(train_seconds, 2),
-                    "eval_seconds": round(eval_seconds, 2),
-                    "train_samples_per_second": round(samples_seen / train_seconds, 2) if train_seconds else None,
+        "domains": splits.domains, "selected_epoch": chosen["epoch"],
+        "steps": {"done": state.global_step, "budget": loop.total_steps, "per_epoch": loop.steps_per_epoch,
+                  "early_stopped": loop.early_stopped},
+        "selected_by": f"validation/{t.metric_for_best}" if loop.has_validation and t.load_best_at_end else "last epoch",
+        "final": chosen["eval"], "history": state.history, "parameters": {"trainable": trainable, "total": total},
+        "timings": {"total_seconds": round(time.perf_counter() - loop.started, 2),
+                    "train_seconds": round(loop.train_seconds, 2), "eval_seconds": round(loop.eval_seconds, 2),
+                    "train_samples_per_second": round(loop.samples_seen / loop.train_seconds, 2)
+                    if loop.train_seconds else None,
                     "peak_host_memory_mb": _peak_host_memory_mb()},
-        "environment": environment(accelerator),
+        "environment": environment(loop.accelerator),
     }
     metrics["warnings"] = splits.warnings + collapse_warnings(chosen["eval"], splits.label_names)
     for warning in metrics["warnings"]:
         log.warning("%s: %s", cfg.name, warning)
     if torch.cuda.is_available():
         metrics["timings"]["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    if main:
-        from . import hub, report
-
-        image_size = cfg.data.image_size if splits.task == "image" else None
-        if cl_model is not None:
-            unwrapped.to(memory_format=torch.contiguous_format)  # training is over
-        with rundir.written_whole(out / rundir.MODEL) as model_dir:
-            if not strategy.save(unwrapped, model_dir, image_size):
-                unwrapped.save_pretrained(model_dir, image_size=image_size)
-        if domains and selected_features:
-            _save_features(out / rundir.FEATURES, selected_features, domains, t.seed)
-        _write_metrics(out, metrics)
-        hub.write_model_card(out, cfg, metrics)
-        report.write_run_report(out, cfg, metrics)
-        log.info("finished: %s", "  ".join(f"{k} acc={v['accuracy']:.4f}" for k, v in chosen["eval"].items()))
-        if cfg.hub.push_to_hub:
-            log.info("pushed to %s", hub.push(out, cfg.hub.repo_id, private=cfg.hub.private))
-    accelerator.wait_for_everyone()
-    if t.log_with:
-        accelerator.end_training()
     return metrics
 
+
+def _write_outputs(loop: Loop, metrics: dict) -> None:
+    """model/ (written whole), the domain features, metrics.json, the card and report.md; the Hub push."""
+    from . import hub, report
+
+    cfg, out, unwrapped = loop.cfg, loop.out, loop.unwrapped
+    image_size = cfg.data.image_size if loop.splits.task == "image" else None
+    if loop.cl_model is not None:
+        unwrapped.to(memory_format=torch.contiguous_format)  # training is over
+    with rundir.written_whole(out / rundir.MODEL) as model_dir:
+        if not loop.strategy.save(unwrapped, model_dir, image_size):
+            unwrapped.save_pretrained(model_dir, image_size=image_size)
+    if loop.splits.domains and loop.selected_features:
+        _save_features(out / rundir.FEATURES, loop.selected_features, loop.splits.domains, loop.t.seed)
+    _write_metrics(out, metrics)
+    hub.write_model_card(out, cfg, metrics)
+    report.write_run_report(out, cfg, metrics)
+    log.info("finished: %s", "  ".join(f"{k} acc={v['accuracy']:.4f}" for k, v in metrics["final"].items()))
+    if cfg.hub.push_to_hub:
+        log.info("pushed to %s", hub.push(out, cfg.hub.repo_id, private=cfg.hub.private))

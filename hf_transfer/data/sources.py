@@ -234,28 +234,23 @@ def _target(cfg: DataConfig, task: str, names: list[str], seed: int, train_on: s
     return labelled, unlabelled.remove_columns("label"), _align(test, names, "data.target.dataset")
 
 
-def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42, train_on: str = "source") -> Splits:
-    """Load, map columns, carve validation, limit sizes: everything `train` needs.
+def _validation(dd, train, cfg: DataConfig, num_classes: int, seed: int):
+    """(train, validation): data.validation_split when the data has it, else a stratified part of train."""
+    if cfg.validation_split is None:
+        return train, None
+    if cfg.validation_split in dd and cfg.validation_split != cfg.train_split:
+        return train, _labelled(dd[cfg.validation_split], cfg.validation_split)
+    size = max(round(cfg.validation_size * len(train)), num_classes)  # at least one sample per class
+    try:
+        parts = train.train_test_split(test_size=size, stratify_by_column="label", seed=seed)
+    except ValueError as e:
+        raise ConfigError(f"data.validation_size: cannot carve a stratified validation set from "
+                          f"{len(train)} training samples ({e})") from e
+    return parts["train"], parts["test"]
 
-    `train_on` (from the strategy): ``source``, or with `data.target`, ``target_labelled`` (the
-    `data.target.labelled_samples` few) or ``target`` (all labelled target train samples).
-    """
-    dd, task = _load_canonical(cfg.dataset, cfg.config_name, cfg, task, "data.dataset")
-    names = list(dd[next(iter(dd))].features["label"].names)
-    train = _labelled(_split(dd, cfg.train_split, "data.train_split", cfg.dataset), cfg.train_split)
-    validation = None
-    if cfg.validation_split is not None:
-        if cfg.validation_split in dd and cfg.validation_split != cfg.train_split:
-            validation = _labelled(dd[cfg.validation_split], cfg.validation_split)
-        else:
-            size = max(round(cfg.validation_size * len(train)), len(names))  # at least one sample per class
-            try:
-                parts = train.train_test_split(test_size=size, stratify_by_column="label", seed=seed)
-            except ValueError as e:
-                raise ConfigError(f"data.validation_size: cannot carve a stratified validation set from "
-                                  f"{len(train)} training samples ({e})") from e
-            train, validation = parts["train"], parts["test"]
-    train = subsample(train, cfg.max_train_samples, seed)
+
+def _eval_sets(dd, cfg: DataConfig, task: str, names: list[str]) -> tuple[dict, dict]:
+    """({name: set}, {name: 'dataset/split'}) of data.eval_splits and data.extra_eval."""
     evals, ids = {}, {}
     for split in cfg.eval_splits:
         if split == cfg.train_split:
@@ -268,6 +263,34 @@ def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42, train_on: 
         other, _ = _load_canonical(src.dataset, src.config_name, cfg, task, key + ".dataset")
         evals[name] = _align(_labelled(_split(other, src.split, key + ".split", src.dataset), name), names, key)
         ids[name] = f"{src.dataset}/{src.split}"
+    return evals, ids
+
+
+def _check_sizes(train, evals: dict, target_train, names: list[str]) -> None:
+    """Every set has labelled samples, the training set at least two classes, the target train split samples."""
+    for name, ds in {"train": train, **evals}.items():
+        if len(ds) == 0:
+            raise ConfigError(f"data: the {name!r} set has no labelled samples")
+    classes = train.unique("label")
+    if len(classes) < 2:
+        raise ConfigError(f"data.label_column: the training set has one class ({names[classes[0]]!r}); a classifier "
+                          "needs at least two")
+    if target_train is not None and len(target_train) == 0:
+        raise ConfigError("data.target.train_split: the target train split is empty")
+
+
+def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42, train_on: str = "source") -> Splits:
+    """Load, map columns, carve validation, limit sizes: everything `train` needs.
+
+    `train_on` (from the strategy): ``source``, or with `data.target`, ``target_labelled`` (the
+    `data.target.labelled_samples` few) or ``target`` (all labelled target train samples).
+    """
+    dd, task = _load_canonical(cfg.dataset, cfg.config_name, cfg, task, "data.dataset")
+    names = list(dd[next(iter(dd))].features["label"].names)
+    train = _labelled(_split(dd, cfg.train_split, "data.train_split", cfg.dataset), cfg.train_split)
+    train, validation = _validation(dd, train, cfg, len(names), seed)
+    train = subsample(train, cfg.max_train_samples, seed)
+    evals, ids = _eval_sets(dd, cfg, task, names)
     target_train, domains = None, {}
     if cfg.target.dataset:
         labelled, target_train, evals["target"] = _target(cfg, task, names, seed, train_on)
@@ -282,15 +305,7 @@ def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42, train_on: 
     if cfg.max_eval_samples is not None:
         evals = {k: subsample(v, cfg.max_eval_samples, seed) for k, v in evals.items()}
         validation = subsample(validation, cfg.max_eval_samples, seed) if validation is not None else None
-    for name, ds in {"train": train, **evals}.items():
-        if len(ds) == 0:
-            raise ConfigError(f"data: the {name!r} set has no labelled samples")
-    classes = train.unique("label")
-    if len(classes) < 2:
-        raise ConfigError(f"data.label_column: the training set has one class ({names[classes[0]]!r}); a classifier "
-                          "needs at least two")
-    if target_train is not None and len(target_train) == 0:
-        raise ConfigError("data.target.train_split: the target train split is empty")
+    _check_sizes(train, evals, target_train, names)
     warnings = unseen_class_warnings(names, train, {"validation": validation, **evals} if validation else evals)
     for w in warnings:
         log.warning(w)
