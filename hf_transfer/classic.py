@@ -163,10 +163,21 @@ def fold_into_head(model, pipe, num_classes: int, who: str = "strategy.name: fro
         head.bias.copy_(torch.as_tensor(bias, dtype=head.bias.dtype))
 
 
+def common_metrics(cfg: Config, splits, strategy: str, model_name: str, library: str, model=None) -> dict:
+    """The metrics.json fields a run without the training loop (a fitted baseline, a post-hoc adaptation)
+    shares with a trained one."""
+    return {"status": "finished", "name": cfg.name, "task": splits.task, "model": model_name, "library": library,
+            "strategy": strategy, "label_names": splits.label_names,
+            "eval_datasets": {"validation": "carved from train" if splits.validation is not None else None,
+                              **splits.dataset_ids},
+            "train_on": "source", "batch_size": cfg.train.batch_size,
+            "pooling": model.pooling.to_dict() if model is not None and model.pooling is not None else None,
+            "selected_epoch": 1}
+
+
 def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
     """Fit the baseline `strategy` on `cfg`'s data and write its run directory; returns metrics.json."""
-    from .backbones import count_parameters, load_backbone
-    from .train import _peak_host_memory_mb, environment_info
+    from .backbones import load_backbone
 
     out, started, splits = start_run(cfg, overwrite)
     if splits.task not in strategy.tasks:
@@ -176,6 +187,7 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
     make_run_dir(out, cfg, overwrite)
     n = len(splits.label_names)
     tick = time.perf_counter()
+    vectorizer = None
     if model is None:
         features, vectorizer = tfidf_features(splits)
     else:
@@ -186,41 +198,9 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
     feature_seconds = time.perf_counter() - tick
     tick = time.perf_counter()
     pipe, c, value = fit_logreg(features, labels, cfg, n, scale=model is not None)
-    fit_seconds = time.perf_counter() - tick
-    results = {k: _scores(pipe, features[k], labels[k], n, splits.label_names) for k in splits.eval_sets}
-    train_loss = _scores(pipe, features["train"], labels["train"], n)["loss"]
-    coefficients = int(pipe[-1].coef_.size + pipe[-1].intercept_.size)
-    has_validation = "validation" in results
-    selected_by = (f"validation/{cfg.train.metric_for_best} over C in {list(C_GRID)} (C={c:g}, {value:.4f})"
-                   if has_validation else "C=1 (no validation split)")
-    what = ("TF-IDF of word 1-2-grams (sublinear tf)" if model is None else
-            f"frozen {cfg.model.name} features ({features['train'].shape[1]}), standardised")
-    metrics = {
-        "status": "finished", "name": cfg.name, "task": splits.task,
-        "model": "tfidf" if model is None else cfg.model.name,
-        "library": "scikit-learn" if model is None else model.library,
-        "strategy": strategy.name, "label_names": splits.label_names,
-        "eval_datasets": {"validation": "carved from train" if splits.validation is not None else None,
-                          **splits.dataset_ids},
-        "train_on": "source", "train_samples": len(splits.train), "batch_size": cfg.train.batch_size,
-        "data_pipeline": "features", "domains": {},
-        "pooling": model.pooling.to_dict() if model is not None and model.pooling is not None else None, "selected_epoch": 1, "selected_by": selected_by,
-        "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False},
-        "baseline": {"features": what, "classifier": f"LogisticRegression(C={c:g}, class_weight="
-                                                     f"{cfg.train.class_weights})", "C": c,
-                     "feature_dim": int(features["train"].shape[1])},
-        "final": results,
-        "history": [{"epoch": 1, "step": 0, "train_loss": train_loss, "train_seconds": round(fit_seconds, 3),
-                     "eval": results}],
-        "parameters": {"trainable": coefficients,
-                       "total": coefficients + (count_parameters(model)[1] if model is not None else 0)},
-        "timings": {"total_seconds": 0.0, "train_seconds": round(feature_seconds + fit_seconds, 2),
-                    "eval_seconds": 0.0, "feature_seconds": round(feature_seconds, 2),
-                    "train_samples_per_second": round(len(splits.train) / (feature_seconds + fit_seconds), 2),
-                    "peak_host_memory_mb": _peak_host_memory_mb()},
-        "environment": environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
-        "warnings": splits.warnings + collapse_warnings(results, splits.label_names),
-    }
+    fit = {"pipe": pipe, "C": c, "value": value, "feature_seconds": feature_seconds,
+           "fit_seconds": time.perf_counter() - tick}
+    metrics = _metrics(cfg, strategy, splits, model, features, labels, fit)
     with rundir.written_whole(out / rundir.MODEL) as model_dir:
         if model is not None:
             fold_into_head(model, pipe, n)
@@ -232,6 +212,41 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
             joblib.dump({"pipeline": make_pipeline(vectorizer, *[step for _, step in pipe.steps]),
                          "label_names": splits.label_names}, model_dir / JOBLIB)
     return write_outputs(out, cfg, metrics, started)
+
+
+def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict, fit: dict) -> dict:
+    """metrics.json of a fitted baseline: the chosen C's scores on every eval set."""
+    from .backbones import count_parameters
+    from .train import _peak_host_memory_mb, environment_info
+
+    n, pipe, c = len(splits.label_names), fit["pipe"], fit["C"]
+    results = {k: _scores(pipe, features[k], labels[k], n, splits.label_names) for k in splits.eval_sets}
+    coefficients = int(pipe[-1].coef_.size + pipe[-1].intercept_.size)
+    selected_by = (f"validation/{cfg.train.metric_for_best} over C in {list(C_GRID)} (C={c:g}, {fit['value']:.4f})"
+                   if "validation" in results else "C=1 (no validation split)")
+    what = ("TF-IDF of word 1-2-grams (sublinear tf)" if model is None else
+            f"frozen {cfg.model.name} features ({features['train'].shape[1]}), standardised")
+    seconds = fit["feature_seconds"] + fit["fit_seconds"]
+    return {
+        **common_metrics(cfg, splits, strategy.name, "tfidf" if model is None else cfg.model.name,
+                         "scikit-learn" if model is None else model.library, model),
+        "train_samples": len(splits.train), "data_pipeline": "features", "domains": {}, "selected_by": selected_by,
+        "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False},
+        "baseline": {"features": what, "classifier": f"LogisticRegression(C={c:g}, class_weight="
+                                                     f"{cfg.train.class_weights})", "C": c,
+                     "feature_dim": int(features["train"].shape[1])},
+        "final": results,
+        "history": [{"epoch": 1, "step": 0, "train_loss": _scores(pipe, features["train"], labels["train"], n)["loss"],
+                     "train_seconds": round(fit["fit_seconds"], 3), "eval": results}],
+        "parameters": {"trainable": coefficients,
+                       "total": coefficients + (count_parameters(model)[1] if model is not None else 0)},
+        "timings": {"total_seconds": 0.0, "train_seconds": round(seconds, 2), "eval_seconds": 0.0,
+                    "feature_seconds": round(fit["feature_seconds"], 2),
+                    "train_samples_per_second": round(len(splits.train) / seconds, 2),
+                    "peak_host_memory_mb": _peak_host_memory_mb()},
+        "environment": environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+        "warnings": splits.warnings + collapse_warnings(results, splits.label_names),
+    }
 
 
 def start_run(cfg: Config, overwrite: bool = False):

@@ -36,13 +36,10 @@ def trained_prior(splits, cfg: Config) -> np.ndarray:
     return prior / prior.sum()
 
 
-def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
-    """Adjust `cfg.model.name` by `strategy` and write the run directory; returns metrics.json."""
-    from .backbones import count_parameters, load_backbone
-    from .classic import make_run_dir, start_run, write_outputs
-    from .data.loaders import build_loaders
-    from .metrics import collapse_warnings, proxy_a_distance
-    from .train import _peak_host_memory_mb, _save_features, environment, evaluate_sets, fresh_accelerator
+def _source_model(cfg: Config, strategy, overwrite: bool):
+    """(out, started, splits, model): the trained source model and the data, checked; then the run folder."""
+    from .backbones import load_backbone
+    from .classic import make_run_dir, start_run
 
     out, started, splits = start_run(cfg, overwrite)
     model = load_backbone(cfg.model, splits.task, splits.label_names)
@@ -53,30 +50,46 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
         raise UserError(f"data.validation_split: {strategy.name} reads a held-out source validation set; do not "
                         "set it to null")
     make_run_dir(out, cfg, overwrite)
-    accelerator = fresh_accelerator()
-    t = cfg.train
-    sets = dataclasses.replace(splits, evals={**splits.evals, UNLABELLED: splits.target_train})
-    loaders = build_loaders(sets, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
-                            augment={})
-    model.to(accelerator.device).eval()
+    return out, started, splits, model
+
+
+def _predictor(model, loaders, device, desc: str):
+    """predict(name, train_mode_for=()) -> (logits, labels or None) of the model over the set `name`;
+    `train_mode_for`: modules run in train mode (adabn's BatchNorm layers)."""
 
     @torch.no_grad()
     def predict(name: str, train_mode_for=()):
-        """(logits, labels or None) of the model over set `name`; `train_mode_for`: modules in train mode."""
         model.eval()
         for m in train_mode_for:
             m.train()
         logits, labels = [], []
-        for batch in tqdm(loaders.evals[name], desc=f"{strategy.name} {name}", leave=False):
-            batch = loaders.on_device(send_to_device(batch, accelerator.device), False)
+        for batch in tqdm(loaders.evals[name], desc=f"{desc} {name}", leave=False):
+            batch = loaders.on_device(send_to_device(batch, device), False)
             logits.append(model(batch).float().cpu())
             if "labels" in batch:
                 labels.append(batch["labels"].cpu())
         model.eval()
         return torch.cat(logits), torch.cat(labels) if labels else None
 
+    return predict
+
+
+def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
+    """Adjust `cfg.model.name` by `strategy` and write the run directory; returns metrics.json."""
+    from .classic import write_outputs
+    from .data.loaders import build_loaders
+    from .metrics import proxy_a_distance
+    from .train import _save_features, evaluate_sets, fresh_accelerator
+
+    out, started, splits, model = _source_model(cfg, strategy, overwrite)
+    accelerator, t = fresh_accelerator(), cfg.train
+    sets = dataclasses.replace(splits, evals={**splits.evals, UNLABELLED: splits.target_train})
+    loaders = build_loaders(sets, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
+                            augment={})
+    model.to(accelerator.device).eval()
     tick = time.perf_counter()
-    details = strategy.adjust(model, predict, trained_prior(splits, cfg))
+    details = strategy.adjust(model, _predictor(model, loaders, accelerator.device, strategy.name),
+                              trained_prior(splits, cfg))
     adjust_seconds = time.perf_counter() - tick
     tick = time.perf_counter()
     eval_dls = {k: v for k, v in loaders.evals.items() if k != UNLABELLED}
@@ -89,27 +102,35 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
     if "label_shift" in details:  # the true target priors, for the report only (never used above)
         counts = torch.bincount(torch.tensor(splits.evals["target"]["label"]), minlength=len(splits.label_names))
         details["label_shift"]["true_target_priors"] = (counts / counts.sum()).tolist()
-    _, total = count_parameters(model)
-    metrics = {
-        "status": "finished", "name": cfg.name, "task": splits.task, "model": cfg.model.name,
-        "library": model.library, "strategy": strategy.name, "label_names": splits.label_names,
-        "eval_datasets": {"validation": "carved from train" if splits.validation is not None else None,
-                          **splits.dataset_ids},
-        "train_on": "source", "train_samples": 0, "batch_size": t.batch_size, "data_pipeline": loaders.pipeline,
-        "pooling": model.pooling.to_dict() if model.pooling is not None else None, "domains": domains,
-        "selected_epoch": 1, "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False},
+    timings = {"adjust": adjust_seconds, "eval": time.perf_counter() - tick}
+    metrics = _metrics(cfg, strategy, splits, model, loaders, accelerator, entry, details, timings)
+    with rundir.written_whole(out / rundir.MODEL) as model_dir:
+        model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
+    _save_features(out / rundir.FEATURES, feats, domains, t.seed)
+    return write_outputs(out, cfg, metrics, started)
+
+
+def _metrics(cfg: Config, strategy, splits, model, loaders, accelerator, entry: dict, details: dict,
+             timings: dict) -> dict:
+    """metrics.json of a post-hoc run: one history entry, no training."""
+    from .backbones import count_parameters
+    from .classic import common_metrics
+    from .metrics import collapse_warnings
+    from .train import _peak_host_memory_mb, environment
+
+    results, adjust_seconds = entry["eval"], timings["adjust"]
+    return {
+        **common_metrics(cfg, splits, strategy.name, cfg.model.name, model.library, model),
+        "train_samples": 0, "data_pipeline": loaders.pipeline, "domains": splits.domains,
+        "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False},
         "selected_by": f"{strategy.name} of {cfg.model.name} (no training)", "final": results, "history": [entry],
         "posthoc": {"method": strategy.name, "source_model": cfg.model.name, "target_samples": len(splits.target_train)},
         **details,
-        "parameters": {"trainable": 0, "total": total},
+        "parameters": {"trainable": 0, "total": count_parameters(model)[1]},
         "timings": {"total_seconds": 0.0, "train_seconds": round(adjust_seconds, 2),
-                    "eval_seconds": round(time.perf_counter() - tick, 2),
+                    "eval_seconds": round(timings["eval"], 2),
                     "train_samples_per_second": round(len(splits.target_train) / max(adjust_seconds, 1e-9), 2),
                     "peak_host_memory_mb": _peak_host_memory_mb()},
         "environment": environment(accelerator),
         "warnings": splits.warnings + collapse_warnings(results, splits.label_names),
     }
-    with rundir.written_whole(out / rundir.MODEL) as model_dir:
-        model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
-    _save_features(out / rundir.FEATURES, feats, domains, t.seed)
-    return write_outputs(out, cfg, metrics, started)
