@@ -166,7 +166,7 @@ def _layer_features(model, batch: dict, layer: int) -> torch.Tensor:
 
 @torch.no_grad()
 def extract(model, loader, on_device, layer: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """(features, source logits, labels, samples/s) of the frozen model over a loader."""
+    """(features, source logits (None for a layer), labels, samples/s) of the frozen model over a loader."""
     from accelerate.utils import send_to_device
     from tqdm.auto import tqdm
 
@@ -175,15 +175,17 @@ def extract(model, loader, on_device, layer: int | None) -> tuple[np.ndarray, np
     for batch in tqdm(loader, desc=f"features of {model.source}", leave=False):
         batch = on_device(send_to_device(batch, device), False)
         tick = time.perf_counter()
-        out, f = model(batch, return_features=True)
-        if layer is not None:
+        if layer is None:
+            out, f = model(batch, return_features=True)
+            logits.append(out.float().cpu())
+        else:  # the forward pass up to that block only (no source predictions from it)
             f = _layer_features(model, batch, layer)
         seconds += time.perf_counter() - tick
         feats.append(f.float().cpu())
-        logits.append(out.float().cpu())
         labels.append(batch["labels"].cpu())
     n = sum(len(x) for x in labels)
-    return (torch.cat(feats).numpy(), torch.cat(logits).numpy(), torch.cat(labels).numpy(), n / max(seconds, 1e-9))
+    source_logits = torch.cat(logits).numpy() if logits else None
+    return torch.cat(feats).numpy(), source_logits, torch.cat(labels).numpy(), n / max(seconds, 1e-9)
 
 
 def backbone_parameters(model) -> int:
@@ -215,10 +217,10 @@ def data_config(dataset: str, max_samples: int, image_size: int | None = None, m
 def score(model: str, dataset: str, max_samples: int = 1000, layer: int | None = None, image_size: int | None = None,
           max_length: int = 128, batch_size: int = 32, seed: int = 0, splits=None) -> dict:
     """Transferability scores of backbone `model` on the labelled train samples of `dataset`."""
+    from accelerate.utils import set_seed
+
     from .data.loaders import build_loaders
     from .data.sources import build_splits
-
-    from accelerate.utils import set_seed
 
     set_seed(seed)
     if splits is None:

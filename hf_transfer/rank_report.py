@@ -95,15 +95,22 @@ def _num(x, fmt: str = ".3f") -> str:
 
 def recommendation(rows: list[dict]) -> str:
     best = rows[0]
-    leaders = [NAMES[k] for k in rank.ESTIMATORS
-               if k != "logme" and best.get(k) is not None and best[k] >= max(r[k] for r in rows if r.get(k) is not None)]
+    text = f"Start from **{label(best)}**: the highest LogME ({best['logme']:.3f})."
+    agree, disagree = [], []
+    for key in ("leep", "nce", "h_score"):
+        scored = [r for r in rows if r.get(key) is not None]
+        if best.get(key) is None or not scored:
+            continue
+        top = max(scored, key=lambda r: r[key])
+        (agree if top is best else disagree).append((NAMES[key], top))
+    if agree:
+        text += f" {', '.join(n for n, _ in agree)} {'agrees' if len(agree) == 1 else 'agree'}."
+    if disagree:
+        text += " " + "; ".join(f"{n} prefers {label(top)}" for n, top in disagree) + \
+            ": fine-tune the top two or three (`--validate` measures how far to trust each score on this data)."
     cheaper = [r for r in rows[1:] if r["flops"] < best["flops"] / 2 and r["logme"] >= best["logme"] - 0.05]
-    text = (f"Start from **{label(best)}**: the highest LogME ({best['logme']:.3f}); it also leads on "
-            f"{', '.join(leaders) or 'no other estimator'}.")
     if cheaper:
         text += f" {label(cheaper[0])} scores within 0.05 at under half the FLOPs."
-    if len(leaders) < len([k for k in rank.ESTIMATORS if k != "logme" and best.get(k) is not None]):
-        text += " The estimators disagree: fine-tune the top two or three (`--validate` measures how far to trust them)."
     return text
 
 
