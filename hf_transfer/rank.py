@@ -156,7 +156,8 @@ def _layer_features(model, batch: dict, layer: int) -> torch.Tensor:
     """Features of block `layer`: timm's forward_intermediates pooled over space, or a transformers
     hidden state mean-pooled over the attention mask."""
     if model.library == "timm":
-        maps = model.net.forward_intermediates(batch["pixel_values"], indices=[layer], intermediates_only=True)
+        maps = model.net.forward_intermediates(batch["pixel_values"], indices=[layer], intermediates_only=True,
+                                               stop_early=True)
         return maps[0].float().mean((2, 3))
     inputs = {k: v for k, v in batch.items() if k != "labels"}
     hidden = model._encoder()(**inputs, output_hidden_states=True).hidden_states[layer].float()
