@@ -215,10 +215,10 @@ def data_config(dataset: str, max_samples: int, image_size: int | None = None, m
 def score(model: str, dataset: str, max_samples: int = 1000, layer: int | None = None, image_size: int | None = None,
           max_length: int = 128, batch_size: int = 32, seed: int = 0, splits=None) -> dict:
     """Transferability scores of backbone `model` on the labelled train samples of `dataset`."""
+    from accelerate.utils import set_seed
+
     from .data.loaders import build_loaders
     from .data.sources import build_splits
-
-    from accelerate.utils import set_seed
 
     set_seed(seed)
     if splits is None:

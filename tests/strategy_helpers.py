@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-
 from conftest import tiny_config
+
 from hf_transfer.backbones import load_backbone
 from hf_transfer.config import ModelConfig
 from hf_transfer.train import train

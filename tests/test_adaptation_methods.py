@@ -17,8 +17,7 @@ from hf_transfer.config import ModelConfig, TrainConfig, bottleneck_width
 from hf_transfer.errors import UserError
 from hf_transfer.strategies import default_param_groups, get_strategy
 from hf_transfer.strategies.head import add_bottleneck
-from hf_transfer.strategies.posthoc import (calibrate, estimate_label_shift, estimate_priors_em, expected_macro_f1,
-                                           macro_f1_offsets)
+from hf_transfer.strategies.posthoc import calibrate, estimate_label_shift, estimate_priors_em, expected_macro_f1, macro_f1_offsets
 from hf_transfer.train import apply_lr_multipliers, make_optimizer, make_scheduler, train
 
 

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import tiny_config
+
 from hf_transfer import classic
 from hf_transfer.backbones import load_backbone
 from hf_transfer.config import ModelConfig

@@ -11,7 +11,6 @@ import sys
 import pytest
 import torch
 import yaml
-
 from conftest import ROOT
 
 

@@ -1,5 +1,4 @@
 import pytest
-
 from strategy_helpers import KINDS, pretrained, run, state, trained
 
 

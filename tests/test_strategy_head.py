@@ -1,8 +1,7 @@
 import pytest
 import torch
-from torch import nn
-
 from strategy_helpers import KINDS, pretrained, run, trained
+from torch import nn
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -3,9 +3,9 @@ import json
 import pytest
 import torch
 from safetensors.torch import load_file
+from strategy_helpers import KINDS, pretrained, run, strategy_cfg, trained
 
 from hf_transfer.strategies import get_strategy
-from strategy_helpers import KINDS, pretrained, run, trained, strategy_cfg
 
 
 def _inputs(kind, model):

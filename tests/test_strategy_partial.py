@@ -1,5 +1,4 @@
 import pytest
-
 from strategy_helpers import KINDS, changed, pretrained, run, same, state, trained
 
 
