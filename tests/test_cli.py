@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import hf_transfer_cmd
+from helpers import hf_transfer_cmd
 
 
 def run(args, env, cwd=None):

@@ -5,7 +5,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import hf_transfer_cmd, tiny_config
+from helpers import hf_transfer_cmd, tiny_config
 from huggingface_hub import ModelCard
 
 from hf_transfer import hub

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import tiny_config
+from helpers import tiny_config
 from huggingface_hub import ModelCard
 
 from hf_transfer import rundir

@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from conftest import tiny_config
+from helpers import tiny_config
 
 from hf_transfer import pooling
 from hf_transfer.backbones import load_backbone

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from strategy_helpers import KINDS, pretrained, run, strategy_cfg
+from helpers import KINDS, pretrained, run, strategy_cfg
 
 from hf_transfer.strategies import get_strategy
 

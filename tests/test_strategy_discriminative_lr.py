@@ -1,5 +1,5 @@
 import pytest
-from strategy_helpers import KINDS, pretrained, run, strategy_cfg
+from helpers import KINDS, pretrained, run, strategy_cfg
 
 from hf_transfer.config import TrainConfig
 from hf_transfer.strategies import get_strategy

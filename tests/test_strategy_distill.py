@@ -1,7 +1,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from strategy_helpers import KINDS, run
+from helpers import KINDS, run
 
 from hf_transfer.errors import UserError
 from hf_transfer.strategies.distill import distillation_loss

@@ -1,7 +1,7 @@
 import pytest
 import torch
+from helpers import KINDS, changed, config, pretrained, run, same, state, strategy_cfg, trained
 from safetensors.torch import load_file
-from strategy_helpers import KINDS, changed, config, pretrained, run, same, state, strategy_cfg, trained
 
 from hf_transfer.strategies import get_strategy
 from hf_transfer.train import train

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from strategy_helpers import KINDS, pretrained, run, trained
+from helpers import KINDS, pretrained, run, trained
 from torch import nn
 
 

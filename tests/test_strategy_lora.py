@@ -2,8 +2,8 @@ import json
 
 import pytest
 import torch
+from helpers import KINDS, pretrained, run, strategy_cfg, trained
 from safetensors.torch import load_file
-from strategy_helpers import KINDS, pretrained, run, strategy_cfg, trained
 
 from hf_transfer.strategies import get_strategy
 

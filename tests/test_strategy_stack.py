@@ -2,8 +2,8 @@
 
 import pytest
 import torch
+from helpers import config, pretrained, strategy_cfg
 from safetensors.torch import load_file
-from strategy_helpers import config, pretrained, strategy_cfg
 
 from hf_transfer.config import Config, TrainConfig, apply_overrides
 from hf_transfer.errors import ConfigError

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 import yaml
-from conftest import tiny_config
+from helpers import tiny_config
 from safetensors.torch import load_file
 
 from hf_transfer import rundir

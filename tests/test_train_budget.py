@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tiny_config
+from helpers import tiny_config
 
 from hf_transfer.metrics import classification_metrics, collapse, collapse_warnings
 from hf_transfer.train import class_weight_tensor, train
