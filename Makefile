@@ -26,6 +26,7 @@ chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
 test: $(STAMP) chromium
+	$(VENV)/bin/ruff check hf_transfer recipes tests benchmarks
 	HF_TRANSFER_REQUIRE_CHROMIUM=1 $(PY) -m pytest -q tests
 
 # speed benchmarks (never run by CI): ratios side by side in one run; JSON lines to benchmarks/results.jsonl

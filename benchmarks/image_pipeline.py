@@ -19,8 +19,8 @@ import time
 import timm
 import torch
 from accelerate.utils import send_to_device
-
 from common import RESULTS, emit, environment, hf_image_loader, hf_workers, table
+
 from hf_transfer.cli import quiet_libraries
 from hf_transfer.config import from_dict
 from hf_transfer.data.loaders import build_loaders

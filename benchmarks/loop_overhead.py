@@ -17,8 +17,8 @@ import time
 
 import torch
 import torch.nn.functional as F
-
 from common import RESULTS, bare_setup, emit, environment, table
+
 from hf_transfer.cli import quiet_libraries
 from hf_transfer.config import from_dict
 from hf_transfer.data.loaders import build_loaders

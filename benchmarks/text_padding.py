@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 
 import torch
-
 from common import RESULTS, emit, environment, table
+
 from hf_transfer.backbones import load_backbone
 from hf_transfer.cli import quiet_libraries
 from hf_transfer.config import ModelConfig, from_dict

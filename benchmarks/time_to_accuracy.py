@@ -21,8 +21,8 @@ import time
 
 import torch
 import torch.nn.functional as F
-
 from common import RESULTS, bare_setup, emit, environment, hf_image_loader, hf_workers, table
+
 from hf_transfer.cli import quiet_libraries
 from hf_transfer.config import from_dict
 from hf_transfer.data.transforms import resolve_data_config

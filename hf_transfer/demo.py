@@ -26,7 +26,6 @@ from pathlib import Path
 from . import rundir
 from .config import apply_overrides
 
-
 # One seed shows what held on every seed of the 5-seed digits benchmark (README, Domain adaptation):
 # adabn beats source_only on UCI digits; on the label-shifted tweets mlls raises target accuracy
 # (not macro-F1) and shows its prior estimate (bbse, from hard predictions, collapsed on every seed). The trained alignment methods'

@@ -174,10 +174,10 @@ def evaluate_sets(model, loaders: dict, accelerator: Accelerator, label_names: l
             else:
                 logits = model(batch)
             loss = F.cross_entropy(logits.float(), batch["labels"], reduction="none")
-            p, r, l = accelerator.gather_for_metrics((logits.argmax(-1), batch["labels"], loss))
+            p, r, per_sample = accelerator.gather_for_metrics((logits.argmax(-1), batch["labels"], loss))
             preds.append(p.cpu())
             refs.append(r.cpu())
-            losses.append(l.float().cpu())
+            losses.append(per_sample.float().cpu())
         metrics = classification_metrics(torch.cat(preds).tolist(), torch.cat(refs).tolist(), label_names)
         metrics["loss"] = float(torch.cat(losses).mean())
         results[name] = metrics

@@ -9,10 +9,8 @@ data sets with the schemas the Hub serves (cifar10's ``img``/``label``, cifar100
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # fail fast instead of retrying a Hub that cannot be reached
@@ -20,23 +18,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-ROOT = Path(__file__).resolve().parents[1]
-WORDS = {0: ["good", "great", "fine", "nice", "happy"], 1: ["bad", "awful", "poor", "sad", "ugly"],
-         2: ["red", "blue", "green", "pink", "grey"]}
-
-
-def _images(n_per_class: int, classes: int, size: int, seed: int):
-    """Class k: a bright square at a class-specific place on noise; learnable in a few steps."""
-    rng = np.random.default_rng(seed)
-    images, labels = [], []
-    for k in range(classes):
-        for _ in range(n_per_class):
-            img = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
-            r = (k * size // classes)
-            img[r:r + size // classes, :, k % 3] = 255
-            images.append(img)
-            labels.append(k)
-    return images, labels
+from helpers import ROOT, WORDS, images, sentences  # noqa: E402 (after the environment above)
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +31,7 @@ def cifar_like(tmp_path_factory) -> Path:
     features = datasets.Features({"img": datasets.Image(), "label": datasets.ClassLabel(names=names)})
     splits = {}
     for split, n, seed in (("train", 16, 0), ("test", 6, 1)):
-        imgs, labels = _images(n, 3, 16, seed)
+        imgs, labels = images(n, 3, 16, seed)
         splits[split] = datasets.Dataset.from_dict({"img": imgs, "label": labels}, features=features)
     datasets.DatasetDict(splits).save_to_disk(str(path))
     return path
@@ -63,7 +45,7 @@ def cifar100_like(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "cifar100_like"
     features = datasets.Features({"img": datasets.Image(), "fine_label": datasets.ClassLabel(names=["a", "b", "c"]),
                                   "coarse_label": datasets.ClassLabel(names=["x", "y"])})
-    imgs, labels = _images(6, 3, 16, 2)
+    imgs, labels = images(6, 3, 16, 2)
     ds = datasets.Dataset.from_dict({"img": imgs, "fine_label": labels, "coarse_label": [y % 2 for y in labels]},
                                     features=features)
     datasets.DatasetDict(train=ds, test=ds).save_to_disk(str(path))
@@ -77,22 +59,12 @@ def image_folder(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("data") / "folder"
     for split, n, seed in (("train", 8, 3), ("test", 4, 4)):
-        imgs, labels = _images(n, 3, 16, seed)
+        imgs, labels = images(n, 3, 16, seed)
         for i, (img, y) in enumerate(zip(imgs, labels)):
             d = root / split / ["airplane", "bird", "cat"][y]
             d.mkdir(parents=True, exist_ok=True)
             Image.fromarray(img).save(d / f"{i}.png")
     return root
-
-
-def _sentences(n_per_class: int, seed: int):
-    rng = np.random.default_rng(seed)
-    text, labels = [], []
-    for k, words in WORDS.items():
-        for _ in range(n_per_class):
-            text.append(" ".join(rng.choice(words, size=int(rng.integers(3, 9)))))
-            labels.append(k)
-    return text, labels
 
 
 @pytest.fixture(scope="session")
@@ -103,7 +75,7 @@ def sst2_like(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data") / "sst2_like"
     root.mkdir()
     for split, n, seed, unlabelled in (("train", 16, 5, False), ("validation", 4, 6, False), ("test", 4, 7, True)):
-        text, labels = _sentences(n, seed)
+        text, labels = sentences(n, seed)
         labels = [-1] * len(labels) if unlabelled else labels
         pd.DataFrame({"idx": range(len(text)), "sentence": text, "label": labels}).to_csv(root / f"{split}.csv", index=False)
     return root
@@ -150,25 +122,6 @@ def cli_env(tmp_path) -> dict:
     return env
 
 
-def hf_transfer_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "hf_transfer.cli", *args]
-
-
-def tiny_config(output_dir, model_name, dataset, **sections):
-    """A Config for a tiny, fast run; `sections` update model/data/train/... fields."""
-    from hf_transfer.config import from_dict
-
-    values = {
-        "name": "tiny", "output_dir": str(output_dir),
-        "model": {"name": str(model_name)},
-        "data": {"dataset": str(dataset), "eval_splits": ["test"], "image_size": 32, "max_length": 16},
-        "train": {"epochs": 2, "batch_size": 8, "lr": 1e-2, "warmup_ratio": 0.1},
-    }
-    for key, update in sections.items():
-        values[key] = {**values.get(key, {}), **update} if isinstance(update, dict) else update
-    return from_dict(values)
-
-
 @pytest.fixture(scope="session")
 def tiny_vit(tmp_path_factory) -> Path:
     """A tiny ViT image classifier and its image processor, saved with save_pretrained."""
@@ -192,7 +145,7 @@ def text_like(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data") / "text_like"
     root.mkdir()
     for split, n, seed in (("train", 16, 8), ("test", 6, 9)):
-        text, labels = _sentences(n, seed)
+        text, labels = sentences(n, seed)
         pd.DataFrame({"text": text, "label": labels}).to_parquet(root / f"{split}.parquet")
     return root
 

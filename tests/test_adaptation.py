@@ -3,12 +3,10 @@ target stream (labels never read, exact resume), and the baselines' training dat
 
 import math
 
-import datasets
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import WORDS, _images, tiny_config
+from helpers import image_target, text_target, tiny_config
 from safetensors.torch import load_file
 
 from hf_transfer.config import StrategyConfig
@@ -167,41 +165,12 @@ def test_self_training_learns_the_frozen_teachers_confident_labels_only():
 # Runs
 
 
-def _image_target(path, train_labels=None):
-    """A target domain for cifar_like: other images (darker, shifted squares), same class names."""
-    names = ["airplane", "bird", "cat"]
-    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=names)})
-    splits = {}
-    for split, n, seed in (("train", 12, 11), ("test", 6, 12)):
-        imgs, labels = _images(n, 3, 16, seed)
-        imgs = [np.roll(i // 2, 3, axis=1) for i in imgs]
-        if split == "train" and train_labels is not None:
-            labels = train_labels(labels)
-        splits[split] = datasets.Dataset.from_dict({"image": imgs, "label": labels}, features=features)
-    datasets.DatasetDict(splits).save_to_disk(str(path))
-    return path
-
-
-def _text_target(path, train_labels=None):
-    rng = np.random.default_rng(3)
-    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["0", "1", "2"])})
-    splits = {}
-    for split, n in (("train", 12), ("test", 6)):
-        text = [" ".join(rng.choice(WORDS[k], size=int(rng.integers(6, 14)))) + " indeed" for k in WORDS for _ in range(n)]
-        labels = [k for k in WORDS for _ in range(n)]
-        if split == "train" and train_labels is not None:
-            labels = train_labels(labels)
-        splits[split] = datasets.Dataset.from_dict({"text": text, "label": labels}, features=features)
-    datasets.DatasetDict(splits).save_to_disk(str(path))
-    return path
-
-
 @pytest.fixture
 def domains(tiny_timm, tiny_bert, cifar_like, text_like, tmp_path):
     def make(library, train_labels=None, name="target"):
         if library == "timm":
-            return tiny_timm, cifar_like, _image_target(tmp_path / name, train_labels)
-        return tiny_bert, text_like, _text_target(tmp_path / name, train_labels)
+            return tiny_timm, cifar_like, image_target(tmp_path / name, train_labels)
+        return tiny_bert, text_like, text_target(tmp_path / name, train_labels)
     return make
 
 

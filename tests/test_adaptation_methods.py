@@ -8,17 +8,15 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_config
+from helpers import image_target, text_target, tiny_config
 from safetensors.torch import load_file
-from test_adaptation import _image_target, _text_target
 
 from hf_transfer.backbones import HEAD_FILE, load_backbone
 from hf_transfer.config import ModelConfig, TrainConfig, bottleneck_width
 from hf_transfer.errors import UserError
 from hf_transfer.strategies import default_param_groups, get_strategy
 from hf_transfer.strategies.head import add_bottleneck
-from hf_transfer.strategies.posthoc import (calibrate, estimate_label_shift, estimate_priors_em, expected_macro_f1,
-                                           macro_f1_offsets)
+from hf_transfer.strategies.posthoc import calibrate, estimate_label_shift, estimate_priors_em, expected_macro_f1, macro_f1_offsets
 from hf_transfer.train import apply_lr_multipliers, make_optimizer, make_scheduler, train
 
 
@@ -100,7 +98,7 @@ def source_only_run(tiny_timm, tiny_bert, cifar_like, text_like, tmp_path):
     """(model, source, target, run dir) of a trained source_only run with a target domain."""
     def make(library):
         model, source = (tiny_timm, cifar_like) if library == "timm" else (tiny_bert, text_like)
-        target = (_image_target if library == "timm" else _text_target)(tmp_path / f"target_{library}")
+        target = (image_target if library == "timm" else text_target)(tmp_path / f"target_{library}")
         run = tmp_path / f"source_only_{library}"
         train(_da(run, model, source, target, "source_only"))
         return model, source, target, run
@@ -122,7 +120,7 @@ def test_adabn_changes_only_batchnorm_statistics(source_only_run, tmp_path):
 
 
 def test_adabn_refuses_a_model_without_batchnorm(source_only_run, tmp_path, tiny_bert, text_like):
-    target = _text_target(tmp_path / "target")
+    target = text_target(tmp_path / "target")
     run = tmp_path / "plain"
     train(_da(run, tiny_bert, text_like, target, "source_only", model={"bottleneck": 0}))
     with pytest.raises(UserError, match=r"^strategy\.name: adabn re-estimates BatchNorm statistics"):

@@ -17,7 +17,7 @@ from hf_transfer.train import train
 
 @pytest.fixture(scope="module")
 def adaptation_runs(tmp_path_factory, tiny_timm, cifar_like):
-    from test_adaptation import _image_target
+    from helpers import image_target as _image_target
 
     root = tmp_path_factory.mktemp("da_runs")
     target = _image_target(root / "target")

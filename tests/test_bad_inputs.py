@@ -6,8 +6,8 @@ import json
 import os
 import random
 import re
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import WORDS, hf_transfer_cmd, tiny_config
+from helpers import WORDS, hf_transfer_cmd, tiny_config
 
 from hf_transfer import rundir
 from hf_transfer.train import train

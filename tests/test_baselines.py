@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import tiny_config
 
-from conftest import tiny_config
 from hf_transfer import classic
 from hf_transfer.backbones import load_backbone
 from hf_transfer.config import ModelConfig
@@ -31,7 +31,7 @@ def test_tfidf_logreg_end_to_end(tmp_path, text_like, tiny_bert):
     assert (tmp_path / "tfidf" / "report.md").is_file()
 
 
-def test_tfidf_logreg_refuses_images(tmp_path, tiny_timm, cifar_like):
+def test_tfidf_logreg_refusesimages(tmp_path, tiny_timm, cifar_like):
     from hf_transfer.errors import UserError
 
     cfg = tiny_config(tmp_path / "x", tiny_timm, cifar_like, strategy={"name": "tfidf_logreg"})

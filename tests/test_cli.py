@@ -5,8 +5,7 @@ import subprocess
 
 import pytest
 import yaml
-
-from conftest import hf_transfer_cmd
+from helpers import hf_transfer_cmd
 
 
 def run(args, env, cwd=None):
@@ -27,7 +26,7 @@ def test_recipes_are_listed_with_their_summary(cli_env):
 
 def _error_line(result):
     assert result.returncode == 2, result.stderr
-    lines = [l for l in result.stderr.splitlines() if l.startswith("hf-transfer: error:")]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("hf-transfer: error:")]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     return lines[0]
 

@@ -11,8 +11,7 @@ import sys
 import pytest
 import torch
 import yaml
-
-from conftest import ROOT
+from helpers import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ import json
 import subprocess
 
 import pytest
+from helpers import hf_transfer_cmd, tiny_config
 from huggingface_hub import ModelCard
 
-from conftest import hf_transfer_cmd, tiny_config
 from hf_transfer import hub
 from hf_transfer.errors import UserError
 from hf_transfer.train import train

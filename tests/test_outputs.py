@@ -3,9 +3,9 @@
 import json
 
 import pytest
+from helpers import tiny_config
 from huggingface_hub import ModelCard
 
-from conftest import tiny_config
 from hf_transfer import rundir
 from hf_transfer.train import train
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 import torch
+from helpers import tiny_config
 
-from conftest import tiny_config
 from hf_transfer import pooling
 from hf_transfer.backbones import load_backbone
 from hf_transfer.config import ModelConfig

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 from accelerate.utils import send_to_device
-from conftest import tiny_config
+from helpers import tiny_config
 
 from hf_transfer.backbones import load_backbone
 from hf_transfer.data.loaders import EpochSampler, build_loaders

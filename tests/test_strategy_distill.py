@@ -1,10 +1,10 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import KINDS, run
 
 from hf_transfer.errors import UserError
 from hf_transfer.strategies.distill import distillation_loss
-from strategy_helpers import KINDS, run
 
 
 def test_loss_matches_a_hand_computation():

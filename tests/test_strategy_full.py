@@ -1,6 +1,5 @@
 import pytest
-
-from strategy_helpers import KINDS, pretrained, run, state, trained
+from helpers import KINDS, pretrained, run, state, trained
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -1,9 +1,9 @@
 import pytest
 import torch
+from helpers import KINDS, changed, config, pretrained, run, same, state, strategy_cfg, trained
 from safetensors.torch import load_file
 
 from hf_transfer.strategies import get_strategy
-from strategy_helpers import KINDS, changed, config, pretrained, run, same, state, trained, strategy_cfg
 from hf_transfer.train import train
 
 

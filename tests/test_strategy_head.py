@@ -1,8 +1,7 @@
 import pytest
 import torch
+from helpers import KINDS, pretrained, run, trained
 from torch import nn
-
-from strategy_helpers import KINDS, pretrained, run, trained
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -1,8 +1,8 @@
 import pytest
 import torch
+from helpers import KINDS, pretrained, run, strategy_cfg
 
 from hf_transfer.strategies import get_strategy
-from strategy_helpers import KINDS, pretrained, run, strategy_cfg
 
 
 @pytest.mark.parametrize("kind", KINDS)

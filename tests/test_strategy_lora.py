@@ -2,10 +2,10 @@ import json
 
 import pytest
 import torch
+from helpers import KINDS, pretrained, run, strategy_cfg, trained
 from safetensors.torch import load_file
 
 from hf_transfer.strategies import get_strategy
-from strategy_helpers import KINDS, pretrained, run, trained, strategy_cfg
 
 
 def _inputs(kind, model):

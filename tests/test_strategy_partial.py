@@ -1,6 +1,5 @@
 import pytest
-
-from strategy_helpers import KINDS, changed, pretrained, run, same, state, trained
+from helpers import KINDS, changed, pretrained, run, same, state, trained
 
 
 @pytest.mark.parametrize("kind", KINDS)

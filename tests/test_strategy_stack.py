@@ -2,13 +2,13 @@
 
 import pytest
 import torch
+from helpers import config, pretrained, strategy_cfg
 from safetensors.torch import load_file
 
 from hf_transfer.config import Config, TrainConfig, apply_overrides
 from hf_transfer.errors import ConfigError
 from hf_transfer.strategies import Stack, get_strategy
 from hf_transfer.train import train
-from strategy_helpers import config, pretrained, strategy_cfg
 
 STACK = {"name": "gradual_unfreeze+discriminative_lr+l2sp", "discriminative_lr": {"decay": 0.5}}
 

@@ -3,9 +3,9 @@ import json
 import pytest
 import torch
 import yaml
+from helpers import tiny_config
 from safetensors.torch import load_file
 
-from conftest import tiny_config
 from hf_transfer import rundir
 from hf_transfer.errors import UserError
 from hf_transfer.train import train

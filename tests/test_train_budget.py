@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import tiny_config
 
-from conftest import tiny_config
 from hf_transfer.metrics import classification_metrics, collapse, collapse_warnings
 from hf_transfer.train import class_weight_tensor, train
 

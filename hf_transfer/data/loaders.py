@@ -15,13 +15,12 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
-
-from dataclasses import dataclass
-from typing import Callable
 
 from ..errors import ConfigError
 from . import tensor_images, text, transforms

@@ -49,10 +49,16 @@ REGISTRY: dict[str, type[Strategy]] = {s.name: s for s in (
     TfidfLogreg, FrozenLogreg)}
 
 
+def register(cls: type[Strategy]) -> type[Strategy]:
+    """Class decorator: make a strategy known by its `name` (to the config checks, the loop and the recipes)."""
+    REGISTRY[cls.name] = cls
+    return cls
+
+
 def get_strategy(cfg) -> Strategy:
     """The strategy (or stack of strategies) named by `cfg.name`, e.g. 'linear_probe' or 'partial+l2sp'."""
     parts = [REGISTRY[name](cfg) for name in cfg.name.split("+")]
     return parts[0] if len(parts) == 1 else Stack(parts)
 
 
-__all__ = ["REGISTRY", "Stack", "Strategy", "default_param_groups", "get_strategy"]
+__all__ = ["REGISTRY", "Stack", "Strategy", "default_param_groups", "get_strategy", "register"]

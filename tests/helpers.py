@@ -1,0 +1,139 @@
+"""What the tests share besides fixtures: the tiny data generators, a tiny config, the CLI command, and
+one tiny run of a strategy on a timm or a transformers backbone (with its checks on weights)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+WORDS = {0: ["good", "great", "fine", "nice", "happy"], 1: ["bad", "awful", "poor", "sad", "ugly"],
+         2: ["red", "blue", "green", "pink", "grey"]}
+
+
+def images(n_per_class: int, classes: int, size: int, seed: int):
+    """Class k: a bright square at a class-specific place on noise; learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for k in range(classes):
+        for _ in range(n_per_class):
+            img = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+            r = (k * size // classes)
+            img[r:r + size // classes, :, k % 3] = 255
+            images.append(img)
+            labels.append(k)
+    return images, labels
+
+
+def sentences(n_per_class: int, seed: int):
+    rng = np.random.default_rng(seed)
+    text, labels = [], []
+    for k, words in WORDS.items():
+        for _ in range(n_per_class):
+            text.append(" ".join(rng.choice(words, size=int(rng.integers(3, 9)))))
+            labels.append(k)
+    return text, labels
+
+
+def hf_transfer_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hf_transfer.cli", *args]
+
+
+def tiny_config(output_dir, model_name, dataset, **sections):
+    """A Config for a tiny, fast run; `sections` update model/data/train/... fields."""
+    from hf_transfer.config import from_dict
+
+    values = {
+        "name": "tiny", "output_dir": str(output_dir),
+        "model": {"name": str(model_name)},
+        "data": {"dataset": str(dataset), "eval_splits": ["test"], "image_size": 32, "max_length": 16},
+        "train": {"epochs": 2, "batch_size": 8, "lr": 1e-2, "warmup_ratio": 0.1},
+    }
+    for key, update in sections.items():
+        values[key] = {**values.get(key, {}), **update} if isinstance(update, dict) else update
+    return from_dict(values)
+
+
+KINDS = ["timm", "transformers"]
+LABELS = {"timm": ["airplane", "bird", "cat"], "transformers": ["0", "1", "2"]}
+
+
+def config(tmp_path, kind, assets, strategy: dict, name="run", **sections):
+    model, data = assets[kind]
+    extra = {"data": {"eval_splits": ["validation"]}} if kind == "transformers" else {}
+    train_section = {"load_best_at_end": False, **sections.pop("train", {})}
+    return tiny_config(tmp_path / name, model, data, strategy=strategy, train=train_section, **extra, **sections)
+
+
+def run(tmp_path, kind, assets, strategy: dict, name="run", **sections):
+    from hf_transfer.train import train
+
+    cfg = config(tmp_path, kind, assets, strategy, name, **sections)
+    return tmp_path / name, train(cfg)
+
+
+def pretrained(kind, assets):
+    """The backbone as loaded before training (its new head is random)."""
+    from hf_transfer.backbones import load_backbone
+    from hf_transfer.config import ModelConfig
+
+    return load_backbone(ModelConfig(name=str(assets[kind][0])), "image" if kind == "timm" else "text", LABELS[kind])
+
+
+def trained(kind, out):
+    from hf_transfer.backbones import load_backbone
+    from hf_transfer.config import ModelConfig
+
+    return load_backbone(ModelConfig(name=str(out / "model")), "image" if kind == "timm" else "text", LABELS[kind])
+
+
+def state(model) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same(a: dict, b: dict, names) -> bool:
+    return all(torch.equal(a[n], b[n]) for n in names)
+
+
+def changed(a: dict, b: dict, names) -> bool:
+    return all(not torch.equal(a[n], b[n]) for n in names if a[n].is_floating_point())
+
+
+def strategy_cfg(**values):
+    """A validated StrategyConfig from plain values, e.g. strategy_cfg(name="l2sp", l2sp={"alpha": 0.1})."""
+    from hf_transfer.config import from_dict
+
+    return from_dict({"strategy": values}).strategy
+
+
+def image_target(path, train_labels=None):
+    """A target domain for cifar_like: other images (darker, shifted squares), same class names."""
+    names = ["airplane", "bird", "cat"]
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=names)})
+    splits = {}
+    for split, n, seed in (("train", 12, 11), ("test", 6, 12)):
+        imgs, labels = images(n, 3, 16, seed)
+        imgs = [np.roll(i // 2, 3, axis=1) for i in imgs]
+        if split == "train" and train_labels is not None:
+            labels = train_labels(labels)
+        splits[split] = datasets.Dataset.from_dict({"image": imgs, "label": labels}, features=features)
+    datasets.DatasetDict(splits).save_to_disk(str(path))
+    return path
+
+
+def text_target(path, train_labels=None):
+    rng = np.random.default_rng(3)
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["0", "1", "2"])})
+    splits = {}
+    for split, n in (("train", 12), ("test", 6)):
+        text = [" ".join(rng.choice(WORDS[k], size=int(rng.integers(6, 14)))) + " indeed" for k in WORDS for _ in range(n)]
+        labels = [k for k in WORDS for _ in range(n)]
+        if split == "train" and train_labels is not None:
+            labels = train_labels(labels)
+        splits[split] = datasets.Dataset.from_dict({"text": text, "label": labels}, features=features)
+    datasets.DatasetDict(splits).save_to_disk(str(path))
+    return path
