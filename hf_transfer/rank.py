@@ -165,6 +165,19 @@ def _layer_features(model, batch: dict, layer: int) -> torch.Tensor:
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
 
 
+def check_layer(model, layer: int | None) -> None:
+    """--layers: an index the backbone has (timm feature blocks, or transformers hidden states: embeddings + layers)."""
+    if layer is None:
+        return
+    if model.library == "timm":
+        count, what = len(getattr(model.net, "feature_info", []) or []), "feature blocks"
+    else:
+        count, what = model._encoder().config.num_hidden_layers + 1, "hidden states (the embeddings, then each layer)"
+    if not -count <= layer < count:
+        raise UserError(f"--layers: {layer} is out of range for {model.source}, which has {count} {what}: "
+                        f"0 to {count - 1}, or -1 to -{count} from the end")
+
+
 @torch.no_grad()
 def extract(model, loader, on_device, layer: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """(features, source logits (None for a layer), labels, samples/s) of the frozen model over a loader."""
@@ -227,6 +240,7 @@ def score(model: str, dataset: str, max_samples: int = 1000, layer: int | None =
     if splits is None:
         splits = build_splits(data_config(dataset, max_samples, image_size, max_length), "auto", seed)
     net, has_head = load_candidate(model, splits.task, splits.label_names)
+    check_layer(net, layer)
     net.eval()
     only_train = dataclasses.replace(splits, evals={"train": splits.train}, validation=None)
     loaders = build_loaders(only_train, net, data_config(dataset, max_samples, image_size, max_length), batch_size,

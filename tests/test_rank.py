@@ -104,6 +104,15 @@ def test_rank_command_end_to_end(tiny_timm, cifar_like, tmp_path):
     assert main(args) == 2  # an earlier ranking is not overwritten unasked
 
 
+def test_rank_layer_out_of_range_is_one_line(tiny_timm, cifar_like, tmp_path, capsys):
+    from hf_transfer.cli import main
+
+    assert main(["rank", "--models", str(tiny_timm), "--dataset", str(cifar_like), "--layers", "99",
+                 "-o", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+        f"hf-transfer: error: --layers: 99 is out of range for {tiny_timm}, which has ")
+
+
 def test_rank_bad_model_is_one_line(cifar_like, tmp_path, capsys):
     from hf_transfer.cli import main
 
