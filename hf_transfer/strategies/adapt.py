@@ -15,6 +15,7 @@ import math
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .base import Strategy
@@ -58,6 +59,16 @@ class DomainDiscriminator(nn.Sequential):
 
 def domain_labels(n_source: int, n_target: int, device) -> torch.Tensor:
     return torch.cat([torch.ones(n_source, device=device), torch.zeros(n_target, device=device)])
+
+
+def adversarial_loss(discriminator: nn.Module, x: torch.Tensor, n_source: int, progress: float, gamma: float,
+                     weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The domain-adversarial loss dann and cdan share: the discriminator's BCE on GRL(x) (the first
+    `n_source` rows source = 1, the rest target = 0), with Ganin's coefficient at `progress`.
+    Returns (loss, the discriminator's accuracy)."""
+    d = discriminator(reverse_gradient(x, ganin_coefficient(progress, gamma))).squeeze(-1)
+    y = domain_labels(n_source, len(x) - n_source, d.device)
+    return F.binary_cross_entropy_with_logits(d, y, weight=weight), ((d > 0).float() == y).float().mean()
 
 
 def entropy(probs: torch.Tensor) -> torch.Tensor:

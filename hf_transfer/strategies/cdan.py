@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .adapt import AdaptStrategy, DomainDiscriminator, domain_labels, entropy, ganin_coefficient, reverse_gradient
+from .adapt import AdaptStrategy, DomainDiscriminator, adversarial_loss, entropy
 
 
 class MultilinearMap(nn.Module):
@@ -53,13 +53,11 @@ class Cdan(AdaptStrategy):
         c = self.cfg.cdan
         f = torch.cat([source.features, target.features]).float()
         g = F.softmax(torch.cat([source.logits, target.logits]).float(), -1).detach()
-        h = reverse_gradient(model.multilinear_map(f, g), ganin_coefficient(progress, c.gamma))
-        d = model.domain_discriminator(h).squeeze(-1)
-        y = domain_labels(len(source.features), len(target.features), d.device)
         weight = None
         if c.entropy:
             w = 1.0 + torch.exp(-entropy(g))
             weight = w / w.sum() * len(w)
-        domain_loss = F.binary_cross_entropy_with_logits(d, y, weight=weight)
-        self.log(domain_loss=domain_loss, domain_accuracy=((d > 0).float() == y).float().mean())
+        domain_loss, accuracy = adversarial_loss(model.domain_discriminator, model.multilinear_map(f, g),
+                                                 len(source.features), progress, c.gamma, weight)
+        self.log(domain_loss=domain_loss, domain_accuracy=accuracy)
         return loss + c.trade_off * domain_loss

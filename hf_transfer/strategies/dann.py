@@ -13,9 +13,8 @@ l = 2 / (1 + exp(-gamma * p)) - 1 rising from 0 to 1 over training progress p.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from .adapt import AdaptStrategy, DomainDiscriminator, domain_labels, ganin_coefficient, reverse_gradient
+from .adapt import AdaptStrategy, DomainDiscriminator, adversarial_loss
 
 
 class Dann(AdaptStrategy):
@@ -24,13 +23,9 @@ class Dann(AdaptStrategy):
     def setup(self, model) -> None:
         model.domain_discriminator = DomainDiscriminator(model.feature_dim, self.cfg.dann.hidden)
 
-    def discriminate(self, model, x: torch.Tensor, progress: float, gamma: float) -> torch.Tensor:
-        return model.domain_discriminator(reverse_gradient(x.float(), ganin_coefficient(progress, gamma))).squeeze(-1)
-
     def adapt(self, loss, model, source, target, progress):
         c = self.cfg.dann
-        d = self.discriminate(model, torch.cat([source.features, target.features]), progress, c.gamma)
-        y = domain_labels(len(source.features), len(target.features), d.device)
-        domain_loss = F.binary_cross_entropy_with_logits(d, y)
-        self.log(domain_loss=domain_loss, domain_accuracy=((d > 0).float() == y).float().mean())
+        x = torch.cat([source.features, target.features]).float()
+        domain_loss, accuracy = adversarial_loss(model.domain_discriminator, x, len(source.features), progress, c.gamma)
+        self.log(domain_loss=domain_loss, domain_accuracy=accuracy)
         return loss + c.trade_off * domain_loss
