@@ -111,6 +111,29 @@ def test_verdicts_say_what_the_interval_says():
     assert verdict.endswith("; collapsed to one class on 2 of 3 seeds")
 
 
+def test_gap_closed_cell_uses_the_estimator_of_its_interval():
+    """The table's gap-closed point is the mean of per-seed shares, the centre of its CI (and the verdict's
+    number), not the share of the mean gain (which differs when source_only varies across seeds)."""
+    from hf_transfer.adaptation_report import markdown_table, paired_gain
+
+    def row(name, accs):
+        return {"method": name, "seeds": [0, 1, 2], "runs": ["a", "b", "c"],
+                "per_run": [{"target_accuracy": a, "target_f1_macro": a} for a in accs]}
+
+    floor, ceiling, st = row("source_only", [0.2, 0.6, 0.6]), row("oracle", [1.0, 1.0, 1.0]), row("st", [0.8, 0.8, 0.8])
+    st["paired"] = paired_gain(st, floor, ceiling)
+    shares = [0.6 / 0.8, 0.2 / 0.4, 0.2 / 0.4]
+    assert st["paired"]["gap_closed"]["mean"] == pytest.approx(sum(shares) / 3)
+    for r in (floor, ceiling, st):
+        for k in ("source_accuracy", "source_f1_macro", "target_accuracy", "target_f1_macro", "gap", "a_distance"):
+            r[k] = {"mean": 0.5, "std": 0.0, "n": 3}
+    for r in (floor, ceiling):
+        r.update(gain_accuracy=None, gain_f1_macro=None, gap_closed=None)
+    st.update(gain_accuracy=0.8 - 1.4 / 3, gain_f1_macro=0.0, gap_closed=(0.8 - 1.4 / 3) / (1 - 1.4 / 3))
+    line = next(x for x in markdown_table({"rows": [floor, st, ceiling]}) if x.startswith("| st |"))
+    assert f"+{100 * sum(shares) / 3:.0f}% [" in line and "+62%" not in line  # 58 %, not the 62 % of the means
+
+
 def test_model_cards_carry_the_table(adaptation_runs):
     runs, out = adaptation_runs
     table = json.loads((out / "report.json").read_text())["adaptation"][0]
