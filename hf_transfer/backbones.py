@@ -176,17 +176,35 @@ class TransferModel(nn.Module):
         if self.head_spec is not None:
             (directory / HEAD_FILE).write_text(json.dumps({"head_attr": self.head_attr, **self.head_spec}))
         if self.library == "timm":
-            from timm.models import save_for_hf
-
-            data_config = {"input_size": (3, image_size, image_size)} if image_size else None
-            save_for_hf(self.net, directory, model_config={"label_names": self.label_names},
-                        safe_serialization=True, data_config=data_config)
+            _save_timm(self.net, directory, self.label_names, image_size)
         else:
             self.net.save_pretrained(directory)
             if self.processor is not None:
                 self.processor.save_pretrained(directory)
             if self.pooling is not None:  # loads again with the same pooling (and as a sentence-transformers model)
                 pooling_mod.write(directory, self.pooling, self.num_features)
+
+
+def _save_timm(net, directory: Path, label_names: list[str], image_size: int | None) -> None:
+    """timm's Hub format, with the input size the model was trained at as its data config. timm
+    releases before `save_for_hf(data_config=...)` get the same field written into config.json."""
+    import inspect
+
+    from timm.models import save_for_hf
+
+    data_config = {"input_size": (3, image_size, image_size)} if image_size else None
+    if "data_config" in inspect.signature(save_for_hf).parameters:
+        save_for_hf(net, directory, model_config={"label_names": label_names}, safe_serialization=True,
+                    data_config=data_config)
+        return
+    save_for_hf(net, directory, model_config={"label_names": label_names}, safe_serialization=True)
+    if data_config:
+        path = directory / "config.json"
+        config = json.loads(path.read_text())
+        config.setdefault("pretrained_cfg", {})["input_size"] = list(data_config["input_size"])
+        for key in ("test_input_size", "test_pool_size"):
+            config["pretrained_cfg"].pop(key, None)
+        path.write_text(json.dumps(config, indent=4))
 
 
 def _resolve(name: str, library: str) -> tuple[str, str, bool]:

@@ -45,6 +45,26 @@ def test_timm_save_round_trip_predicts_the_same(tiny_timm, tmp_path):
     assert again.pretrained_cfg["label_names"] == LABELS
 
 
+def test_timm_save_writes_the_input_size_with_an_older_timm(tiny_timm, tmp_path, monkeypatch):
+    """timm releases whose save_for_hf has no data_config (e.g. a GPU image's) still record the size."""
+    import timm.models
+
+    real = timm.models.save_for_hf
+
+    def old_save_for_hf(model, save_directory, model_config=None, model_args=None, safe_serialization=False):
+        return real(model, save_directory, model_config=model_config, model_args=model_args,
+                    safe_serialization=safe_serialization)
+
+    monkeypatch.setattr(timm.models, "save_for_hf", old_save_for_hf)
+    model = load_backbone(ModelConfig(name=str(tiny_timm)), "image", LABELS).eval()
+    model.save_pretrained(tmp_path / "model", image_size=32)
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["pretrained_cfg"]["input_size"] == [3, 32, 32] and config["label_names"] == LABELS
+    again = load_backbone(ModelConfig(name=str(tmp_path / "model")), "image", LABELS).eval()
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(model({"pixel_values": x}), again({"pixel_values": x}))
+
+
 def test_transformers_folder_round_trip_with_id2label(tiny_bert, tmp_path):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
