@@ -108,11 +108,12 @@ def test_tensor_pipeline_on_a_gpu_matches_the_cpu_and_never_makes_the_host_wait(
     assert eval_x.shape == train_x.shape
 
 
-def test_gpu_flags_on_cpu(tiny_timm, cifar_like, tmp_path):
+def test_gpu_flags_run_anywhere(tiny_timm, cifar_like, tmp_path):
     cfg = tiny_config(tmp_path, tiny_timm, cifar_like, train={"channels_last": True, "fused_optimizer": False,
                                                                "epochs": 1})
     m = train(cfg)
-    assert m["status"] == "finished" and m["batch_size"] == 8 and "peak_gpu_memory_mb" not in m["timings"]
+    assert m["status"] == "finished" and m["batch_size"] == 8
+    assert ("peak_gpu_memory_mb" in m["timings"]) == torch.cuda.is_available()  # the run is on a GPU where there is one
     assert m["timings"]["peak_host_memory_mb"] > 100  # torch alone is bigger
     params = [torch.nn.Parameter(torch.zeros(2))]
     assert make_optimizer([{"params": params}], cfg.train, torch.device("cpu")).defaults.get("fused") in (None, False)
