@@ -192,6 +192,10 @@ class TrainConfig:
     fused_optimizer: Optional[bool] = _f(None, "Fused AdamW/SGD kernels (one launch per step); null: on on a GPU.")
     compile: bool = _f(False, "torch.compile the model (slower start, faster steps on a GPU).")
     tf32: bool = _f(True, "Allow TF32 matmuls and convolutions on Ampere or newer GPUs (no effect elsewhere).")
+    deterministic: bool = _f(False, "Deterministic kernels (torch.use_deterministic_algorithms, no cuDNN autotuning, "
+                                    "no TF32): on a GPU, the same seed gives the same weights bit for bit and a "
+                                    "resumed run ends as an uninterrupted one; slower. CPU runs are deterministic "
+                                    "either way.")
     auto_batch_size: bool = _f(False, "Halve train.batch_size until a step fits in GPU memory (accelerate's "
                                       "find_executable_batch_size); the batch size used is in metrics.json.")
 

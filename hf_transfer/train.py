@@ -485,9 +485,13 @@ def _accelerator(cfg: Config) -> Accelerator:
         raise ConfigError(f"train.metric_for_best: {t.metric_for_best!r} is not one of: {', '.join(BEST_METRICS)}")
     accelerator = fresh_accelerator(mixed_precision=t.mixed_precision, gradient_accumulation_steps=t.grad_accum_steps,
                                     log_with=t.log_with, project_dir=cfg.output_dir)
+    if t.deterministic:  # cuBLAS reads this when it first starts in the process
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(t.deterministic, warn_only=True)  # process-wide: set for every run
     if accelerator.device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = t.tf32
-        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = t.tf32 and not t.deterministic
+        torch.backends.cudnn.benchmark = not t.deterministic
+        torch.backends.cudnn.deterministic = t.deterministic
     return accelerator
 
 

@@ -51,7 +51,8 @@ def tiny_config(output_dir, model_name, dataset, **sections):
         "name": "tiny", "output_dir": str(output_dir),
         "model": {"name": str(model_name)},
         "data": {"dataset": str(dataset), "eval_splits": ["test"], "image_size": 32, "max_length": 16},
-        "train": {"epochs": 2, "batch_size": 8, "lr": 1e-2, "warmup_ratio": 0.1},
+        # deterministic: on a GPU too, the same seed gives the same weights (what the exact-resume tests compare)
+        "train": {"epochs": 2, "batch_size": 8, "lr": 1e-2, "warmup_ratio": 0.1, "deterministic": True},
     }
     for key, update in sections.items():
         values[key] = {**values.get(key, {}), **update} if isinstance(update, dict) else update

@@ -98,7 +98,7 @@ def _tiny_run_config(tmp_path, tiny_timm, cifar_like, out) -> str:
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"name": "tiny", "output_dir": str(out), "model": {"name": str(tiny_timm)},
                                    "data": {"dataset": str(cifar_like), "image_size": 32, "eval_splits": ["test"]},
-                                   "train": {"epochs": 1, "batch_size": 8}}))
+                                   "train": {"epochs": 1, "batch_size": 8, "deterministic": True}}))
     return str(cfg)
 
 
@@ -298,7 +298,8 @@ BAD_VALUES = [  # (command-line arguments, the field the one line must name)
     (["--lr", "-1"], "train.lr"), (["--lr", "nan"], "train.lr"), (["--lr", "inf"], "train.lr"),
     (["--epochs", "0"], "train.epochs"), (["--batch-size", "0"], "train.batch_size"),
     (["--set", "train.warmup=0.1"], "train.warmup"), (["--set", "train.epochs=three"], "train.epochs"),
-    (["--set", "strategy.name=fine_tuning"], "strategy.name"), (["--mixed-precision", "fp16"], "train.mixed_precision"),
+    (["--set", "strategy.name=fine_tuning"], "strategy.name"), (["--set", "train.mixed_precision=fp8"], "train.mixed_precision"),
+    *([(["--mixed-precision", "fp16"], "train.mixed_precision")] if not torch.cuda.is_available() else []),  # fp16 needs a GPU
     (["--set", "data.label_column=category"], "data.label_column"), (["--set", "data.image_column=picture"], "data.image_column"),
     (["--model", "./no/such/model"], "model.name"), (["--dataset", "./no/such/data"], "data.dataset"),
 ]

@@ -117,3 +117,22 @@ def test_gpu_flags_run_anywhere(tiny_timm, cifar_like, tmp_path):
     assert m["timings"]["peak_host_memory_mb"] > 100  # torch alone is bigger
     params = [torch.nn.Parameter(torch.zeros(2))]
     assert make_optimizer([{"params": params}], cfg.train, torch.device("cpu")).defaults.get("fused") in (None, False)
+
+
+def test_deterministic_sets_the_process_wide_switches_and_unsets_them(tiny_timm, cifar_like, tmp_path):
+    """train.deterministic turns torch's deterministic algorithms on for its run, and a later run without it
+    turns them off again (the switch is process-wide; a recipe of several runs must not inherit it)."""
+    from hf_transfer.train import _accelerator
+
+    try:
+        _accelerator(tiny_config(tmp_path / "a", tiny_timm, cifar_like, train={"deterministic": True}))
+        assert torch.are_deterministic_algorithms_enabled()
+        if torch.cuda.is_available():
+            assert not torch.backends.cudnn.benchmark and torch.backends.cudnn.deterministic
+            assert not torch.backends.cuda.matmul.allow_tf32
+        _accelerator(tiny_config(tmp_path / "b", tiny_timm, cifar_like, train={"deterministic": False}))
+        assert not torch.are_deterministic_algorithms_enabled()
+        if torch.cuda.is_available():
+            assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+    finally:
+        torch.use_deterministic_algorithms(False)
