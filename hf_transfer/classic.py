@@ -60,8 +60,10 @@ def backbone_features(model, splits, cfg: Config) -> dict:
     from tqdm.auto import tqdm
 
     from .data.loaders import build_loaders
+    from .train import set_numerics
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    set_numerics(cfg.train, device)
     every = dataclasses.replace(splits, evals={"train": splits.train, **splits.evals})
     t = cfg.train
     loaders = build_loaders(every, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,

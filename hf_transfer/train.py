@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from . import rundir
 from .backbones import TransferModel, count_parameters, load_backbone
-from .config import Config, bottleneck_width, from_dict
+from .config import Config, TrainConfig, bottleneck_width, from_dict
 from .data.loaders import build_loaders, join_batches
 from .data.sources import build_splits
 from .errors import ConfigError, UserError
@@ -485,14 +485,21 @@ def _accelerator(cfg: Config) -> Accelerator:
         raise ConfigError(f"train.metric_for_best: {t.metric_for_best!r} is not one of: {', '.join(BEST_METRICS)}")
     accelerator = fresh_accelerator(mixed_precision=t.mixed_precision, gradient_accumulation_steps=t.grad_accum_steps,
                                     log_with=t.log_with, project_dir=cfg.output_dir)
+    set_numerics(t, accelerator.device)
+    return accelerator
+
+
+def set_numerics(t: TrainConfig, device: torch.device) -> None:
+    """The process-wide numeric switches of a run (TF32, cuDNN autotuning, deterministic kernels), set for
+    every run so that one run does not inherit another's; the fitted baselines use them too, so that their
+    features are computed as a fine-tuning run of the same config computes them."""
     if t.deterministic:  # cuBLAS reads this when it first starts in the process
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(t.deterministic, warn_only=True)  # process-wide: set for every run
-    if accelerator.device.type == "cuda":
+    torch.use_deterministic_algorithms(t.deterministic, warn_only=True)
+    if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = t.tf32 and not t.deterministic
         torch.backends.cudnn.benchmark = not t.deterministic
         torch.backends.cudnn.deterministic = t.deterministic
-    return accelerator
 
 
 def _load(cfg: Config, accelerator: Accelerator, out: Path, overwrite: bool, resume: bool):

@@ -56,7 +56,7 @@ def test_frozen_logreg_saves_a_model_that_predicts_as_the_regression(tmp_path, k
     splits = build_splits(cfg.data, "auto", cfg.train.seed)
     features = classic.backbone_features(after, splits, cfg)
     name = cfg.data.eval_splits[0]
-    predicted = after.head(torch.as_tensor(features[name])).argmax(-1).numpy()
+    predicted = after.cpu().head(torch.as_tensor(features[name])).argmax(-1).numpy()  # features are on the CPU
     refs = np.array(splits.eval_sets[name]["label"])
     matrix = np.zeros((len(labels), len(labels)), dtype=int)
     np.add.at(matrix, (refs, predicted), 1)

@@ -24,7 +24,7 @@ def two_process_run(tmp_path_factory, tiny_timm, cifar_like):
     (tmp / "c.yaml").write_text(yaml.safe_dump(values))
     import os
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
            "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "hf_transfer.cli", "run", str(tmp / "c.yaml")]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, cwd=tmp)
