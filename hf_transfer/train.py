@@ -520,9 +520,9 @@ def _load(cfg: Config, accelerator: Accelerator, out: Path, overwrite: bool, res
     log.info("data: task=%s, %d classes, train=%d (%s), %s%s", splits.task, len(splits.label_names), len(splits.train),
              strategy.train_on, ", ".join(f"{k}={len(v)}" for k, v in splits.eval_sets.items()),
              f", unlabelled target={len(splits.target_train)}" if strategy.uses_target else "")
-    if accelerator.num_processes > 1 and "gradual_unfreeze" in cfg.strategy.name.split("+"):
-        raise UserError("strategy.name: gradual_unfreeze needs a single process (DDP only syncs the parameters "
-                        "that train from the start)")
+    alone = next((s for s in getattr(strategy, "strategies", [strategy]) if s.single_process), None)
+    if accelerator.num_processes > 1 and alone:
+        raise UserError(f"strategy.name: {alone.name} needs a single process ({alone.single_process})")
     if bottleneck_width(cfg) and model.head_is_new:
         add_bottleneck(model, bottleneck_width(cfg), zero_classifier=cfg.model.new_head_init == "zeros")
     strategy.setup(model)

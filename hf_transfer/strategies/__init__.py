@@ -19,6 +19,11 @@ unlabelled target batch joins every step).
 
 Strategies stack: `strategy.name: gradual_unfreeze+discriminative_lr+l2sp` applies them in order.
 
+A strategy is one file: its options dataclass (the `strategy.<name>` config section, with `rules()`),
+its class with the hooks, and `@register("name", config=Options)` (registry.py). Rules between
+strategies are class attributes (`not_with`, `single_process`, `builds_head`), read by the config
+checks and the loop.
+
 `fitted` strategies run no loop; their `fit` makes the run, and they do not stack: `tfidf_logreg`
 and `frozen_logreg` (classic.py), the baselines users try first, and the post-hoc adaptations
 `adabn`, `bbse` and `mlls` (posthoc.py), which adjust a trained source model with unlabelled target data.
@@ -26,38 +31,18 @@ and `frozen_logreg` (classic.py), the baselines users try first, and the post-ho
 
 from __future__ import annotations
 
-from .augment import Augment
+# ruff: noqa: I001, F401  (every strategy file registers itself with @register; this order is the order of
+# the strategies in --help-config, in the errors and in a config's sections)
 from .base import Stack, Strategy, default_param_groups
-from .baselines import Oracle, SourceOnly, SourceOnlyJoint, TargetFinetune
-from .cdan import Cdan
-from .classic import FrozenLogreg, TfidfLogreg
-from .dann import Dann
-from .distill import Distill
-from .freeze import GradualUnfreeze, LinearProbe, Partial
-from .head import Head
-from .l2sp import L2SP
-from .lora import Lora
-from .lr import DiscriminativeLR
-from .mcc import Mcc
-from .mmd import Mmd
-from .posthoc import BBSE, MLLS, AdaBN
-from .self_training import SelfTraining
-
-REGISTRY: dict[str, type[Strategy]] = {s.name: s for s in (
-    Strategy, LinearProbe, Partial, GradualUnfreeze, DiscriminativeLR, L2SP, Lora, Distill, Augment, Head,
-    SourceOnly, SourceOnlyJoint, TargetFinetune, Oracle, Dann, Cdan, Mmd, Mcc, SelfTraining, AdaBN, BBSE, MLLS,
-    TfidfLogreg, FrozenLogreg)}
-
-
-def register(cls: type[Strategy]) -> type[Strategy]:
-    """Class decorator: make a strategy known by its `name` (to the config checks, the loop and the recipes)."""
-    REGISTRY[cls.name] = cls
-    return cls
+from .registry import REGISTRY, register
+from . import freeze, lr, l2sp, lora, distill, augment, head
+from . import baselines, dann, cdan, mmd, mcc, self_training, posthoc, classic
 
 
 def get_strategy(cfg) -> Strategy:
-    """The strategy (or stack of strategies) named by `cfg.name`, e.g. 'linear_probe' or 'partial+l2sp'."""
-    parts = [REGISTRY[name](cfg) for name in cfg.name.split("+")]
+    """The strategy (or stack) named by `cfg.name` (a StrategyConfig), e.g. 'linear_probe' or 'partial+l2sp';
+    each part gets its own section of `cfg` (None for a strategy without options)."""
+    parts = [REGISTRY[name](getattr(cfg, name, None)) for name in cfg.name.split("+")]
     return parts[0] if len(parts) == 1 else Stack(parts)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .registry import register
+
 
 def default_param_groups(model: nn.Module, lr: float, weight_decay: float, names: list[str] | None = None,
                          prefix: str = "") -> list[dict]:
@@ -24,16 +26,22 @@ def default_param_groups(model: nn.Module, lr: float, weight_decay: float, names
             for key, (ns, ps) in groups.items() if ps]
 
 
+@register("full")
 class Strategy:
     """Full fine-tuning: every weight trains. The base class whose no-op hooks others override."""
 
-    name = "full"
+    name: str  # and `config` (its options dataclass, or None): set by @register(name, config=...)
     train_on = "source"  # or, with data.target: "target_labelled" (a few), "target" (all labelled target)
     uses_target = False  # True: every step also sees an unlabelled target batch (domain adaptation)
     fitted = False  # True: no training loop; `fit` makes the run (classic.py baselines, posthoc.py adjustments)
+    # the rules between strategies, checked by the config and the loop without naming any strategy:
+    not_with: tuple[str, ...] = ()  # strategies this one does not stack with, and why (`not_with_why`)
+    not_with_why = ""
+    single_process = ""  # why it needs one process (a reason refuses `accelerate launch` with several)
+    builds_head = False  # True: it makes its own head (no model.bottleneck, no model.new_head_init: logreg)
 
     def __init__(self, cfg=None):
-        self.cfg = cfg  # the whole StrategyConfig; each strategy reads its own section
+        self.cfg = cfg  # its own section of the config (strategy.<name>), or None without options
 
     def fit(self, cfg, overwrite: bool = False) -> dict:
         """A `fitted` strategy's whole run (instead of the training loop); returns its metrics.json."""
@@ -85,7 +93,7 @@ class Stack(Strategy):
     """Several strategies applied in the order named (e.g. gradual_unfreeze+discriminative_lr+l2sp)."""
 
     def __init__(self, strategies: list[Strategy]):
-        super().__init__(strategies[0].cfg if strategies else None)
+        super().__init__(None)
         self.strategies = strategies
         self.name = "+".join(s.name for s in strategies)
         self.train_on = next((s.train_on for s in strategies if s.train_on != "source"), "source")
