@@ -42,7 +42,7 @@ from .errors import ConfigError, UserError
 from .metrics import classification_metrics, collapse_warnings, proxy_a_distance
 from .signals import StopRequest
 from .strategies import default_param_groups, get_strategy
-from .strategies.adapt import Outputs
+from .strategies.base import Outputs, Step
 from .strategies.head import add_bottleneck
 
 log = logging.getLogger("hf_transfer")
@@ -694,10 +694,9 @@ def _step(loop: Loop, batch: dict) -> tuple[torch.Tensor, int]:
         else:
             loss = F.cross_entropy(logits.float(), batch["labels"], weight=loop.class_weight,
                                    label_smoothing=t.label_smoothing)
-        loss = strategy.loss(loss, loop.unwrapped, batch, logits, features)
+        loss = strategy.loss(Step(loss, loop.unwrapped, Outputs(logits, features, batch),
+                                  target_out if stream is not None else None, loop.state.global_step / loop.total_steps))
         if stream is not None:
-            loss = strategy.adapt(loss, loop.unwrapped, Outputs(logits, features), target_out,
-                                  loop.state.global_step / loop.total_steps)
             loop.state.target_batches = stream.consumed
         loop.watch.observe(loss, loop.state.global_step + 1)
         accelerator.backward(loss)

@@ -135,8 +135,8 @@ def test_a_strategy_registered_from_a_test_file_is_covered(world, tmp_path):
 
     @register("scaled_loss_for_test", config=ScaleConfig)
     class ScaledLoss(Strategy):
-        def loss(self, loss, model, batch, logits, features):
-            return loss * self.cfg.factor  # its own section, strategy.scaled_loss_for_test
+        def loss(self, step):
+            return step.loss * self.cfg.factor  # its own section, strategy.scaled_loss_for_test
 
     try:
         cfg = _config(tmp_path / "run", "scaled_loss_for_test", "timm", world)

@@ -6,10 +6,12 @@ A strategy changes *what* trains and *how much*, never the loop itself. The loop
     setup(model)                      once, before the optimizer: freeze, replace the head, add adapters
     param_groups(model, train_cfg)    the optimizer's parameter groups (None: decay / no-decay)
     on_epoch_start(epoch, model)      every epoch, resumed ones included (gradual unfreezing)
-    mix(batch)                        a training batch and soft targets (mixup, CutMix, smoothing)
-    loss(task_loss, model, batch, logits, features)   the loss to minimise (L2-SP, distillation)
-    adapt(loss, model, source, target, progress)  domain adaptation: a transfer loss from source and
-                                      unlabelled target outputs (DANN, CDAN, MMD, MCC, self-training)
+    mix(batch)                        before the forward pass: the batch and soft targets (mixup, CutMix)
+    loss(step)                        the loss to minimise, from a `Step` (base.py): the task loss, the
+                                      model, the source outputs and, with a target domain, the
+                                      unlabelled target's and the training progress. One hook for every
+                                      term: L2-SP, distillation, DANN, CDAN, MMD, MCC, self-training
+    train_logs()                      after an epoch: the averages of the strategy's own terms
     save(model, dir, image_size)      a special save (LoRA merged or adapter)
     state_dict() / load_state_dict()  strategy state, saved in every checkpoint
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
@@ -24,6 +28,23 @@ def default_param_groups(model: nn.Module, lr: float, weight_decay: float, names
     return [{"name": prefix + key, "params": ps, "param_names": ns, "lr": lr,
              "weight_decay": weight_decay if key == "decay" else 0.0}
             for key, (ns, ps) in groups.items() if ps]
+
+
+class Outputs(NamedTuple):
+    logits: torch.Tensor
+    features: torch.Tensor  # pooled features: the head's input
+    inputs: dict | None = None  # the batch itself (the target's, for a teacher to label)
+
+
+@dataclass
+class Step:
+    """What the loss hook sees at one training step."""
+
+    loss: torch.Tensor  # the task loss so far (cross-entropy, or on mix's soft targets); earlier strategies' terms
+    model: nn.Module  # the model being trained (unwrapped)
+    source: Outputs  # the labelled (mixed) batch: its logits, features and inputs
+    target: Outputs | None = None  # `uses_target`: the unlabelled target batch of the same forward pass
+    progress: float = 0.0  # share of training done, in [0, 1] (schedules such as DANN's reversal coefficient)
 
 
 @register("full")
@@ -65,14 +86,10 @@ class Strategy:
         """Mix a training batch; returns it and soft targets (None: the hard labels stand)."""
         return batch, None
 
-    def loss(self, loss: torch.Tensor, model, batch: dict, logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        """The training loss from the task loss (add a penalty, mix in a teacher...)."""
-        return loss
-
-    def adapt(self, loss: torch.Tensor, model, source, target, progress: float) -> torch.Tensor:
-        """Domain adaptation (`uses_target`): add a transfer loss from the source and target outputs
-        (`adapt.Outputs`: logits, features); `progress` is the share of training done, in [0, 1]."""
-        return loss
+    def loss(self, step: Step) -> torch.Tensor:
+        """The loss to minimise at this step: `step.loss` plus the strategy's own terms (a penalty, a teacher's
+        soft targets, a transfer loss from `step.source` and `step.target`)."""
+        return step.loss
 
     def train_logs(self) -> dict:
         """Averages of the strategy's own training terms since the last call (domain loss...)."""
@@ -123,15 +140,10 @@ class Stack(Strategy):
             targets = mixed if mixed is not None else targets
         return batch, targets
 
-    def loss(self, loss, model, batch, logits, features):
+    def loss(self, step: Step) -> torch.Tensor:
         for s in self.strategies:
-            loss = s.loss(loss, model, batch, logits, features)
-        return loss
-
-    def adapt(self, loss, model, source, target, progress):
-        for s in self.strategies:
-            loss = s.adapt(loss, model, source, target, progress)
-        return loss
+            step = dataclasses.replace(step, loss=s.loss(step))
+        return step.loss
 
     def train_logs(self) -> dict:
         return {k: v for s in self.strategies for k, v in s.train_logs().items()}

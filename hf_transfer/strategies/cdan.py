@@ -69,7 +69,8 @@ class Cdan(AdaptStrategy):
                                               c.randomized_dim if c.randomized else None)
         model.domain_discriminator = DomainDiscriminator(model.multilinear_map.out_features, c.hidden)
 
-    def adapt(self, loss, model, source, target, progress):
+    def loss(self, step):
+        loss, model, source, target, progress = step.loss, step.model, step.source, step.target, step.progress
         c = self.cfg
         f = torch.cat([source.features, target.features]).float()
         g = F.softmax(torch.cat([source.logits, target.logits]).float(), -1).detach()

@@ -41,7 +41,8 @@ class Dann(AdaptStrategy):
     def setup(self, model) -> None:
         model.domain_discriminator = DomainDiscriminator(model.feature_dim, self.cfg.hidden)
 
-    def adapt(self, loss, model, source, target, progress):
+    def loss(self, step):
+        loss, model, source, target, progress = step.loss, step.model, step.source, step.target, step.progress
         c = self.cfg
         x = torch.cat([source.features, target.features]).float()
         domain_loss, accuracy = adversarial_loss(model.domain_discriminator, x, len(source.features), progress, c.gamma)

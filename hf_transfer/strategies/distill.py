@@ -73,7 +73,8 @@ class Distill(Strategy):
         self.teacher = load_backbone(ModelConfig(name=c.teacher), model.task, model.label_names).eval()
         self.teacher.requires_grad_(False)
 
-    def loss(self, loss, model, batch, logits, features):
+    def loss(self, step):
+        loss, logits, batch = step.loss, step.source.logits, step.source.inputs
         device = logits.device
         if next(self.teacher.parameters()).device != device:
             self.teacher.to(device)

@@ -51,5 +51,6 @@ class L2SP(Strategy):
         head = sum((params[n].pow(2).sum() for n in self.head), torch.zeros((), device=device))
         return c.alpha / 2 * source + c.beta / 2 * head
 
-    def loss(self, loss, model, batch, logits, features):
+    def loss(self, step):
+        loss, model = step.loss, step.model
         return loss + self.penalty(model)

@@ -44,7 +44,8 @@ class MccConfig:
 @register("mcc", config=MccConfig)
 class Mcc(AdaptStrategy):
 
-    def adapt(self, loss, model, source, target, progress):
+    def loss(self, step):
+        loss, target = step.loss, step.target
         c = self.cfg
         mcc = mcc_loss(target.logits, c.temperature)
         self.log(mcc=mcc)

@@ -45,7 +45,8 @@ class MmdConfig:
 @register("mmd", config=MmdConfig)
 class Mmd(AdaptStrategy):
 
-    def adapt(self, loss, model, source, target, progress):
+    def loss(self, step):
+        loss, source, target = step.loss, step.source, step.target
         c = self.cfg
         mmd = mk_mmd(source.features, target.features, c.kernel_scales)
         self.log(mmd=mmd)

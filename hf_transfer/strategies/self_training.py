@@ -47,7 +47,8 @@ class SelfTraining(AdaptStrategy):
     def setup(self, model) -> None:
         self.teacher = copy.deepcopy(model).eval().requires_grad_(False)
 
-    def adapt(self, loss, model, source, target, progress):
+    def loss(self, step):
+        loss, target = step.loss, step.target
         c = self.cfg
         teacher = self.teacher
         if next(teacher.parameters()).device != target.logits.device:
