@@ -21,10 +21,10 @@ import torch
 from accelerate.utils import send_to_device
 from common import RESULTS, emit, environment, hf_image_loader, hf_workers, table
 
-from hf_transfer.cli import quiet_libraries
 from hf_transfer.config import from_dict
 from hf_transfer.data.loaders import build_loaders
 from hf_transfer.data.sources import build_splits
+from hf_transfer.runner import quiet_libraries
 
 
 class _Stub:

@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from hf_transfer.cli import quiet_libraries
 from hf_transfer.config import from_dict
+from hf_transfer.runner import quiet_libraries
 from hf_transfer.train import train
 
 SETUPS = {

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from common import emit, environment, table
 
-from hf_transfer.cli import quiet_libraries
 from hf_transfer.config import apply_overrides, from_dict
+from hf_transfer.runner import quiet_libraries
 from hf_transfer.train import train
 
 RECIPE = {"lr": 1e-4, "warmup_ratio": 0.1, "scheduler": "linear", "epochs": 3, "batch_size": 16, "min_steps": 300,

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from common import RESULTS, bare_setup, emit, environment, hf_image_loader, hf_workers, table
 
-from hf_transfer.cli import quiet_libraries
 from hf_transfer.config import from_dict
 from hf_transfer.data.transforms import resolve_data_config
+from hf_transfer.runner import quiet_libraries
 from hf_transfer.strategies import default_param_groups
 from hf_transfer.train import make_optimizer, make_scheduler, train
 

@@ -1,7 +1,8 @@
 """Run configuration: what to train, as dataclasses with help text and validation.
 
 A config is a tree of dataclasses (`Config` holds `ModelConfig`, `DataConfig`, `TrainConfig`,
-`StrategyConfig`, `HubConfig`). It is read from YAML or JSON, from a recipe (a Python file
+`StrategyConfig`, `HubConfig`); `StrategyConfig` is built from the strategy registry: `name` and one
+section per strategy with options, each defined in that strategy's own file. It is read from YAML or JSON, from a recipe (a Python file
 whose `recipe()` returns a `Config`), and overridden from the command line with
 `--set train.epochs=3`. Every value is checked against the field's type and allowed values, and
 a bad one raises a `ConfigError` that names the field, e.g.
@@ -24,14 +25,7 @@ from typing import Any, Literal, Optional
 import yaml
 
 from .errors import ConfigError
-
-
-def _f(default=dataclasses.MISSING, help: str = "", **kw):
-    """A dataclass field with help text (shown by `hf-transfer run --help-config`)."""
-    if isinstance(default, (list, dict)):
-        value = default
-        return field(default_factory=lambda: type(value)(value), metadata={"help": help}, **kw)
-    return field(default=default, metadata={"help": help}, **kw)
+from .fields import option as _f
 
 
 @dataclass
@@ -201,134 +195,38 @@ class TrainConfig:
 
 
 @dataclass
-class PartialConfig:
-    freeze_groups: int = _f(0, "Freeze the first N layer groups (timm group_matcher stages / transformers embeddings + encoder layers).")
-    freeze_patterns: list = _f([], "Also freeze parameters whose name matches any of these regular expressions.")
-
-
-@dataclass
-class GradualUnfreezeConfig:
-    every_epochs: int = _f(1, "Unfreeze the next deeper group every N epochs (the head trains from the start).")
-    groups_per_step: int = _f(1, "Groups unfrozen at each step, from the head towards the input.")
-
-
-@dataclass
-class DiscriminativeLRConfig:
-    decay: float = _f(0.7, "Layer-wise LR decay: the head gets train.lr, each group below it `decay` times the one above.")
-
-
-@dataclass
-class L2SPConfig:
-    alpha: float = _f(0.01, "Weight of alpha/2 * ||w - w0||^2 on the transferred weights (w0: the pretrained ones).")
-    beta: float = _f(0.01, "Weight of beta/2 * ||w_head||^2 on the new head.")
-
-
-@dataclass
-class LoraConfig:
-    r: int = _f(8, "LoRA rank.")
-    alpha: int = _f(16, "LoRA scaling (lora_alpha).")
-    dropout: float = _f(0.0, "Dropout on the LoRA branch.")
-    target_modules: list = _f([], "Module names to adapt; empty: the attention projections of transformers models, "
-                                  "or every Linear/Conv2d layer of the backbone for timm models.")
-    save: Literal["merged", "adapter"] = _f("merged", "Save the model with the adapters merged in (loads as a plain "
-                                                        "model), or the peft adapter (+ head) alone.")
-
-
-@dataclass
-class DistillConfig:
-    teacher: Optional[str] = _f(None, "The teacher: a model folder (e.g. another run's model/) or Hub id with the same labels.")
-    temperature: float = _f(2.0, "Softmax temperature T of the soft targets.")
-    alpha: float = _f(0.5, "Weight a of the distillation term: loss = (1-a)*CE + a*T^2*KL(teacher || student).")
-
-
-@dataclass
-class AugmentConfig:
-    mixup: float = _f(0.0, "Mixup alpha (0: off).")
-    cutmix: float = _f(0.0, "CutMix alpha (0: off).")
-    auto_augment: Optional[str] = _f(None, "timm auto-augment policy, e.g. rand-m9-mstd0.5 (RandAugment) or original (AutoAugment).")
-    random_erasing: float = _f(0.0, "Random erasing probability.")
-    label_smoothing: float = _f(0.0, "Label smoothing (also applied to mixup/cutmix targets).")
-
-
-@dataclass
-class HeadConfig:
-    hidden: list = _f([], "Hidden layer sizes of the new head; empty: a single linear layer.")
-    dropout: float = _f(0.0, "Dropout before each layer of the head.")
-
-
-@dataclass
-class DannConfig:
-    trade_off: float = _f(1.0, "Weight of the domain-adversarial loss added to the source cross-entropy.")
-    hidden: int = _f(1024, "Width of the domain discriminator's two hidden layers.")
-    gamma: float = _f(10.0, "Ganin's schedule of the gradient-reversal coefficient: 2 / (1 + exp(-gamma * p)) - 1, "
-                            "p = training progress in [0, 1].")
-
-
-@dataclass
-class CdanConfig(DannConfig):
-    entropy: bool = _f(True, "Entropy conditioning (CDAN+E): weight each sample by 1 + exp(-entropy of its prediction).")
-    randomized: bool = _f(False, "Use the randomized multilinear map (size randomized_dim) instead of the full one, "
-                                 "as the reference's --randomized. The full map has features x classes inputs "
-                                 "(with the 256-wide bottleneck and 10 classes: 2,560, a 2.6M-parameter first "
-                                 "discriminator layer); turn this on when that is too large (above ~4,096).")
-    randomized_dim: int = _f(1024, "Size of the randomized multilinear map (with randomized: true).")
-
-
-@dataclass
-class MmdConfig:
-    trade_off: float = _f(1.0, "Weight of the multi-kernel MMD between source and target features.")
-    kernel_scales: list = _f([0.25, 0.5, 1.0, 2.0, 4.0], "Gaussian kernel bandwidths, as multiples of the mean "
-                                                          "pairwise squared distance in the batch.")
-
-
-@dataclass
-class MccConfig:
-    trade_off: float = _f(1.0, "Weight of the minimum class confusion loss on target predictions.")
-    temperature: float = _f(2.5, "Softmax temperature of the target predictions.")
-
-
-@dataclass
-class MllsConfig:
-    decision: Literal["accuracy", "macro_f1"] = _f(
-        "accuracy", "accuracy: predict the most probable class under the estimated target priors (Bayes for accuracy); "
-                    "macro_f1: re-weight the classes to maximise the macro-F1 expected under those posteriors.")
-
-
-@dataclass
-class SelfTrainingConfig:
-    trade_off: float = _f(1.0, "Weight of the cross-entropy on the teacher's pseudo-labels of the target.")
-    threshold: float = _f(0.9, "A target sample joins the loss when the teacher's top probability is at least this.")
-
-
-@dataclass
-class StrategyConfig:
-    name: str = _f("full", "Transfer strategy, or several joined by '+', e.g. gradual_unfreeze+discriminative_lr+l2sp. "
-                           "One of: full, linear_probe, partial, gradual_unfreeze, discriminative_lr, l2sp, lora, "
-                           "distill, augment, head; the fitted baselines tfidf_logreg, frozen_logreg; with data.target: source_only, "
-                           "source_only_joint, target_finetune, oracle, dann, cdan, mmd, mcc, and (from a source_only "
-                           "model) adabn, bbse, mlls, and (from an adapted model) self_training.")
-    partial: PartialConfig = field(default_factory=PartialConfig)
-    gradual_unfreeze: GradualUnfreezeConfig = field(default_factory=GradualUnfreezeConfig)
-    discriminative_lr: DiscriminativeLRConfig = field(default_factory=DiscriminativeLRConfig)
-    l2sp: L2SPConfig = field(default_factory=L2SPConfig)
-    lora: LoraConfig = field(default_factory=LoraConfig)
-    distill: DistillConfig = field(default_factory=DistillConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    head: HeadConfig = field(default_factory=HeadConfig)
-    dann: DannConfig = field(default_factory=DannConfig)
-    cdan: CdanConfig = field(default_factory=CdanConfig)
-    mmd: MmdConfig = field(default_factory=MmdConfig)
-    mcc: MccConfig = field(default_factory=MccConfig)
-    mlls: MllsConfig = field(default_factory=MllsConfig)
-    self_training: SelfTrainingConfig = field(default_factory=SelfTrainingConfig)
-
-
-@dataclass
 class HubConfig:
     push_to_hub: bool = _f(False, "Upload the model, card and report to the Hub at the end.")
     repo_id: Optional[str] = _f(None, "Hub repository, OWNER/NAME.")
     private: bool = _f(False, "Create the repository as private.")
     license: str = _f("apache-2.0", "License written into the model card.")
+
+
+_STRATEGY_CONFIGS: dict = {}
+
+
+def strategy_config_class() -> type:
+    """`StrategyConfig`: `name`, and one section per registered strategy that has options (`strategy.<name>`,
+    the dataclass its file registers with `@register(name, config=...)`). Built from the registry, so a
+    strategy registered later (a plugin, a test) gets its section too."""
+    from .strategies import REGISTRY  # noqa: PLC0415 (the strategies' files need no config)
+
+    sections = tuple((name, cls.config) for name, cls in REGISTRY.items() if cls.config is not None)
+    key = (tuple(REGISTRY), sections)
+    if key not in _STRATEGY_CONFIGS:
+        names = _f("full", "Transfer strategy, or several joined by '+', e.g. gradual_unfreeze+discriminative_lr+l2sp. "
+                           f"One of: {', '.join(REGISTRY)}. README's strategy tables say what each does and needs.")
+        cls = dataclasses.make_dataclass(
+            "StrategyConfig", [("name", str, names), *[(n, c, field(default_factory=c)) for n, c in sections]])
+        cls.__module__ = __name__
+        _STRATEGY_CONFIGS[key] = cls
+    return _STRATEGY_CONFIGS[key]
+
+
+def __getattr__(name: str):
+    if name == "StrategyConfig":  # the class of the registry as it is now
+        return strategy_config_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -339,7 +237,8 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    strategy: Any = field(default_factory=lambda: strategy_config_class()(),
+                          metadata={"help": "The strategy and its options", "dataclass": lambda: strategy_config_class()})
     hub: HubConfig = field(default_factory=HubConfig)
 
     def to_dict(self) -> dict:
@@ -399,10 +298,17 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
+def _field_type(f: dataclasses.Field, hints: dict):
+    """A field's type; `strategy`'s is the registry's StrategyConfig (field metadata `dataclass`)."""
+    return f.metadata["dataclass"]() if "dataclass" in f.metadata else hints[f.name]
+
+
 def _build(cls, values: dict, prefix: str = ""):
     """Make dataclass `cls` from a nested dict, checking every key and value."""
     if isinstance(values, cls):
         return values
+    if dataclasses.is_dataclass(values) and not isinstance(values, type):  # e.g. a StrategyConfig made before a register
+        values = dataclasses.asdict(values)
     if not isinstance(values, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping of fields, got {values!r}")
     hints = typing.get_type_hints(cls)
@@ -419,7 +325,7 @@ def _build(cls, values: dict, prefix: str = ""):
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"{key}: required")
             continue
-        tp = hints[f.name]
+        tp = _field_type(f, hints)
         value = values[f.name]
         if dataclasses.is_dataclass(tp):
             kwargs[f.name] = _build(tp, value, key + ".")
@@ -496,54 +402,31 @@ def _data_rules(cfg: Config) -> list[tuple[str, bool, str]]:
 
 
 def _strategy_rules(s) -> list[tuple[str, bool, str]]:
-    """(field, holds, why) for each strategy's section."""
-    return [
-        ("strategy.partial.freeze_groups", s.partial.freeze_groups >= 0, "must be 0 or more"),
-        ("strategy.gradual_unfreeze.every_epochs", s.gradual_unfreeze.every_epochs >= 1, "must be at least 1"),
-        ("strategy.gradual_unfreeze.groups_per_step", s.gradual_unfreeze.groups_per_step >= 1, "must be at least 1"),
-        ("strategy.discriminative_lr.decay", 0 < s.discriminative_lr.decay <= 1, "must be in (0, 1]"),
-        ("strategy.l2sp.alpha", s.l2sp.alpha >= 0, "must be 0 or more"),
-        ("strategy.l2sp.beta", s.l2sp.beta >= 0, "must be 0 or more"),
-        ("strategy.lora.r", s.lora.r >= 1, "must be at least 1"),
-        ("strategy.lora.dropout", 0 <= s.lora.dropout < 1, "must be in [0, 1)"),
-        ("strategy.distill.temperature", s.distill.temperature > 0, "must be positive"),
-        ("strategy.distill.alpha", 0 <= s.distill.alpha <= 1, "must be in [0, 1]"),
-        ("strategy.augment.mixup", s.augment.mixup >= 0, "must be 0 or more"),
-        ("strategy.augment.cutmix", s.augment.cutmix >= 0, "must be 0 or more"),
-        ("strategy.augment.random_erasing", 0 <= s.augment.random_erasing <= 1, "must be in [0, 1]"),
-        ("strategy.augment.label_smoothing", 0 <= s.augment.label_smoothing < 1, "must be in [0, 1)"),
-        ("strategy.head.dropout", 0 <= s.head.dropout < 1, "must be in [0, 1)"),
-        ("strategy.head.hidden", all(isinstance(h, int) and h >= 1 for h in s.head.hidden), "must be a list of sizes >= 1"),
-        ("strategy.dann.trade_off", s.dann.trade_off >= 0, "must be 0 or more"),
-        ("strategy.dann.hidden", s.dann.hidden >= 1, "must be at least 1"),
-        ("strategy.cdan.trade_off", s.cdan.trade_off >= 0, "must be 0 or more"),
-        ("strategy.cdan.hidden", s.cdan.hidden >= 1, "must be at least 1"),
-        ("strategy.cdan.randomized_dim", s.cdan.randomized_dim >= 1, "must be at least 1"),
-        ("strategy.mmd.trade_off", s.mmd.trade_off >= 0, "must be 0 or more"),
-        ("strategy.mmd.kernel_scales", bool(s.mmd.kernel_scales) and all(
-            isinstance(k, (int, float)) and k > 0 for k in s.mmd.kernel_scales), "must be a list of positive numbers"),
-        ("strategy.mcc.trade_off", s.mcc.trade_off >= 0, "must be 0 or more"),
-        ("strategy.mcc.temperature", s.mcc.temperature > 0, "must be positive"),
-        ("strategy.self_training.trade_off", s.self_training.trade_off >= 0, "must be 0 or more"),
-        ("strategy.self_training.threshold", 0 <= s.self_training.threshold < 1, "must be in [0, 1)"),
-    ]
+    """(field, holds, why) of every strategy's section (its options dataclass's `rules()`), and of the named
+    strategies' `rules_in_use()` (e.g. distill's teacher, required only when distill runs)."""
+    named = set(s.name.split("+"))
+    rows = []
+    for f in dataclasses.fields(s):
+        section = getattr(s, f.name)
+        checks = [*getattr(section, "rules", list)(), *(getattr(section, "rules_in_use", list)() if f.name in named else [])]
+        rows += [(f"strategy.{f.name}.{key}", ok, why) for key, ok, why in checks]
+    return rows
 
 
 def _check_strategy_names(cfg: Config) -> None:
     """strategy.name: known strategies that stack, with the data and head they need."""
-    from .strategies import REGISTRY  # noqa: PLC0415 (strategies import config)
+    from .strategies import REGISTRY  # noqa: PLC0415
 
     s, d = cfg.strategy, cfg.data
     parts = s.name.split("+")
     for part in parts:
         if part not in REGISTRY:
             raise ConfigError(f"strategy.name: {part!r} is not one of: {', '.join(REGISTRY)}")
-    if "distill" in parts and not s.distill.teacher:
-        raise ConfigError("strategy.distill.teacher: required when strategy.name includes distill")
-    grouped = sorted({"partial", "gradual_unfreeze", "discriminative_lr", "l2sp"} & set(parts))
-    if "lora" in parts and grouped:
-        raise ConfigError(f"strategy.name: lora does not stack with {', '.join(grouped)} (they work on the "
-                          "backbone's own weights, which LoRA freezes)")
+    for part in parts:  # "does not stack with": a class attribute of the strategy
+        clash = [p for p in REGISTRY[part].not_with if p in parts]
+        if clash:
+            raise ConfigError(f"strategy.name: {part} does not stack with {', '.join(sorted(clash))} "
+                              f"({REGISTRY[part].not_with_why})")
     needs_target = [p for p in parts if REGISTRY[p].train_on != "source" or REGISTRY[p].uses_target]
     if needs_target and not d.target.dataset:
         raise ConfigError(f"data.target.dataset: required by strategy {needs_target[0]} (the target domain)")
@@ -554,10 +437,11 @@ def _check_strategy_names(cfg: Config) -> None:
                           "loop; it does not stack with other strategies")
     if d.target.dataset and any(REGISTRY[p].fitted and not REGISTRY[p].uses_target for p in parts):
         raise ConfigError(f"data.target.dataset: {parts[0]} is not a domain-adaptation method; leave data.target out")
-    if cfg.model.new_head_init == "logreg" and "head" in parts:
-        raise ConfigError("model.new_head_init: logreg fits a linear head; strategy head replaces it by hidden layers")
-    if cfg.model.bottleneck and "head" in parts:
-        raise ConfigError("model.bottleneck: strategy head builds its own hidden layers; leave model.bottleneck out")
+    head = next((p for p in parts if REGISTRY[p].builds_head), None)
+    if cfg.model.new_head_init == "logreg" and head:
+        raise ConfigError(f"model.new_head_init: logreg fits a linear head; strategy {head} replaces it by hidden layers")
+    if cfg.model.bottleneck and head:
+        raise ConfigError(f"model.bottleneck: strategy {head} builds its own hidden layers; leave model.bottleneck out")
     if cfg.model.bottleneck and cfg.model.new_head_init == "logreg":
         raise ConfigError("model.bottleneck: model.new_head_init: logreg fits a linear head on the backbone's features")
     if len(set(parts)) != len(parts):
@@ -581,7 +465,10 @@ def bottleneck_width(cfg: Config) -> int:
     """model.bottleneck, with null resolved: 256 for a domain-adaptation run whose head is a plain linear one."""
     if cfg.model.bottleneck is not None:
         return cfg.model.bottleneck
-    plain_head = "head" not in cfg.strategy.name.split("+") and cfg.model.new_head_init != "logreg"
+    from .strategies import REGISTRY  # noqa: PLC0415
+
+    plain_head = not any(REGISTRY[p].builds_head for p in cfg.strategy.name.split("+") if p in REGISTRY) \
+        and cfg.model.new_head_init != "logreg"
     return 256 if cfg.data.target.dataset and plain_head else 0
 
 
@@ -633,7 +520,7 @@ def describe(cls=Config, prefix: str = "") -> list[tuple[str, str, str]]:
     """(key, default, help) for every field, for `--help-config` and the README."""
     rows = []
     for f in dataclasses.fields(cls):
-        tp = typing.get_type_hints(cls)[f.name]
+        tp = _field_type(f, typing.get_type_hints(cls))
         if dataclasses.is_dataclass(tp):
             rows += describe(tp, prefix + f.name + ".")
             continue

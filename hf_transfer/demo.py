@@ -51,7 +51,7 @@ def demo_configs(out: Path, full: bool = False) -> list:
 
 
 def run_demo(output_dir: str | None = None, full: bool = False) -> Path:
-    from .cli import run_configs
+    from .runner import run_configs
 
     out = Path(output_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     rundir.check(out)

@@ -172,7 +172,7 @@ def run_rank(models: str, dataset: str, out: str, layers: str | None = None, val
 
 def validate_rows(rows: list[dict], out_dir: Path, options: dict) -> dict:
     """Fine-tune every head-input candidate with one budget; record its test accuracy in its row."""
-    from .cli import run_configs
+    from .runner import run_configs
 
     tick = time.perf_counter()
     whole = [r for r in rows if r["layer"] is None]

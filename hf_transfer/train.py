@@ -42,7 +42,7 @@ from .errors import ConfigError, UserError
 from .metrics import classification_metrics, collapse_warnings, proxy_a_distance
 from .signals import StopRequest
 from .strategies import default_param_groups, get_strategy
-from .strategies.adapt import Outputs
+from .strategies.base import Outputs, Step
 from .strategies.head import add_bottleneck
 
 log = logging.getLogger("hf_transfer")
@@ -520,9 +520,9 @@ def _load(cfg: Config, accelerator: Accelerator, out: Path, overwrite: bool, res
     log.info("data: task=%s, %d classes, train=%d (%s), %s%s", splits.task, len(splits.label_names), len(splits.train),
              strategy.train_on, ", ".join(f"{k}={len(v)}" for k, v in splits.eval_sets.items()),
              f", unlabelled target={len(splits.target_train)}" if strategy.uses_target else "")
-    if accelerator.num_processes > 1 and "gradual_unfreeze" in cfg.strategy.name.split("+"):
-        raise UserError("strategy.name: gradual_unfreeze needs a single process (DDP only syncs the parameters "
-                        "that train from the start)")
+    alone = next((s for s in getattr(strategy, "strategies", [strategy]) if s.single_process), None)
+    if accelerator.num_processes > 1 and alone:
+        raise UserError(f"strategy.name: {alone.name} needs a single process ({alone.single_process})")
     if bottleneck_width(cfg) and model.head_is_new:
         add_bottleneck(model, bottleneck_width(cfg), zero_classifier=cfg.model.new_head_init == "zeros")
     strategy.setup(model)
@@ -694,10 +694,9 @@ def _step(loop: Loop, batch: dict) -> tuple[torch.Tensor, int]:
         else:
             loss = F.cross_entropy(logits.float(), batch["labels"], weight=loop.class_weight,
                                    label_smoothing=t.label_smoothing)
-        loss = strategy.loss(loss, loop.unwrapped, batch, logits, features)
+        loss = strategy.loss(Step(loss, loop.unwrapped, Outputs(logits, features, batch),
+                                  target_out if stream is not None else None, loop.state.global_step / loop.total_steps))
         if stream is not None:
-            loss = strategy.adapt(loss, loop.unwrapped, Outputs(logits, features), target_out,
-                                  loop.state.global_step / loop.total_steps)
             loop.state.target_batches = stream.consumed
         loop.watch.observe(loss, loop.state.global_step + 1)
         accelerator.backward(loss)

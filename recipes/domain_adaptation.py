@@ -87,6 +87,6 @@ def recipe(output_dir: str = "runs/domain_adaptation", benchmark: str = "digits"
 
 
 if __name__ == "__main__":
-    from hf_transfer.cli import recipe_main
+    from hf_transfer.runner import recipe_main
 
     recipe_main(recipe)

@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 from hf_transfer.config import StrategyConfig
 from hf_transfer.errors import ConfigError
 from hf_transfer.strategies import get_strategy
-from hf_transfer.strategies.adapt import Outputs, ganin_coefficient, reverse_gradient
+from hf_transfer.strategies.adapt import ganin_coefficient, reverse_gradient
+from hf_transfer.strategies.base import Outputs, Step
 from hf_transfer.strategies.mcc import mcc_loss
 from hf_transfer.strategies.mmd import mk_mmd
 from hf_transfer.train import train
@@ -50,7 +51,7 @@ def test_dann_backbone_gradient_is_the_reversed_discriminator_gradient():
     dann.setup(model)
     fs, ft = torch.randn(4, 6, requires_grad=True), torch.randn(4, 6, requires_grad=True)
     progress = 0.3
-    loss = dann.adapt(torch.zeros(()), model, Outputs(torch.randn(4, 3), fs), Outputs(torch.randn(4, 3), ft), progress)
+    loss = dann.loss(Step(torch.zeros(()), model, Outputs(torch.randn(4, 3), fs), Outputs(torch.randn(4, 3), ft), progress))
     loss.backward()
     disc_grad = model.domain_discriminator[0].weight.grad.clone()
 
@@ -82,7 +83,7 @@ def test_cdan_conditions_on_predictions_and_weights_by_entropy():
     get_strategy(cfg).setup(big)
     assert big.multilinear_map.randomized and big.multilinear_map(f, g).shape == (2, 8)
     fs, ft = torch.randn(4, 4, requires_grad=True), torch.randn(4, 4, requires_grad=True)
-    loss = cdan.adapt(torch.zeros(()), model, Outputs(torch.randn(4, 3), fs), Outputs(torch.randn(4, 3), ft), 0.5)
+    loss = cdan.loss(Step(torch.zeros(()), model, Outputs(torch.randn(4, 3), fs), Outputs(torch.randn(4, 3), ft), 0.5))
     loss.backward()
     assert loss.item() > 0 and fs.grad.abs().sum() > 0
 
@@ -144,8 +145,8 @@ def test_self_training_learns_the_frozen_teachers_confident_labels_only():
     with torch.no_grad():
         model.weight.add_(torch.randn(4, 3))  # the student has moved on since the start
     student = model({"x": x})
-    loss = st.adapt(torch.zeros(()), model, Outputs(torch.randn(2, 3), torch.randn(2, 4)),
-                    Outputs(student, torch.randn(16, 4), {"x": x}), 0.5)
+    loss = st.loss(Step(torch.zeros(()), model, Outputs(torch.randn(2, 3), torch.randn(2, 4)),
+                    Outputs(student, torch.randn(16, 4), {"x": x}), 0.5))
     probs = F.softmax(x @ before, -1)
     keep = probs.max(-1).values >= 0.8
     assert 0 < keep.sum() < 16  # the threshold leaves some out
@@ -157,8 +158,8 @@ def test_self_training_learns_the_frozen_teachers_confident_labels_only():
     cfg.self_training.threshold = 0.999999  # nobody confident enough: no target term at all
     st = get_strategy(cfg)
     st.setup(model)
-    assert st.adapt(torch.zeros(()), model, Outputs(torch.randn(2, 3), torch.randn(2, 4)),
-                    Outputs(student, torch.randn(16, 4), {"x": x}), 0.5).item() == 0.0
+    assert st.loss(Step(torch.zeros(()), model, Outputs(torch.randn(2, 3), torch.randn(2, 4)),
+                    Outputs(student, torch.randn(16, 4), {"x": x}), 0.5)).item() == 0.0
 
 
 # ----------------------------------------------------------------------------------------------

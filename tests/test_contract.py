@@ -117,21 +117,36 @@ def test_every_strategy_trains_saves_reloads_and_resumes_exactly(name, kind, wor
 
 
 def test_a_strategy_registered_from_a_test_file_is_covered(world, tmp_path):
-    """Adding a strategy is one class registered from anywhere; the loop and the contract pick it up."""
+    """Adding a strategy is one file: an options dataclass (with its checks) and a class with hooks, registered
+    from anywhere; the config gets its section, the loop and the contract pick it up."""
+    from dataclasses import dataclass
+
+    from hf_transfer.config import apply_overrides, strategy_config_class
+    from hf_transfer.errors import ConfigError
+    from hf_transfer.fields import option
     from hf_transfer.strategies import Strategy, register
 
-    @register
-    class HalfLoss(Strategy):
-        name = "half_loss_for_test"
+    @dataclass
+    class ScaleConfig:
+        factor: float = option(0.5, "Multiply the task loss by this.")
 
-        def loss(self, loss, model, batch, logits, features):
-            return loss * 0.5
+        def rules(self):
+            return [("factor", self.factor > 0, "must be positive")]
+
+    @register("scaled_loss_for_test", config=ScaleConfig)
+    class ScaledLoss(Strategy):
+        def loss(self, step):
+            return step.loss * self.cfg.factor  # its own section, strategy.scaled_loss_for_test
 
     try:
-        cfg = _config(tmp_path / "run", HalfLoss.name, "timm", world)
-        metrics = train(cfg)
-        assert metrics["strategy"] == HalfLoss.name and metrics["status"] == "finished"
+        cfg = _config(tmp_path / "run", "scaled_loss_for_test", "timm", world)
+        assert cfg.strategy.scaled_loss_for_test == ScaleConfig(0.5)
+        with pytest.raises(ConfigError, match=r"^strategy\.scaled_loss_for_test\.factor: must be positive$"):
+            apply_overrides(cfg, ["strategy.scaled_loss_for_test.factor=0"])
+        metrics = train(apply_overrides(cfg, ["strategy.scaled_loss_for_test.factor=0.25"]))
+        assert metrics["strategy"] == "scaled_loss_for_test" and metrics["status"] == "finished"
         full = train(_config(tmp_path / "full", "full", "timm", world))
         assert metrics["history"][0]["train_loss"] < full["history"][0]["train_loss"]  # the hook ran
     finally:
-        del REGISTRY[HalfLoss.name]
+        del REGISTRY["scaled_loss_for_test"]
+    assert not hasattr(strategy_config_class()(), "scaled_loss_for_test")  # and its section went with it

@@ -6,10 +6,12 @@ A strategy changes *what* trains and *how much*, never the loop itself. The loop
     setup(model)                      once, before the optimizer: freeze, replace the head, add adapters
     param_groups(model, train_cfg)    the optimizer's parameter groups (None: decay / no-decay)
     on_epoch_start(epoch, model)      every epoch, resumed ones included (gradual unfreezing)
-    mix(batch)                        a training batch and soft targets (mixup, CutMix, smoothing)
-    loss(task_loss, model, batch, logits, features)   the loss to minimise (L2-SP, distillation)
-    adapt(loss, model, source, target, progress)  domain adaptation: a transfer loss from source and
-                                      unlabelled target outputs (DANN, CDAN, MMD, MCC, self-training)
+    mix(batch)                        before the forward pass: the batch and soft targets (mixup, CutMix)
+    loss(step)                        the loss to minimise, from a `Step` (base.py): the task loss, the
+                                      model, the source outputs and, with a target domain, the
+                                      unlabelled target's and the training progress. One hook for every
+                                      term: L2-SP, distillation, DANN, CDAN, MMD, MCC, self-training
+    train_logs()                      after an epoch: the averages of the strategy's own terms
     save(model, dir, image_size)      a special save (LoRA merged or adapter)
     state_dict() / load_state_dict()  strategy state, saved in every checkpoint
 
@@ -19,6 +21,11 @@ unlabelled target batch joins every step).
 
 Strategies stack: `strategy.name: gradual_unfreeze+discriminative_lr+l2sp` applies them in order.
 
+A strategy is one file: its options dataclass (the `strategy.<name>` config section, with `rules()`),
+its class with the hooks, and `@register("name", config=Options)` (registry.py). Rules between
+strategies are class attributes (`not_with`, `single_process`, `builds_head`), read by the config
+checks and the loop.
+
 `fitted` strategies run no loop; their `fit` makes the run, and they do not stack: `tfidf_logreg`
 and `frozen_logreg` (classic.py), the baselines users try first, and the post-hoc adaptations
 `adabn`, `bbse` and `mlls` (posthoc.py), which adjust a trained source model with unlabelled target data.
@@ -26,38 +33,18 @@ and `frozen_logreg` (classic.py), the baselines users try first, and the post-ho
 
 from __future__ import annotations
 
-from .augment import Augment
+# ruff: noqa: I001, F401  (every strategy file registers itself with @register; this order is the order of
+# the strategies in --help-config, in the errors and in a config's sections)
 from .base import Stack, Strategy, default_param_groups
-from .baselines import Oracle, SourceOnly, SourceOnlyJoint, TargetFinetune
-from .cdan import Cdan
-from .classic import FrozenLogreg, TfidfLogreg
-from .dann import Dann
-from .distill import Distill
-from .freeze import GradualUnfreeze, LinearProbe, Partial
-from .head import Head
-from .l2sp import L2SP
-from .lora import Lora
-from .lr import DiscriminativeLR
-from .mcc import Mcc
-from .mmd import Mmd
-from .posthoc import BBSE, MLLS, AdaBN
-from .self_training import SelfTraining
-
-REGISTRY: dict[str, type[Strategy]] = {s.name: s for s in (
-    Strategy, LinearProbe, Partial, GradualUnfreeze, DiscriminativeLR, L2SP, Lora, Distill, Augment, Head,
-    SourceOnly, SourceOnlyJoint, TargetFinetune, Oracle, Dann, Cdan, Mmd, Mcc, SelfTraining, AdaBN, BBSE, MLLS,
-    TfidfLogreg, FrozenLogreg)}
-
-
-def register(cls: type[Strategy]) -> type[Strategy]:
-    """Class decorator: make a strategy known by its `name` (to the config checks, the loop and the recipes)."""
-    REGISTRY[cls.name] = cls
-    return cls
+from .registry import REGISTRY, register
+from . import freeze, lr, l2sp, lora, distill, augment, head
+from . import baselines, dann, cdan, mmd, mcc, self_training, posthoc, classic
 
 
 def get_strategy(cfg) -> Strategy:
-    """The strategy (or stack of strategies) named by `cfg.name`, e.g. 'linear_probe' or 'partial+l2sp'."""
-    parts = [REGISTRY[name](cfg) for name in cfg.name.split("+")]
+    """The strategy (or stack) named by `cfg.name` (a StrategyConfig), e.g. 'linear_probe' or 'partial+l2sp';
+    each part gets its own section of `cfg` (None for a strategy without options)."""
+    parts = [REGISTRY[name](getattr(cfg, name, None)) for name in cfg.name.split("+")]
     return parts[0] if len(parts) == 1 else Stack(parts)
 
 

@@ -12,19 +12,12 @@ over the joined batch, and adds its transfer loss to the source cross-entropy:
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Strategy
-
-
-class Outputs(NamedTuple):
-    logits: torch.Tensor
-    features: torch.Tensor  # pooled features: the head's input
-    inputs: dict | None = None  # the batch itself (the target's, for a teacher to label)
+from .base import Outputs, Strategy  # noqa: F401 (Outputs: re-exported for the adaptation tests)
 
 
 class _ReverseGradient(torch.autograd.Function):

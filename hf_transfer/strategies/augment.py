@@ -7,16 +7,38 @@ mixup/CutMix mix each batch and return soft targets; label smoothing applies to 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import torch
 
+from ..fields import option
 from .base import Strategy
+from .registry import register
 
 
+@dataclass
+class AugmentConfig:
+    mixup: float = option(0.0, "Mixup alpha (0: off).")
+    cutmix: float = option(0.0, "CutMix alpha (0: off).")
+    auto_augment: Optional[str] = option(None, "timm auto-augment policy, e.g. rand-m9-mstd0.5 (RandAugment) or original (AutoAugment).")
+    random_erasing: float = option(0.0, "Random erasing probability.")
+    label_smoothing: float = option(0.0, "Label smoothing (also applied to mixup/cutmix targets).")
+
+    def rules(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("mixup", self.mixup >= 0, "must be 0 or more"),
+            ("cutmix", self.cutmix >= 0, "must be 0 or more"),
+            ("random_erasing", 0 <= self.random_erasing <= 1, "must be in [0, 1]"),
+            ("label_smoothing", 0 <= self.label_smoothing < 1, "must be in [0, 1)"),
+        ]
+
+
+@register("augment", config=AugmentConfig)
 class Augment(Strategy):
-    name = "augment"
 
     def data_augment(self) -> dict:
-        c = self.cfg.augment
+        c = self.cfg
         out = {}
         if c.auto_augment:
             out["auto_augment"] = c.auto_augment
@@ -25,7 +47,7 @@ class Augment(Strategy):
         return out
 
     def setup(self, model) -> None:
-        c = self.cfg.augment
+        c = self.cfg
         self.num_classes = len(model.label_names)
         self.mixer = None
         if (c.mixup or c.cutmix) and model.task == "image":
@@ -35,7 +57,7 @@ class Augment(Strategy):
                                num_classes=self.num_classes)
 
     def mix(self, batch):
-        c = self.cfg.augment
+        c = self.cfg
         labels = batch["labels"]
         if self.mixer is not None and labels.shape[0] % 2 == 0:  # timm mixes pairs: even batches only
             x, targets = self.mixer(batch["pixel_values"], labels)

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+from typing import NamedTuple
+
 import torch
 from torch import nn
+
+from .registry import register
 
 
 def default_param_groups(model: nn.Module, lr: float, weight_decay: float, names: list[str] | None = None,
@@ -24,16 +30,39 @@ def default_param_groups(model: nn.Module, lr: float, weight_decay: float, names
             for key, (ns, ps) in groups.items() if ps]
 
 
+class Outputs(NamedTuple):
+    logits: torch.Tensor
+    features: torch.Tensor  # pooled features: the head's input
+    inputs: dict | None = None  # the batch itself (the target's, for a teacher to label)
+
+
+@dataclass
+class Step:
+    """What the loss hook sees at one training step."""
+
+    loss: torch.Tensor  # the task loss so far (cross-entropy, or on mix's soft targets); earlier strategies' terms
+    model: nn.Module  # the model being trained (unwrapped)
+    source: Outputs  # the labelled (mixed) batch: its logits, features and inputs
+    target: Outputs | None = None  # `uses_target`: the unlabelled target batch of the same forward pass
+    progress: float = 0.0  # share of training done, in [0, 1] (schedules such as DANN's reversal coefficient)
+
+
+@register("full")
 class Strategy:
     """Full fine-tuning: every weight trains. The base class whose no-op hooks others override."""
 
-    name = "full"
+    name: str  # and `config` (its options dataclass, or None): set by @register(name, config=...)
     train_on = "source"  # or, with data.target: "target_labelled" (a few), "target" (all labelled target)
     uses_target = False  # True: every step also sees an unlabelled target batch (domain adaptation)
     fitted = False  # True: no training loop; `fit` makes the run (classic.py baselines, posthoc.py adjustments)
+    # the rules between strategies, checked by the config and the loop without naming any strategy:
+    not_with: tuple[str, ...] = ()  # strategies this one does not stack with, and why (`not_with_why`)
+    not_with_why = ""
+    single_process = ""  # why it needs one process (a reason refuses `accelerate launch` with several)
+    builds_head = False  # True: it makes its own head (no model.bottleneck, no model.new_head_init: logreg)
 
     def __init__(self, cfg=None):
-        self.cfg = cfg  # the whole StrategyConfig; each strategy reads its own section
+        self.cfg = cfg  # its own section of the config (strategy.<name>), or None without options
 
     def fit(self, cfg, overwrite: bool = False) -> dict:
         """A `fitted` strategy's whole run (instead of the training loop); returns its metrics.json."""
@@ -57,14 +86,10 @@ class Strategy:
         """Mix a training batch; returns it and soft targets (None: the hard labels stand)."""
         return batch, None
 
-    def loss(self, loss: torch.Tensor, model, batch: dict, logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        """The training loss from the task loss (add a penalty, mix in a teacher...)."""
-        return loss
-
-    def adapt(self, loss: torch.Tensor, model, source, target, progress: float) -> torch.Tensor:
-        """Domain adaptation (`uses_target`): add a transfer loss from the source and target outputs
-        (`adapt.Outputs`: logits, features); `progress` is the share of training done, in [0, 1]."""
-        return loss
+    def loss(self, step: Step) -> torch.Tensor:
+        """The loss to minimise at this step: `step.loss` plus the strategy's own terms (a penalty, a teacher's
+        soft targets, a transfer loss from `step.source` and `step.target`)."""
+        return step.loss
 
     def train_logs(self) -> dict:
         """Averages of the strategy's own training terms since the last call (domain loss...)."""
@@ -85,7 +110,7 @@ class Stack(Strategy):
     """Several strategies applied in the order named (e.g. gradual_unfreeze+discriminative_lr+l2sp)."""
 
     def __init__(self, strategies: list[Strategy]):
-        super().__init__(strategies[0].cfg if strategies else None)
+        super().__init__(None)
         self.strategies = strategies
         self.name = "+".join(s.name for s in strategies)
         self.train_on = next((s.train_on for s in strategies if s.train_on != "source"), "source")
@@ -115,15 +140,10 @@ class Stack(Strategy):
             targets = mixed if mixed is not None else targets
         return batch, targets
 
-    def loss(self, loss, model, batch, logits, features):
+    def loss(self, step: Step) -> torch.Tensor:
         for s in self.strategies:
-            loss = s.loss(loss, model, batch, logits, features)
-        return loss
-
-    def adapt(self, loss, model, source, target, progress):
-        for s in self.strategies:
-            loss = s.adapt(loss, model, source, target, progress)
-        return loss
+            step = dataclasses.replace(step, loss=s.loss(step))
+        return step.loss
 
     def train_logs(self) -> dict:
         return {k: v for s in self.strategies for k, v in s.train_logs().items()}

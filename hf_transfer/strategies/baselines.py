@@ -16,21 +16,25 @@ from __future__ import annotations
 
 from .adapt import AdaptStrategy
 from .base import Strategy
+from .registry import register
 
 
+@register("source_only")
 class SourceOnly(Strategy):
-    name = "source_only"
+    """Full fine-tuning on the labelled source alone: the floor of the domain-adaptation table."""
 
 
+@register("source_only_joint")
 class SourceOnlyJoint(AdaptStrategy):
-    name = "source_only_joint"  # adapt() adds nothing: the joint forward pass is the only difference
+    """The joint source + target batch with a trade-off of 0: adapt() adds nothing, the joint forward pass
+    (BatchNorm seeing the target) is the only difference from source_only."""
 
 
+@register("target_finetune")
 class TargetFinetune(Strategy):
-    name = "target_finetune"
     train_on = "target_labelled"
 
 
+@register("oracle")
 class Oracle(Strategy):
-    name = "oracle"
     train_on = "target"

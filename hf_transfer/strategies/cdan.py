@@ -15,12 +15,32 @@ g is detached (as in the paper's code): the reversed gradient reaches the backbo
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..fields import option
 from .adapt import AdaptStrategy, DomainDiscriminator, adversarial_loss, entropy
+from .dann import DannConfig
+from .registry import register
+
+
+@dataclass
+class CdanConfig(DannConfig):
+    entropy: bool = option(True, "Entropy conditioning (CDAN+E): weight each sample by 1 + exp(-entropy of its prediction).")
+    randomized: bool = option(False, "Use the randomized multilinear map (size randomized_dim) instead of the full one, "
+                                 "as the reference's --randomized. The full map has features x classes inputs "
+                                 "(with the 256-wide bottleneck and 10 classes: 2,560, a 2.6M-parameter first "
+                                 "discriminator layer); turn this on when that is too large (above ~4,096).")
+    randomized_dim: int = option(1024, "Size of the randomized multilinear map (with randomized: true).")
+
+    def rules(self) -> list[tuple[str, bool, str]]:
+        return [
+            *super().rules(),
+            ("randomized_dim", self.randomized_dim >= 1, "must be at least 1"),
+        ]
 
 
 class MultilinearMap(nn.Module):
@@ -40,17 +60,18 @@ class MultilinearMap(nn.Module):
         return torch.bmm(g.unsqueeze(2), f.unsqueeze(1)).flatten(1)
 
 
+@register("cdan", config=CdanConfig)
 class Cdan(AdaptStrategy):
-    name = "cdan"
 
     def setup(self, model) -> None:
-        c = self.cfg.cdan
+        c = self.cfg
         model.multilinear_map = MultilinearMap(model.feature_dim, len(model.label_names),
                                               c.randomized_dim if c.randomized else None)
         model.domain_discriminator = DomainDiscriminator(model.multilinear_map.out_features, c.hidden)
 
-    def adapt(self, loss, model, source, target, progress):
-        c = self.cfg.cdan
+    def loss(self, step):
+        loss, model, source, target, progress = step.loss, step.model, step.source, step.target, step.progress
+        c = self.cfg
         f = torch.cat([source.features, target.features]).float()
         g = F.softmax(torch.cat([source.logits, target.logits]).float(), -1).detach()
         weight = None

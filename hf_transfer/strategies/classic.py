@@ -17,6 +17,7 @@ can show what fine-tuning gains over them.
 from __future__ import annotations
 
 from .base import Strategy
+from .registry import register
 
 
 class Fitted(Strategy):
@@ -32,11 +33,12 @@ class Fitted(Strategy):
         return run(cfg, self, overwrite=overwrite)
 
 
+@register("tfidf_logreg")
 class TfidfLogreg(Fitted):
-    name = "tfidf_logreg"
     needs_backbone = False
     tasks = ("text",)
 
 
+@register("frozen_logreg")
 class FrozenLogreg(Fitted):
-    name = "frozen_logreg"
+    """Frozen backbone features + logistic regression (classic.py)."""

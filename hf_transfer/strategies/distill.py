@@ -10,13 +10,17 @@ saved. Paper: https://arxiv.org/abs/1503.02531
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
 from ..errors import UserError
+from ..fields import option
 from .base import Strategy
+from .registry import register
 
 
 def distillation_loss(student_logits, teacher_logits, task_loss, temperature: float, alpha: float) -> torch.Tensor:
@@ -38,14 +42,30 @@ def _saved_labels(folder: Path) -> list[str] | None:
     return None
 
 
+@dataclass
+class DistillConfig:
+    teacher: Optional[str] = option(None, "The teacher: a model folder (e.g. another run's model/) or Hub id with the same labels.")
+    temperature: float = option(2.0, "Softmax temperature T of the soft targets.")
+    alpha: float = option(0.5, "Weight a of the distillation term: loss = (1-a)*CE + a*T^2*KL(teacher || student).")
+
+    def rules_in_use(self) -> list[tuple[str, bool, str]]:
+        return [("teacher", bool(self.teacher), "required when strategy.name includes distill")]
+
+    def rules(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("temperature", self.temperature > 0, "must be positive"),
+            ("alpha", 0 <= self.alpha <= 1, "must be in [0, 1]"),
+        ]
+
+
+@register("distill", config=DistillConfig)
 class Distill(Strategy):
-    name = "distill"
 
     def setup(self, model) -> None:
         from ..backbones import load_backbone
         from ..config import ModelConfig
 
-        c = self.cfg.distill
+        c = self.cfg
         labels = _saved_labels(Path(c.teacher).expanduser())
         if labels is not None and labels != model.label_names:
             raise UserError(f"strategy.distill.teacher: its labels ({', '.join(labels)}) are not the data's "
@@ -53,11 +73,12 @@ class Distill(Strategy):
         self.teacher = load_backbone(ModelConfig(name=c.teacher), model.task, model.label_names).eval()
         self.teacher.requires_grad_(False)
 
-    def loss(self, loss, model, batch, logits, features):
+    def loss(self, step):
+        loss, logits, batch = step.loss, step.source.logits, step.source.inputs
         device = logits.device
         if next(self.teacher.parameters()).device != device:
             self.teacher.to(device)
         with torch.no_grad():
             teacher_logits = self.teacher(batch)
-        c = self.cfg.distill
+        c = self.cfg
         return distillation_loss(logits, teacher_logits, loss, c.temperature, c.alpha)

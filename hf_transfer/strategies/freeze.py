@@ -9,8 +9,11 @@ backbone stays bit-identical. Layer groups come from `TransferModel.layer_groups
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
+from ..fields import option
 from .base import Strategy
+from .registry import register
 
 
 def set_trainable(model, names: set[str], trainable: bool) -> None:
@@ -23,23 +26,44 @@ def trainable_names(model) -> list[str]:
     return [n for n, p in model.named_parameters() if p.requires_grad]
 
 
+@dataclass
+class PartialConfig:
+    freeze_groups: int = option(0, "Freeze the first N layer groups (timm group_matcher stages / transformers embeddings + encoder layers).")
+    freeze_patterns: list = option([], "Also freeze parameters whose name matches any of these regular expressions.")
+
+    def rules(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("freeze_groups", self.freeze_groups >= 0, "must be 0 or more"),
+        ]
+
+
+@dataclass
+class GradualUnfreezeConfig:
+    every_epochs: int = option(1, "Unfreeze the next deeper group every N epochs (the head trains from the start).")
+    groups_per_step: int = option(1, "Groups unfrozen at each step, from the head towards the input.")
+
+    def rules(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("every_epochs", self.every_epochs >= 1, "must be at least 1"),
+            ("groups_per_step", self.groups_per_step >= 1, "must be at least 1"),
+        ]
+
+
+@register("linear_probe")
 class LinearProbe(Strategy):
     """Only the new head trains; the backbone, BatchNorm statistics included, stays as it was."""
-
-    name = "linear_probe"
 
     def setup(self, model) -> None:
         head = model.head_parameter_names()
         set_trainable(model, {n for n, _ in model.named_parameters() if n not in head}, False)
 
 
+@register("partial", config=PartialConfig)
 class Partial(Strategy):
     """Freeze the first `freeze_groups` layer groups and/or parameters matching `freeze_patterns`."""
 
-    name = "partial"
-
     def setup(self, model) -> None:
-        c = self.cfg.partial
+        c = self.cfg
         groups = model.layer_groups()[:-1]  # never the head
         frozen = {n for g in groups[: c.freeze_groups] for n in g}
         patterns = [re.compile(p) for p in c.freeze_patterns]
@@ -47,6 +71,7 @@ class Partial(Strategy):
         set_trainable(model, frozen - model.head_parameter_names(), False)
 
 
+@register("gradual_unfreeze", config=GradualUnfreezeConfig)
 class GradualUnfreeze(Strategy):
     """Head first; every `every_epochs` epochs the next deeper group(s) unfreeze (ULMFiT, Howard & Ruder 2018).
 
@@ -54,7 +79,7 @@ class GradualUnfreeze(Strategy):
     (Lightning's BaseFinetuning loses it; here it is also derivable from the epoch).
     """
 
-    name = "gradual_unfreeze"
+    single_process = "DDP only syncs the parameters that train from the start"
 
     def __init__(self, cfg=None):
         super().__init__(cfg)
@@ -72,7 +97,7 @@ class GradualUnfreeze(Strategy):
             for n, p in model.named_parameters():
                 p.requires_grad_(n in names)
             self._restored = None
-        c = self.cfg.gradual_unfreeze
+        c = self.cfg
         below_head = self.groups[:-1]
         thawed = min(len(below_head), (epoch // c.every_epochs) * c.groups_per_step)
         set_trainable(model, {n for g in below_head[len(below_head) - thawed:] for n in g}, True)

@@ -12,10 +12,14 @@ carries `hf_transfer_head.json` beside the weights, and `load_backbone` rebuilds
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
+from ..fields import option
 from .base import Strategy
+from .registry import register
 
 
 def mlp_head(in_features: int, hidden: list[int], num_classes: int, dropout: float) -> nn.Sequential:
@@ -26,11 +30,25 @@ def mlp_head(in_features: int, hidden: list[int], num_classes: int, dropout: flo
     return nn.Sequential(*layers, nn.Dropout(dropout), nn.Linear(width, num_classes))
 
 
+@dataclass
+class HeadConfig:
+    hidden: list = option([], "Hidden layer sizes of the new head; empty: a single linear layer.")
+    dropout: float = option(0.0, "Dropout before each layer of the head.")
+
+    def rules(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("dropout", 0 <= self.dropout < 1, "must be in [0, 1)"),
+            ("hidden", all(isinstance(h, int) and h >= 1 for h in self.hidden), "must be a list of sizes >= 1"),
+        ]
+
+
+@register("head", config=HeadConfig)
 class Head(Strategy):
-    name = "head"
+    builds_head = True
+
 
     def setup(self, model) -> None:
-        c = self.cfg.head
+        c = self.cfg
         width = model.num_features
         model.set_head(mlp_head(width, c.hidden, len(model.label_names), c.dropout),
                        spec={"hidden": list(c.hidden), "dropout": c.dropout, "mlp_in": width})

@@ -9,13 +9,29 @@ Paper: https://arxiv.org/abs/1802.01483
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from ..fields import option
 from .base import Strategy
+from .registry import register
 
 
+@dataclass
+class L2SPConfig:
+    alpha: float = option(0.01, "Weight of alpha/2 * ||w - w0||^2 on the transferred weights (w0: the pretrained ones).")
+    beta: float = option(0.01, "Weight of beta/2 * ||w_head||^2 on the new head.")
+
+    def rules(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("alpha", self.alpha >= 0, "must be 0 or more"),
+            ("beta", self.beta >= 0, "must be 0 or more"),
+        ]
+
+
+@register("l2sp", config=L2SPConfig)
 class L2SP(Strategy):
-    name = "l2sp"
 
     def setup(self, model) -> None:
         head = model.head_parameter_names()
@@ -23,7 +39,7 @@ class L2SP(Strategy):
         self.head = head
 
     def penalty(self, model) -> torch.Tensor:
-        c = self.cfg.l2sp
+        c = self.cfg
         params = dict(model.named_parameters())
         device = next(iter(params.values())).device
         source = torch.zeros((), device=device)
@@ -35,5 +51,6 @@ class L2SP(Strategy):
         head = sum((params[n].pow(2).sum() for n in self.head), torch.zeros((), device=device))
         return c.alpha / 2 * source + c.beta / 2 * head
 
-    def loss(self, loss, model, batch, logits, features):
+    def loss(self, step):
+        loss, model = step.loss, step.model
         return loss + self.penalty(model)

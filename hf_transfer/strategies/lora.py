@@ -11,10 +11,14 @@ every Linear and non-grouped Conv2d of a timm backbone. Paper: https://arxiv.org
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
+from typing import Literal
 
 from torch import nn
 
+from ..fields import option
 from .base import Strategy
+from .registry import register
 
 _ATTENTION = ("query", "key", "value", "q_proj", "k_proj", "v_proj", "qkv", "q_lin", "v_lin")
 
@@ -34,20 +38,40 @@ def default_targets(model) -> list[str]:
     return names
 
 
+@dataclass
+class LoraConfig:
+    r: int = option(8, "LoRA rank.")
+    alpha: int = option(16, "LoRA scaling (lora_alpha).")
+    dropout: float = option(0.0, "Dropout on the LoRA branch.")
+    target_modules: list = option([], "Module names to adapt; empty: the attention projections of transformers models, "
+                                  "or every Linear/Conv2d layer of the backbone for timm models.")
+    save: Literal["merged", "adapter"] = option("merged", "Save the model with the adapters merged in (loads as a plain "
+                                                        "model), or the peft adapter (+ head) alone.")
+
+    def rules(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("r", self.r >= 1, "must be at least 1"),
+            ("dropout", 0 <= self.dropout < 1, "must be in [0, 1)"),
+        ]
+
+
+@register("lora", config=LoraConfig)
 class Lora(Strategy):
-    name = "lora"
+    not_with = ("partial", "gradual_unfreeze", "discriminative_lr", "l2sp")
+    not_with_why = "they work on the backbone's own weights, which LoRA freezes"
 
     def setup(self, model) -> None:
-        from peft import LoraConfig, get_peft_model
+        from peft import LoraConfig as PeftLoraConfig
+        from peft import get_peft_model
 
-        c = self.cfg.lora
-        config = LoraConfig(r=c.r, lora_alpha=c.alpha, lora_dropout=c.dropout,
+        c = self.cfg
+        config = PeftLoraConfig(r=c.r, lora_alpha=c.alpha, lora_dropout=c.dropout,
                             target_modules=list(c.target_modules) or default_targets(model),
                             modules_to_save=[model.head_attr])
         model.net = get_peft_model(model.net, config)
 
     def save(self, model, directory, image_size) -> bool:
-        if self.cfg.lora.save == "adapter":
+        if self.cfg.save == "adapter":
             model.net.save_pretrained(directory)
             if model.processor is not None:
                 model.processor.save_pretrained(directory)

@@ -6,15 +6,29 @@ The head trains at `train.lr`; the layer group below it at `decay * lr`, the nex
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from ..fields import option
 from .base import Strategy, default_param_groups
+from .registry import register
 
 
+@dataclass
+class DiscriminativeLRConfig:
+    decay: float = option(0.7, "Layer-wise LR decay: the head gets train.lr, each group below it `decay` times the one above.")
+
+    def rules(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("decay", 0 < self.decay <= 1, "must be in (0, 1]"),
+        ]
+
+
+@register("discriminative_lr", config=DiscriminativeLRConfig)
 class DiscriminativeLR(Strategy):
-    name = "discriminative_lr"
 
     def param_groups(self, model, train_cfg) -> list[dict]:
         groups = model.layer_groups()
-        decay = self.cfg.discriminative_lr.decay
+        decay = self.cfg.decay
         out = []
         for depth, names in enumerate(reversed(groups)):  # depth 0: the head
             lr = train_cfg.lr * decay ** depth

@@ -10,10 +10,14 @@ rows normalised to sum 1:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
+from ..fields import option
 from .adapt import AdaptStrategy, entropy
+from .registry import register
 
 
 def mcc_loss(target_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -25,11 +29,24 @@ def mcc_loss(target_logits: torch.Tensor, temperature: float) -> torch.Tensor:
     return (c.sum() - torch.trace(c)) / p.shape[1]
 
 
-class Mcc(AdaptStrategy):
-    name = "mcc"
+@dataclass
+class MccConfig:
+    trade_off: float = option(1.0, "Weight of the minimum class confusion loss on target predictions.")
+    temperature: float = option(2.5, "Softmax temperature of the target predictions.")
 
-    def adapt(self, loss, model, source, target, progress):
-        c = self.cfg.mcc
+    def rules(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("trade_off", self.trade_off >= 0, "must be 0 or more"),
+            ("temperature", self.temperature > 0, "must be positive"),
+        ]
+
+
+@register("mcc", config=MccConfig)
+class Mcc(AdaptStrategy):
+
+    def loss(self, step):
+        loss, target = step.loss, step.target
+        c = self.cfg
         mcc = mcc_loss(target.logits, c.temperature)
         self.log(mcc=mcc)
         return loss + c.trade_off * mcc

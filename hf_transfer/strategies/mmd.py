@@ -10,9 +10,13 @@ k(x, y) = sum_s exp(-||x - y||^2 / (s * b)), b the batch's mean pairwise squared
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+from ..fields import option
 from .adapt import AdaptStrategy
+from .registry import register
 
 
 def mk_mmd(source: torch.Tensor, target: torch.Tensor, scales: list[float]) -> torch.Tensor:
@@ -24,11 +28,26 @@ def mk_mmd(source: torch.Tensor, target: torch.Tensor, scales: list[float]) -> t
     return k[:n, :n].mean() + k[n:, n:].mean() - 2 * k[:n, n:].mean()
 
 
-class Mmd(AdaptStrategy):
-    name = "mmd"
+@dataclass
+class MmdConfig:
+    trade_off: float = option(1.0, "Weight of the multi-kernel MMD between source and target features.")
+    kernel_scales: list = option([0.25, 0.5, 1.0, 2.0, 4.0], "Gaussian kernel bandwidths, as multiples of the mean "
+                                                          "pairwise squared distance in the batch.")
 
-    def adapt(self, loss, model, source, target, progress):
-        c = self.cfg.mmd
+    def rules(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("trade_off", self.trade_off >= 0, "must be 0 or more"),
+            ("kernel_scales", bool(self.kernel_scales) and all(
+            isinstance(k, (int, float)) and k > 0 for k in self.kernel_scales), "must be a list of positive numbers"),
+        ]
+
+
+@register("mmd", config=MmdConfig)
+class Mmd(AdaptStrategy):
+
+    def loss(self, step):
+        loss, source, target = step.loss, step.source, step.target
+        c = self.cfg
         mmd = mk_mmd(source.features, target.features, c.kernel_scales)
         self.log(mmd=mmd)
         return loss + c.trade_off * mmd

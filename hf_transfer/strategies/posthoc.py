@@ -29,12 +29,24 @@ Give them the source model (`model.name: <source_only run>/model`) and `data.tar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import UserError
+from ..fields import option
 from .base import Strategy
+from .registry import register
+
+
+@dataclass
+class MllsConfig:
+    decision: Literal["accuracy", "macro_f1"] = option(
+        "accuracy", "accuracy: predict the most probable class under the estimated target priors (Bayes for accuracy); "
+                    "macro_f1: re-weight the classes to maximise the macro-F1 expected under those posteriors.")
 
 
 class PostHoc(Strategy):
@@ -60,8 +72,8 @@ def batch_norms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
 
 
+@register("adabn")
 class AdaBN(PostHoc):
-    name = "adabn"
 
     def adjust(self, model, predict, trained_prior) -> dict:
         norms = batch_norms(model)
@@ -112,8 +124,8 @@ class LabelShift(PostHoc):
         return classifier
 
 
+@register("bbse")
 class BBSE(LabelShift):
-    name = "bbse"
 
     def adjust(self, model, predict, trained_prior) -> dict:
         classifier = self.classifier(model)
@@ -190,8 +202,8 @@ def macro_f1_offsets(probs: np.ndarray, grid=np.linspace(-4, 4, 33), rounds: int
     return offsets
 
 
+@register("mlls", config=MllsConfig)
 class MLLS(LabelShift):
-    name = "mlls"
 
     def adjust(self, model, predict, trained_prior) -> dict:
         classifier = self.classifier(model)
@@ -204,7 +216,7 @@ class MLLS(LabelShift):
         target, iterations = estimate_priors_em(probs, source)
         correction = target / source
         decision = np.zeros(len(source))
-        if self.cfg.mlls.decision == "macro_f1":  # the target posteriors, then the macro-F1 rule on them
+        if self.cfg.decision == "macro_f1":  # the target posteriors, then the macro-F1 rule on them
             posteriors = probs * correction
             decision = macro_f1_offsets(posteriors / posteriors.sum(1, keepdims=True))
         with torch.no_grad():  # logits / T + b + log(q / p_s) (+ the decision offsets), folded into the classifier
@@ -215,5 +227,5 @@ class MLLS(LabelShift):
         return {"label_shift": {"method": "mlls", "source_priors": source.tolist(),
                                 "estimated_target_priors": target.tolist(), "weights": correction.tolist(),
                                 "temperature": temperature, "calibration_bias": bias.tolist(),
-                                "em_iterations": iterations, "decision": self.cfg.mlls.decision,
+                                "em_iterations": iterations, "decision": self.cfg.decision,
                                 "decision_offsets": decision.tolist()}}

@@ -19,21 +19,37 @@ never read. `train_logs` gives the share of target samples kept (`pseudo_kept`).
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from ..fields import option
 from .adapt import AdaptStrategy
+from .registry import register
 
 
+@dataclass
+class SelfTrainingConfig:
+    trade_off: float = option(1.0, "Weight of the cross-entropy on the teacher's pseudo-labels of the target.")
+    threshold: float = option(0.9, "A target sample joins the loss when the teacher's top probability is at least this.")
+
+    def rules(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("trade_off", self.trade_off >= 0, "must be 0 or more"),
+            ("threshold", 0 <= self.threshold < 1, "must be in [0, 1)"),
+        ]
+
+
+@register("self_training", config=SelfTrainingConfig)
 class SelfTraining(AdaptStrategy):
-    name = "self_training"
 
     def setup(self, model) -> None:
         self.teacher = copy.deepcopy(model).eval().requires_grad_(False)
 
-    def adapt(self, loss, model, source, target, progress):
-        c = self.cfg.self_training
+    def loss(self, step):
+        loss, target = step.loss, step.target
+        c = self.cfg
         teacher = self.teacher
         if next(teacher.parameters()).device != target.logits.device:
             teacher.to(target.logits.device)
