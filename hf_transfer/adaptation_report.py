@@ -26,7 +26,7 @@ from . import rundir
 
 FLOOR, CEILING = "source_only", "oracle"
 _ORDER = ("source_only", "adabn", "source_only_joint", "bbse", "mlls", "target_finetune", "dann", "dann_adabn", "cdan",
-          "mmd", "mcc", "self_training", "oracle")
+          "mmd", "mcc", "self_training", "self_training_2", "oracle")
 
 
 def is_adaptation_run(metrics: dict) -> bool:

@@ -15,8 +15,9 @@ on the target) and `source_only_joint` (trained on the joint source + target bat
 `bbse` and `mlls` (source_only re-weighted by the target class priors estimated from hard predictions
 / by calibrated maximum likelihood: label shift), `dann`,
 `cdan`, `mmd`, `mcc` (unsupervised: target labels are never read), `self_training` (adabn's model
-as a frozen teacher whose confident target predictions train a student), `dann_adabn` (adabn applied
-to dann's model), `target_finetune` (the
+as a frozen teacher whose confident target predictions train a student), `self_training_2` (a second
+round: self_training's student as the teacher), `dann_adabn` (adabn applied to dann's model),
+`target_finetune` (the
 source-only model fine-tuned on `labelled_samples` labelled target samples) and `oracle` (all
 labelled target training samples: the ceiling). Every method has the 256-wide bottleneck
 (`model.bottleneck`). `--seeds 5` repeats each; the report gives mean, spread and paired 95 %
@@ -48,11 +49,12 @@ BENCHMARKS = {
         "train": {"epochs": 2, "batch_size": 16, "lr": 3e-4, "warmup_ratio": 0.1, "class_weights": "balanced"},
     },
 }
-METHODS = "source_only,adabn,source_only_joint,bbse,mlls,dann,dann_adabn,cdan,mmd,mcc,self_training,target_finetune,oracle"
+METHODS = ("source_only,adabn,source_only_joint,bbse,mlls,dann,dann_adabn,cdan,mmd,mcc,self_training,self_training_2,"
+           "target_finetune,oracle")
 # methods that start from another method's model of the same seed (which must run too, and first)
 STARTS_FROM = {"target_finetune": "source_only", "adabn": "source_only", "bbse": "source_only", "mlls": "source_only",
-               "self_training": "adabn", "dann_adabn": "dann"}
-STRATEGY = {"dann_adabn": "adabn"}  # a method that is another strategy applied to another method's model
+               "self_training": "adabn", "self_training_2": "self_training", "dann_adabn": "dann"}
+STRATEGY = {"dann_adabn": "adabn", "self_training_2": "self_training"}  # a method that is another strategy applied to another method's model
 
 
 def _depth(method: str) -> int:

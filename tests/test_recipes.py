@@ -81,7 +81,7 @@ def test_domain_adaptation_runs_a_model_before_the_methods_that_start_from_it():
     from hf_transfer.errors import UserError
 
     configs, _ = load_configs("domain_adaptation", [], output_dir="OUT",
-                              recipe_args=["--methods", "self_training,dann_adabn,adabn,dann,source_only", "--seeds", "2"])
+                              recipe_args=["--methods", "self_training_2,self_training,dann_adabn,adabn,dann,source_only", "--seeds", "2"])
     order = [(c.name, c.train.seed) for c in configs]
     for c in configs:
         start = c.model.name.removeprefix("OUT/").split("/")[0]
@@ -91,5 +91,6 @@ def test_domain_adaptation_runs_a_model_before_the_methods_that_start_from_it():
     starts = {c.name: (c.strategy.name, c.model.name.split("/")[1]) for c in configs
               if c.train.seed == 0 and c.model.name.startswith("OUT/")}
     assert starts["self_training"] == ("self_training", "adabn") and starts["dann_adabn"] == ("adabn", "dann")
+    assert starts["self_training_2"] == ("self_training", "self_training")  # round two: round one's student teaches
     with pytest.raises(UserError, match="--methods: self_training starts from the adabn model; name adabn too"):
         load_configs("domain_adaptation", [], recipe_args=["--methods", "source_only,self_training"])
