@@ -167,6 +167,10 @@ class TransferModel(nn.Module):
             groups = [[n for n in names if index[n] == i] for i in range(deepest + 2)]
         return [g for g in groups if g] + [sorted(head, key=list(dict(self.named_parameters())).index)]
 
+    def load_like(self, name: str) -> TransferModel:
+        """Another model (a folder or Hub id, as model.name) for the same task and labels, e.g. a teacher."""
+        return load_backbone(ModelConfig(name=name), self.task, self.label_names)
+
     # -- saving ---------------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path, image_size: int | None = None) -> None:
         """The library's own format: timm Hub format (config.json + model.safetensors) or

@@ -60,7 +60,7 @@ def backbone_features(model, splits, cfg: Config) -> dict:
     from tqdm.auto import tqdm
 
     from .data.loaders import build_loaders
-    from .train import set_numerics
+    from .runtime import set_numerics
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     set_numerics(cfg.train, device)
@@ -219,7 +219,7 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
 def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict, fit: dict) -> dict:
     """metrics.json of a fitted baseline: the chosen C's scores on every eval set."""
     from .backbones import count_parameters
-    from .train import _peak_host_memory_mb, environment_info
+    from .runtime import environment_info, peak_host_memory_mb
 
     n, pipe, c = len(splits.label_names), fit["pipe"], fit["C"]
     results = {k: _scores(pipe, features[k], labels[k], n, splits.label_names) for k in splits.eval_sets}
@@ -245,7 +245,7 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
         "timings": {"total_seconds": 0.0, "train_seconds": round(seconds, 2), "eval_seconds": 0.0,
                     "feature_seconds": round(fit["feature_seconds"], 2),
                     "train_samples_per_second": round(len(splits.train) / seconds, 2),
-                    "peak_host_memory_mb": _peak_host_memory_mb()},
+                    "peak_host_memory_mb": peak_host_memory_mb()},
         "environment": environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
         "warnings": splits.warnings + collapse_warnings(results, splits.label_names),
     }
@@ -267,24 +267,24 @@ def start_run(cfg: Config, overwrite: bool = False):
 
 def make_run_dir(out: Path, cfg: Config, overwrite: bool = False) -> None:
     """Once data and model have loaded: the run directory with its config.yaml, logging into its train.log."""
-    from .train import _setup_logging
+    from .runtime import setup_logging
 
     rundir.prepare(out, overwrite=overwrite)
     (out / rundir.CONFIG).write_text(cfg.to_yaml())
-    _setup_logging(out, True)
+    setup_logging(out, True)
 
 
 def write_outputs(out: Path, cfg: Config, metrics: dict, started: float) -> dict:
     """The end of a run without the training loop (a fitted baseline, a post-hoc adaptation): total time,
     warnings logged, metrics.json, the model card and report.md."""
     from . import hub, report
-    from .train import _write_metrics
+    from .runtime import write_metrics
 
     rundir.discard_previous(out)  # finished: what --overwrite replaced is gone now
     metrics["timings"]["total_seconds"] = round(time.perf_counter() - started, 2)
     for warning in metrics["warnings"]:
         log.warning("%s: %s", cfg.name, warning)
-    _write_metrics(out, metrics)
+    write_metrics(out, metrics)
     hub.write_model_card(out, cfg, metrics)
     report.write_run_report(out, cfg, metrics)
     log.info("finished: %s", "  ".join(f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}"

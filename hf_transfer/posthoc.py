@@ -27,7 +27,7 @@ UNLABELLED = "target_unlabelled"
 def trained_prior(splits, cfg: Config) -> np.ndarray:
     """The class prior a model trained on `splits.train` with `cfg.train.class_weights` was fitted to: the
     label frequencies, re-weighted by the loss's class weights (balanced weights: uniform)."""
-    from .train import class_weight_tensor
+    from .runtime import class_weight_tensor
 
     n = len(splits.label_names)
     counts = np.bincount(np.asarray(splits.train["label"]), minlength=n).astype(float)
@@ -79,7 +79,7 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
     from .classic import write_outputs
     from .data.loaders import build_loaders
     from .metrics import proxy_a_distance
-    from .train import _save_features, evaluate_sets, fresh_accelerator
+    from .runtime import evaluate_sets, fresh_accelerator, save_features
 
     out, started, splits, model = _source_model(cfg, strategy, overwrite)
     accelerator, t = fresh_accelerator(), cfg.train
@@ -107,7 +107,7 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
     metrics = _metrics(cfg, strategy, splits, model, loaders, accelerator, entry, details, timings)
     with rundir.written_whole(out / rundir.MODEL) as model_dir:
         model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
-    _save_features(out / rundir.FEATURES, feats, domains, t.seed)
+    save_features(out / rundir.FEATURES, feats, domains, t.seed)
     return write_outputs(out, cfg, metrics, started)
 
 
@@ -117,7 +117,7 @@ def _metrics(cfg: Config, strategy, splits, model, loaders, accelerator, entry: 
     from .backbones import count_parameters
     from .classic import common_metrics
     from .metrics import collapse_warnings
-    from .train import _peak_host_memory_mb, environment
+    from .runtime import environment, peak_host_memory_mb
 
     results, adjust_seconds = entry["eval"], timings["adjust"]
     return {
@@ -131,7 +131,7 @@ def _metrics(cfg: Config, strategy, splits, model, loaders, accelerator, entry: 
         "timings": {"total_seconds": 0.0, "train_seconds": round(adjust_seconds, 2),
                     "eval_seconds": round(timings["eval"], 2),
                     "train_samples_per_second": round(len(splits.target_train) / max(adjust_seconds, 1e-9), 2),
-                    "peak_host_memory_mb": _peak_host_memory_mb()},
+                    "peak_host_memory_mb": peak_host_memory_mb()},
         "environment": environment(accelerator),
         "warnings": splits.warnings + collapse_warnings(results, splits.label_names),
     }

@@ -16,10 +16,7 @@ import contextlib
 import json
 import logging
 import math
-import os
-import platform
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,18 +25,30 @@ import torch
 import torch.nn.functional as F
 import yaml
 from accelerate import Accelerator
-from accelerate.state import AcceleratorState, GradientState
-from accelerate.utils import DataLoaderConfiguration, find_executable_batch_size, send_to_device, set_seed
+from accelerate.utils import find_executable_batch_size, send_to_device, set_seed
 from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 
 from . import rundir
 from .backbones import TransferModel, count_parameters, load_backbone
-from .config import Config, TrainConfig, bottleneck_width, from_dict
+from .config import Config, bottleneck_width, from_dict
 from .data.loaders import build_loaders, join_batches
 from .data.sources import build_splits
 from .errors import ConfigError, UserError
-from .metrics import classification_metrics, collapse_warnings, proxy_a_distance
+from .metrics import collapse_warnings, proxy_a_distance
+from .runtime import (  # noqa: F401 (fresh_accelerator, evaluate_sets...: also importable from here)
+    class_weight_tensor,
+    close_log_file,
+    environment,
+    environment_info,
+    evaluate_sets,
+    fresh_accelerator,
+    peak_host_memory_mb,
+    save_features,
+    set_numerics,
+    setup_logging,
+    write_metrics,
+)
 from .signals import StopRequest
 from .strategies import default_param_groups, get_strategy
 from .strategies.base import Outputs, Step
@@ -136,18 +145,6 @@ def apply_lr_multipliers(groups: list[dict], model, multipliers: dict) -> list[d
     return split
 
 
-def class_weight_tensor(setting, labels: list[int], num_classes: int, device=None) -> torch.Tensor | None:
-    """train.class_weights as a tensor: None, 'balanced' (n / (k * count), as scikit-learn) or a list."""
-    if setting is None:
-        return None
-    if setting == "balanced":
-        counts = torch.bincount(torch.as_tensor(list(labels)), minlength=num_classes).float()
-        return (len(labels) / (num_classes * counts.clamp(min=1))).to(device)
-    if len(setting) != num_classes:
-        raise ConfigError(f"train.class_weights: {len(setting)} weights for {num_classes} classes")
-    return torch.tensor(setting, dtype=torch.float, device=device)
-
-
 def make_optimizer(groups: list[dict], cfg, device: torch.device | None = None):
     """AdamW or SGD; fused kernels (one launch for all parameters) on a GPU unless train.fused_optimizer is false."""
     fused = cfg.fused_optimizer if cfg.fused_optimizer is not None else (device is not None and device.type == "cuda")
@@ -155,71 +152,6 @@ def make_optimizer(groups: list[dict], cfg, device: torch.device | None = None):
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0, **extra)
     return torch.optim.AdamW(groups, lr=cfg.lr, **extra)
-
-
-@torch.no_grad()
-def evaluate_sets(model, loaders: dict, accelerator: Accelerator, label_names: list[str],
-                  feature_sets: tuple = (), prepare=None) -> tuple[dict, dict]:
-    """(metrics of every eval set, {name: (features, labels)} of `feature_sets`); predictions are
-    gathered across processes, each sample once."""
-    model.eval()
-    results, features = {}, {}
-    for name, dl in loaders.items():
-        preds, refs, losses, feats = [], [], [], []
-        for batch in tqdm(dl, desc=f"eval {name}", leave=False, disable=not accelerator.is_local_main_process):
-            batch = prepare(batch, False) if prepare is not None else batch
-            if name in feature_sets:
-                logits, f = model(batch, return_features=True)
-                feats.append(accelerator.gather_for_metrics(f.float()).cpu())
-            else:
-                logits = model(batch)
-            loss = F.cross_entropy(logits.float(), batch["labels"], reduction="none")
-            p, r, per_sample = accelerator.gather_for_metrics((logits.argmax(-1), batch["labels"], loss))
-            preds.append(p.cpu())
-            refs.append(r.cpu())
-            losses.append(per_sample.float().cpu())
-        metrics = classification_metrics(torch.cat(preds).tolist(), torch.cat(refs).tolist(), label_names)
-        metrics["loss"] = float(torch.cat(losses).mean())
-        results[name] = metrics
-        if feats:
-            features[name] = (torch.cat(feats).numpy(), torch.cat(refs).numpy())
-    model.train()
-    return results, features
-
-
-def _save_features(path: Path, features: dict, domains: dict, seed: int, per_domain: int = 500) -> None:
-    """Features of the source and target test sets (at most `per_domain` each), for the report's embedding."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    arrays = {}
-    for domain, name in domains.items():
-        x, y = features[name]
-        keep = np.sort(rng.permutation(len(x))[:per_domain])
-        arrays[f"{domain}_features"], arrays[f"{domain}_labels"] = x[keep].astype(np.float32), y[keep]
-    np.savez_compressed(path, **arrays)
-
-
-def environment(accelerator: Accelerator) -> dict:
-    return environment_info(accelerator.device, accelerator.num_processes, accelerator.mixed_precision)
-
-
-def environment_info(device: torch.device, num_processes: int = 1, mixed_precision: str = "no") -> dict:
-    import accelerate
-    import datasets
-    import timm
-    import transformers
-
-    return {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or device.type,
-        "device_type": device.type,
-        "num_processes": num_processes,
-        "mixed_precision": mixed_precision,
-        "python": platform.python_version(),
-        "torch": torch.__version__, "timm": timm.__version__, "transformers": transformers.__version__,
-        "accelerate": accelerate.__version__, "datasets": datasets.__version__,
-        "torch_threads": torch.get_num_threads(),
-    }
 
 
 def config_changes(cfg: Config, out: Path) -> list[str]:
@@ -241,23 +173,6 @@ def _check_resume_config(cfg: Config, out: Path) -> None:
     if changed:
         raise UserError(f"--resume: the config differs from the run's {rundir.CONFIG} in {', '.join(changed)}; "
                         "resume with the same config (only train.stop_after_steps may change)")
-
-
-def _close_log_file() -> None:
-    for h in list(log.handlers):
-        if getattr(h, "_hf_transfer", False):
-            log.removeHandler(h)
-            h.close()
-
-
-def _setup_logging(out: Path, main: bool) -> None:
-    log.setLevel(logging.INFO)
-    _close_log_file()
-    if main:
-        handler = logging.FileHandler(out / rundir.LOG)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        handler._hf_transfer = True
-        log.addHandler(handler)
 
 
 @contextlib.contextmanager
@@ -321,7 +236,7 @@ class DivergenceWatch:
         message = (f"loss became {'NaN' if math.isnan(bad) else f'{bad:.3g}'} at step {step}: the run diverged; "
                    f"{self.advice}" + (f" (the last good checkpoint, {kept.name}, is kept)" if kept else ""))
         if rundir.is_main_process():
-            _write_metrics(out, {"status": "diverged", "step": step, "loss": bad, "message": message,
+            write_metrics(out, {"status": "diverged", "step": step, "loss": bad, "message": message,
                                  "last_finite_loss": last if math.isfinite(last) else None})
         raise UserError(message)
 
@@ -334,24 +249,20 @@ def _patience_ran_out(state: TrainState, t) -> bool:
     return since_best >= t.early_stopping_patience
 
 
-def _write_metrics(out: Path, payload: dict) -> None:
-    tmp = out / (rundir.METRICS + ".tmp")
-    tmp.write_text(rundir.strict_json(payload))
-    tmp.replace(out / rundir.METRICS)
-
-
 def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     """Run one config end to end; returns the metrics written to metrics.json.
 
     With train.auto_batch_size, a run that runs out of GPU memory starts again with half the batch
     (accelerate's find_executable_batch_size); the folder it made is its own, so it is replaced.
-    A fitted strategy (tfidf_logreg, frozen_logreg; adabn, bbse, mlls) runs its own `fit` instead."""
+    A fitted strategy (tfidf_logreg, frozen_logreg; adabn, bbse, mlls) runs in classic.py or posthoc.py instead."""
     strategy = get_strategy(cfg.strategy)
     out = Path(cfg.output_dir)
     there_before = {p.name for p in out.iterdir()} if out.is_dir() else None  # what a failed start must not touch
     try:
         if strategy.fitted:  # a baseline fitted in closed form, or a post-hoc adjustment: no training loop
-            return strategy.fit(cfg, overwrite=overwrite)
+            from . import classic, posthoc
+
+            return {"classic": classic.run, "posthoc": posthoc.run}[strategy.fitted](cfg, strategy, overwrite=overwrite)
         if not cfg.train.auto_batch_size:
             return _train(cfg, overwrite, resume)
         return _train_finding_batch_size(cfg, overwrite, resume)
@@ -368,7 +279,7 @@ def _undo_failed_start(out: Path, there_before: set[str] | None) -> None:
     if rundir.restore_previous(out):
         log.warning("the run failed before it started: %s is back as it was", out)
     elif out.is_dir() and not (out / rundir.METRICS).exists() and rundir.latest_checkpoint(out) is None:
-        _close_log_file()  # train.log is closed before it goes
+        close_log_file()  # train.log is closed before it goes
         if there_before is None:
             shutil.rmtree(out)
             return
@@ -395,28 +306,6 @@ def _train_finding_batch_size(cfg: Config, overwrite: bool, resume: bool) -> dic
         return _train(c, overwrite=overwrite, resume=resume and not again)
 
     return attempt()
-
-
-def _peak_host_memory_mb() -> float | None:
-    """The process's peak resident memory (so it includes whatever ran before in it); None on Windows."""
-    try:
-        import resource
-    except ImportError:
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
-
-
-def fresh_accelerator(**kwargs) -> Accelerator:
-    """An Accelerator for one run. accelerate keeps precision and accumulation in process-wide singletons; a
-    recipe of several runs (or a test session) may change them between runs, so they are reset (the process
-    group, PartialState, is kept)."""
-    AcceleratorState._reset_state(reset_partial_state=False)
-    GradientState._reset_state()
-    # several processes on a machine without CUDA (accelerate launch --multi_gpu, i.e. torchrun): gloo on CPU
-    multi_cpu = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
-    return Accelerator(cpu=multi_cpu, dataloader_config=DataLoaderConfiguration(non_blocking=torch.cuda.is_available()),
-                       **kwargs)
 
 
 @dataclass
@@ -489,19 +378,6 @@ def _accelerator(cfg: Config) -> Accelerator:
     return accelerator
 
 
-def set_numerics(t: TrainConfig, device: torch.device) -> None:
-    """The process-wide numeric switches of a run (TF32, cuDNN autotuning, deterministic kernels), set for
-    every run so that one run does not inherit another's; the fitted baselines use them too, so that their
-    features are computed as a fine-tuning run of the same config computes them."""
-    if t.deterministic:  # cuBLAS reads this when it first starts in the process
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(t.deterministic, warn_only=True)
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = t.tf32 and not t.deterministic
-        torch.backends.cudnn.benchmark = not t.deterministic
-        torch.backends.cudnn.deterministic = t.deterministic
-
-
 def _load(cfg: Config, accelerator: Accelerator, out: Path, overwrite: bool, resume: bool):
     """Steps 1-4: data splits, backbone (+ bottleneck), strategy.setup, then the run directory."""
     t = cfg.train
@@ -516,7 +392,7 @@ def _load(cfg: Config, accelerator: Accelerator, out: Path, overwrite: bool, res
         if not resume:
             (out / rundir.CONFIG).write_text(cfg.to_yaml())
     accelerator.wait_for_everyone()
-    _setup_logging(out, accelerator.is_main_process)
+    setup_logging(out, accelerator.is_main_process)
     log.info("data: task=%s, %d classes, train=%d (%s), %s%s", splits.task, len(splits.label_names), len(splits.train),
              strategy.train_on, ", ".join(f"{k}={len(v)}" for k, v in splits.eval_sets.items()),
              f", unlabelled target={len(splits.target_train)}" if strategy.uses_target else "")
@@ -715,7 +591,7 @@ def _after_step(loop: Loop, epoch: int, bar, signalled) -> bool:
     state.global_step += 1
     if state.global_step == 1 and loop.main:  # started: what --overwrite replaced is gone now
         rundir.discard_previous(loop.out)
-        _write_metrics(loop.out, {"status": "running", "history": state.history})
+        write_metrics(loop.out, {"status": "running", "history": state.history})
     bar.update(1)
     if state.global_step % 10 == 0 or loop.count == len(loop.train_dl):  # a host sync, now and then
         loop.watch.check(loop.out)
@@ -761,7 +637,7 @@ def _evaluate_epoch(loop: Loop) -> None:
     if not loop.has_validation or not t.load_best_at_end:
         loop.selected_features = feats
     if loop.main:
-        _write_metrics(loop.out, {"status": "running", "history": state.history})
+        write_metrics(loop.out, {"status": "running", "history": state.history})
     loop.early_stopped = loop.has_validation and _patience_ran_out(state, t)
 
 
@@ -826,7 +702,7 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
                     "train_seconds": round(loop.train_seconds, 2), "eval_seconds": round(loop.eval_seconds, 2),
                     "train_samples_per_second": round(loop.samples_seen / loop.train_seconds, 2)
                     if loop.train_seconds else None,
-                    "peak_host_memory_mb": _peak_host_memory_mb()},
+                    "peak_host_memory_mb": peak_host_memory_mb()},
         "environment": environment(loop.accelerator),
     }
     metrics["warnings"] = splits.warnings + collapse_warnings(chosen["eval"], splits.label_names)
@@ -849,8 +725,8 @@ def _write_outputs(loop: Loop, metrics: dict) -> None:
         if not loop.strategy.save(unwrapped, model_dir, image_size):
             unwrapped.save_pretrained(model_dir, image_size=image_size)
     if loop.splits.domains and loop.selected_features:
-        _save_features(out / rundir.FEATURES, loop.selected_features, loop.splits.domains, loop.t.seed)
-    _write_metrics(out, metrics)
+        save_features(out / rundir.FEATURES, loop.selected_features, loop.splits.domains, loop.t.seed)
+    write_metrics(out, metrics)
     hub.write_model_card(out, cfg, metrics)
     report.write_run_report(out, cfg, metrics)
     log.info("finished: %s", "  ".join(f"{k} acc={v['accuracy']:.4f}" for k, v in metrics["final"].items()))

@@ -26,9 +26,10 @@ its class with the hooks, and `@register("name", config=Options)` (registry.py).
 strategies are class attributes (`not_with`, `single_process`, `builds_head`), read by the config
 checks and the loop.
 
-`fitted` strategies run no loop; their `fit` makes the run, and they do not stack: `tfidf_logreg`
-and `frozen_logreg` (classic.py), the baselines users try first, and the post-hoc adaptations
-`adabn`, `bbse` and `mlls` (posthoc.py), which adjust a trained source model with unlabelled target data.
+`fitted` strategies run no loop and do not stack: `fitted = "classic"`, the baselines users try first
+(`tfidf_logreg`, `frozen_logreg`), fitted by classic.py, and `fitted = "posthoc"`, the post-hoc
+adaptations (`adabn`, `bbse`, `mlls`), which posthoc.py applies to a trained source model with
+unlabelled target data.
 """
 
 from __future__ import annotations

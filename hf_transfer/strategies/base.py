@@ -54,7 +54,7 @@ class Strategy:
     name: str  # and `config` (its options dataclass, or None): set by @register(name, config=...)
     train_on = "source"  # or, with data.target: "target_labelled" (a few), "target" (all labelled target)
     uses_target = False  # True: every step also sees an unlabelled target batch (domain adaptation)
-    fitted = False  # True: no training loop; `fit` makes the run (classic.py baselines, posthoc.py adjustments)
+    fitted = ""  # no training loop: "classic" (classic.py fits a baseline) or "posthoc" (posthoc.py adjusts a model)
     # the rules between strategies, checked by the config and the loop without naming any strategy:
     not_with: tuple[str, ...] = ()  # strategies this one does not stack with, and why (`not_with_why`)
     not_with_why = ""
@@ -63,10 +63,6 @@ class Strategy:
 
     def __init__(self, cfg=None):
         self.cfg = cfg  # its own section of the config (strategy.<name>), or None without options
-
-    def fit(self, cfg, overwrite: bool = False) -> dict:
-        """A `fitted` strategy's whole run (instead of the training loop); returns its metrics.json."""
-        raise NotImplementedError(f"{self.name} trains in the loop")
 
     def data_augment(self) -> dict:
         """Extra keyword arguments for timm's create_transform (train-time augmentation)."""

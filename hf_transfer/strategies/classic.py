@@ -23,14 +23,9 @@ from .registry import register
 class Fitted(Strategy):
     """A baseline fitted in closed form on features; the loop's hooks are never called."""
 
-    fitted = True
+    fitted = "classic"  # hf_transfer/classic.py runs it
     needs_backbone = True
     tasks = ("image", "text")
-
-    def fit(self, cfg, overwrite: bool = False) -> dict:
-        from ..classic import run
-
-        return run(cfg, self, overwrite=overwrite)
 
 
 @register("tfidf_logreg")

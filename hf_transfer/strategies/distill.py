@@ -62,15 +62,12 @@ class DistillConfig:
 class Distill(Strategy):
 
     def setup(self, model) -> None:
-        from ..backbones import load_backbone
-        from ..config import ModelConfig
-
         c = self.cfg
         labels = _saved_labels(Path(c.teacher).expanduser())
         if labels is not None and labels != model.label_names:
             raise UserError(f"strategy.distill.teacher: its labels ({', '.join(labels)}) are not the data's "
                             f"({', '.join(model.label_names)})")
-        self.teacher = load_backbone(ModelConfig(name=c.teacher), model.task, model.label_names).eval()
+        self.teacher = model.load_like(c.teacher).eval()
         self.teacher.requires_grad_(False)
 
     def loss(self, step):
