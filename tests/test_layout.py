@@ -1,0 +1,62 @@
+"""The package's shape: no import cycle between its modules (imports inside functions count too), and
+no function longer than 60 lines, so that a module can be read, and replaced, on its own."""
+
+import ast
+from pathlib import Path
+
+from helpers import ROOT
+
+PACKAGE = ROOT / "hf_transfer"
+
+
+def _modules() -> dict[str, Path]:
+    mods = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return mods
+
+
+def _imports(name: str, path: Path, mods: dict) -> set[str]:
+    """The package modules `name` imports, anywhere in the file."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rsplit(".", 1)[0]
+            target = f"{base}.{node.module}" if node.module else base
+            found |= {f"{target}.{a.name}" if f"{target}.{a.name}" in mods else target for a in node.names}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            found |= {a.name for a in node.names} if isinstance(node, ast.Import) else {node.module}
+    return {m for m in found if m in mods and m != name}
+
+
+def test_no_import_cycle():
+    mods = _modules()
+    graph = {m: _imports(m, p, mods) for m, p in mods.items()}
+    # a package imports its own submodules; a submodule importing its package's __init__ is the cycle to find
+    state, stack = {}, []
+
+    def visit(m):
+        state[m] = "open"
+        stack.append(m)
+        for n in sorted(graph[m]):
+            assert state.get(n) != "open", "import cycle: " + " -> ".join(stack[stack.index(n):] + [n])
+            if n not in state:
+                visit(n)
+        stack.pop()
+        state[m] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+    assert {"hf_transfer.config", "hf_transfer.runtime"} <= graph["hf_transfer.train"]  # the walk sees imports
+
+
+def test_no_function_longer_than_60_lines():
+    long = [f"{path.relative_to(ROOT)}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for path in PACKAGE.rglob("*.py") for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60]
+    assert not long, long
