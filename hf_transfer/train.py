@@ -70,6 +70,8 @@ class TrainState:
     best: dict = field(default_factory=dict)  # {"epoch", "value"} on validation
     strategy: dict = field(default_factory=dict)
     target_batches: int = 0  # unlabelled target batches drawn (domain adaptation)
+    terms: dict = field(default_factory=dict)  # sums of the strategies' reported terms since the last evaluation
+    term_steps: int = 0
     # carried so that a resumed run reports what an uninterrupted one does
     epoch_loss_sum: float = 0.0  # train loss summed over the batches of the unfinished epoch
     epoch_batches: int = 0
@@ -192,6 +194,7 @@ def _contiguous(model):
 def _save_checkpoint(accelerator, out: Path, state: TrainState, strategy, keep: int, channels_last=None) -> None:
     """A resumable checkpoint; `channels_last`: the (unwrapped) model, when its weights are channels_last."""
     state.strategy = strategy.state_dict()
+    state.terms = {k: float(v) for k, v in state.terms.items()}  # JSON (a host sync, at checkpoints only)
     ckpt = rundir.checkpoint_dir(out, state.global_step)
     tmp = rundir.writing(ckpt)  # written whole, then renamed into place: a kill leaves no half checkpoint
     if accelerator.is_main_process:
@@ -553,7 +556,10 @@ def _step(loop: Loop, batch: dict) -> tuple[torch.Tensor, int]:
     t, accelerator, model, strategy = loop.t, loop.accelerator, loop.model, loop.strategy
     stream = loop.loaders.target
     with accelerator.accumulate(model):
-        batch, soft_targets = strategy.mix(loop.loaders.on_device(batch, True))
+        step = Step(loop.loaders.on_device(batch, True), model=loop.unwrapped,
+                    progress=loop.state.global_step / loop.total_steps)
+        strategy.mix(step)
+        batch = step.batch
         if stream is not None:  # source and unlabelled target in one forward pass
             target = loop.loaders.on_device_target(send_to_device(stream.next(), accelerator.device), True)
             n = len(batch["labels"])
@@ -561,19 +567,19 @@ def _step(loop: Loop, batch: dict) -> tuple[torch.Tensor, int]:
             joint = join_batches(batch, target, getattr(tokenizer, "pad_token_id", None) or 0,
                                  getattr(tokenizer, "padding_side", "right"))
             logits, features = model(joint, return_features=True)
-            target_out = Outputs(logits[n:], features[n:], target)
+            step.target = Outputs(logits[n:], features[n:], target)
             logits, features = logits[:n], features[:n]
+            loop.state.target_batches = stream.consumed
         else:
             logits, features = model(batch, return_features=True)
-        if soft_targets is not None:
-            loss = torch.sum(-soft_targets * F.log_softmax(logits.float(), -1), -1).mean()
+        if step.soft_targets is not None:
+            step.loss = torch.sum(-step.soft_targets * F.log_softmax(logits.float(), -1), -1).mean()
         else:
-            loss = F.cross_entropy(logits.float(), batch["labels"], weight=loop.class_weight,
-                                   label_smoothing=t.label_smoothing)
-        loss = strategy.loss(Step(loss, loop.unwrapped, Outputs(logits, features, batch),
-                                  target_out if stream is not None else None, loop.state.global_step / loop.total_steps))
-        if stream is not None:
-            loop.state.target_batches = stream.consumed
+            step.loss = F.cross_entropy(logits.float(), batch["labels"], weight=loop.class_weight,
+                                        label_smoothing=t.label_smoothing)
+        step.source = Outputs(logits, features, batch)
+        loss = strategy.loss(step)
+        _add_terms(loop, step.logs)
         loop.watch.observe(loss, loop.state.global_step + 1)
         accelerator.backward(loss)
         if accelerator.sync_gradients and t.max_grad_norm:
@@ -581,6 +587,21 @@ def _step(loop: Loop, batch: dict) -> tuple[torch.Tensor, int]:
         loop.optimizer.step()
         loop.optimizer.zero_grad(set_to_none=True)
     return loss, batch["labels"].shape[0]
+
+
+def _add_terms(loop: Loop, logs: dict) -> None:
+    """Running sums of the strategies' reported terms (on the device), averaged at the next evaluation."""
+    for k, v in logs.items():
+        loop.state.terms[k] = loop.state.terms.get(k, 0.0) + v
+    loop.state.term_steps += 1 if logs else 0
+
+
+def _train_terms(loop: Loop) -> dict:
+    """The averages of the reported terms since the last evaluation (metrics.json `train_terms`); reset."""
+    state = loop.state
+    terms = {k: float(v) / max(state.term_steps, 1) for k, v in state.terms.items()}
+    state.terms, state.term_steps = {}, 0
+    return terms
 
 
 def _after_step(loop: Loop, epoch: int, bar, signalled) -> bool:
@@ -622,7 +643,7 @@ def _evaluate_epoch(loop: Loop) -> None:
     entry = {"epoch": state.epoch, "step": state.global_step, "train_loss": float(loop.running) / max(loop.count, 1),
              "train_seconds": round(loop.train_seconds, 3), "eval": results}
     if loop.strategy.uses_target:
-        entry["train_terms"] = loop.strategy.train_logs()
+        entry["train_terms"] = _train_terms(loop)
     if domains:
         entry["a_distance"] = proxy_a_distance(feats[domains["source"]][0], feats[domains["target"]][0], t.seed)
     loop.eval_seconds += time.perf_counter() - tick

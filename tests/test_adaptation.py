@@ -51,7 +51,8 @@ def test_dann_backbone_gradient_is_the_reversed_discriminator_gradient():
     dann.setup(model)
     fs, ft = torch.randn(4, 6, requires_grad=True), torch.randn(4, 6, requires_grad=True)
     progress = 0.3
-    loss = dann.loss(Step(torch.zeros(()), model, Outputs(torch.randn(4, 3), fs), Outputs(torch.randn(4, 3), ft), progress))
+    loss = dann.loss(Step({}, None, torch.zeros(()), model, Outputs(torch.randn(4, 3), fs), Outputs(torch.randn(4, 3), ft),
+                                progress))
     loss.backward()
     disc_grad = model.domain_discriminator[0].weight.grad.clone()
 
@@ -83,7 +84,7 @@ def test_cdan_conditions_on_predictions_and_weights_by_entropy():
     get_strategy(cfg).setup(big)
     assert big.multilinear_map.randomized and big.multilinear_map(f, g).shape == (2, 8)
     fs, ft = torch.randn(4, 4, requires_grad=True), torch.randn(4, 4, requires_grad=True)
-    loss = cdan.loss(Step(torch.zeros(()), model, Outputs(torch.randn(4, 3), fs), Outputs(torch.randn(4, 3), ft), 0.5))
+    loss = cdan.loss(Step({}, None, torch.zeros(()), model, Outputs(torch.randn(4, 3), fs), Outputs(torch.randn(4, 3), ft), 0.5))
     loss.backward()
     assert loss.item() > 0 and fs.grad.abs().sum() > 0
 
@@ -145,8 +146,9 @@ def test_self_training_learns_the_frozen_teachers_confident_labels_only():
     with torch.no_grad():
         model.weight.add_(torch.randn(4, 3))  # the student has moved on since the start
     student = model({"x": x})
-    loss = st.loss(Step(torch.zeros(()), model, Outputs(torch.randn(2, 3), torch.randn(2, 4)),
-                    Outputs(student, torch.randn(16, 4), {"x": x}), 0.5))
+    step = Step({}, None, torch.zeros(()), model, Outputs(torch.randn(2, 3), torch.randn(2, 4)),
+                Outputs(student, torch.randn(16, 4), {"x": x}), 0.5)
+    loss = st.loss(step)
     probs = F.softmax(x @ before, -1)
     keep = probs.max(-1).values >= 0.8
     assert 0 < keep.sum() < 16  # the threshold leaves some out
@@ -154,12 +156,12 @@ def test_self_training_learns_the_frozen_teachers_confident_labels_only():
     torch.testing.assert_close(loss, expected)
     loss.backward()
     assert st.teacher.weight.grad is None and torch.equal(st.teacher.weight, before)  # the teacher never learns
-    assert st.train_logs()["pseudo_kept"] == pytest.approx(keep.float().mean().item())
+    assert step.logs["pseudo_kept"].item() == pytest.approx(keep.float().mean().item())  # reported for the epoch
     cfg.self_training.threshold = 0.999999  # nobody confident enough: no target term at all
     st = get_strategy(cfg)
     st.setup(model)
-    assert st.loss(Step(torch.zeros(()), model, Outputs(torch.randn(2, 3), torch.randn(2, 4)),
-                    Outputs(student, torch.randn(16, 4), {"x": x}), 0.5)).item() == 0.0
+    assert st.loss(Step({}, None, torch.zeros(()), model, Outputs(torch.randn(2, 3), torch.randn(2, 4)),
+                        Outputs(student, torch.randn(16, 4), {"x": x}), 0.5)).item() == 0.0
 
 
 # ----------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import torch
 from helpers import KINDS, pretrained, run, strategy_cfg
 
 from hf_transfer.strategies import get_strategy
+from hf_transfer.strategies.base import Step
 
 
 def test_mixup_mixes_images_and_targets(assets):
@@ -11,16 +12,18 @@ def test_mixup_mixes_images_and_targets(assets):
     torch.manual_seed(0)
     batch = {"pixel_values": torch.randn(4, 3, 8, 8), "labels": torch.tensor([0, 1, 2, 0])}
     original = batch["pixel_values"].clone()  # timm mixes in place
-    mixed, targets = s.mix(batch)
-    assert targets.shape == (4, 3) and torch.allclose(targets.sum(-1), torch.ones(4))
-    assert not torch.equal(mixed["pixel_values"], original)
+    step = Step(batch)
+    s.mix(step)
+    assert step.soft_targets.shape == (4, 3) and torch.allclose(step.soft_targets.sum(-1), torch.ones(4))
+    assert not torch.equal(step.batch["pixel_values"], original)
 
 
 def test_label_smoothing_targets_for_text(assets):
     s = get_strategy(strategy_cfg(name="augment", augment={"label_smoothing": 0.3}))
     s.setup(pretrained("transformers", assets))
-    _, targets = s.mix({"input_ids": torch.zeros(2, 4, dtype=torch.long), "labels": torch.tensor([0, 2])})
-    assert torch.allclose(targets, torch.tensor([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8]]))
+    step = Step({"input_ids": torch.zeros(2, 4, dtype=torch.long), "labels": torch.tensor([0, 2])})
+    s.mix(step)
+    assert torch.allclose(step.soft_targets, torch.tensor([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8]]))
 
 
 def test_rand_augment_and_erasing_reach_the_transform():

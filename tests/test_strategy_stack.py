@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 from hf_transfer.config import Config, TrainConfig, apply_overrides
 from hf_transfer.errors import ConfigError
 from hf_transfer.strategies import Stack, get_strategy
-from hf_transfer.strategies.base import Outputs, Step
+from hf_transfer.strategies.base import Step
 from hf_transfer.train import train
 
 STACK = {"name": "gradual_unfreeze+discriminative_lr+l2sp", "discriminative_lr": {"decay": 0.5}}
@@ -26,7 +26,7 @@ def test_stack_combines_hooks(assets):
     with torch.no_grad():
         model.head.weight.fill_(0.5)
     penalty = 0.01 / 2 * 0.25 * model.head.weight.numel()  # beta/2 * ||w_head||^2, beta's default 0.01
-    assert s.loss(Step(torch.tensor(1.0), model, Outputs(None, None, {}))).item() == pytest.approx(1.0 + penalty)
+    assert s.loss(Step({}, loss=torch.tensor(1.0), model=model)).item() == pytest.approx(1.0 + penalty)
 
 
 def test_stacked_run_resumes_exactly(tmp_path, assets):

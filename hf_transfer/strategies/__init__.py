@@ -6,12 +6,14 @@ A strategy changes *what* trains and *how much*, never the loop itself. The loop
     setup(model)                      once, before the optimizer: freeze, replace the head, add adapters
     param_groups(model, train_cfg)    the optimizer's parameter groups (None: decay / no-decay)
     on_epoch_start(epoch, model)      every epoch, resumed ones included (gradual unfreezing)
-    mix(batch)                        before the forward pass: the batch and soft targets (mixup, CutMix)
-    loss(step)                        the loss to minimise, from a `Step` (base.py): the task loss, the
-                                      model, the source outputs and, with a target domain, the
-                                      unlabelled target's and the training progress. One hook for every
-                                      term: L2-SP, distillation, DANN, CDAN, MMD, MCC, self-training
-    train_logs()                      after an epoch: the averages of the strategy's own terms
+    every training step, one `Step` (base.py) through two hooks:
+      mix(step)                       before the forward pass: replace step.batch, set step.soft_targets
+                                      (mixup, CutMix, label smoothing)
+      loss(step) -> loss              after it: the task loss plus the strategy's terms, from step.loss,
+                                      .model, .source (logits, features, inputs), .target (the
+                                      unlabelled target's, with a target domain) and .progress; one
+                                      hook for L2-SP, distillation, DANN, CDAN, MMD, MCC, self-training.
+                                      step.log(name=value) reports a term (metrics.json train_terms)
     save(model, dir, image_size)      a special save (LoRA merged or adapter)
     state_dict() / load_state_dict()  strategy state, saved in every checkpoint
 

@@ -72,25 +72,3 @@ class AdaptStrategy(Strategy):
     """Base of the unsupervised adaptation methods: trains on source labels + unlabelled target."""
 
     uses_target = True
-
-    def __init__(self, cfg=None):
-        super().__init__(cfg)
-        self._sums: dict[str, torch.Tensor] = {}
-        self._count = 0
-
-    def log(self, **terms: torch.Tensor) -> None:
-        """Keep running sums of training terms (on the device: no host sync per step)."""
-        for k, v in terms.items():
-            self._sums[k] = self._sums.get(k, 0) + v.detach().float()
-        self._count += 1 if terms else 0
-
-    def state_dict(self) -> dict:  # the running sums of an unfinished epoch, for an exact resume
-        return {"sums": {k: float(v) for k, v in self._sums.items()}, "count": self._count}
-
-    def load_state_dict(self, state: dict) -> None:
-        self._sums, self._count = dict(state.get("sums", {})), state.get("count", 0)
-
-    def train_logs(self) -> dict:
-        logs = {k: float(v) / max(self._count, 1) for k, v in self._sums.items()}
-        self._sums, self._count = {}, 0
-        return logs

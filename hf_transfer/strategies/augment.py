@@ -56,14 +56,13 @@ class Augment(Strategy):
             self.mixer = Mixup(mixup_alpha=c.mixup, cutmix_alpha=c.cutmix, label_smoothing=c.label_smoothing,
                                num_classes=self.num_classes)
 
-    def mix(self, batch):
+    def mix(self, step):
         c = self.cfg
-        labels = batch["labels"]
+        labels = step.batch["labels"]
         if self.mixer is not None and labels.shape[0] % 2 == 0:  # timm mixes pairs: even batches only
-            x, targets = self.mixer(batch["pixel_values"], labels)
-            return {**batch, "pixel_values": x}, targets
-        if c.label_smoothing:
+            x, step.soft_targets = self.mixer(step.batch["pixel_values"], labels)
+            step.batch = {**step.batch, "pixel_values": x}
+        elif c.label_smoothing:
             off = c.label_smoothing / self.num_classes
             targets = torch.full((labels.shape[0], self.num_classes), off, device=labels.device)
-            return batch, targets.scatter_(1, labels[:, None], 1.0 - c.label_smoothing + off)
-        return batch, None
+            step.soft_targets = targets.scatter_(1, labels[:, None], 1.0 - c.label_smoothing + off)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
@@ -38,13 +38,21 @@ class Outputs(NamedTuple):
 
 @dataclass
 class Step:
-    """What the loss hook sees at one training step."""
+    """One training step, as the strategies' step hooks see it: `mix(step)` before the forward pass, then
+    `loss(step)`. The loop fills in the rest between the two."""
 
-    loss: torch.Tensor  # the task loss so far (cross-entropy, or on mix's soft targets); earlier strategies' terms
-    model: nn.Module  # the model being trained (unwrapped)
-    source: Outputs  # the labelled (mixed) batch: its logits, features and inputs
+    batch: dict  # the labelled batch, on the device (mix may replace it)
+    soft_targets: torch.Tensor | None = None  # set by mix (mixup, CutMix, smoothing); None: the hard labels
+    loss: torch.Tensor | None = None  # the task loss so far, then each strategy's terms added in stack order
+    model: nn.Module | None = None  # the model being trained (unwrapped)
+    source: Outputs | None = None  # the labelled batch's logits, features and inputs
     target: Outputs | None = None  # `uses_target`: the unlabelled target batch of the same forward pass
     progress: float = 0.0  # share of training done, in [0, 1] (schedules such as DANN's reversal coefficient)
+    logs: dict = field(default_factory=dict)  # terms to report, by step.log(); averaged per epoch by the loop
+
+    def log(self, **terms: torch.Tensor) -> None:
+        """Report training terms (kept on the device: no host sync per step); metrics.json's `train_terms`."""
+        self.logs.update({k: v.detach().float() for k, v in terms.items()})
 
 
 @register("full")
@@ -78,18 +86,13 @@ class Strategy:
     def on_epoch_start(self, epoch: int, model) -> None:
         """At the start of every epoch, resumed ones included."""
 
-    def mix(self, batch: dict) -> tuple[dict, torch.Tensor | None]:
-        """Mix a training batch; returns it and soft targets (None: the hard labels stand)."""
-        return batch, None
+    def mix(self, step: Step) -> None:
+        """Before the forward pass: replace `step.batch` and/or set `step.soft_targets` (mixup, CutMix...)."""
 
     def loss(self, step: Step) -> torch.Tensor:
         """The loss to minimise at this step: `step.loss` plus the strategy's own terms (a penalty, a teacher's
         soft targets, a transfer loss from `step.source` and `step.target`)."""
         return step.loss
-
-    def train_logs(self) -> dict:
-        """Averages of the strategy's own training terms since the last call (domain loss...)."""
-        return {}
 
     def save(self, model, directory, image_size) -> bool:
         """Save the trained model in a strategy-specific way; False: the default save_pretrained."""
@@ -129,20 +132,14 @@ class Stack(Strategy):
         for s in self.strategies:
             s.on_epoch_start(epoch, model)
 
-    def mix(self, batch):
-        targets = None
+    def mix(self, step: Step) -> None:
         for s in self.strategies:
-            batch, mixed = s.mix(batch)
-            targets = mixed if mixed is not None else targets
-        return batch, targets
+            s.mix(step)
 
     def loss(self, step: Step) -> torch.Tensor:
         for s in self.strategies:
             step = dataclasses.replace(step, loss=s.loss(step))
         return step.loss
-
-    def train_logs(self) -> dict:
-        return {k: v for s in self.strategies for k, v in s.train_logs().items()}
 
     def save(self, model, directory, image_size) -> bool:
         return any(s.save(model, directory, image_size) for s in self.strategies)

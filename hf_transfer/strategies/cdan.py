@@ -80,5 +80,5 @@ class Cdan(AdaptStrategy):
             weight = w / w.sum() * len(w)
         domain_loss, accuracy = adversarial_loss(model.domain_discriminator, model.multilinear_map(f, g),
                                                  len(source.features), progress, c.gamma, weight)
-        self.log(domain_loss=domain_loss, domain_accuracy=accuracy)
+        step.log(domain_loss=domain_loss, domain_accuracy=accuracy)
         return loss + c.trade_off * domain_loss

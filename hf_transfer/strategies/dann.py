@@ -46,5 +46,5 @@ class Dann(AdaptStrategy):
         c = self.cfg
         x = torch.cat([source.features, target.features]).float()
         domain_loss, accuracy = adversarial_loss(model.domain_discriminator, x, len(source.features), progress, c.gamma)
-        self.log(domain_loss=domain_loss, domain_accuracy=accuracy)
+        step.log(domain_loss=domain_loss, domain_accuracy=accuracy)
         return loss + c.trade_off * domain_loss

@@ -48,5 +48,5 @@ class Mcc(AdaptStrategy):
         loss, target = step.loss, step.target
         c = self.cfg
         mcc = mcc_loss(target.logits, c.temperature)
-        self.log(mcc=mcc)
+        step.log(mcc=mcc)
         return loss + c.trade_off * mcc

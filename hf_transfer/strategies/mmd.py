@@ -49,5 +49,5 @@ class Mmd(AdaptStrategy):
         loss, source, target = step.loss, step.source, step.target
         c = self.cfg
         mmd = mk_mmd(source.features, target.features, c.kernel_scales)
-        self.log(mmd=mmd)
+        step.log(mmd=mmd)
         return loss + c.trade_off * mmd

@@ -13,7 +13,7 @@ self-training baselines of Zou et al. 2018, https://arxiv.org/abs/1810.07911):
 The student never teaches itself, so its own mistakes are not reinforced (what makes mcc fall
 after its peak on the digits benchmark); it learns target-domain features from the teacher's
 confident labels and generalises them to the targets the teacher was unsure of. Target labels are
-never read. `train_logs` gives the share of target samples kept (`pseudo_kept`).
+never read. It reports the share of target samples kept (`pseudo_kept` in metrics.json's train_terms).
 """
 
 from __future__ import annotations
@@ -59,5 +59,5 @@ class SelfTraining(AdaptStrategy):
         keep = (confidence >= c.threshold).float()
         per_sample = F.cross_entropy(target.logits.float(), pseudo, reduction="none")
         pseudo_loss = (per_sample * keep).sum() / keep.sum().clamp(min=1.0)
-        self.log(pseudo_loss=pseudo_loss, pseudo_kept=keep.mean())
+        step.log(pseudo_loss=pseudo_loss, pseudo_kept=keep.mean())
         return loss + c.trade_off * pseudo_loss
