@@ -238,7 +238,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     strategy: Any = field(default_factory=lambda: strategy_config_class()(),
-                          metadata={"help": "The strategy and its options", "dataclass": lambda: strategy_config_class()})
+                          metadata={"help": "The strategy and its options", "dataclass": strategy_config_class})
     hub: HubConfig = field(default_factory=HubConfig)
 
     def to_dict(self) -> dict:
@@ -437,7 +437,7 @@ def _check_strategy_names(cfg: Config) -> None:
                           "loop; it does not stack with other strategies")
     if d.target.dataset and any(REGISTRY[p].fitted and not REGISTRY[p].uses_target for p in parts):
         raise ConfigError(f"data.target.dataset: {parts[0]} is not a domain-adaptation method; leave data.target out")
-    head = next((p for p in parts if REGISTRY[p].builds_head), None)
+    head = _head_builder(parts)
     if cfg.model.new_head_init == "logreg" and head:
         raise ConfigError(f"model.new_head_init: logreg fits a linear head; strategy {head} replaces it by hidden layers")
     if cfg.model.bottleneck and head:
@@ -461,14 +461,18 @@ def _check_data(d) -> None:
             raise ConfigError(f"data.extra_eval.{name}: the name is taken by a split; choose another")
 
 
+def _head_builder(parts: list[str]) -> str | None:
+    """The named strategy that builds its own head (`builds_head`), if any."""
+    from .strategies import REGISTRY  # noqa: PLC0415
+
+    return next((p for p in parts if p in REGISTRY and REGISTRY[p].builds_head), None)
+
+
 def bottleneck_width(cfg: Config) -> int:
     """model.bottleneck, with null resolved: 256 for a domain-adaptation run whose head is a plain linear one."""
     if cfg.model.bottleneck is not None:
         return cfg.model.bottleneck
-    from .strategies import REGISTRY  # noqa: PLC0415
-
-    plain_head = not any(REGISTRY[p].builds_head for p in cfg.strategy.name.split("+") if p in REGISTRY) \
-        and cfg.model.new_head_init != "logreg"
+    plain_head = not _head_builder(cfg.strategy.name.split("+")) and cfg.model.new_head_init != "logreg"
     return 256 if cfg.data.target.dataset and plain_head else 0
 
 

@@ -93,9 +93,8 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
     adjust_seconds = time.perf_counter() - tick
     tick = time.perf_counter()
     eval_dls = {k: v for k, v in loaders.evals.items() if k != UNLABELLED}
-    on_device = lambda batch, train: loaders.on_device(send_to_device(batch, accelerator.device), train)  # noqa: E731
     results, feats = evaluate_sets(model, eval_dls, accelerator, splits.label_names,
-                                   feature_sets=tuple(splits.domains.values()), prepare=on_device)
+                                   feature_sets=tuple(splits.domains.values()), prepare=loaders.on_device)
     model.eval()
     domains = splits.domains
     entry = {"epoch": 1, "step": 0, "train_loss": None, "train_seconds": round(adjust_seconds, 3), "eval": results,

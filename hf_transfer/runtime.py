@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
-from accelerate.utils import DataLoaderConfiguration
+from accelerate.utils import DataLoaderConfiguration, send_to_device
 from tqdm.auto import tqdm
 
 from . import rundir
@@ -47,6 +47,7 @@ def evaluate_sets(model, loaders: dict, accelerator: Accelerator, label_names: l
     for name, dl in loaders.items():
         preds, refs, losses, feats = [], [], [], []
         for batch in tqdm(dl, desc=f"eval {name}", leave=False, disable=not accelerator.is_local_main_process):
+            batch = send_to_device(batch, accelerator.device)  # a no-op for a loader accelerate prepared
             batch = prepare(batch, False) if prepare is not None else batch
             if name in feature_sets:
                 logits, f = model(batch, return_features=True)

@@ -36,11 +36,10 @@ from .data.loaders import build_loaders, join_batches
 from .data.sources import build_splits
 from .errors import ConfigError, UserError
 from .metrics import collapse_warnings, proxy_a_distance
-from .runtime import (  # noqa: F401 (fresh_accelerator, evaluate_sets...: also importable from here)
+from .runtime import (
     class_weight_tensor,
     close_log_file,
     environment,
-    environment_info,
     evaluate_sets,
     fresh_accelerator,
     peak_host_memory_mb,
@@ -240,7 +239,7 @@ class DivergenceWatch:
                    f"{self.advice}" + (f" (the last good checkpoint, {kept.name}, is kept)" if kept else ""))
         if rundir.is_main_process():
             write_metrics(out, {"status": "diverged", "step": step, "loss": bad, "message": message,
-                                 "last_finite_loss": last if math.isfinite(last) else None})
+                                "last_finite_loss": last if math.isfinite(last) else None})
         raise UserError(message)
 
 

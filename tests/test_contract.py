@@ -67,7 +67,7 @@ def _reloaded_test_scores(run, cfg) -> dict:
     from hf_transfer.config import ModelConfig
     from hf_transfer.data.loaders import build_loaders
     from hf_transfer.data.sources import build_splits
-    from hf_transfer.train import evaluate_sets, fresh_accelerator
+    from hf_transfer.runtime import evaluate_sets, fresh_accelerator
 
     splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
     if (run / "model" / "model.joblib").is_file():  # tfidf_logreg: a scikit-learn pipeline

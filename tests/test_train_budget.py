@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from helpers import tiny_config
 
 from hf_transfer.metrics import classification_metrics, collapse, collapse_warnings
-from hf_transfer.train import class_weight_tensor, train
+from hf_transfer.runtime import class_weight_tensor
+from hf_transfer.train import train
 
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 

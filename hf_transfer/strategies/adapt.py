@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Outputs, Strategy  # noqa: F401 (Outputs: re-exported for the adaptation tests)
+from .base import Strategy
 
 
 class _ReverseGradient(torch.autograd.Function):

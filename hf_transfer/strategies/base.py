@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -138,7 +137,7 @@ class Stack(Strategy):
 
     def loss(self, step: Step) -> torch.Tensor:
         for s in self.strategies:
-            step = dataclasses.replace(step, loss=s.loss(step))
+            step.loss = s.loss(step)
         return step.loss
 
     def save(self, model, directory, image_size) -> bool:
