@@ -224,14 +224,15 @@ def markdown_table(table: dict) -> list[str]:
 
 
 def label_shift_lines(table: dict, runs: dict) -> list[str]:
-    """Per label-shift method (bbse): the target class priors it estimated (mean ± std over seeds) beside
+    """Per label-shift method (bbse, mlls): the target class priors it estimated or was given (mean ± std over seeds) beside
     the source priors and the true target priors (of the target test set, read for this table only)."""
     lines = []
     for r in table["rows"]:
         shifts = [runs[run][0]["label_shift"] for run in r["runs"] if runs[run][0].get("label_shift")]
         if not shifts:
             continue
-        lines += [f"Class priors estimated by `{r['method']}` from the unlabelled target ({len(shifts)} seed(s)):", "",
+        where = "given to" if shifts[0].get("priors_given") else "estimated by"
+        lines += [f"Target class priors {where} `{r['method']}` ({len(shifts)} seed(s)):", "",
                   "| class | source prior | estimated target prior | true target prior |", "|---|---:|---:|---:|"]
         for i, name in enumerate(table["label_names"]):
             est = _stats([x["estimated_target_priors"][i] for x in shifts])

@@ -17,6 +17,8 @@ on the target) and `source_only_joint` (trained on the joint source + target bat
 `cdan`, `mmd`, `mcc` (unsupervised: target labels are never read), `self_training` (adabn's model
 as a frozen teacher whose confident target predictions train a student), `self_training_2` (a second
 round: self_training's student as the teacher), `dann_adabn` (adabn applied to dann's model),
+`dann_self_training` (self-training with dann_adabn's model as the teacher; by name only: it did not beat
+self_training over 5 seeds),
 `target_finetune` (the
 source-only model fine-tuned on `labelled_samples` labelled target samples) and `oracle` (all
 labelled target training samples: the ceiling). Every method has the 256-wide bottleneck
@@ -53,8 +55,10 @@ METHODS = ("source_only,adabn,source_only_joint,bbse,mlls,dann,dann_adabn,cdan,m
            "target_finetune,oracle")
 # methods that start from another method's model of the same seed (which must run too, and first)
 STARTS_FROM = {"target_finetune": "source_only", "adabn": "source_only", "bbse": "source_only", "mlls": "source_only",
-               "self_training": "adabn", "self_training_2": "self_training", "dann_adabn": "dann"}
-STRATEGY = {"dann_adabn": "adabn", "self_training_2": "self_training"}  # a method that is another strategy applied to another method's model
+               "self_training": "adabn", "self_training_2": "self_training", "dann_adabn": "dann",
+               "dann_self_training": "dann_adabn"}
+# a method that is another strategy applied to another method's model
+STRATEGY = {"dann_adabn": "adabn", "self_training_2": "self_training", "dann_self_training": "self_training"}
 
 
 def _depth(method: str) -> int:

@@ -21,8 +21,8 @@ from hf_transfer.train import apply_lr_multipliers, make_optimizer, make_schedul
 
 
 def _da(out, backbone, source, target, method, **sections):
-    return tiny_config(out, backbone, source, data={"target": {"dataset": str(target)}}, strategy={"name": method},
-                       **{"train": {"batch_size": 6, "epochs": 1}, **sections})
+    return tiny_config(out, backbone, source, data={"target": {"dataset": str(target)}},
+                       **{"train": {"batch_size": 6, "epochs": 1}, "strategy": {"name": method}, **sections})
 
 
 def _model_weights(run):
@@ -207,6 +207,22 @@ def test_mlls_run_changes_only_the_classifier_by_the_recorded_calibration_and_sh
     torch.testing.assert_close(after[weight], before[weight] / t)
     log_w = torch.log(torch.tensor(shift["weights"], dtype=torch.float))
     torch.testing.assert_close(after[bias], before[bias] / t + torch.tensor(shift["calibration_bias"]) + log_w)
+
+
+def test_mlls_with_given_target_priors_shifts_by_them_and_a_wrong_length_names_the_field(source_only_run, tmp_path):
+    _, source, target, run = source_only_run("transformers")
+    given = [2.0, 1.0, 1.0]
+    cfg = _da(tmp_path / "known", run / "model", source, target, "mlls",
+              strategy={"name": "mlls", "mlls": {"target_priors": given}})
+    shift = train(cfg)["label_shift"]
+    assert shift["priors_given"] and shift["em_iterations"] == 0
+    np.testing.assert_allclose(shift["estimated_target_priors"], [0.5, 0.25, 0.25])
+    np.testing.assert_allclose(shift["weights"], np.array([0.5, 0.25, 0.25]) / np.array(shift["source_priors"]))
+    bad = _da(tmp_path / "bad", run / "model", source, target, "mlls", strategy={"name": "mlls", "mlls": {"target_priors": [1, 1]}})
+    with pytest.raises(UserError, match=r"strategy\.mlls\.target_priors: 2 numbers for 3 classes"):
+        train(bad)
+    with pytest.raises(UserError, match=r"strategy\.mlls\.target_priors"):
+        _da(tmp_path / "neg", run / "model", source, target, "mlls", strategy={"name": "mlls", "mlls": {"target_priors": [1, -1, 1]}})
 
 
 def test_expected_macro_f1_is_sklearns_on_certain_labels_and_the_offsets_raise_it():

@@ -25,6 +25,7 @@ Give them the source model (`model.name: <source_only run>/model`) and `data.tar
   likelihood of the unlabelled target under the calibrated posteriors: q <- mean_x p_q(y|x), with
   p_q(y|x) ~ q(y) / p_s(y) p_cal(y|x). It reads soft posteriors where bbse counts hard predictions,
   and never estimates a class away to exactly 0. T, b and log(q / p_s) are folded into the classifier.
+  `target_priors` replaces the estimate by priors you know (the benchmark's control: the true ones).
 """
 
 from __future__ import annotations
@@ -47,6 +48,16 @@ class MllsConfig:
     decision: Literal["accuracy", "macro_f1"] = option(
         "accuracy", "accuracy: predict the most probable class under the estimated target priors (Bayes for accuracy); "
                     "macro_f1: re-weight the classes to maximise the macro-F1 expected under those posteriors.")
+    target_priors: list | None = option(
+        None, "The target class priors when you know them (one number per class, in label order; normalised): "
+              "used instead of the EM estimate. The benchmark gives it the true priors as a control: what a perfect "
+              "estimate would be worth.")
+
+    def rules(self) -> list[tuple[str, bool, str]]:
+        p = self.target_priors
+        return [("target_priors", p is None or (bool(p) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in p) and sum(p) > 0),
+            "must be a list of numbers >= 0, one per class, with a positive sum")]
 
 
 class PostHoc(Strategy):
@@ -208,7 +219,7 @@ class MLLS(LabelShift):
         source = np.maximum(source, 1e-12)
         target_logits, _ = predict("target_unlabelled")
         probs = torch.softmax(target_logits.float() / temperature + bias, -1).double().numpy()
-        target, iterations = estimate_priors_em(probs, source)
+        target, iterations = self._target_priors(probs, source)
         correction = target / source
         decision = np.zeros(len(source))
         if self.cfg.decision == "macro_f1":  # the target posteriors, then the macro-F1 rule on them
@@ -220,7 +231,18 @@ class MLLS(LabelShift):
             classifier.weight.div_(temperature)
             classifier.bias.div_(temperature).add_(shift.to(classifier.bias))
         return {"label_shift": {"method": "mlls", "source_priors": source.tolist(),
-                                "estimated_target_priors": target.tolist(), "weights": correction.tolist(),
+                                "estimated_target_priors": target.tolist(),
+                                "priors_given": self.cfg.target_priors is not None, "weights": correction.tolist(),
                                 "temperature": temperature, "calibration_bias": bias.tolist(),
                                 "em_iterations": iterations, "decision": self.cfg.decision,
                                 "decision_offsets": decision.tolist()}}
+
+    def _target_priors(self, probs: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, int]:
+        """(the target priors, EM iterations): the EM estimate, or `target_priors` when given (0 iterations)."""
+        given = self.cfg.target_priors
+        if given is None:
+            return estimate_priors_em(probs, source)
+        if len(given) != len(source):
+            raise UserError(f"strategy.mlls.target_priors: {len(given)} numbers for {len(source)} classes")
+        given = np.asarray(given, dtype=float)
+        return np.maximum(given / given.sum(), 1e-12), 0
