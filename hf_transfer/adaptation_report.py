@@ -86,10 +86,52 @@ def adaptation_table(runs: dict[str, tuple[dict, dict]]) -> list[dict]:
             row["gap_closed"] = row["gain_accuracy"] / span if span and abs(span) > 1e-9 else None
             if floor and row is not floor:
                 row["paired"] = paired_gain(row, floor, ceiling)
+        _add_last_epoch(rows, methods)
         model = (by_name.get(FLOOR) or rows[0])["model"]
         tables.append({"source": source, "target": target, "model": model, "rows": rows,
                        "label_names": items[0][1]["label_names"]})
     return tables
+
+
+def _add_last_epoch(rows: list[dict], methods: dict[str, list]) -> None:
+    """For every method that trained (a curve of 2+ epochs), its scores at the last epoch beside those at
+    the selected one (the best source validation accuracy), paired with source_only's last epoch: does
+    the selection, made without target labels, help or hurt on the target? (row["last_epoch"])"""
+    last = {}
+    for row in rows:
+        ms = [m for _, m, _ in methods[row["method"]]]
+        if len(ms[0]["history"]) < 2:
+            continue
+        per_run = [{k: m["history"][-1]["eval"][m["domains"]["target"]][k.removeprefix("target_")]
+                    for k in ("target_accuracy", "target_f1_macro")} for m in ms]
+        last[row["method"]] = {**row, "per_run": per_run, "selected_epochs": [m["selected_epoch"] for m in ms],
+                               "last_epochs": [m["history"][-1]["epoch"] for m in ms]}
+    floor, ceiling = last.get(FLOOR), last.get(CEILING)
+    for row in rows:
+        if row["method"] in last:
+            mine = last[row["method"]]
+            row["last_epoch"] = {"selected_epochs": mine["selected_epochs"], "last_epochs": mine["last_epochs"],
+                                 "target_accuracy": _stats([s["target_accuracy"] for s in mine["per_run"]]),
+                                 "paired": paired_gain(mine, floor, ceiling) if floor and mine is not floor else None}
+
+
+def selection_lines(table: dict) -> list[str]:
+    """The model-selection check as a table: target accuracy at the selected and at the last epoch."""
+    rows = [r for r in table["rows"] if r.get("last_epoch")]
+    if not rows or not any(r["last_epoch"]["paired"] for r in rows):
+        return []
+    lines = ["Model selection, checked with the target labels: each run keeps the epoch of its best source "
+             f"validation accuracy; beside it, the last epoch, paired with `{FLOOR}`'s last epoch.", "",
+             "| method | selected epoch per seed | target acc, selected | target acc, last epoch | "
+             "gain at the last epoch (95% CI) | gap closed at the last epoch (95% CI) |", "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        le, p = r["last_epoch"], r["last_epoch"]["paired"]
+        gain = f"{_signed(p['gain_accuracy']['mean'])} {_ci(p['gain_accuracy'])}" if p else ""
+        share = f"{_signed(p['gap_closed']['mean'], True)} {_ci(p['gap_closed'], True)}" \
+            if p and p["gap_closed"] and r["method"] != CEILING else ""
+        lines.append(f"| {r['method']} | {' '.join(map(str, le['selected_epochs']))} of {max(le['last_epochs'])} | "
+                     f"{_short(r['target_accuracy'])} | {_short(le['target_accuracy'])} | {gain} | {share} |")
+    return lines + [""]
 
 
 def target_curve(metrics: list[dict]) -> list[dict]:
@@ -373,7 +415,7 @@ def write_section(tables: list[dict], runs: dict[str, tuple[dict, dict, Path]], 
     for i, table in enumerate(tables):
         stem = f"adaptation{i + 1 if len(tables) > 1 else ''}"
         lines += [f"### {table['source']} -> {table['target']} ({table['model']})", ""] + markdown_table(table) + [""]
-        lines += label_shift_lines(table, runs) + curve_lines(table)
+        lines += label_shift_lines(table, runs) + curve_lines(table) + selection_lines(table)
         missing = [m for m in (FLOOR, CEILING) if m not in {r["method"] for r in table["rows"]}]
         if missing:
             lines += [f"No `{'` / `'.join(missing)}` run in this report: gain / gap closed are left blank.", ""]

@@ -189,3 +189,29 @@ def test_budget_curve_is_the_per_epoch_mean_over_seeds_and_names_methods_still_r
     lines = curve_lines({"rows": [{"method": "mcc", "target_curve": curve}, {"method": "dann", "target_curve": flat}]})
     assert "| mcc | 0.300 ± 0.141 (10) | 0.500 ± 0.000 (20) | 0.800 ± 0.141 (30) |" in lines
     assert "Still rising at the last epoch: mcc (more steps may pay off)." in lines
+
+
+def test_selection_check_pairs_last_epochs_not_selected_ones():
+    from hf_transfer.adaptation_report import adaptation_table, selection_lines
+
+    def metrics(name, curve, selected):
+        score = lambda a: {"accuracy": a, "f1_macro": a - 0.1, "per_class_f1": {"a": a}}  # noqa: E731
+        history = [{"epoch": e, "step": e, "eval": {"test": score(0.9), "target": score(a)}} for e, a in enumerate(curve, 1)]
+        return {"name": name, "domains": {"source": "test", "target": "target"}, "label_names": ["a"], "strategy": name,
+                "model": "m", "warnings": [], "selected_epoch": selected, "history": history,
+                "final": {"test": score(0.9), "target": score(curve[selected - 1])}}
+
+    curves = {"source_only": ([0.5, 0.6, 0.4], [0.5, 0.7, 0.6]), "dann": ([0.6, 0.7, 0.9], [0.6, 0.8, 0.85]),
+              "oracle": ([0.9, 1.0, 1.0], [0.95, 0.99, 1.0])}
+    runs = {f"{m}{s}": (metrics(m, c[s], 2), {"data": {"dataset": "s", "target": {"dataset": "t"}}, "train": {"seed": s}})
+            for m, c in curves.items() for s in (0, 1)}
+    rows = {r["method"]: r for r in adaptation_table(runs)[0]["rows"]}
+    dann = rows["dann"]["last_epoch"]
+    assert dann["selected_epochs"] == [2, 2] and dann["last_epochs"] == [3, 3]
+    assert dann["target_accuracy"]["mean"] == pytest.approx(0.875)
+    assert dann["paired"]["gain_accuracy"]["mean"] == pytest.approx(((0.9 - 0.4) + (0.85 - 0.6)) / 2)
+    assert dann["paired"]["gap_closed"]["mean"] == pytest.approx((0.5 / 0.6 + 0.25 / 0.4) / 2)
+    assert rows["dann"]["paired"]["gain_accuracy"]["mean"] == pytest.approx(((0.7 - 0.6) + (0.8 - 0.7)) / 2)  # selected
+    assert rows["source_only"]["last_epoch"]["paired"] is None
+    lines = selection_lines({"rows": list(rows.values())})
+    assert any(line.startswith("| dann | 2 2 of 3 | 0.750 ± 0.071 | 0.875 ± 0.035 | +0.3750 [") for line in lines)
