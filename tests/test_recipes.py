@@ -94,3 +94,15 @@ def test_domain_adaptation_runs_a_model_before_the_methods_that_start_from_it():
     assert starts["self_training_2"] == ("self_training", "self_training")  # round two: round one's student teaches
     with pytest.raises(UserError, match="--methods: self_training starts from the adabn model; name adabn too"):
         load_configs("domain_adaptation", [], recipe_args=["--methods", "source_only,self_training"])
+
+
+def test_domain_adaptation_full_budget_doubles_the_digits_epochs_only_where_measured():
+    from hf_transfer.errors import UserError
+
+    def epochs(*args):
+        configs, _ = load_configs("domain_adaptation", [], recipe_args=["--methods", "source_only,oracle", *args])
+        return {c.train.epochs for c in configs}
+
+    assert epochs() == {10} and epochs("--full") == {20}
+    with pytest.raises(UserError, match="--full: the tweets benchmark has no measured longer budget"):
+        load_configs("domain_adaptation", [], recipe_args=["--benchmark", "tweets", "--full"])
