@@ -80,11 +80,12 @@ def recipe(output_dir: str = "runs/domain_adaptation", benchmark: str = "digits"
         if m in STARTS_FROM and STARTS_FROM[m] not in chosen:
             raise UserError(f"--methods: {m} starts from the {STARTS_FROM[m]} model; name {STARTS_FROM[m]} too")
     base = BENCHMARKS[benchmark]
+    train = {**base["train"], **(base["full"] if full else {})}
     runs = []
     for seed in range(seeds):
         for method in sorted(chosen, key=_depth):  # a model before the methods that start from it
             values = {"name": method, "output_dir": f"{output_dir}/{method}/seed{seed}", "model": dict(base["model"]),
-                      "data": {**base["data"]}, "train": {**base["train"], **(base["full"] if full else {}), "seed": seed},
+                      "data": {**base["data"]}, "train": {**train, "seed": seed},
                       "strategy": {"name": STRATEGY.get(method, method)}}
             if source_samples:
                 values["data"]["max_train_samples"] = source_samples
