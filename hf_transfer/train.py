@@ -563,7 +563,7 @@ def _step(loop: Loop, batch: dict) -> tuple[torch.Tensor, int]:
             target = loop.loaders.on_device_target(send_to_device(stream.next(), accelerator.device), True)
             n = len(batch["labels"])
             tokenizer = loop.unwrapped.processor if loop.splits.task == "text" else None
-            joint = join_batches(batch, target, getattr(tokenizer, "pad_token_id", None) or 0,
+            joint = join_batches(batch, strategy.view_target(target), getattr(tokenizer, "pad_token_id", None) or 0,
                                  getattr(tokenizer, "padding_side", "right"))
             logits, features = model(joint, return_features=True)
             step.target = Outputs(logits[n:], features[n:], target)

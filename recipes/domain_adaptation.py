@@ -19,7 +19,8 @@ on the target) and `source_only_joint` (trained on the joint source + target bat
 as a frozen teacher whose confident target predictions train a student), `self_training_2` (a second
 round: self_training's student as the teacher), `dann_adabn` (adabn applied to dann's model),
 `dann_self_training` (self-training with dann_adabn's model as the teacher; by name only: it did not beat
-self_training over 5 seeds),
+self_training over 5 seeds), `dann_self_training_strong` (the same with the student on strongly augmented
+target views: `strategy.self_training.strong_augment`), `cdan_adabn` and `cdan_self_training` (cdan's chain),
 `target_finetune` (the
 source-only model fine-tuned on `labelled_samples` labelled target samples) and `oracle` (all
 labelled target training samples: the ceiling). Every method has the 256-wide bottleneck
@@ -59,9 +60,13 @@ METHODS = ("source_only,adabn,source_only_joint,bbse,mlls,dann,dann_adabn,cdan,m
 # methods that start from another method's model of the same seed (which must run too, and first)
 STARTS_FROM = {"target_finetune": "source_only", "adabn": "source_only", "bbse": "source_only", "mlls": "source_only",
                "self_training": "adabn", "self_training_2": "self_training", "dann_adabn": "dann",
-               "dann_self_training": "dann_adabn"}
+               "dann_self_training": "dann_adabn", "dann_self_training_strong": "dann_adabn", "cdan_adabn": "cdan",
+               "cdan_self_training": "cdan_adabn"}
 # a method that is another strategy applied to another method's model
-STRATEGY = {"dann_adabn": "adabn", "self_training_2": "self_training", "dann_self_training": "self_training"}
+STRATEGY = {"dann_adabn": "adabn", "self_training_2": "self_training", "dann_self_training": "self_training",
+            "cdan_adabn": "adabn", "cdan_self_training": "self_training", "dann_self_training_strong": "self_training"}
+# a method's options beside its strategy's defaults
+OPTIONS = {"dann_self_training_strong": {"self_training": {"strong_augment": True}}}
 
 
 def _depth(method: str) -> int:
@@ -86,7 +91,7 @@ def recipe(output_dir: str = "runs/domain_adaptation", benchmark: str = "digits"
         for method in sorted(chosen, key=_depth):  # a model before the methods that start from it
             values = {"name": method, "output_dir": f"{output_dir}/{method}/seed{seed}", "model": dict(base["model"]),
                       "data": {**base["data"]}, "train": {**train, "seed": seed},
-                      "strategy": {"name": STRATEGY.get(method, method)}}
+                      "strategy": {"name": STRATEGY.get(method, method), **OPTIONS.get(method, {})}}
             if source_samples:
                 values["data"]["max_train_samples"] = source_samples
             if method in ("target_finetune", "oracle"):  # no source validation: keep the last epoch

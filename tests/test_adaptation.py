@@ -10,12 +10,13 @@ from helpers import image_target, text_target, tiny_config
 from safetensors.torch import load_file
 
 from hf_transfer.config import StrategyConfig
-from hf_transfer.errors import ConfigError
+from hf_transfer.errors import ConfigError, UserError
 from hf_transfer.strategies import get_strategy
 from hf_transfer.strategies.adapt import ganin_coefficient, reverse_gradient
 from hf_transfer.strategies.base import Outputs, Step
 from hf_transfer.strategies.mcc import mcc_loss
 from hf_transfer.strategies.mmd import mk_mmd
+from hf_transfer.strategies.self_training import strong_view
 from hf_transfer.train import train
 
 
@@ -164,6 +165,36 @@ def test_self_training_learns_the_frozen_teachers_confident_labels_only():
                         Outputs(student, torch.randn(16, 4), {"x": x}), 0.5)).item() == 0.0
 
 
+def test_strong_view_moves_every_image_and_cuts_a_square_of_mean_pixels():
+    torch.manual_seed(0)
+    x = torch.randn(6, 3, 16, 16) + 5.0  # no pixel at 0, the normalised mean
+    torch.manual_seed(1)
+    y = strong_view(x)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    assert all(not torch.allclose(a, b) for a, b in zip(x, y))
+    holes = (y == 0).all(1).flatten(1).sum(1)  # the cut-out square, all channels: 0.25 x 16 = 4 px a side
+    assert holes.tolist() == [16] * 6
+    torch.manual_seed(1)
+    assert torch.equal(strong_view(x), y)  # from the global generator: checkpoints restore it
+
+
+def test_self_training_strong_augment_changes_only_what_the_student_sees():
+    cfg = StrategyConfig(name="self_training")
+    plain = get_strategy(cfg)
+    inputs = {"pixel_values": torch.randn(4, 3, 8, 8), "extra": torch.ones(4)}
+    assert plain.view_target(inputs) is inputs
+    cfg.self_training.strong_augment = True
+    st = get_strategy(cfg)
+    loaded = inputs["pixel_values"].clone()
+    seen = st.view_target(inputs)
+    assert torch.equal(inputs["pixel_values"], loaded)  # the batch as loaded stays for the teacher
+    assert not torch.allclose(seen["pixel_values"], loaded) and seen["extra"] is inputs["extra"]
+    text = _Stub(4, 3)
+    text.task = "text"
+    with pytest.raises(UserError, match=r"^strategy\.self_training\.strong_augment: augments images"):
+        st.setup(text)
+
+
 # ----------------------------------------------------------------------------------------------
 # Runs
 
@@ -224,6 +255,24 @@ def test_adaptation_resume_is_exact(domains, tmp_path, library):
     resumed = _da_config(tmp_path / "part", model, source, target, method="cdan", epochs=3)
     train(resumed, resume=True)
     assert _same(_final_weights(tmp_path / "whole"), _final_weights(tmp_path / "part"))
+
+
+def test_self_training_strong_augment_resumes_exactly(domains, tmp_path):
+    """The strong views come from the global generator, which the checkpoint restores: stopped and resumed
+    mid-epoch, the same final weights as an uninterrupted run (and not those of plain self-training)."""
+    model, source, target = domains("timm")
+
+    def config(name, strong=True, **train_args):
+        return tiny_config(tmp_path / name, model, source, data={"target": {"dataset": str(target), "labelled_samples": 6}},
+                           strategy={"name": "self_training", "self_training": {"strong_augment": strong, "threshold": 0.0}},
+                           train={"batch_size": 6, "epochs": 2, **train_args})
+
+    train(config("whole"))
+    train(config("plain", strong=False))
+    assert train(config("part", stop_after_steps=5))["status"] == "stopped"
+    train(config("part"), resume=True)
+    assert _same(_final_weights(tmp_path / "whole"), _final_weights(tmp_path / "part"))
+    assert not _same(_final_weights(tmp_path / "whole"), _final_weights(tmp_path / "plain"))
 
 
 def test_baselines_train_on_the_data_they_name(domains, tmp_path):

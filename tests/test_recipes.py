@@ -92,6 +92,11 @@ def test_domain_adaptation_runs_a_model_before_the_methods_that_start_from_it():
               if c.train.seed == 0 and c.model.name.startswith("OUT/")}
     assert starts["self_training"] == ("self_training", "adabn") and starts["dann_adabn"] == ("adabn", "dann")
     assert starts["self_training_2"] == ("self_training", "self_training")  # round two: round one's student teaches
+    strong, = load_configs("domain_adaptation", [], output_dir="OUT", recipe_args=[
+        "--methods", "source_only,dann,dann_adabn,dann_self_training_strong"])[0][-1:]
+    assert (strong.name, strong.model.name, strong.strategy.name) == (
+        "dann_self_training_strong", "OUT/dann_adabn/seed0/model", "self_training")
+    assert strong.strategy.self_training.strong_augment and not configs[-1].strategy.self_training.strong_augment
     with pytest.raises(UserError, match="--methods: self_training starts from the adabn model; name adabn too"):
         load_configs("domain_adaptation", [], recipe_args=["--methods", "source_only,self_training"])
 

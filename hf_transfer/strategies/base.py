@@ -88,6 +88,11 @@ class Strategy:
     def mix(self, step: Step) -> None:
         """Before the forward pass: replace `step.batch` and/or set `step.soft_targets` (mixup, CutMix...)."""
 
+    def view_target(self, inputs: dict) -> dict:
+        """The unlabelled target batch as the model sees it in the forward pass (`uses_target`); `step.target.inputs`
+        keeps the batch as loaded. Default: unchanged (self_training's strong augmentation replaces it)."""
+        return inputs
+
     def loss(self, step: Step) -> torch.Tensor:
         """The loss to minimise at this step: `step.loss` plus the strategy's own terms (a penalty, a teacher's
         soft targets, a transfer loss from `step.source` and `step.target`)."""
@@ -134,6 +139,11 @@ class Stack(Strategy):
     def mix(self, step: Step) -> None:
         for s in self.strategies:
             s.mix(step)
+
+    def view_target(self, inputs: dict) -> dict:
+        for s in self.strategies:
+            inputs = s.view_target(inputs)
+        return inputs
 
     def loss(self, step: Step) -> torch.Tensor:
         for s in self.strategies:

@@ -14,16 +14,23 @@ The student never teaches itself, so its own mistakes are not reinforced (what m
 after its peak on the digits benchmark); it learns target-domain features from the teacher's
 confident labels and generalises them to the targets the teacher was unsure of. Target labels are
 never read. It reports the share of target samples kept (`pseudo_kept` in metrics.json's train_terms).
+
+With `strong_augment` (images), the student sees a strongly augmented view of the target batch
+(a random affine map per image, then a cut-out square) while the teacher labels the batch as
+loaded: the student must give the teacher's class to a harder view of the image (FixMatch's
+weak/strong consistency, Sohn et al. 2020, https://arxiv.org/abs/2001.07685, with a fixed teacher).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from ..errors import UserError
 from ..fields import option
 from .adapt import AdaptStrategy
 from .registry import register
@@ -33,6 +40,9 @@ from .registry import register
 class SelfTrainingConfig:
     trade_off: float = option(1.0, "Weight of the cross-entropy on the teacher's pseudo-labels of the target.")
     threshold: float = option(0.9, "A target sample joins the loss when the teacher's top probability is at least this.")
+    strong_augment: bool = option(False, "Images: the student sees a strongly augmented view of the target batch "
+                                         "(random rotation, shear, scale, translation, and a cut-out square) while "
+                                         "the teacher labels the batch as loaded (FixMatch's weak/strong consistency).")
 
     def rules(self) -> list[tuple[str, bool, str]]:
         return [
@@ -41,11 +51,48 @@ class SelfTrainingConfig:
         ]
 
 
+def strong_view(pixels: torch.Tensor, degrees: float = 15.0, shear: float = 10.0, scale: tuple = (0.85, 1.15),
+                translate: float = 0.1, cutout: float = 0.25) -> torch.Tensor:
+    """A strongly augmented view of a batch of (normalised) images, N x C x H x W: per image a random
+    rotation (+-`degrees`), shear (+-`shear` degrees), scale and translation (a share of the size) in
+    one `grid_sample` (borders repeated), then a square of side `cutout` x the size set to 0 (the
+    normalised mean). Draws from the global torch generator (saved with the checkpoints)."""
+    n, device = pixels.shape[0], pixels.device
+
+    def uniform(low, high):
+        return torch.empty(n, device=device).uniform_(low, high)
+
+    angle, slant = uniform(-degrees, degrees) * math.pi / 180, uniform(-shear, shear) * math.pi / 180
+    size = uniform(*scale)
+    cos, sin, tan = torch.cos(angle) / size, torch.sin(angle) / size, torch.tan(slant)
+    theta = torch.stack([torch.stack([cos, -sin + tan * cos, uniform(-2 * translate, 2 * translate)], -1),
+                         torch.stack([sin, cos + tan * sin, uniform(-2 * translate, 2 * translate)], -1)], 1)
+    grid = F.affine_grid(theta.to(pixels.dtype), list(pixels.shape), align_corners=False)
+    out = F.grid_sample(pixels, grid, padding_mode="border", align_corners=False)
+    h, w = out.shape[-2:]
+    side_h, side_w = max(1, round(cutout * h)), max(1, round(cutout * w))
+    top = (uniform(0, 1) * (h - side_h + 1)).long().clamp(max=h - side_h)
+    left = (uniform(0, 1) * (w - side_w + 1)).long().clamp(max=w - side_w)
+    rows = torch.arange(h, device=device)[None, :, None]
+    cols = torch.arange(w, device=device)[None, None, :]
+    hole = ((rows >= top[:, None, None]) & (rows < (top + side_h)[:, None, None])
+            & (cols >= left[:, None, None]) & (cols < (left + side_w)[:, None, None]))
+    return out.masked_fill(hole[:, None], 0.0)
+
+
 @register("self_training", config=SelfTrainingConfig)
 class SelfTraining(AdaptStrategy):
 
     def setup(self, model) -> None:
+        if self.cfg.strong_augment and getattr(model, "task", "image") != "image":
+            raise UserError("strategy.self_training.strong_augment: augments images, and this is a "
+                            f"{model.task} model (turn it off)")
         self.teacher = copy.deepcopy(model).eval().requires_grad_(False)
+
+    def view_target(self, inputs: dict) -> dict:
+        if not self.cfg.strong_augment:
+            return inputs
+        return {**inputs, "pixel_values": strong_view(inputs["pixel_values"])}
 
     def loss(self, step):
         loss, target = step.loss, step.target
