@@ -257,13 +257,15 @@ def test_adaptation_resume_is_exact(domains, tmp_path, library):
     assert _same(_final_weights(tmp_path / "whole"), _final_weights(tmp_path / "part"))
 
 
-def test_self_training_strong_augment_resumes_exactly(domains, tmp_path):
+def test_self_training_strong_augment_resumes_exactly_and_never_reads_target_labels(domains, tmp_path):
     """The strong views come from the global generator, which the checkpoint restores: stopped and resumed
-    mid-epoch, the same final weights as an uninterrupted run (and not those of plain self-training)."""
+    mid-epoch, the same final weights as an uninterrupted run (and not those of plain self-training);
+    scrambled target train labels change nothing."""
     model, source, target = domains("timm")
+    _, _, scrambled = domains("timm", train_labels=lambda ys: [(y + 1) % 3 for y in ys][::-1], name="scrambled")
 
-    def config(name, strong=True, **train_args):
-        return tiny_config(tmp_path / name, model, source, data={"target": {"dataset": str(target), "labelled_samples": 6}},
+    def config(name, strong=True, data=target, **train_args):
+        return tiny_config(tmp_path / name, model, source, data={"target": {"dataset": str(data), "labelled_samples": 6}},
                            strategy={"name": "self_training", "self_training": {"strong_augment": strong, "threshold": 0.0}},
                            train={"batch_size": 6, "epochs": 2, **train_args})
 
@@ -273,6 +275,8 @@ def test_self_training_strong_augment_resumes_exactly(domains, tmp_path):
     train(config("part"), resume=True)
     assert _same(_final_weights(tmp_path / "whole"), _final_weights(tmp_path / "part"))
     assert not _same(_final_weights(tmp_path / "whole"), _final_weights(tmp_path / "plain"))
+    train(config("run_scrambled", data=scrambled))
+    assert _same(_final_weights(tmp_path / "whole"), _final_weights(tmp_path / "run_scrambled"))
 
 
 def test_baselines_train_on_the_data_they_name(domains, tmp_path):
