@@ -26,8 +26,8 @@ from . import rundir
 
 FLOOR, CEILING = "source_only", "oracle"
 _ORDER = ("source_only", "adabn", "source_only_joint", "bbse", "mlls", "target_finetune", "dann", "dann_adabn",
-          "dann_self_training", "dann_self_training_strong", "cdan", "cdan_adabn", "cdan_self_training", "mmd", "mcc",
-          "self_training", "self_training_2", "oracle")
+          "dann_self_training", "dann_self_training_strong", "dann_strong_views", "cdan", "cdan_adabn",
+          "cdan_self_training", "mmd", "mcc", "self_training", "self_training_2", "oracle")
 
 
 def is_adaptation_run(metrics: dict) -> bool:

@@ -20,7 +20,8 @@ as a frozen teacher whose confident target predictions train a student), `self_t
 round: self_training's student as the teacher), `dann_adabn` (adabn applied to dann's model),
 `dann_self_training` (self-training with dann_adabn's model as the teacher; by name only: it did not beat
 self_training over 5 seeds), `dann_self_training_strong` (the same with the student on strongly augmented
-target views: `strategy.self_training.strong_augment`), `cdan_adabn` and `cdan_self_training` (cdan's chain),
+target views: `strategy.self_training.strong_augment`) and its control `dann_strong_views` (the same, trade-off 0:
+the strong views only pass through BatchNorm), `cdan_adabn` and `cdan_self_training` (cdan's chain),
 `target_finetune` (the
 source-only model fine-tuned on `labelled_samples` labelled target samples) and `oracle` (all
 labelled target training samples: the ceiling). Every method has the 256-wide bottleneck
@@ -60,13 +61,17 @@ METHODS = ("source_only,adabn,source_only_joint,bbse,mlls,dann,dann_adabn,cdan,m
 # methods that start from another method's model of the same seed (which must run too, and first)
 STARTS_FROM = {"target_finetune": "source_only", "adabn": "source_only", "bbse": "source_only", "mlls": "source_only",
                "self_training": "adabn", "self_training_2": "self_training", "dann_adabn": "dann",
-               "dann_self_training": "dann_adabn", "dann_self_training_strong": "dann_adabn", "cdan_adabn": "cdan",
+               "dann_self_training": "dann_adabn", "dann_self_training_strong": "dann_adabn",
+               "dann_strong_views": "dann_adabn", "cdan_adabn": "cdan",
                "cdan_self_training": "cdan_adabn"}
 # a method that is another strategy applied to another method's model
 STRATEGY = {"dann_adabn": "adabn", "self_training_2": "self_training", "dann_self_training": "self_training",
-            "cdan_adabn": "adabn", "cdan_self_training": "self_training", "dann_self_training_strong": "self_training"}
+            "cdan_adabn": "adabn", "cdan_self_training": "self_training", "dann_self_training_strong": "self_training",
+            "dann_strong_views": "self_training"}
 # a method's options beside its strategy's defaults
-OPTIONS = {"dann_self_training_strong": {"self_training": {"strong_augment": True}}}
+OPTIONS = {"dann_self_training_strong": {"self_training": {"strong_augment": True}},
+           # its control: the same strong target views in the forward pass (BatchNorm sees them), no pseudo-labels
+           "dann_strong_views": {"self_training": {"strong_augment": True, "trade_off": 0.0}}}
 
 
 def _depth(method: str) -> int:
