@@ -32,6 +32,8 @@ confidence intervals against source_only.
     hf-transfer report runs/domain_adaptation/*/seed* -o runs/domain_adaptation/report
 """
 
+import copy
+
 from hf_transfer.config import Config, from_dict
 from hf_transfer.errors import UserError
 
@@ -64,14 +66,13 @@ STARTS_FROM = {"target_finetune": "source_only", "adabn": "source_only", "bbse":
                "dann_self_training": "dann_adabn", "dann_self_training_strong": "dann_adabn",
                "dann_strong_views": "dann_adabn", "cdan_adabn": "cdan",
                "cdan_self_training": "cdan_adabn"}
-# a method that is another strategy applied to another method's model
-STRATEGY = {"dann_adabn": "adabn", "self_training_2": "self_training", "dann_self_training": "self_training",
-            "cdan_adabn": "adabn", "cdan_self_training": "self_training", "dann_self_training_strong": "self_training",
-            "dann_strong_views": "self_training"}
-# a method's options beside its strategy's defaults
-OPTIONS = {"dann_self_training_strong": {"self_training": {"strong_augment": True}},
-           # its control: the same strong target views in the forward pass (BatchNorm sees them), no pseudo-labels
-           "dann_strong_views": {"self_training": {"strong_augment": True, "trade_off": 0.0}}}
+# a method that is another strategy (with its options) applied to another method's model: its `strategy` section
+STRATEGY = {"dann_adabn": {"name": "adabn"}, "cdan_adabn": {"name": "adabn"},
+            "self_training_2": {"name": "self_training"}, "dann_self_training": {"name": "self_training"},
+            "cdan_self_training": {"name": "self_training"},
+            "dann_self_training_strong": {"name": "self_training", "self_training": {"strong_augment": True}},
+            # its control: the same strong target views in the forward pass (BatchNorm sees them), no pseudo-labels
+            "dann_strong_views": {"name": "self_training", "self_training": {"strong_augment": True, "trade_off": 0.0}}}
 
 
 def _depth(method: str) -> int:
@@ -96,7 +97,7 @@ def recipe(output_dir: str = "runs/domain_adaptation", benchmark: str = "digits"
         for method in sorted(chosen, key=_depth):  # a model before the methods that start from it
             values = {"name": method, "output_dir": f"{output_dir}/{method}/seed{seed}", "model": dict(base["model"]),
                       "data": {**base["data"]}, "train": {**train, "seed": seed},
-                      "strategy": {"name": STRATEGY.get(method, method), **OPTIONS.get(method, {})}}
+                      "strategy": copy.deepcopy(STRATEGY.get(method, {"name": method}))}
             if source_samples:
                 values["data"]["max_train_samples"] = source_samples
             if method in ("target_finetune", "oracle"):  # no source validation: keep the last epoch
