@@ -9,8 +9,8 @@ then tries prior estimators and decision rules offline on those logits, with the
     python benchmarks/prior_estimators.py runs/tw --seeds 0,1,2,3,4
 
 Rows: each estimator with the accuracy rule (argmax of the re-weighted posteriors) and the macro-F1
-rule; `true` gives the true priors of the target test set (a control that reads target labels);
-`adabn_em` re-estimates the BatchNorm statistics (the bottleneck's) on the target before EM. Prints
+rule; "true priors (control)" gives the true priors of the target test set (it reads target labels);
+"adabn, then EM" re-estimates the BatchNorm statistics (the bottleneck's) on the target before EM. Prints
 the estimated priors per seed and the target macro-F1 with its paired 95 % CI against source_only
 (benchmarks/RESULTS.md 6f).
 """
@@ -32,7 +32,15 @@ from hf_transfer.data.loaders import build_loaders
 from hf_transfer.data.sources import build_splits
 from hf_transfer.posthoc import UNLABELLED, _predictor, trained_prior
 from hf_transfer.runner import quiet_libraries
-from hf_transfer.strategies.posthoc import batch_norms, calibrate, estimate_label_shift, estimate_priors_em, macro_f1_offsets
+from hf_transfer.strategies.posthoc import (
+    AdaBN,
+    batch_norms,
+    calibrate,
+    estimate_label_shift,
+    estimate_priors_em,
+    macro_f1_offsets,
+    solve_label_shift,
+)
 
 
 def logits_of(config: str) -> dict:
@@ -49,38 +57,16 @@ def logits_of(config: str) -> dict:
         out[name], labels = predict(name)
         if labels is not None:
             out[name + "_labels"] = labels
-    norms = batch_norms(model)
-    for m in norms:  # adabn, as strategies/posthoc.py does it
-        m.reset_running_stats()
-        m.momentum = None
-    if norms:
-        predict(UNLABELLED, train_mode_for=norms)
+    if batch_norms(model):  # then the same model after adabn
+        AdaBN().adjust(model, predict, out["trained_prior"])
         out["adabn_" + UNLABELLED], out["adabn_target"] = predict(UNLABELLED)[0], predict("target")[0]
     return out
 
 
-def temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """Plain temperature scaling (no class bias): the T minimising the validation cross-entropy."""
-    log_t = torch.zeros((), requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(logits / log_t.exp(), labels)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return float(log_t.detach().exp())
-
-
 def bbse_soft(p_val: np.ndarray, y_val: np.ndarray, p_target: np.ndarray) -> np.ndarray:
-    """BBSE on soft predictions: C[i, j] = mean over validation of p_i(x) 1[y = j], C w = mean_target p(x)."""
-    k = p_val.shape[1]
-    confusion = np.stack([p_val[y_val == j].sum(0) for j in range(k)], 1) / len(y_val)
-    w = np.clip(np.linalg.lstsq(confusion, p_target.mean(0), rcond=None)[0], 0.0, None)
-    q = w * confusion.sum(0)
-    return q / q.sum() if q.sum() > 0 else confusion.sum(0)
+    """BBSE on soft predictions: C[i, j] = mean over validation of p_i(x) 1[y = j], mu = mean over the target of p(x)."""
+    confusion = np.stack([p_val[y_val == j].sum(0) for j in range(p_val.shape[1])], 1) / len(y_val)
+    return np.asarray(solve_label_shift(confusion, p_target.mean(0))["estimated_target_priors"])
 
 
 def estimates(d: dict) -> dict:
@@ -90,7 +76,7 @@ def estimates(d: dict) -> dict:
     source = np.bincount(y_val.numpy(), minlength=k) / len(y_val)
     true = np.bincount(d["target_labels"].numpy(), minlength=k) / len(d["target_labels"])
     t, b = calibrate(val, y_val)
-    t_only = temperature(val, y_val)
+    t_only, _ = calibrate(val, y_val, class_bias=False)
 
     def softmax(logits, scale=1.0, bias=0.0):
         return torch.softmax(logits.float() / scale + bias, -1).double().numpy()

@@ -106,11 +106,17 @@ def estimate_label_shift(val_pred: np.ndarray, val_true: np.ndarray, target_pred
     np.add.at(confusion, (val_pred, val_true), 1.0)
     confusion /= max(len(val_true), 1)
     mu = np.bincount(target_pred, minlength=num_classes) / max(len(target_pred), 1)
+    return solve_label_shift(confusion, mu)
+
+
+def solve_label_shift(confusion: np.ndarray, mu: np.ndarray) -> dict:
+    """BBSE's solve: w = q_t / p_s from C w = mu (least squares, w >= 0), C[i, j] = P_s(predicted i, true j)
+    and mu[i] = P_t(predicted i), from hard or soft predictions; p_s = C's column sums, q_t = w p_s."""
     w = np.clip(np.linalg.lstsq(confusion, mu, rcond=None)[0], 0.0, None)
     source = confusion.sum(0)
     target = w * source
     if target.sum() <= 0:  # nothing estimable: no shift
-        w, target = np.ones(num_classes), source
+        w, target = np.ones(len(source)), source
     w = w / target.sum()  # priors sum to 1
     return {"weights": w.tolist(), "source_priors": source.tolist(), "estimated_target_priors": (w * source).tolist()}
 
@@ -147,11 +153,14 @@ class BBSE(LabelShift):
                                 "correction": correction.tolist()}}
 
 
-def calibrate(logits: torch.Tensor, labels: torch.Tensor, steps: int = 200) -> tuple[float, torch.Tensor]:
-    """BCTS: the temperature T and per-class bias b minimising the cross-entropy of softmax(logits / T + b)."""
+def calibrate(logits: torch.Tensor, labels: torch.Tensor, steps: int = 200,
+              class_bias: bool = True) -> tuple[float, torch.Tensor]:
+    """BCTS: the temperature T and per-class bias b minimising the cross-entropy of softmax(logits / T + b);
+    `class_bias=False`: plain temperature scaling (b stays 0)."""
     log_t = torch.zeros((), requires_grad=True)
-    bias = torch.zeros(logits.shape[1], requires_grad=True)
-    opt = torch.optim.LBFGS([log_t, bias], lr=0.1, max_iter=steps, line_search_fn="strong_wolfe")
+    bias = torch.zeros(logits.shape[1], requires_grad=class_bias)
+    opt = torch.optim.LBFGS([log_t, bias] if class_bias else [log_t], lr=0.1, max_iter=steps,
+                            line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
