@@ -4,21 +4,26 @@
     report.md       readable summary              model/         save_pretrained output + README.md card
     checkpoints/    accelerate states (resume)    train.log      the log
     features.npz    source/target test features (domain adaptation runs), for the report's embedding
+    run.lock        while a run trains or resumes: which process holds the folder (no second run may touch it)
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import shutil
+import socket
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import UserError
 
 CONFIG, METRICS, REPORT, LOG, FEATURES = "config.yaml", "metrics.json", "report.md", "train.log", "features.npz"
-MODEL, CHECKPOINTS, BEST = "model", "checkpoints", "best"
+MODEL, CHECKPOINTS, BEST, LOCK = "model", "checkpoints", "best", "run.lock"
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+CANNOT_WRITE = (*NO_SPACE, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG)
 STEP_PREFIX = "step_"
 
 
@@ -42,11 +47,22 @@ def strict_json(payload, indent: int = 2) -> str:
     return json.dumps(clean(payload), indent=indent, allow_nan=False)
 
 
+def md_text(text) -> str:
+    """A name (of a run, a class, a model, a data set) as it goes into a run's markdown and the HTML made from
+    it: no raw HTML (<, >, & as entities), no broken table (| escaped), one line (newlines, tabs as spaces)."""
+    s = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return " ".join(s.split())
+
+
 def check(path: str | Path, overwrite: bool = False, resume: bool = False) -> None:
     """Refuse a directory that holds files unless told to resume or overwrite; change nothing."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise UserError(f"output_dir: {str(path)!r} is a file, not a folder")
+    holder = lock_holder(path)
+    if holder:
+        raise UserError(f"output_dir: {str(path)!r} is in use by {holder}; wait for that run to end, or stop it "
+                        "(a run stopped with Ctrl-C continues with --resume)")
     if resume:
         if latest_checkpoint(path) is None:
             raise UserError(f"--resume: {str(path)!r} has no checkpoint to resume from ({CHECKPOINTS}/ is empty or "
@@ -76,7 +92,83 @@ def prepare(path: str | Path, overwrite: bool = False, resume: bool = False) -> 
                             f"restored; move it back to {str(path)!r} or delete it, then run again")
         path.rename(aside)
     path.mkdir(parents=True, exist_ok=True)
+    if is_main_process():
+        take_lock(path)
     return path
+
+
+_HELD: set[Path] = set()  # the locks this process took
+
+
+def _process_start(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, from /proc), so that a reused pid is not taken for
+    the run that held a lock; None where /proc is not there."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(holder: dict) -> bool:
+    if holder.get("host") != socket.gethostname():
+        return True  # another machine's process cannot be checked from here: taken as running
+    pid = int(holder.get("pid", -1))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0
+    started = holder.get("started")
+    return started is None or started == _process_start(pid)
+
+
+def lock_holder(path: str | Path) -> str | None:
+    """'process PID on HOST (COMMAND)' while a live process holds the run folder's lock; None when there is no
+    lock, or its process is gone (a stale lock, taken over by the next run)."""
+    try:
+        holder = json.loads((Path(path) / LOCK).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(holder, dict) or not _alive(holder):
+        return None
+    return f"process {holder.get('pid')} on {holder.get('host')} ({holder.get('command', '?')})"
+
+
+def take_lock(path: str | Path) -> None:
+    """Hold the run folder: run.lock names this process until `release_lock`. A lock whose process is gone is
+    taken over; a live one is refused (one line)."""
+    import sys
+
+    lock = Path(path) / LOCK
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_start(os.getpid()),
+          "command": " ".join(["hf-transfer" if sys.argv[0].endswith("hf-transfer") else Path(sys.argv[0]).name,
+                               *sys.argv[1:]])[:200]}
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = lock_holder(path)
+            if holder:
+                raise UserError(f"output_dir: {str(path)!r} is in use by {holder}; wait for that run to end") from None
+            import logging
+
+            logging.getLogger("hf_transfer").warning("%s: taking over a stale lock (its process is gone)", lock)
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(me))
+        _HELD.add(lock.absolute())
+        return
+    raise UserError(f"output_dir: could not take the lock {lock}")
+
+
+def release_lock(path: str | Path) -> None:
+    """Remove run.lock if this process took it (`take_lock`)."""
+    lock = (Path(path) / LOCK).absolute()
+    if lock in _HELD:
+        _HELD.discard(lock)
+        lock.unlink(missing_ok=True)
 
 
 def restore_previous(path: str | Path) -> bool:

@@ -210,11 +210,18 @@ def quiet_libraries() -> None:
 
 def guarded(fn, *args) -> int:
     """Run fn; a UserError becomes one line on stderr and exit status 2."""
+    from .rundir import CANNOT_WRITE
+
     try:
         return fn(*args) or 0
     except UserError as e:
         print(f"hf-transfer: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # a full disk or a folder that cannot be written, outside a run (a report, a ranking)
+        if e.errno not in CANNOT_WRITE:
+            raise
+        print(f"hf-transfer: error: cannot write {e.filename or 'a file'}: {e.strerror}", file=sys.stderr)
+        return UserError.exit_code
 
 
 def recipe_main(recipe, argv: list[str] | None = None) -> None:

@@ -13,6 +13,7 @@ sample is counted once across processes (`gather_for_metrics`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
@@ -29,7 +30,7 @@ from accelerate.utils import find_executable_batch_size, send_to_device, set_see
 from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 
-from . import rundir
+from . import checkpoint, rundir
 from .backbones import TransferModel, count_parameters, load_backbone
 from .config import Config, bottleneck_width, from_dict
 from .data.loaders import build_loaders, join_batches
@@ -190,23 +191,45 @@ def _contiguous(model):
         model.to(memory_format=torch.channels_last)
 
 
-def _save_checkpoint(accelerator, out: Path, state: TrainState, strategy, keep: int, channels_last=None) -> None:
-    """A resumable checkpoint; `channels_last`: the (unwrapped) model, when its weights are channels_last."""
+def _save_checkpoint(loop: Loop, state: TrainState) -> None:
+    """A resumable checkpoint (checkpoint.py: safetensors and JSON, no pickle)."""
+    accelerator, out, strategy = loop.accelerator, loop.out, loop.strategy
     state.strategy = strategy.state_dict()
     state.terms = {k: float(v) for k, v in state.terms.items()}  # JSON (a host sync, at checkpoints only)
     ckpt = rundir.checkpoint_dir(out, state.global_step)
     tmp = rundir.writing(ckpt)  # written whole, then renamed into place: a kill leaves no half checkpoint
-    if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        if accelerator.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        accelerator.wait_for_everyone()
+        with _contiguous(loop.cl_model):
+            checkpoint.save(tmp, accelerator, loop.model, loop.optimizer, loop.scheduler)
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            (tmp / checkpoint.STATE).write_text(json.dumps(state.__dict__, indent=1))
+            rundir.put_in_place(tmp, ckpt)
+            rundir.prune(out, loop.t.keep_checkpoints)
+    except OSError as e:
+        if e.errno not in rundir.NO_SPACE:
+            raise
+        _no_space_for_checkpoint(out, ckpt, tmp)
     accelerator.wait_for_everyone()
-    with _contiguous(channels_last):
-        accelerator.save_state(str(tmp))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        (tmp / "trainer_state.json").write_text(json.dumps(state.__dict__, indent=1))
-        rundir.put_in_place(tmp, ckpt)
-        rundir.prune(out, keep)
-    accelerator.wait_for_everyone()
+
+
+def _no_space_for_checkpoint(out: Path, ckpt: Path, tmp: Path) -> None:
+    """The disk filled up while a checkpoint was written: the half-written folder goes, the last complete
+    checkpoint stays, metrics.json says failed, and one line says so."""
+    shutil.rmtree(tmp, ignore_errors=True)
+    kept = rundir.latest_checkpoint(out)
+    message = (f"no space left on device while writing {ckpt.relative_to(out)}; " +
+               (f"the last complete checkpoint, {kept.name}, is kept (free space, then --resume)" if kept
+                else "no checkpoint was complete yet"))
+    if rundir.is_main_process():
+        with contextlib.suppress(OSError):
+            write_metrics(out, {"status": "failed", "message": message,
+                                "last_checkpoint": kept.name if kept else None})
+    raise UserError(message)
 
 
 class DivergenceWatch:
@@ -261,17 +284,36 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
     out = Path(cfg.output_dir)
     there_before = {p.name for p in out.iterdir()} if out.is_dir() else None  # what a failed start must not touch
     try:
-        if strategy.fitted:  # a baseline fitted in closed form, or a post-hoc adjustment: no training loop
-            from . import classic, posthoc
+        try:
+            if strategy.fitted:  # a baseline fitted in closed form, or a post-hoc adjustment: no training loop
+                from . import classic, posthoc
 
-            return {"classic": classic.run, "posthoc": posthoc.run}[strategy.fitted](cfg, strategy, overwrite=overwrite)
-        if not cfg.train.auto_batch_size:
-            return _train(cfg, overwrite, resume)
-        return _train_finding_batch_size(cfg, overwrite, resume)
+                return {"classic": classic.run, "posthoc": posthoc.run}[strategy.fitted](cfg, strategy, overwrite=overwrite)
+            if not cfg.train.auto_batch_size:
+                return _train(cfg, overwrite, resume)
+            return _train_finding_batch_size(cfg, overwrite, resume)
+        except OSError as e:  # a full disk, a read-only folder: one line, and metrics.json says the run failed
+            if e.errno not in rundir.CANNOT_WRITE:
+                raise
+            raise _cannot_write(out, e) from None
     except BaseException:
         if rundir.is_main_process() and not resume:
             _undo_failed_start(out, there_before)
         raise
+    finally:
+        rundir.release_lock(out)
+
+
+def _cannot_write(out: Path, e: OSError) -> UserError:
+    """The one-line error for a write the file system refused; a run under way is marked failed."""
+    what = f"{e.filename}" if e.filename else str(out)
+    why = "no space left on device" if e.errno in rundir.NO_SPACE else (e.strerror or type(e).__name__).lower()
+    message = f"{why} while writing {what}"
+    if (out / rundir.METRICS).is_file() and rundir.is_main_process():
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads((out / rundir.METRICS).read_text()).get("status") == "running":
+                write_metrics(out, {"status": "failed", "message": message})
+    return UserError(message)
 
 
 def _undo_failed_start(out: Path, there_before: set[str] | None) -> None:
@@ -435,7 +477,6 @@ def _build(cfg: Config, accelerator: Accelerator, out: Path, started: float, ove
     steps_per_epoch = math.ceil(len(train_dl) / t.grad_accum_steps)
     scheduler = make_scheduler(optimizer, t, steps_per_epoch)
     total_steps, epochs = step_budget(t, steps_per_epoch)
-    accelerator.register_for_checkpointing(scheduler)
     if t.log_with:
         accelerator.init_trackers(cfg.name, config={k: str(v) for k, v in cfg.to_dict()["train"].items()})
     return Loop(cfg, accelerator, out, strategy, splits, model, loaders, train_dl, eval_dls, optimizer, scheduler,
@@ -449,8 +490,12 @@ def _resume(loop: Loop) -> None:
     for skipped in rundir.incomplete_checkpoints(loop.out):
         log.warning("skipping checkpoint %s: incomplete (no trainer_state.json; it was cut short while written)",
                     skipped.name)
-    loop.accelerator.load_state(str(ckpt))
-    loop.state = TrainState(**json.loads((ckpt / "trainer_state.json").read_text()))
+    saved = checkpoint.load(ckpt, loop.accelerator, loop.model, loop.optimizer, loop.scheduler)
+    unknown = set(saved) - {f.name for f in dataclasses.fields(TrainState)}
+    if unknown:
+        raise UserError(f"--resume: {ckpt.name} cannot be loaded ({checkpoint.STATE} has fields this version does not "
+                        f"know: {', '.join(sorted(unknown))})")
+    loop.state = TrainState(**saved)
     loop.strategy.load_state_dict(loop.state.strategy)
     log.info("resumed from %s (step %d)", ckpt, loop.state.global_step)
 
@@ -490,7 +535,7 @@ def _checkpoint(loop: Loop, mid_epoch: bool) -> None:
     state.epoch_loss_sum, state.epoch_batches = (float(loop.running), loop.count) if mid_epoch else (0.0, 0)
     state.train_seconds = loop.train_seconds + (time.perf_counter() - loop.tick if mid_epoch else 0.0)
     state.eval_seconds, state.samples_seen = loop.eval_seconds, loop.samples_seen
-    _save_checkpoint(loop.accelerator, loop.out, state, loop.strategy, loop.t.keep_checkpoints, loop.cl_model)
+    _save_checkpoint(loop, state)
 
 
 def _run_epochs(loop: Loop) -> None:
