@@ -5,12 +5,14 @@ The same data splits, metrics code, metrics.json, report.md and model card as a 
 backbone's pooled features), logistic regression for each C of a grid, the C that scores best on
 validation (`train.metric_for_best`), metrics of every eval set, then the model: the regression
 folded into the backbone's linear head (frozen_logreg; a plain timm / transformers model), or the
-scikit-learn pipeline in model/model.joblib (tfidf_logreg).
+TF-IDF vocabulary and regression as numbers (tfidf_logreg: model/tfidf.json + tfidf.safetensors, no pickle,
+so a downloaded model loads without running code; `load_tfidf`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from pathlib import Path
@@ -26,7 +28,9 @@ from .metrics import classification_metrics, collapse_warnings
 log = logging.getLogger("hf_transfer")
 
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
-JOBLIB = "model.joblib"
+TFIDF_JSON, TFIDF_TENSORS = "tfidf.json", "tfidf.safetensors"
+_VECTORIZER_PARAMS = ("ngram_range", "sublinear_tf", "min_df", "lowercase", "norm", "use_idf", "smooth_idf",
+                      "analyzer", "token_pattern", "strip_accents", "dtype")
 
 
 def _class_weight(setting, num_classes: int):
@@ -208,12 +212,45 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
             fold_into_head(model, pipe, n)
             model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
         else:
-            import joblib
-            from sklearn.pipeline import make_pipeline
-
-            joblib.dump({"pipeline": make_pipeline(vectorizer, *[step for _, step in pipe.steps]),
-                         "label_names": splits.label_names}, model_dir / JOBLIB)
+            save_tfidf(model_dir, vectorizer, pipe[-1], splits.label_names)
     return write_outputs(out, cfg, metrics, started)
+
+
+def save_tfidf(directory: Path, vectorizer, regression, label_names: list[str]) -> None:
+    """The TF-IDF + logistic regression model as JSON (vocabulary, settings, labels) and safetensors (idf,
+    coefficients): numbers only, nothing that runs when loaded."""
+    from safetensors.numpy import save_file
+
+    params = vectorizer.get_params()
+    settings = {k: params[k] for k in _VECTORIZER_PARAMS if k != "dtype"}
+    settings["ngram_range"] = list(settings["ngram_range"])
+    vocabulary = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
+    (directory / TFIDF_JSON).write_text(json.dumps({"label_names": label_names, "vectorizer": settings,
+                                                    "vocabulary": vocabulary}))
+    arrays = {"idf": vectorizer.idf_, "coef": regression.coef_, "intercept": regression.intercept_,
+              "classes": regression.classes_.astype(np.int64)}
+    # C order: safetensors writes the raw buffer, and a fitted coef_ can be Fortran-ordered
+    save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(directory / TFIDF_TENSORS))
+
+
+def load_tfidf(directory: str | Path):
+    """(scikit-learn pipeline, label names) of a model `save_tfidf` wrote; `pipeline.predict(texts)` gives class
+    ids into the label names, `predict_proba` their probabilities."""
+    from safetensors.numpy import load_file
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    directory = Path(directory)
+    saved = json.loads((directory / TFIDF_JSON).read_text())
+    arrays = load_file(str(directory / TFIDF_TENSORS))
+    settings = {**saved["vectorizer"], "ngram_range": tuple(saved["vectorizer"]["ngram_range"])}
+    vectorizer = TfidfVectorizer(**settings)
+    vectorizer.vocabulary_ = saved["vocabulary"]
+    vectorizer.idf_ = arrays["idf"]
+    regression = LogisticRegression()
+    regression.coef_, regression.intercept_, regression.classes_ = arrays["coef"], arrays["intercept"], arrays["classes"]
+    return make_pipeline(vectorizer, regression), saved["label_names"]
 
 
 def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict, fit: dict) -> dict:

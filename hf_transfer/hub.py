@@ -36,10 +36,10 @@ def _describe(name: str) -> str:
 def _usage(library: str, task: str, repo: str, pooled: bool = False) -> str:
     if library == "scikit-learn":
         return "\n".join([
-            "import joblib",
-            "from huggingface_hub import hf_hub_download",
-            f'saved = joblib.load(hf_hub_download("{repo}", "model.joblib"))  # or "PATH/model/model.joblib"',
-            'print(saved["label_names"][saved["pipeline"].predict(["some text"])[0]])',
+            "from huggingface_hub import snapshot_download",
+            "from hf_transfer.classic import load_tfidf  # JSON + safetensors: nothing is unpickled",
+            f'pipeline, labels = load_tfidf(snapshot_download("{repo}"))  # or "PATH/model"',
+            'print(labels[pipeline.predict(["some text"])[0]])',
         ])
     if pooled:  # the head reads pooled sentence embeddings (modules.json), which transformers' pipeline does not
         return "\n".join([
@@ -173,8 +173,19 @@ def card_data(cfg: Config, metrics: dict) -> ModelCardData:
 
 def render_card(cfg: Config, metrics: dict, run_dir: str | Path | None = None) -> ModelCard:
     template = resources.files("model_cards").joinpath(TEMPLATE).read_text()
-    context = card_context(cfg, metrics, Path(run_dir) if run_dir is not None else None)
+    context = _escaped(card_context(cfg, metrics, Path(run_dir) if run_dir is not None else None))
     return ModelCard.from_template(card_data(cfg, metrics), template_str=template, **context)
+
+
+def _escaped(context: dict) -> dict:
+    """The card's names (of the model, classes, eval sets) and warnings safe in its markdown tables (rundir.md_text)."""
+    md = rundir.md_text
+    return {**context, "model_name": md(context["model_name"]), "label_names": [md(n) for n in context["label_names"]],
+            "per_class": {md(k): v for k, v in context["per_class"].items()},
+            "final": {md(k): v for k, v in context["final"].items()},
+            "eval_datasets": {md(k): v for k, v in context["eval_datasets"].items()},
+            "domain_rows": [{**r, "name": md(r["name"])} for r in context["domain_rows"]],
+            "warnings": [md(w) for w in context["warnings"]]}
 
 
 def write_model_card(run_dir: str | Path, cfg: Config, metrics: dict) -> Path:

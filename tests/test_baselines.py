@@ -15,15 +15,16 @@ from hf_transfer.train import train
 
 
 def test_tfidf_logreg_end_to_end(tmp_path, text_like, tiny_bert):
-    import joblib
-
     cfg = tiny_config(tmp_path / "tfidf", tiny_bert, text_like, name="tfidf", strategy={"name": "tfidf_logreg"})
     m = train(cfg)
     assert m["status"] == "finished" and m["strategy"] == "tfidf_logreg" and m["library"] == "scikit-learn"
     assert m["baseline"]["C"] in classic.C_GRID and m["selected_by"].startswith("validation/f1_macro over C")
-    saved = joblib.load(tmp_path / "tfidf" / "model" / classic.JOBLIB)
+    model = tmp_path / "tfidf" / "model"
+    assert not [p.name for p in model.iterdir() if p.suffix in (".joblib", ".pkl", ".pickle", ".bin")]  # no pickle
+    pipeline, names = classic.load_tfidf(model)  # numbers only: JSON and safetensors
     test = build_splits(cfg.data, "auto", cfg.train.seed).eval_sets["test"]
-    predicted = saved["pipeline"].predict(test["text"])
+    predicted = pipeline.predict(test["text"])
+    assert names == m["label_names"]
     assert m["final"]["test"]["accuracy"] == pytest.approx(float(np.mean(predicted == np.array(test["label"]))))
     on_disk = json.loads((tmp_path / "tfidf" / "metrics.json").read_text())
     assert on_disk["final"] == m["final"]

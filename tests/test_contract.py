@@ -70,15 +70,14 @@ def _reloaded_test_scores(run, cfg) -> dict:
     from hf_transfer.runtime import evaluate_sets, fresh_accelerator
 
     splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
-    if (run / "model" / "model.joblib").is_file():  # tfidf_logreg: a scikit-learn pipeline
-        import joblib
-
+    if (run / "model" / "tfidf.json").is_file():  # tfidf_logreg: vocabulary and regression, no pickle
+        from hf_transfer.classic import load_tfidf
         from hf_transfer.metrics import classification_metrics
 
-        saved = joblib.load(run / "model" / "model.joblib")
+        pipeline, _ = load_tfidf(run / "model")
         test = splits.evals["test"]
         column = next(c for c in test.column_names if c != "label")
-        return classification_metrics(saved["pipeline"].predict(test[column]).tolist(), test["label"], splits.label_names)
+        return classification_metrics(pipeline.predict(test[column]).tolist(), test["label"], splits.label_names)
     model = load_backbone(ModelConfig(name=str(run / "model")), splits.task, splits.label_names)
     loaders = build_loaders(splits, model, cfg.data, 8, 16, cfg.train.seed, augment={})
     results, _ = evaluate_sets(model.eval(), {"test": loaders.evals["test"]}, fresh_accelerator(), splits.label_names,
