@@ -254,7 +254,7 @@ def markdown_table(table: dict) -> list[str]:
     for r in table["rows"]:
         paired = r.get("paired") or {}
         closed = r["method"] not in (FLOOR, CEILING)
-        lines.append(f"| {r['method']} | {len(r['runs'])} | {_pm(r['source_accuracy'])} | {_pm(r['source_f1_macro'])} | "
+        lines.append(f"| {rundir.md_text(r['method'])} | {len(r['runs'])} | {_pm(r['source_accuracy'])} | {_pm(r['source_f1_macro'])} | "
                      f"{_pm(r['target_accuracy'])} | {_pm(r['target_f1_macro'])} | {_pm(r['gap'])} | "
                      f"{_signed(r['gain_accuracy']) if r['method'] != FLOOR else ''} "
                      f"{_ci(paired.get('gain_accuracy'))} | "

@@ -167,9 +167,14 @@ class TransferModel(nn.Module):
             groups = [[n for n in names if index[n] == i] for i in range(deepest + 2)]
         return [g for g in groups if g] + [sorted(head, key=list(dict(self.named_parameters())).index)]
 
-    def load_like(self, name: str) -> TransferModel:
-        """Another model (a folder or Hub id, as model.name) for the same task and labels, e.g. a teacher."""
-        return load_backbone(ModelConfig(name=name), self.task, self.label_names)
+    def load_like(self, name: str, field: str = "model.name") -> TransferModel:
+        """Another model (a folder or Hub id, as model.name) for the same task and labels, e.g. a teacher; an
+        error names `field`, the setting that gave `name`."""
+        try:
+            return load_backbone(ModelConfig(name=name), self.task, self.label_names)
+        except UserError as e:
+            message = str(e)
+            raise UserError(field + message[len("model.name"):] if message.startswith("model.name:") else message) from None
 
     # -- saving ---------------------------------------------------------------------------------
     def save_pretrained(self, directory: str | Path, image_size: int | None = None) -> None:
@@ -239,6 +244,22 @@ def _resolve(name: str, library: str) -> tuple[str, str, bool]:
         else:
             library = "transformers"
     return library, ref, local
+
+
+def modality(name: str) -> str | None:
+    """What data model `name` reads, from its name or saved config alone (no weights loaded): 'image' (timm, a
+    transformers vision config), 'text' (a transformers config with a vocabulary), or None when that cannot be
+    told here (a Hub id without the network, a multi-modal config). A bad local path raises its one-line error."""
+    ref = name.split(":", 1)[1] if name.startswith("random:") else name
+    library, ref, local = _resolve(ref, "auto")
+    if library == "timm":
+        return "image"
+    config = Path(ref) / "config.json"
+    if not (local and config.is_file()):
+        return None
+    c = json.loads(config.read_text())
+    image, text = "num_channels" in c or "image_size" in c, "vocab_size" in c
+    return "image" if image and not text else "text" if text and not image else None
 
 
 def _is_timm_name(name: str) -> bool:

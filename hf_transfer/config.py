@@ -105,6 +105,8 @@ class DataConfig:
     image_column: Optional[str] = _f(None, "Column with the images; default: found from the schema ('img', 'image').")
     text_column: Optional[str] = _f(None, "Column with the text; default: found from the schema ('sentence', 'text').")
     label_column: Optional[str] = _f(None, "Column with the labels; default: 'label', 'labels' or 'fine_label'.")
+    csv_delimiter: Optional[str] = _f(None, "csv files: the character between fields (e.g. ';'); default: ',' "
+                                            "(tab for .tsv files).")
     max_train_samples: Optional[int] = _f(None, "Use at most this many training samples (stratified).")
     max_eval_samples: Optional[int] = _f(None, "Evaluate on at most this many samples of each eval set (stratified).")
     on_bad_rows: Literal["drop", "error"] = _f(

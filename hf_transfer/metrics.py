@@ -5,7 +5,9 @@
 evaluate way (``add_batch`` / ``compute``, `evaluate.combine`) with no network, and computes
 everything a transfer report needs in one pass, with scikit-learn like evaluate's own metrics:
 accuracy, macro and weighted F1, macro precision and recall, per-class F1 and the confusion matrix.
-Labels of -1 (unlabelled) are never scored.
+Labels of -1 (unlabelled) are never scored. Macro averages run over the classes present in the split's
+labels or predictions (scikit-learn's default), so a split that lacks a class is not marked down for it;
+`absent_classes` names those classes, and the per-class scores keep every class.
 
 Predictions are gathered across processes by the training loop (accelerate's
 ``gather_for_metrics``, which drops the samples repeated to even out the last batch), so every
@@ -46,16 +48,23 @@ class ClassificationMetrics(evaluate.Metric):
         if len(refs) == 0:
             return {"num_samples": 0}
         per_class = f1_score(refs, preds, labels=labels, average=None, zero_division=0)
-        return {
+        # the averages run over the classes present in the labels or the predictions (scikit-learn's default):
+        # a class a split has no sample of, and that is never predicted, has no F1 to average
+        present = sorted(set(refs.tolist()) | set(preds.tolist()))
+        scores = {
             "num_samples": int(len(refs)),
             "accuracy": float((preds == refs).mean()),
-            "f1_macro": float(f1_score(refs, preds, labels=labels, average="macro", zero_division=0)),
-            "f1_weighted": float(f1_score(refs, preds, labels=labels, average="weighted", zero_division=0)),
-            "precision_macro": float(precision_score(refs, preds, labels=labels, average="macro", zero_division=0)),
-            "recall_macro": float(recall_score(refs, preds, labels=labels, average="macro", zero_division=0)),
+            "f1_macro": float(f1_score(refs, preds, labels=present, average="macro", zero_division=0)),
+            "f1_weighted": float(f1_score(refs, preds, labels=present, average="weighted", zero_division=0)),
+            "precision_macro": float(precision_score(refs, preds, labels=present, average="macro", zero_division=0)),
+            "recall_macro": float(recall_score(refs, preds, labels=present, average="macro", zero_division=0)),
             "per_class_f1": {n: float(v) for n, v in zip(names, per_class)},
             "confusion_matrix": confusion_matrix(refs, preds, labels=labels).tolist(),
         }
+        absent = [names[i] for i in labels if i not in set(refs.tolist())]
+        if absent:
+            scores["absent_classes"] = absent  # no sample of these in the split: their per-class F1 means nothing
+        return scores
 
 
 def classification_metrics(predictions, references, label_names: list[str]) -> dict:
@@ -107,6 +116,14 @@ def collapse(scores: dict, label_names: list[str], share: float = 0.95) -> str |
 
 
 def collapse_warnings(final: dict, label_names: list[str]) -> list[str]:
-    """`collapse` on every evaluation set of a run, as '<set>: collapsed to ...'."""
+    """`collapse` on every evaluation set of a run, as '<set>: collapsed to ...', and a line for every set that
+    lacks classes."""
     found = ((name, collapse(scores, label_names)) for name, scores in final.items())
-    return [f"{name}: {why}" for name, why in found if why]
+    return [f"{name}: {why}" for name, why in found if why] + absent_class_warnings(final)
+
+
+def absent_class_warnings(final: dict) -> list[str]:
+    """'<set>: has no sample of ...' for every evaluation set that lacks classes."""
+    return [f"{name}: has no sample of {', '.join(map(repr, scores['absent_classes']))}; its macro scores average "
+            "over the classes present in its labels or predictions" for name, scores in final.items()
+            if scores.get("absent_classes")]

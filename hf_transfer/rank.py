@@ -239,6 +239,7 @@ def score(model: str, dataset: str, max_samples: int = 1000, layer: int | None =
     set_seed(seed)
     if splits is None:
         splits = build_splits(data_config(dataset, max_samples, image_size, max_length), "auto", seed)
+    check_samples(splits, dataset)
     net, has_head = load_candidate(model, splits.task, splits.label_names)
     check_layer(net, layer)
     net.eval()
@@ -257,6 +258,14 @@ def score(model: str, dataset: str, max_samples: int = 1000, layer: int | None =
         result.update(leep=leep(probs, labels, len(splits.label_names)), nce=nce(logits.argmax(1), labels))
     result["seconds"] = time.perf_counter() - tick
     return result
+
+
+def check_samples(splits, dataset: str) -> None:
+    """Enough labelled samples to score: two a class and ten in all (the covariances and evidence need them)."""
+    n, classes = len(splits.train), len(splits.label_names)
+    if n < max(10, 2 * classes):
+        raise UserError(f"--dataset: {dataset} has {n} labelled samples for {classes} classes; transferability scores "
+                        f"need at least {max(10, 2 * classes)} (two a class, ten in all)")
 
 
 def parse_candidates(models: str, layers: str | None) -> list[tuple[str, int | None]]:

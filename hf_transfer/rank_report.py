@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import rank
+from . import rank, rundir
 from .errors import UserError
 
 NAMES = {"logme": "LogME", "leep": "LEEP", "nce": "NCE", "h_score": "H-score"}
@@ -127,6 +127,7 @@ def markdown(result: dict) -> list[str]:
         if validated:
             cells.append(_num(r.get("finetuned_accuracy")))
         lines.append("| " + " | ".join(cells) + " |")
+    lines += [f"- not scored: {rundir.md_text(x['model'])} ({rundir.md_text(x['reason'])})" for x in result.get("skipped") or []]
     lines += ["", f"Scoring took {result['rank_seconds']:.0f} s for {len(rows)} candidates. LEEP and NCE need the "
               "checkpoint's own classifier (n/a without one, and for layer candidates); FLOPs are the whole forward pass. "
               "Higher is better for every score."]
@@ -145,21 +146,22 @@ def markdown(result: dict) -> list[str]:
 def run_rank(models: str, dataset: str, out: str, layers: str | None = None, validate: bool = False,
              **options) -> dict:
     """Score, rank and (with `validate`) fine-tune every candidate; writes OUT/rank.{md,html,json}."""
-    from . import rundir
     from .report import write_html
 
     out_dir = Path(out)
     if out_dir.is_dir() and (out_dir / "rank.json").exists() and not options.get("overwrite"):
         raise UserError(f"-o: {str(out_dir)!r} already holds a ranking; pass --overwrite or choose another folder")
-    candidates = rank.parse_candidates(models, layers)
+    splits = rank_splits(dataset, options)
+    candidates, skipped = usable_candidates(rank.parse_candidates(models, layers), splits.task, dataset)
     tick = time.perf_counter()
     rows = []
     for i, (name, layer) in enumerate(candidates, 1):
         print(f"[{i}/{len(candidates)}] scoring {name}" + ("" if layer is None else f" @ layer {layer}"), file=sys.stderr)
         rows.append(rank.score(name, dataset, options["max_samples"], layer, options["image_size"],
-                               options["max_length"], options["batch_size"], options["seed"]))
+                               options["max_length"], options["batch_size"], options["seed"], splits=splits))
     rows.sort(key=lambda r: -r["logme"])
-    result = {"dataset": dataset, "candidates": rows, "rank_seconds": time.perf_counter() - tick, "validation": None}
+    result = {"dataset": dataset, "candidates": rows, "rank_seconds": time.perf_counter() - tick, "validation": None,
+              "skipped": skipped}
     out_dir.mkdir(parents=True, exist_ok=True)
     if validate:
         result["validation"] = validate_rows(rows, out_dir, options)
@@ -168,6 +170,35 @@ def run_rank(models: str, dataset: str, out: str, layers: str | None = None, val
     md.write_text("\n".join(markdown(result)))
     write_html(md, out_dir / "rank.html")
     return result
+
+
+def rank_splits(dataset: str, options: dict):
+    """The labelled samples every candidate is scored on, loaded once."""
+    from accelerate.utils import set_seed
+
+    from .data.sources import build_splits
+
+    set_seed(options["seed"])
+    config = rank.data_config(dataset, options["max_samples"], options["image_size"], options["max_length"])
+    splits = build_splits(config, "auto", options["seed"])
+    rank.check_samples(splits, dataset)
+    return splits
+
+
+def usable_candidates(candidates: list, task: str, dataset: str) -> tuple[list, list]:
+    """(candidates to score, [{model, reason}] skipped): before any is loaded, a model of the other modality (a
+    timm model on text) is set aside with a warning, so that it neither costs the time of scoring the others
+    nor loses their scores; a bad name or path is refused here, at once (one line)."""
+    from .backbones import modality
+
+    kinds = {name: modality(name) for name in dict.fromkeys(name for name, _ in candidates)}
+    wrong = {name: f"a{'n' if kind == 'image' else ''} {kind} model, and {dataset} is {task} data"
+             for name, kind in kinds.items() if kind is not None and kind != task}
+    for name, reason in wrong.items():
+        print(f"hf-transfer: warning: not scoring {name}: {reason}", file=sys.stderr)
+    if len(wrong) == len(kinds):
+        raise UserError(f"--models: no candidate reads {task} data ({'; '.join(f'{n}: {r}' for n, r in wrong.items())})")
+    return [c for c in candidates if c[0] not in wrong], [{"model": n, "reason": r} for n, r in wrong.items()]
 
 
 def validate_rows(rows: list[dict], out_dir: Path, options: dict) -> dict:

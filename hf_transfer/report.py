@@ -10,6 +10,7 @@ target domain also get the domain-adaptation section (`adaptation_report`).
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from pathlib import Path
@@ -61,24 +62,28 @@ def _plot_curves(runs: dict[str, dict], path: Path) -> Path | None:
 def write_run_report(run_dir: str | Path, cfg, metrics: dict) -> Path:
     """report.md of one finished run: results, per-epoch history, per-class F1, timings."""
     run_dir = Path(run_dir)
-    final = metrics["final"]
-    lines = [f"# {metrics['name']}", "",
-             f"{metrics['model']} ({metrics['library']}, strategy `{metrics['strategy']}`) on "
-             f"{cfg.data.dataset}. Weights of epoch {metrics['selected_epoch']} ({metrics['selected_by']}).", "",
-             *(f"**Warning:** {w}" for w in metrics.get("warnings", [])), *([""] if metrics.get("warnings") else []),
+    final, md = metrics["final"], rundir.md_text
+    lines = [f"# {md(metrics['name'])}", "",
+             f"{md(metrics['model'])} ({metrics['library']}, strategy `{metrics['strategy']}`) on "
+             f"{md(cfg.data.dataset)}. Weights of epoch {metrics['selected_epoch']} ({metrics['selected_by']}).", "",
+             *(f"**Warning:** {md(w)}" for w in metrics.get("warnings", [])), *([""] if metrics.get("warnings") else []),
              "| eval set | samples | accuracy | macro-F1 | weighted-F1 | loss |", "|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {k} | {m['num_samples']} | {_fmt(m['accuracy'])} | {_fmt(m['f1_macro'])} | "
+    lines += [f"| {md(k)} | {m['num_samples']} | {_fmt(m['accuracy'])} | {_fmt(m['f1_macro'])} | "
               f"{_fmt(m['f1_weighted'])} | {_fmt(m['loss'])} |" for k, m in final.items()]
     sets = list(final)
-    lines += ["", "## Per epoch", "", "| epoch | train loss | " + " | ".join(f"{s} acc" for s in sets) + " |",
+    lines += ["", "## Per epoch", "", "| epoch | train loss | " + " | ".join(f"{md(s)} acc" for s in sets) + " |",
               "|---:|---:|" + "---:|" * len(sets)]
     lines += [f"| {h['epoch']} | {_fmt(h['train_loss'])} | " + " | ".join(_fmt(h["eval"][s]["accuracy"]) for s in sets)
               + " |" for h in metrics["history"]]
     if _plot_curves({metrics["name"]: metrics}, run_dir / "curves.png"):
         lines += ["", "![training curves](curves.png)"]
     names = metrics["label_names"]
-    lines += ["", "## Per-class F1", "", "| class | " + " | ".join(sets) + " |", "|---|" + "---:|" * len(sets)]
-    lines += [f"| {n} | " + " | ".join(_fmt(final[s]["per_class_f1"][n]) for s in sets) + " |" for n in names]
+    lines += ["", "## Per-class F1", "", "Macro-F1 averages over the classes present in a set's labels or predictions; "
+              "a class a set has no sample of is marked *absent* (its F1 there means nothing).", "",
+              "| class | " + " | ".join(map(md, sets)) + " |", "|---|" + "---:|" * len(sets)]
+    lines += [f"| {md(n)} | " + " | ".join("absent" if n in final[s].get("absent_classes", ()) and
+                                           not final[s]["per_class_f1"][n] else _fmt(final[s]["per_class_f1"][n])
+                                           for s in sets) + " |" for n in names]
     t = metrics["timings"]
     lines += ["", "## Time", "", f"{t['total_seconds']:.0f} s in all, {t['train_seconds']:.0f} s training "
               f"({t['train_samples_per_second']} samples/s), {t['eval_seconds']:.0f} s evaluating, on "
@@ -197,15 +202,16 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
     lines += ["| run | model | pretrained | strategy | eval set | samples | accuracy | macro-F1 | "
               + "".join(f"macro-F1 gain over {b} | " for b in over) + "time (s) |",
               "|---|---|---|---|---|---:|---:|---:|" + "---:|" * len(over) + "---:|"]
+    md = rundir.md_text
     for row in table["rows"]:
         for split, cell in row["eval"].items():
             gain = lambda k: f" ({cell['gain_' + k]:+.4f})" if "gain_" + k in cell else ""  # noqa: E731
             versus = "".join(f"{cell['gain_over'][b]['f1_macro']:+.4f} | " if b in cell.get("gain_over", {}) else " | "
                              for b in over)
-            lines.append(f"| {row['run']} | {row['model']} | {'yes' if row['pretrained'] else 'no'} | {row['strategy']} "
-                         f"| {split} | {cell['num_samples']} | {cell['accuracy']:.4f}{gain('accuracy')} | "
+            lines.append(f"| {md(row['run'])} | {md(row['model'])} | {'yes' if row['pretrained'] else 'no'} | "
+                         f"{row['strategy']} | {md(split)} | {cell['num_samples']} | {cell['accuracy']:.4f}{gain('accuracy')} | "
                          f"{cell['f1_macro']:.4f}{gain('f1_macro')} | {versus}{row['seconds']:.0f} |")
-    warnings = [f"- `{name}` {w}" for name, (m, *_) in runs.items() for w in m.get("warnings", [])]
+    warnings = [f"- {md(name)}: {md(w)}" for name, (m, *_) in runs.items() for w in m.get("warnings", [])]
     if warnings:
         lines += ["", "**Warnings:**", "", *warnings]
     if _plot_curves({n: m for n, (m, *_) in runs.items()}, out / "curves.png"):
@@ -226,7 +232,8 @@ def write_html(md_path: Path, html_path: Path) -> Path:
     """A self-contained HTML page of a markdown report: tables rendered, images inlined as data URIs."""
     import markdown
 
-    body = markdown.markdown(md_path.read_text(), extensions=["tables"])
+    # no raw HTML gets through: a run or class named <script> is shown, never run (markdown passes tags as they are)
+    body = markdown.markdown(md_path.read_text().replace("<", "&lt;"), extensions=["tables"])
 
     def inline(match: re.Match) -> str:
         image = md_path.parent / match.group(1)
@@ -236,7 +243,7 @@ def write_html(md_path: Path, html_path: Path) -> Path:
 
     body = re.sub(r'src="([^":]+\.png)"', inline, body)
     title = next((line[2:] for line in md_path.read_text().splitlines() if line.startswith("# ")), "report")
-    html_path.write_text(f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
+    html_path.write_text(f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
                          f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n")
     return html_path
 

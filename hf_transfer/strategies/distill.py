@@ -67,7 +67,7 @@ class Distill(Strategy):
         if labels is not None and labels != model.label_names:
             raise UserError(f"strategy.distill.teacher: its labels ({', '.join(labels)}) are not the data's "
                             f"({', '.join(model.label_names)})")
-        self.teacher = model.load_like(c.teacher).eval()
+        self.teacher = model.load_like(c.teacher, field="strategy.distill.teacher").eval()
         self.teacher.requires_grad_(False)
 
     def loss(self, step):
