@@ -3,20 +3,28 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install demo test bench chromium clean
 
+# The demo needs the package and its offline extra only (README: "What the install brings"); the tests add
+# pytest, ruff, sentence-transformers and tensorboard. Each step prints how long it took.
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	# torch/torchvision first, pinned: they install from this machine's local disk
-	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install --quiet -e ".[offline,tracking,test]"
-	touch $(STAMP)
+	@t0=$$(date +%s); set -e; \
+	$(PYTHON) -m venv $(VENV); \
+	$(PY) -m pip install --quiet --upgrade pip; \
+	echo "installing torch/torchvision (pinned: they install from this machine's local disk) and hf-transfer[offline]"; \
+	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1; \
+	$(PY) -m pip install --quiet -e ".[offline]"; \
+	touch $(STAMP); echo "install: $$(( $$(date +%s) - t0 )) s"
 
-install: $(STAMP)
+$(TEST_STAMP): $(STAMP)
+	@t0=$$(date +%s); $(PY) -m pip install --quiet -e ".[offline,tracking,test]" && touch $(TEST_STAMP) && \
+	echo "test install: $$(( $$(date +%s) - t0 )) s"
+
+install: $(TEST_STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/hf-transfer demo
@@ -25,12 +33,12 @@ demo: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
-test: $(STAMP) chromium
+test: $(TEST_STAMP) chromium
 	$(VENV)/bin/ruff check hf_transfer recipes tests benchmarks
 	HF_TRANSFER_REQUIRE_CHROMIUM=1 $(PY) -m pytest -q tests
 
 # speed benchmarks (never run by CI): ratios side by side in one run; JSON lines to benchmarks/results.jsonl
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	cd benchmarks && ../$(PY) loop_overhead.py --repeats 2 --out ../runs/bench_loop
 	cd benchmarks && ../$(PY) image_pipeline.py
 	cd benchmarks && ../$(PY) text_padding.py --out ../runs/bench_text

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from . import config as config_mod
@@ -162,7 +163,9 @@ def run_configs(configs: list, report_dir: str | None, overwrite: bool = False, 
         not_started = len(configs) > 1 and not (out.is_dir() and any(out.iterdir()))
         this_resume = resume and not not_started
         print(f"[{cfg.name}] {cfg.model.name} on {cfg.data.dataset} -> {out}", file=sys.stderr)
+        tick = time.perf_counter()
         metrics = train(cfg, overwrite=overwrite, resume=this_resume)
+        print(f"[{cfg.name}] {metrics.get('status', 'done')} in {time.perf_counter() - tick:.0f} s", file=sys.stderr)
         results.append(metrics)
         if metrics.get("status") == "stopped":
             print(metrics["message"], file=sys.stderr)
