@@ -313,20 +313,14 @@ def make_run_dir(out: Path, cfg: Config, overwrite: bool = False) -> None:
 
 def write_outputs(out: Path, cfg: Config, metrics: dict, started: float) -> dict:
     """The end of a run without the training loop (a fitted baseline, a post-hoc adaptation): total time,
-    warnings logged, metrics.json, the model card and report.md."""
-    from . import hub, report
-    from .runtime import write_metrics
+    warnings logged, then what every run writes at its end (outputs.finish, the Hub push included)."""
+    from . import outputs
 
     rundir.discard_previous(out)  # finished: what --overwrite replaced is gone now
     metrics["timings"]["total_seconds"] = round(time.perf_counter() - started, 2)
     for warning in metrics["warnings"]:
         log.warning("%s: %s", cfg.name, warning)
-    write_metrics(out, metrics)
-    hub.write_model_card(out, cfg, metrics)
-    report.write_run_report(out, cfg, metrics)
-    log.info("finished: %s", "  ".join(f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}"
-                                       for k, v in metrics["final"].items()))
-    return metrics
+    return outputs.finish(out, cfg, metrics)
 
 
 def baseline_configs(cfg: Config, strategies: tuple = ("tfidf_logreg", "frozen_logreg")) -> list[Config]:

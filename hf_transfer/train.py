@@ -30,7 +30,7 @@ from accelerate.utils import find_executable_batch_size, send_to_device, set_see
 from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 
-from . import checkpoint, rundir
+from . import checkpoint, outputs, rundir
 from .backbones import TransferModel, count_parameters, load_backbone
 from .config import Config, bottleneck_width, from_dict
 from .data.loaders import build_loaders, join_batches
@@ -779,9 +779,8 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
 
 
 def _write_outputs(loop: Loop, metrics: dict) -> None:
-    """model/ (written whole), the domain features, metrics.json, the card and report.md; the Hub push."""
-    from . import hub, report
-
+    """model/ (written whole), the domain features, then what every run writes at its end (outputs.finish:
+    metrics.json, the card, report.md, the Hub push)."""
     cfg, out, unwrapped = loop.cfg, loop.out, loop.unwrapped
     image_size = cfg.data.image_size if loop.splits.task == "image" else None
     if loop.cl_model is not None:
@@ -791,9 +790,4 @@ def _write_outputs(loop: Loop, metrics: dict) -> None:
             unwrapped.save_pretrained(model_dir, image_size=image_size)
     if loop.splits.domains and loop.selected_features:
         save_features(out / rundir.FEATURES, loop.selected_features, loop.splits.domains, loop.t.seed)
-    write_metrics(out, metrics)
-    hub.write_model_card(out, cfg, metrics)
-    report.write_run_report(out, cfg, metrics)
-    log.info("finished: %s", "  ".join(f"{k} acc={v['accuracy']:.4f}" for k, v in metrics["final"].items()))
-    if cfg.hub.push_to_hub:
-        log.info("pushed to %s", hub.push(out, cfg.hub.repo_id, private=cfg.hub.private))
+    outputs.finish(out, cfg, metrics)

@@ -138,3 +138,20 @@ def text_target(path, train_labels=None):
         splits[split] = datasets.Dataset.from_dict({"text": text, "label": labels}, features=features)
     datasets.DatasetDict(splits).save_to_disk(str(path))
     return path
+
+
+class FakeApi:
+    """Records create_repo / upload_folder instead of talking to the Hub (monkeypatched over huggingface_hub.HfApi)."""
+
+    calls = []
+
+    def __init__(self, token=None):
+        self.token = token
+
+    def create_repo(self, repo_id, private=False, exist_ok=False, repo_type=None):
+        FakeApi.calls.append(("create_repo", repo_id, private))
+
+    def upload_folder(self, folder_path, repo_id, repo_type=None, commit_message=None):
+        files = {str(p.relative_to(folder_path)): p.read_bytes() for p in Path(folder_path).rglob("*") if p.is_file()}
+        FakeApi.calls.append(("upload_folder", repo_id, files))
+        return type("Commit", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/1"})()

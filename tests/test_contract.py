@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import image_target, text_target, tiny_config
+from helpers import FakeApi, image_target, text_target, tiny_config
 from safetensors.torch import load_file
 
+from hf_transfer.config import apply_overrides
 from hf_transfer.strategies import REGISTRY
 from hf_transfer.train import train
 
@@ -95,10 +96,19 @@ CASES = [(name, kind) for name in REGISTRY for kind in KINDS if not (name in TEX
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, kind", CASES, ids=[f"{n}-{k}" for n, k in CASES])
-def test_every_strategy_trains_saves_reloads_and_resumes_exactly(name, kind, world, tmp_path):
-    cfg = _config(tmp_path / "whole", name, kind, world)
+def test_every_strategy_trains_saves_reloads_pushes_and_resumes_exactly(name, kind, world, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    FakeApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    cfg = apply_overrides(_config(tmp_path / "whole", name, kind, world), ["hub.push_to_hub=true", "hub.repo_id=me/run"])
     metrics = train(cfg)
     assert metrics["status"] == "finished" and metrics["strategy"] == name
+    # every run kind ends the same way: the same outputs, and the push (the model, its card, the report)
+    assert {"config.yaml", "metrics.json", "report.md", "model"} <= {p.name for p in (tmp_path / "whole").iterdir()}
+    (_, _, private), (_, repo, files) = FakeApi.calls
+    model_files = {p.name for p in (tmp_path / "whole" / "model").iterdir()}
+    assert repo == "me/run" and not private and model_files | {"report.md", "metrics.json", "config.yaml"} <= set(files)
     reloaded = _reloaded_test_scores(tmp_path / "whole", cfg)
     assert reloaded["accuracy"] == pytest.approx(metrics["final"]["test"]["accuracy"])
     if "loss" in reloaded:

@@ -5,7 +5,7 @@ import json
 import subprocess
 
 import pytest
-from helpers import hf_transfer_cmd, tiny_config
+from helpers import FakeApi, hf_transfer_cmd, tiny_config
 from huggingface_hub import ModelCard
 
 from hf_transfer import hub
@@ -23,25 +23,6 @@ def finished(tmp_path_factory, tiny_timm, cifar_like):
 def _digest(folder):
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-class FakeApi:
-    """Records create_repo / upload_folder instead of talking to the Hub."""
-
-    calls = []
-
-    def __init__(self, token=None):
-        self.token = token
-
-    def create_repo(self, repo_id, private=False, exist_ok=False, repo_type=None):
-        FakeApi.calls.append(("create_repo", repo_id, private))
-
-    def upload_folder(self, folder_path, repo_id, repo_type=None, commit_message=None):
-        from pathlib import Path
-
-        files = {str(p.relative_to(folder_path)): p.read_bytes() for p in Path(folder_path).rglob("*") if p.is_file()}
-        FakeApi.calls.append(("upload_folder", repo_id, files))
-        return type("Commit", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/1"})()
 
 
 def test_push_uploads_model_card_and_report(finished, monkeypatch):
