@@ -23,7 +23,7 @@ import torch
 from . import rundir
 from .config import Config
 from .errors import UserError
-from .metrics import classification_metrics, collapse_warnings
+from .metrics import classification_metrics, collapse_advice, collapse_warnings
 
 log = logging.getLogger("hf_transfer")
 
@@ -284,7 +284,8 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
                     "train_samples_per_second": round(len(splits.train) / seconds, 2),
                     "peak_host_memory_mb": peak_host_memory_mb()},
         "environment": environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
-        "warnings": splits.warnings + collapse_warnings(results, splits.label_names),
+        "warnings": splits.warnings + collapse_warnings(results, splits.label_names,
+                                                        collapse_advice(cfg.train.class_weights)),
     }
 
 

@@ -115,11 +115,23 @@ def collapse(scores: dict, label_names: list[str], share: float = 0.95) -> str |
             f"{true[top] / total:.0%} of the labels): macro-F1 {scores['f1_macro']:.4f}")
 
 
-def collapse_warnings(final: dict, label_names: list[str]) -> list[str]:
-    """`collapse` on every evaluation set of a run, as '<set>: collapsed to ...', and a line for every set that
-    lacks classes."""
+def collapse_warnings(final: dict, label_names: list[str], advice: str = "") -> list[str]:
+    """`collapse` on every evaluation set of a run, as '<set>: collapsed to ...' (followed by `advice`, what to
+    try), and a line for every set that lacks classes."""
     found = ((name, collapse(scores, label_names)) for name, scores in final.items())
-    return [f"{name}: {why}" for name, why in found if why] + absent_class_warnings(final)
+    tail = f"; to try: {advice}" if advice else ""
+    return [f"{name}: {why}{tail}" for name, why in found if why] + absent_class_warnings(final)
+
+
+def collapse_advice(class_weights, lr: float | None = None, min_steps: int | None = None) -> str:
+    """The settings that most often undo a collapse, as the exact command-line lines: balanced class weights
+    (when none are set), a third of the learning rate, and a floor of optimizer steps (a loop run)."""
+    tries = [] if class_weights is not None else ["--set train.class_weights=balanced"]
+    if lr is not None:
+        tries.append(f"--set train.lr={lr / 3:.2g}")
+        if not min_steps:
+            tries.append("--set train.min_steps=300")
+    return ", ".join(f"`{t}`" for t in tries)
 
 
 def absent_class_warnings(final: dict) -> list[str]:

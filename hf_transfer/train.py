@@ -36,7 +36,7 @@ from .config import Config, bottleneck_width, from_dict
 from .data.loaders import build_loaders, join_batches
 from .data.sources import build_splits
 from .errors import ConfigError, UserError
-from .metrics import collapse_warnings, proxy_a_distance
+from .metrics import collapse_advice, collapse_warnings, proxy_a_distance
 from .runtime import (
     class_weight_tensor,
     close_log_file,
@@ -770,7 +770,8 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
                     "peak_host_memory_mb": peak_host_memory_mb()},
         "environment": environment(loop.accelerator),
     }
-    metrics["warnings"] = splits.warnings + collapse_warnings(chosen["eval"], splits.label_names)
+    advice = collapse_advice(t.class_weights, t.lr, t.min_steps)
+    metrics["warnings"] = splits.warnings + collapse_warnings(chosen["eval"], splits.label_names, advice)
     for warning in metrics["warnings"]:
         log.warning("%s: %s", cfg.name, warning)
     if torch.cuda.is_available():

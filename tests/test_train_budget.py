@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from helpers import tiny_config
 
-from hf_transfer.metrics import classification_metrics, collapse, collapse_warnings
+from hf_transfer.metrics import classification_metrics, collapse, collapse_advice, collapse_warnings
 from hf_transfer.runtime import class_weight_tensor
 from hf_transfer.train import train
 
@@ -103,11 +103,15 @@ def test_collapse_fires_on_a_constant_predictor_and_not_otherwise():
     assert collapse(_scores(skewed, skewed, names), names) is None
     assert collapse_warnings({"test": constant, "other": _scores(refs, refs, names)}, names) == [
         "test: " + collapse(constant, names)]
+    advice = collapse_advice(None, lr=3e-4, min_steps=None)  # the exact lines to try, in the warning
+    assert advice == "`--set train.class_weights=balanced`, `--set train.lr=0.0001`, `--set train.min_steps=300`"
+    assert collapse_warnings({"test": constant}, names, advice)[0].endswith("; to try: " + advice)
+    assert collapse_advice("balanced", lr=3e-4, min_steps=300) == "`--set train.lr=0.0001`"
 
 
 def test_a_collapsed_run_says_so_in_metrics_report_and_card(tmp_path, assets):
     m = _run(tmp_path / "a", assets, lr=1e-12)  # a zero head that never moves predicts class 0 for everything
-    assert m["warnings"] and all("collapsed to" in w for w in m["warnings"])
+    assert m["warnings"] and all("collapsed to" in w and "; to try: " in w and "`--set train.lr=3.3e-13`" in w for w in m["warnings"])
     out = tmp_path / "a" / "run"
     assert json.loads((out / "metrics.json").read_text())["warnings"] == m["warnings"]
     assert m["warnings"][0] in (out / "report.md").read_text()
