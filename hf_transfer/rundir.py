@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import math
 import os
 import shutil
 import socket
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,7 +61,7 @@ def check(path: str | Path, overwrite: bool = False, resume: bool = False) -> No
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise UserError(f"output_dir: {str(path)!r} is a file, not a folder")
-    holder = lock_holder(path)
+    holder = lock_holder(path) if is_main_process() else None  # the lock is rank 0's (the other ranks follow it)
     if holder:
         raise UserError(f"output_dir: {str(path)!r} is in use by {holder}; wait for that run to end, or stop it "
                         "(a run stopped with Ctrl-C continues with --resume)")
@@ -138,8 +140,6 @@ def lock_holder(path: str | Path) -> str | None:
 def take_lock(path: str | Path) -> None:
     """Hold the run folder: run.lock names this process until `release_lock`. A lock whose process is gone is
     taken over; a live one is refused (one line)."""
-    import sys
-
     lock = Path(path) / LOCK
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": _process_start(os.getpid()),
           "command": " ".join(["hf-transfer" if sys.argv[0].endswith("hf-transfer") else Path(sys.argv[0]).name,
@@ -151,8 +151,6 @@ def take_lock(path: str | Path) -> None:
             holder = lock_holder(path)
             if holder:
                 raise UserError(f"output_dir: {str(path)!r} is in use by {holder}; wait for that run to end") from None
-            import logging
-
             logging.getLogger("hf_transfer").warning("%s: taking over a stale lock (its process is gone)", lock)
             lock.unlink(missing_ok=True)
             continue

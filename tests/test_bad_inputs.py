@@ -26,6 +26,22 @@ def _run(args, env):
     return subprocess.run(hf_transfer_cmd(*args), env=env, capture_output=True, text=True, timeout=600)
 
 
+def _inproc(args, capsys):
+    """`hf-transfer ARGS` in this process (no interpreter start-up: seconds a call on a small machine), as a
+    result with returncode / stdout / stderr; for cases that need no environment, signal or process of their own."""
+    from types import SimpleNamespace
+
+    from hf_transfer.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main(args)
+    except SystemExit as e:  # argparse's own refusals
+        code = e.code
+    captured = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
+
+
 def _one_error_line(result) -> str:
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("hf-transfer: error:")]
@@ -42,12 +58,12 @@ def _text_csv(root, labels_by_split: dict):
     return root
 
 
-def test_single_class_training_data_is_refused(tmp_path, cli_env, tiny_bert):
+def test_single_class_training_data_is_refused(tmp_path, capsys, tiny_bert):
     data = _text_csv(tmp_path / "one_class", {"train": ["spam"] * 12, "test": ["spam"] * 4})
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"name": "one", "output_dir": str(tmp_path / "out"), "model": {"name": str(tiny_bert)},
                                    "data": {"dataset": str(data), "max_length": 16}, "train": {"epochs": 1}}))
-    line = _one_error_line(_run(["run", str(cfg)], cli_env))
+    line = _one_error_line(_inproc(["run", str(cfg)], capsys))
     assert "data.label_column: the training set has one class ('spam'); a classifier needs at least two" in line
     assert not (tmp_path / "out" / "metrics.json").exists()
 
@@ -67,19 +83,19 @@ def _strict(text: str):
     return json.loads(text, parse_constant=refuse)
 
 
-def test_a_diverged_run_says_so_keeps_its_checkpoints_and_saves_no_model(tmp_path, cli_env, tiny_timm, cifar_like):
+def test_a_diverged_run_says_so_keeps_its_checkpoints_and_saves_no_model(tmp_path, capsys, tiny_timm, cifar_like):
     out = tmp_path / "run"
     cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)
-    line = _one_error_line(_run(["run", cfg, "--lr", "1e30", "--set", "train.checkpoint_every_steps=1"], cli_env))
+    line = _one_error_line(_inproc(["run", cfg, "--lr", "1e30", "--set", "train.checkpoint_every_steps=1"], capsys))
     assert re.search(r"loss became (NaN|[0-9.e+]+) at step \d+: the run diverged; lower train.lr \(1e\+30\)", line)
     written = _strict((out / "metrics.json").read_text())  # strict JSON: a NaN loss is null
     assert written["status"] == "diverged" and written["message"] in line
     assert not (out / "model").exists() and not (out / "report.md").exists()
     kept = sorted(p.name for p in (out / "checkpoints").glob("step_*"))
     assert all(int(name[5:]) < written["step"] for name in kept)  # only checkpoints from before the divergence
-    report = _one_error_line(_run(["report", str(out), "-o", str(tmp_path / "report")], cli_env))
+    report = _one_error_line(_inproc(["report", str(out), "-o", str(tmp_path / "report")], capsys))
     assert "the run diverged, so it has no model to report" in report
-    huge = _one_error_line(_run(["run", cfg, "--lr", "1e3", "--overwrite", "--set", "train.max_loss=0.5"], cli_env))
+    huge = _one_error_line(_inproc(["run", cfg, "--lr", "1e3", "--overwrite", "--set", "train.max_loss=0.5"], capsys))
     assert "at step 1: the run diverged" in huge  # a finite loss above train.max_loss
 
 
@@ -106,40 +122,40 @@ def _files(folder):
     return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_resume_without_a_checkpoint_says_so(tmp_path, cli_env, tiny_timm, cifar_like):
+def test_resume_without_a_checkpoint_says_so(tmp_path, capsys, tiny_timm, cifar_like):
     empty = tmp_path / "empty"
     empty.mkdir()
     for out in (tmp_path / "missing", empty):
-        line = _one_error_line(_run(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, out), "--resume"], cli_env))
+        line = _one_error_line(_inproc(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, out), "--resume"], capsys))
         assert f"--resume: '{out}' has no checkpoint to resume from" in line and "run without --resume" in line
     assert not (tmp_path / "missing").exists() and not any(empty.iterdir())
 
 
-def test_resume_of_a_finished_run_with_another_config_is_refused(tmp_path, cli_env, tiny_timm, cifar_like):
+def test_resume_of_a_finished_run_with_another_config_is_refused(tmp_path, capsys, tiny_timm, cifar_like):
     out = tmp_path / "run"
     cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)
-    assert _run(["run", cfg], cli_env).returncode == 0
+    assert _inproc(["run", cfg], capsys).returncode == 0
     before = _files(out)
-    same = _run(["run", cfg, "--resume"], cli_env)
+    same = _inproc(["run", cfg, "--resume"], capsys)
     assert same.returncode == 0 and "finished earlier, kept" in same.stderr
-    line = _one_error_line(_run(["run", cfg, "--resume", "--lr", "0.5"], cli_env))
+    line = _one_error_line(_inproc(["run", cfg, "--resume", "--lr", "0.5"], capsys))
     assert f"--resume: '{out}' is a finished run and the config differs from its config.yaml in train.lr" in line
     assert _files(out) == before
 
 
-def test_report_on_a_stopped_run_says_how_to_continue_it(tmp_path, cli_env, tiny_timm, cifar_like):
+def test_report_on_a_stopped_run_says_how_to_continue_it(tmp_path, capsys, tiny_timm, cifar_like):
     out = tmp_path / "run"
     cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)
-    stopped = _run(["run", cfg, "--set", "train.stop_after_steps=2"], cli_env)
+    stopped = _inproc(["run", cfg, "--set", "train.stop_after_steps=2"], capsys)
     assert stopped.returncode == 0 and "continue with --resume" in stopped.stderr
     before = _files(out)
-    line = _one_error_line(_run(["report", str(out), "-o", str(tmp_path / "report")], cli_env))
+    line = _one_error_line(_inproc(["report", str(out), "-o", str(tmp_path / "report")], capsys))
     assert f"{out}: the run stopped before finishing (last checkpoint: step_00000002)" in line
     command = f"hf-transfer run {out / 'config.yaml'} --resume --set train.stop_after_steps=null"
     assert f"`{command}`" in line
     assert _files(out) == before
-    assert _run(command.split()[1:], cli_env).returncode == 0
-    assert _run(["report", str(out), "-o", str(tmp_path / "report")], cli_env).returncode == 0
+    assert _inproc(command.split()[1:], capsys).returncode == 0
+    assert _inproc(["report", str(out), "-o", str(tmp_path / "report")], capsys).returncode == 0
 
 
 def test_a_test_label_unseen_in_training_is_named_in_the_warnings_report_and_card(tmp_path, tiny_bert):
@@ -166,19 +182,19 @@ def test_hub_ids_without_a_network_fail_at_once_in_offline_mode(tmp_path, cli_en
     assert not (tmp_path / "out").exists()
 
 
-def test_overwrite_keeps_the_old_run_when_the_new_one_fails_before_it_starts(tmp_path, cli_env, tiny_bert):
+def test_overwrite_keeps_the_old_run_when_the_new_one_fails_before_it_starts(tmp_path, capsys, tiny_bert):
     good = _text_csv(tmp_path / "good", {"train": ["pos", "neg"] * 6, "test": ["pos", "neg"]})
     out = tmp_path / "run"
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"name": "t", "output_dir": str(out), "model": {"name": str(tiny_bert)},
                                    "data": {"dataset": str(good), "max_length": 16}, "train": {"epochs": 1}}))
-    assert _run(["run", str(cfg)], cli_env).returncode == 0
+    assert _inproc(["run", str(cfg)], capsys).returncode == 0
     before = _files(out)
     # a value only checked once the run folder is made (the class count comes from the data)
-    line = _one_error_line(_run(["run", str(cfg), "--set", "train.class_weights=[1,2,3]", "--overwrite"], cli_env))
+    line = _one_error_line(_inproc(["run", str(cfg), "--set", "train.class_weights=[1,2,3]", "--overwrite"], capsys))
     assert "train.class_weights: 3 weights for 2 classes" in line
     assert _files(out) == before and not (tmp_path / ".run.replaced").exists()
-    replaced = _run(["run", str(cfg), "--lr", "0.01", "--overwrite"], cli_env)  # a run that starts replaces it
+    replaced = _inproc(["run", str(cfg), "--lr", "0.01", "--overwrite"], capsys)  # a run that starts replaces it
     assert replaced.returncode == 0 and _files(out) != before and not (tmp_path / ".run.replaced").exists()
     assert yaml.safe_load((out / "config.yaml").read_text())["train"]["lr"] == 0.01
 
@@ -279,19 +295,19 @@ def test_zero_byte_and_corrupt_images_are_dropped_with_their_names_or_refused(tm
     assert "have an unreadable image" in dropped.stderr and "dropped (data.on_bad_rows: drop)" in dropped.stderr
 
 
-def test_a_run_that_fails_before_its_first_step_leaves_no_folder(tmp_path, cli_env, tiny_bert):
+def test_a_run_that_fails_before_its_first_step_leaves_no_folder(tmp_path, capsys, tiny_bert):
     data = _text_csv(tmp_path / "data", {"train": ["pos", "neg"] * 6, "test": ["pos", "neg"]})
     out = tmp_path / "run"
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"name": "t", "output_dir": str(out), "model": {"name": str(tiny_bert)},
                                    "data": {"dataset": str(data), "max_length": 16},
                                    "train": {"epochs": 1, "class_weights": [1, 2, 3]}}))  # checked after the folder is made
-    assert "train.class_weights: 3 weights for 2 classes" in _one_error_line(_run(["run", str(cfg)], cli_env))
+    assert "train.class_weights: 3 weights for 2 classes" in _one_error_line(_inproc(["run", str(cfg)], capsys))
     assert not out.exists()
     out.mkdir()  # a folder the user made, empty: emptied again, not removed
-    _one_error_line(_run(["run", str(cfg)], cli_env))
+    _one_error_line(_inproc(["run", str(cfg)], capsys))
     assert out.is_dir() and not any(out.iterdir())
-    assert _run(["run", str(cfg), "--set", "train.class_weights=null"], cli_env).returncode == 0  # no --overwrite needed
+    assert _inproc(["run", str(cfg), "--set", "train.class_weights=null"], capsys).returncode == 0  # no --overwrite needed
 
 
 BAD_VALUES = [  # (command-line arguments, the field the one line must name)
@@ -305,36 +321,48 @@ BAD_VALUES = [  # (command-line arguments, the field the one line must name)
 ]
 
 
+def _main_line(args: list[str], capsys) -> str:
+    """The one error line of `hf-transfer ARGS` run in this process (the same `main` as the command; no
+    interpreter start-up per case, which costs seconds a case on a small machine)."""
+    from hf_transfer.cli import main
+
+    try:
+        code = main(args)
+    except SystemExit as e:  # argparse's own refusals
+        code = e.code
+    return _cli_line(code, capsys)
+
+
 @pytest.mark.parametrize("args,field", BAD_VALUES, ids=[" ".join(a) for a, _ in BAD_VALUES])
-def test_a_bad_value_stops_with_one_line_naming_its_field(args, field, tmp_path, cli_env, tiny_timm, cifar_like):
+def test_a_bad_value_stops_with_one_line_naming_its_field(args, field, tmp_path, tiny_timm, cifar_like, capsys):
     out = tmp_path / "out"
-    line = _one_error_line(_run(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, out), *args], cli_env))
+    line = _main_line(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, out), *args], capsys)
     assert f"error: {field}" in line or f" {field}:" in line, line
     assert not out.exists()
 
 
-def test_malformed_yaml_names_the_file(tmp_path, cli_env):
+def test_malformed_yaml_names_the_file(tmp_path, capsys):
     cfg = tmp_path / "broken.yaml"
     cfg.write_text("train:\n  epochs: [1\n")
-    line = _one_error_line(_run(["run", str(cfg)], cli_env))
+    line = _main_line(["run", str(cfg)], capsys)
     assert str(cfg) in line or "broken.yaml" in line
 
 
-def test_a_folder_in_use_is_refused_and_left_as_it_was(tmp_path, cli_env, tiny_timm, cifar_like):
+def test_a_folder_in_use_is_refused_and_left_as_it_was(tmp_path, tiny_timm, cifar_like, capsys):
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    line = _one_error_line(_run(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)], cli_env))
+    line = _main_line(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)], capsys)
     assert f"output_dir: '{out}' already holds files" in line
     assert _files(out) == {Path("notes.txt"): b"mine"}
 
 
-def test_resume_of_an_unfinished_run_with_another_config_is_refused(tmp_path, cli_env, tiny_timm, cifar_like):
+def test_resume_of_an_unfinished_run_with_another_config_is_refused(tmp_path, capsys, tiny_timm, cifar_like):
     out = tmp_path / "run"
     cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)
-    assert _run(["run", cfg, "--set", "train.stop_after_steps=2"], cli_env).returncode == 0
+    assert _inproc(["run", cfg, "--set", "train.stop_after_steps=2"], capsys).returncode == 0
     before = _files(out)
-    line = _one_error_line(_run(["run", cfg, "--resume", "--batch-size", "4"], cli_env))
+    line = _one_error_line(_inproc(["run", cfg, "--resume", "--batch-size", "4"], capsys))
     assert "--resume: the config differs from the run's config.yaml in train.batch_size" in line
     assert _files(out) == before
 
@@ -397,12 +425,12 @@ def test_sigkill_at_a_seeded_point_then_resume_ends_like_an_uninterrupted_run(wh
     assert [h["train_loss"] for h in final[0]["history"]] == [h["train_loss"] for h in final[1]["history"]]
 
 
-def test_a_missing_text_column_lists_the_columns(tmp_path, cli_env, tiny_bert):
+def test_a_missing_text_column_lists_the_columns(tmp_path, capsys, tiny_bert):
     data = _text_csv(tmp_path / "data", {"train": ["pos", "neg"] * 6, "test": ["pos", "neg"]})
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump({"name": "t", "output_dir": str(tmp_path / "out"), "model": {"name": str(tiny_bert)},
                                    "data": {"dataset": str(data), "text_column": "body"}}))
-    line = _one_error_line(_run(["run", str(cfg)], cli_env))
+    line = _one_error_line(_inproc(["run", str(cfg)], capsys))
     assert "data.text_column: column 'body' not found; available columns: text, label" in line
     assert not (tmp_path / "out").exists()
 
