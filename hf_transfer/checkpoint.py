@@ -120,9 +120,8 @@ def _rng_state() -> tuple[dict, list]:
 
 
 def _set_rng_state(path: Path, accelerator) -> None:
-    tensors = load_file(str(path))
-    with safe_open(str(path), "pt") as f:
-        header = f.metadata()
+    with safe_open(str(path), "pt") as f:  # tensors and metadata in one read
+        header, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
     version, internal, gauss_next = json.loads(header["python"])
     random.setstate((version, tuple(internal), gauss_next))
     pos, has_gauss = tensors["numpy_rest"].tolist()

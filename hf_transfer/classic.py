@@ -30,7 +30,7 @@ log = logging.getLogger("hf_transfer")
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
 TFIDF_JSON, TFIDF_TENSORS = "tfidf.json", "tfidf.safetensors"
 _VECTORIZER_PARAMS = ("ngram_range", "sublinear_tf", "min_df", "lowercase", "norm", "use_idf", "smooth_idf",
-                      "analyzer", "token_pattern", "strip_accents", "dtype")
+                      "analyzer", "token_pattern", "strip_accents")
 
 
 def _class_weight(setting, num_classes: int):
@@ -222,7 +222,7 @@ def save_tfidf(directory: Path, vectorizer, regression, label_names: list[str]) 
     from safetensors.numpy import save_file
 
     params = vectorizer.get_params()
-    settings = {k: params[k] for k in _VECTORIZER_PARAMS if k != "dtype"}
+    settings = {k: params[k] for k in _VECTORIZER_PARAMS}
     settings["ngram_range"] = list(settings["ngram_range"])
     vocabulary = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
     (directory / TFIDF_JSON).write_text(json.dumps({"label_names": label_names, "vectorizer": settings,

@@ -50,7 +50,8 @@ class ClassificationMetrics(evaluate.Metric):
         per_class = f1_score(refs, preds, labels=labels, average=None, zero_division=0)
         # the averages run over the classes present in the labels or the predictions (scikit-learn's default):
         # a class a split has no sample of, and that is never predicted, has no F1 to average
-        present = sorted(set(refs.tolist()) | set(preds.tolist()))
+        seen = set(refs.tolist())
+        present = sorted(seen | set(preds.tolist()))
         scores = {
             "num_samples": int(len(refs)),
             "accuracy": float((preds == refs).mean()),
@@ -61,7 +62,7 @@ class ClassificationMetrics(evaluate.Metric):
             "per_class_f1": {n: float(v) for n, v in zip(names, per_class)},
             "confusion_matrix": confusion_matrix(refs, preds, labels=labels).tolist(),
         }
-        absent = [names[i] for i in labels if i not in set(refs.tolist())]
+        absent = [names[i] for i in labels if i not in seen]
         if absent:
             scores["absent_classes"] = absent  # no sample of these in the split: their per-class F1 means nothing
         return scores

@@ -81,9 +81,8 @@ def write_run_report(run_dir: str | Path, cfg, metrics: dict) -> Path:
     lines += ["", "## Per-class F1", "", "Macro-F1 averages over the classes present in a set's labels or predictions; "
               "a class a set has no sample of is marked *absent* (its F1 there means nothing).", "",
               "| class | " + " | ".join(map(md, sets)) + " |", "|---|" + "---:|" * len(sets)]
-    lines += [f"| {md(n)} | " + " | ".join("absent" if n in final[s].get("absent_classes", ()) and
-                                           not final[s]["per_class_f1"][n] else _fmt(final[s]["per_class_f1"][n])
-                                           for s in sets) + " |" for n in names]
+    lines += [f"| {md(n)} | " + " | ".join("absent" if n in final[s].get("absent_classes", ()) else
+                                           _fmt(final[s]["per_class_f1"][n]) for s in sets) + " |" for n in names]
     t = metrics["timings"]
     lines += ["", "## Time", "", f"{t['total_seconds']:.0f} s in all, {t['train_seconds']:.0f} s training "
               f"({t['train_samples_per_second']} samples/s), {t['eval_seconds']:.0f} s evaluating, on "

@@ -49,6 +49,13 @@ def strict_json(payload, indent: int = 2) -> str:
     return json.dumps(clean(payload), indent=indent, allow_nan=False)
 
 
+def cannot_write(e: OSError, where: str | Path) -> str:
+    """The one line for a write the file system refused (a full disk, a read-only or unwritable folder):
+    'REASON while writing PATH' (`where` when the error names no file)."""
+    why = "no space left on device" if e.errno in NO_SPACE else (e.strerror or type(e).__name__).lower()
+    return f"{why} while writing {e.filename or where}"
+
+
 def md_text(text) -> str:
     """A name (of a run, a class, a model, a data set) as it goes into a run's markdown and the HTML made from
     it: no raw HTML (<, >, & as entities), no broken table (| escaped), one line (newlines, tabs as spaces)."""

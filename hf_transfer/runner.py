@@ -213,7 +213,7 @@ def quiet_libraries() -> None:
 
 def guarded(fn, *args) -> int:
     """Run fn; a UserError becomes one line on stderr and exit status 2."""
-    from .rundir import CANNOT_WRITE
+    from .rundir import CANNOT_WRITE, cannot_write
 
     try:
         return fn(*args) or 0
@@ -223,7 +223,7 @@ def guarded(fn, *args) -> int:
     except OSError as e:  # a full disk or a folder that cannot be written, outside a run (a report, a ranking)
         if e.errno not in CANNOT_WRITE:
             raise
-        print(f"hf-transfer: error: cannot write {e.filename or 'a file'}: {e.strerror}", file=sys.stderr)
+        print(f"hf-transfer: error: {cannot_write(e, 'a file')}", file=sys.stderr)
         return UserError.exit_code
 
 

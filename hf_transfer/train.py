@@ -306,9 +306,7 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
 
 def _cannot_write(out: Path, e: OSError) -> UserError:
     """The one-line error for a write the file system refused; a run under way is marked failed."""
-    what = f"{e.filename}" if e.filename else str(out)
-    why = "no space left on device" if e.errno in rundir.NO_SPACE else (e.strerror or type(e).__name__).lower()
-    message = f"{why} while writing {what}"
+    message = rundir.cannot_write(e, out)
     if (out / rundir.METRICS).is_file() and rundir.is_main_process():
         with contextlib.suppress(OSError, ValueError):
             if json.loads((out / rundir.METRICS).read_text()).get("status") == "running":

@@ -159,8 +159,6 @@ def _whole_numbers(dd: datasets.DatasetDict, values: list) -> datasets.DatasetDi
 
 def _stripped(dd: datasets.DatasetDict, values: list) -> datasets.DatasetDict:
     """String labels without the spaces around them: 'pos' and 'pos ' are one class (said in a warning)."""
-    if all(v == v.strip() for v in values):
-        return dd
     merged = sorted({v.strip() for v in values if v != v.strip() and v.strip() in values})
     if merged:
         log.warning("label: labels that differ only by spaces around them are one class: %s",
@@ -198,9 +196,10 @@ def _as_class_labels(dd: datasets.DatasetDict) -> datasets.DatasetDict:
     values = _label_values(dd)
     if values and all(isinstance(v, float) for v in values):
         dd = _whole_numbers(dd, values)
-    elif values and all(isinstance(v, str) for v in values):
+        values = _label_values(dd)
+    elif values and all(isinstance(v, str) for v in values) and any(v != v.strip() for v in values):
         dd = _stripped(dd, values)
-    values = _label_values(dd)
+        values = _label_values(dd)
     _check_label_names([str(v) for v in values])
     if all(isinstance(v, int) for v in values) and values != list(range(len(values))):
         # ids with gaps (1, 5, 10, 1000): one class per distinct value, named by it
