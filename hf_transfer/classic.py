@@ -33,7 +33,10 @@ _VECTORIZER_PARAMS = ("ngram_range", "sublinear_tf", "min_df", "lowercase", "nor
                       "analyzer", "token_pattern", "strip_accents")
 
 
-def _class_weight(setting, num_classes: int):
+def _class_weight(setting, labels, num_classes: int):
+    from .runtime import resolve_class_weights
+
+    setting = resolve_class_weights(setting, labels, num_classes)
     if setting is None or setting == "balanced":
         return setting
     if len(setting) != num_classes:
@@ -89,7 +92,7 @@ def fit_logreg(features: dict, labels: dict, cfg: Config, num_classes: int, scal
     from sklearn.pipeline import make_pipeline
 
     t = cfg.train
-    weight = _class_weight(t.class_weights, num_classes)
+    weight = _class_weight(t.class_weights, labels["train"], num_classes)
     has_validation = "validation" in features
     sign = -1.0 if t.metric_for_best == "loss" else 1.0
     scaler = _scaler(features["train"]) if scale else None
@@ -176,9 +179,16 @@ def common_metrics(cfg: Config, splits, strategy: str, model_name: str, library:
             "strategy": strategy, "label_names": splits.label_names,
             "eval_datasets": {"validation": "carved from train" if splits.validation is not None else None,
                               **splits.dataset_ids},
-            "train_on": "source", "batch_size": cfg.train.batch_size,
+            "train_on": "source", "batch_size": cfg.train.batch_size, "class_weights": _resolved_weights(cfg, splits),
             "pooling": model.pooling.to_dict() if model is not None and model.pooling is not None else None,
             "selected_epoch": 1}
+
+
+def _resolved_weights(cfg: Config, splits):
+    """train.class_weights as the run applied it ('auto' decided from the training labels)."""
+    from .runtime import resolve_class_weights
+
+    return resolve_class_weights(cfg.train.class_weights, splits.train["label"], len(splits.label_names))
 
 
 def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
@@ -272,7 +282,7 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
         "train_samples": len(splits.train), "data_pipeline": "features", "domains": {}, "selected_by": selected_by,
         "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False},
         "baseline": {"features": what, "classifier": f"LogisticRegression(C={c:g}, class_weight="
-                                                     f"{cfg.train.class_weights})", "C": c,
+                                                     f"{_resolved_weights(cfg, splits)})", "C": c,
                      "feature_dim": int(features["train"].shape[1])},
         "final": results,
         "history": [{"epoch": 1, "step": 0, "train_loss": _scores(pipe, features["train"], labels["train"], n)["loss"],
@@ -285,7 +295,7 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
                     "peak_host_memory_mb": peak_host_memory_mb()},
         "environment": environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
         "warnings": splits.warnings + collapse_warnings(results, splits.label_names,
-                                                        collapse_advice(cfg.train.class_weights)),
+                                                        collapse_advice(_resolved_weights(cfg, splits))),
     }
 
 

@@ -25,8 +25,23 @@ from .metrics import classification_metrics
 log = logging.getLogger("hf_transfer")
 
 
+IMBALANCED = 1.5  # class_weights 'auto': balanced when the largest class has more than this times the smallest's samples
+
+
+def resolve_class_weights(setting, labels: list[int], num_classes: int):
+    """train.class_weights with 'auto' decided from the training labels: 'balanced' when the classes present are
+    imbalanced (largest / smallest count over IMBALANCED), else None; any other setting as it is."""
+    if setting != "auto":
+        return setting
+    counts = torch.bincount(torch.as_tensor(list(labels)), minlength=num_classes)
+    present = counts[counts > 0]
+    return "balanced" if len(present) and present.max() > IMBALANCED * present.min() else None
+
+
 def class_weight_tensor(setting, labels: list[int], num_classes: int, device=None) -> torch.Tensor | None:
-    """train.class_weights as a tensor: None, 'balanced' (n / (k * count), as scikit-learn) or a list."""
+    """train.class_weights as a tensor: None, 'auto' (see resolve_class_weights), 'balanced' (n / (k * count), as
+    scikit-learn) or a list."""
+    setting = resolve_class_weights(setting, labels, num_classes)
     if setting is None:
         return None
     if setting == "balanced":

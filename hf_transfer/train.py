@@ -44,6 +44,7 @@ from .runtime import (
     evaluate_sets,
     fresh_accelerator,
     peak_host_memory_mb,
+    resolve_class_weights,
     save_features,
     set_numerics,
     setup_logging,
@@ -754,6 +755,7 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
         "eval_datasets": {"validation": "carved from train" if splits.validation is not None else None,
                           **splits.dataset_ids},
         "train_on": loop.strategy.train_on, "train_samples": len(splits.train), "batch_size": t.batch_size,
+        "class_weights": resolve_class_weights(t.class_weights, splits.train["label"], len(splits.label_names)),
         "data_pipeline": loop.loaders.pipeline,
         "pooling": unwrapped.pooling.to_dict() if unwrapped.pooling is not None else None,
         "domains": splits.domains, "selected_epoch": chosen["epoch"],
@@ -768,7 +770,7 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
                     "peak_host_memory_mb": peak_host_memory_mb()},
         "environment": environment(loop.accelerator),
     }
-    advice = collapse_advice(t.class_weights, t.lr, t.min_steps)
+    advice = collapse_advice(metrics["class_weights"], t.lr, t.min_steps)
     metrics["warnings"] = splits.warnings + collapse_warnings(chosen["eval"], splits.label_names, advice)
     for warning in metrics["warnings"]:
         log.warning("%s: %s", cfg.name, warning)
