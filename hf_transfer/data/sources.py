@@ -113,7 +113,14 @@ def find_column(columns: list[str], kind: str, wanted: str | None, key: str) -> 
 
 def _canonical(dd: datasets.DatasetDict, cfg: DataConfig, task: str, source: str) -> tuple[datasets.DatasetDict, str]:
     """Rename the input and label columns to image|text and label; drop the rest."""
-    columns = list(next(iter(dd.values())).column_names)
+    task, x, y = pick_columns(list(next(iter(dd.values())).column_names), cfg, task, source)
+    dd = dd.select_columns([x, y])
+    renames = {k: v for k, v in {x: task, y: "label"}.items() if k != v}
+    return (dd.rename_columns(renames) if renames else dd), task
+
+
+def pick_columns(columns: list[str], cfg: DataConfig, task: str, source: str) -> tuple[str, str, str]:
+    """(task, input column, label column) of data with `columns`: the configured ones, else found by name."""
     if task == "auto":
         task = "image" if find_column(columns, "image", cfg.image_column, "data.image_column") else (
             "text" if find_column(columns, "text", cfg.text_column, "data.text_column") else "auto")
@@ -129,9 +136,7 @@ def _canonical(dd: datasets.DatasetDict, cfg: DataConfig, task: str, source: str
     if y is None:
         raise ConfigError(f"data.label_column: no label column found in {source}; available columns: {', '.join(columns)}"
                           + (_image_folder_hint(source) if task == "image" else delimiter_hint(columns)))
-    dd = dd.select_columns([x, y])
-    renames = {k: v for k, v in {x: task, y: "label"}.items() if k != v}
-    return (dd.rename_columns(renames) if renames else dd), task
+    return task, x, y
 
 
 def _label_values(dd: datasets.DatasetDict) -> list:
@@ -210,10 +215,12 @@ def _as_class_labels(dd: datasets.DatasetDict) -> datasets.DatasetDict:
     return dd.cast_column("label", datasets.ClassLabel(names=[str(v) for v in values]))
 
 
-def _labelled(ds: datasets.Dataset, name: str) -> datasets.Dataset:
-    kept = ds.filter(lambda y: y >= 0, input_columns="label")
+def labelled_rows(ds: datasets.Dataset, name: str) -> datasets.Dataset:
+    """The rows with a label: an empty label cell (None) or -1 (a hidden test label) is left out, with a warning."""
+    kept = ds.filter(lambda y: y is not None and y >= 0, input_columns="label")
     if len(kept) < len(ds):
-        log.info("%s: %d samples have no label (-1) and are not used", name, len(ds) - len(kept))
+        log.warning("%s: %d of %d rows have no label (an empty cell, or -1) and are not used", name,
+                    len(ds) - len(kept), len(ds))
     return kept
 
 
@@ -242,7 +249,7 @@ def _split(dd: datasets.DatasetDict, split: str, key: str, source: str) -> datas
     return dd[split]
 
 
-def _load_canonical(dataset: str, config_name: str | None, cfg: DataConfig, task: str, key: str):
+def load_canonical(dataset: str, config_name: str | None, cfg: DataConfig, task: str, key: str):
     dd = load_source(dataset, config_name, key, cfg.csv_delimiter)
     dd, task = _canonical(dd, cfg, task, dataset)
     check = _empty_texts if task == "text" else _unreadable_images
@@ -296,14 +303,14 @@ def _target(cfg: DataConfig, task: str, names: list[str], seed: int, train_on: s
     """(labelled target train or None, unlabelled target train, labelled target test) of `data.target`;
     the labelled train set is only made for the baselines that train on target labels."""
     t = cfg.target
-    dd, _ = _load_canonical(t.dataset, t.config_name, cfg, task, "data.target.dataset")
+    dd, _ = load_canonical(t.dataset, t.config_name, cfg, task, "data.target.dataset")
     train = _split(dd, t.train_split, "data.target.train_split", t.dataset)
-    test = _labelled(_split(dd, t.test_split, "data.target.test_split", t.dataset), "target " + t.test_split)
+    test = labelled_rows(_split(dd, t.test_split, "data.target.test_split", t.dataset), "target " + t.test_split)
     # the unlabelled view: shuffled, not stratified (that would read the labels), label column gone
     unlabelled = train.shuffle(seed=seed).select(range(min(len(train), t.max_train_samples or len(train))))
     labelled = None
     if train_on != "source":
-        labelled = subsample(_align(_labelled(train, "target " + t.train_split), names, "data.target.dataset"),
+        labelled = subsample(_align(labelled_rows(train, "target " + t.train_split), names, "data.target.dataset"),
                              t.max_train_samples, seed)
     return labelled, unlabelled.remove_columns("label"), _align(test, names, "data.target.dataset")
 
@@ -313,7 +320,7 @@ def _validation(dd, train, cfg: DataConfig, num_classes: int, seed: int):
     if cfg.validation_split is None:
         return train, None
     if cfg.validation_split in dd and cfg.validation_split != cfg.train_split:
-        return train, _labelled(dd[cfg.validation_split], cfg.validation_split)
+        return train, labelled_rows(dd[cfg.validation_split], cfg.validation_split)
     size = max(round(cfg.validation_size * len(train)), num_classes)  # at least one sample per class
     try:
         parts = train.train_test_split(test_size=size, stratify_by_column="label", seed=seed)
@@ -329,13 +336,13 @@ def _eval_sets(dd, cfg: DataConfig, task: str, names: list[str]) -> tuple[dict, 
     for split in cfg.eval_splits:
         if split == cfg.train_split:
             raise ConfigError(f"data.eval_splits: {split!r} is the training split; evaluate on held-out data")
-        evals[split] = _labelled(_split(dd, split, "data.eval_splits", cfg.dataset), split)
+        evals[split] = labelled_rows(_split(dd, split, "data.eval_splits", cfg.dataset), split)
         ids[split] = f"{cfg.dataset}/{split}"
     for name, src in cfg.extra_eval.items():
         src = src if isinstance(src, EvalSource) else EvalSource(**src)
         key = f"data.extra_eval.{name}"
-        other, _ = _load_canonical(src.dataset, src.config_name, cfg, task, key + ".dataset")
-        evals[name] = _align(_labelled(_split(other, src.split, key + ".split", src.dataset), name), names, key)
+        other, _ = load_canonical(src.dataset, src.config_name, cfg, task, key + ".dataset")
+        evals[name] = _align(labelled_rows(_split(other, src.split, key + ".split", src.dataset), name), names, key)
         ids[name] = f"{src.dataset}/{src.split}"
     return evals, ids
 
@@ -363,9 +370,9 @@ def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42, train_on: 
     `train_on` (from the strategy): ``source``, or with `data.target`, ``target_labelled`` (the
     `data.target.labelled_samples` few) or ``target`` (all labelled target train samples).
     """
-    dd, task = _load_canonical(cfg.dataset, cfg.config_name, cfg, task, "data.dataset")
+    dd, task = load_canonical(cfg.dataset, cfg.config_name, cfg, task, "data.dataset")
     names = list(dd[next(iter(dd))].features["label"].names)
-    train = _labelled(_split(dd, cfg.train_split, "data.train_split", cfg.dataset), cfg.train_split)
+    train = labelled_rows(_split(dd, cfg.train_split, "data.train_split", cfg.dataset), cfg.train_split)
     train, validation = _validation(dd, train, cfg, len(names), seed)
     train = subsample(train, cfg.max_train_samples, seed)
     evals, ids = _eval_sets(dd, cfg, task, names)
