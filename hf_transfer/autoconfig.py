@@ -1,0 +1,90 @@
+"""A run's config built from the data, for `hf-transfer run --model M --dataset D` without a config file.
+
+The data decides the task and the columns (image or text, the label column, found by name or given),
+the splits (train; test when the data has one; validation carved from train when it has none) and, for
+small images, the input size. The training settings are the ones measured best on small data here
+(benchmarks/RESULTS.md, "Does the transfer pay off?"): for text, all-MiniLM-style fine-tuning at lr 1e-4
+with 10 % warmup and linear decay, at least 300 optimizer steps, early stopping on validation macro-F1;
+for images, the digits recipe's AdamW at 2e-3 with cosine decay and mild crops. Class weights are 'auto'
+(balanced when the classes are imbalanced). Everything chosen is printed and written to the run's
+config.yaml, so the run can be repeated and edited.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+from . import config as config_mod
+
+TEXT_TRAIN = {"epochs": 3, "batch_size": 16, "lr": 1e-4, "weight_decay": 0.01, "scheduler": "linear",
+              "warmup_ratio": 0.1, "min_steps": 300, "early_stopping_patience": 3, "class_weights": "auto",
+              "metric_for_best": "f1_macro"}
+IMAGE_TRAIN = {"epochs": 3, "batch_size": 32, "lr": 2e-3, "weight_decay": 0.01, "scheduler": "cosine",
+               "warmup_ratio": 0.05, "class_weights": "auto", "metric_for_best": "f1_macro"}
+IMAGE_AUGMENT = {"scale": [0.85, 1.0], "ratio": [0.9, 1.1]}  # mild crops: small data, small images
+SMALL_IMAGE = 64  # images no larger than this are fed at their own size (rounded up to 32), not upscaled
+
+
+def _name(text: str) -> str:
+    return Path(text.split(":", 1)[-1].rstrip("/")).stem.replace("/", "_") or "data"
+
+
+def _fixed_input(model: str) -> bool | None:
+    """Whether a timm model needs its own input size (a ViT's position grid), from its saved config; None if unknown."""
+    from .backbones import _resolve
+
+    try:
+        library, ref, local = _resolve(model, "auto")
+    except Exception:
+        return None
+    config = Path(ref) / "config.json"
+    if library != "timm" or not (local and config.is_file()):
+        return None
+    return bool(json.loads(config.read_text()).get("pretrained_cfg", {}).get("fixed_input_size", False))
+
+
+def from_data(model: str, dataset: str, label_column: str | None = None, text_column: str | None = None,
+              image_column: str | None = None, target: str | None = None,
+              output_dir: str | None = None) -> tuple[config_mod.Config, list[str]]:
+    """(config, lines saying what was chosen and why) for `model` on `dataset`."""
+    from .data.sources import load_source, pick_columns
+
+    columns = {"label_column": label_column, "text_column": text_column, "image_column": image_column}
+    given = config_mod.DataConfig(dataset=dataset, **columns)
+    dd = load_source(dataset, None, "--dataset")
+    train_split = "train" if "train" in dd else next(iter(dd))
+    task, x, y = pick_columns(list(dd[train_split].column_names), given, "auto", dataset)
+    data = {"dataset": dataset, f"{task}_column": x, "label_column": y, "train_split": train_split,
+            "eval_splits": [s for s in ("test",) if s in dd and s != train_split]}
+    feature = dd[train_split].features[y]
+    named = feature.int2str if hasattr(feature, "int2str") else str  # an image folder's labels are ClassLabel ids
+    counts = Counter(named(v) for v in dd[train_split][y] if v is not None)
+    shares = ", ".join(f"{k} {100 * n / sum(counts.values()):.0f} %" for k, n in counts.most_common(8))
+    lines = [f"data: {task} classification, input column {x!r}, labels in {y!r}: {len(counts)} classes "
+             f"({shares}{', ...' if len(counts) > 8 else ''}), {len(dd[train_split])} training rows ({train_split!r})",
+             "validation: " + ("the data's 'validation' split" if "validation" in dd else
+                               "10 % of the training rows, stratified (picks the best epoch, early stopping)"),
+             "test: " + (f"the data's 'test' split ({len(dd['test'])} rows)" if data["eval_splits"] else
+                         "none in the data, so only the carved validation set is scored; give a folder with "
+                         "train and test files for a held-out score")]
+    train = dict(TEXT_TRAIN if task == "text" else IMAGE_TRAIN)
+    if task == "image":
+        data["augment"] = dict(IMAGE_AUGMENT)
+        side = max(dd[train_split][0][x].size)
+        if side <= SMALL_IMAGE and _fixed_input(model) is False:
+            data["image_size"] = max(32, 32 * math.ceil(side / 32))
+            lines.append(f"images: {side} px, fed at {data['image_size']} px (not upscaled to the model's own size)")
+    if target:
+        data["target"] = {"dataset": target}
+        lines.append(f"target domain: {target} (its train split unlabelled, its test split scored as 'target')")
+    imbalance = max(counts.values()) / max(min(counts.values()), 1)
+    lines.append(f"training: {', '.join(f'{k}={v}' for k, v in train.items())} (measured best on small data: "
+                 f"benchmarks/RESULTS.md); class_weights auto = "
+                 f"{'balanced' if imbalance > 1.5 else 'none'} here (largest class {imbalance:.1f}x the smallest)")
+    name = f"{_name(dataset)}_{_name(model)}"
+    cfg = config_mod.from_dict({"name": name, "output_dir": output_dir or f"runs/{name}", "model": {"name": model},
+                                "data": data, "train": train})
+    return cfg, lines
