@@ -43,6 +43,30 @@ def hf_transfer_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "hf_transfer.cli", *args]
 
 
+def cli(args: list[str], capsys):
+    """`hf-transfer ARGS` in this process (no interpreter start-up: seconds a call on a small machine), as a
+    result with returncode / stdout / stderr; for cases that need no environment, signal or process of their own."""
+    from types import SimpleNamespace
+
+    from hf_transfer.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main(args)
+    except SystemExit as e:  # argparse's own refusals
+        code = e.code
+    captured = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
+
+
+def one_error_line(result) -> str:
+    """The one `hf-transfer: error:` line of a refused command (exit status 2, no traceback)."""
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("hf-transfer: error:")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
 def tiny_config(output_dir, model_name, dataset, **sections):
     """A Config for a tiny, fast run; `sections` update model/data/train/... fields."""
     from hf_transfer.config import from_dict

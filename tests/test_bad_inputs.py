@@ -17,6 +17,8 @@ import pytest
 import torch
 import yaml
 from helpers import WORDS, hf_transfer_cmd, tiny_config
+from helpers import cli as _inproc
+from helpers import one_error_line as _one_error_line
 
 from hf_transfer import rundir
 from hf_transfer.train import train
@@ -24,29 +26,6 @@ from hf_transfer.train import train
 
 def _run(args, env):
     return subprocess.run(hf_transfer_cmd(*args), env=env, capture_output=True, text=True, timeout=600)
-
-
-def _inproc(args, capsys):
-    """`hf-transfer ARGS` in this process (no interpreter start-up: seconds a call on a small machine), as a
-    result with returncode / stdout / stderr; for cases that need no environment, signal or process of their own."""
-    from types import SimpleNamespace
-
-    from hf_transfer.cli import main
-
-    capsys.readouterr()
-    try:
-        code = main(args)
-    except SystemExit as e:  # argparse's own refusals
-        code = e.code
-    captured = capsys.readouterr()
-    return SimpleNamespace(returncode=code, stdout=captured.out, stderr=captured.err)
-
-
-def _one_error_line(result) -> str:
-    assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("hf-transfer: error:")]
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
 
 
 def _text_csv(root, labels_by_split: dict):
