@@ -182,16 +182,85 @@ class TransferModel(nn.Module):
         transformers `save_pretrained` (+ tokenizer / image processor)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        if self.head_spec is not None:
+        exported = self.library == "transformers" and (self.pooling is not None or self.head_spec is not None)
+        if self.head_spec is not None and not exported:
             (directory / HEAD_FILE).write_text(json.dumps({"head_attr": self.head_attr, **self.head_spec}))
         if self.library == "timm":
             _save_timm(self.net, directory, self.label_names, image_size)
-        else:
-            self.net.save_pretrained(directory)
-            if self.processor is not None:
-                self.processor.save_pretrained(directory)
-            if self.pooling is not None:  # loads again with the same pooling (and as a sentence-transformers model)
-                pooling_mod.write(directory, self.pooling, self.num_features)
+            return
+        self.net.save_pretrained(directory)
+        if self.processor is not None:
+            self.processor.save_pretrained(directory)
+        if exported:  # a head transformers' own class does not have: the hf_transfer form, its code shipped beside
+            _export(self, directory)
+
+    def export_fields(self) -> dict:
+        """The `hf_transfer` config fields (modeling_hf_transfer.HFTransferConfig) of this text model."""
+        return {"encoder_prefix": self.net.base_model_prefix, "head_attr": self.head_attr,
+                "pooling": self.pooling.to_dict() if self.pooling is not None else None, "head": self.head_spec}
+
+
+EXPORTED_FILES = ("modeling_hf_transfer.py",)
+
+
+def _export(model: TransferModel, directory: Path) -> None:
+    """Rewrite a saved transformers classifier's config.json into the `hf_transfer` form (its encoder's config
+    nested, the pooling and the head described, auto_map to the shipped modeling file), so that transformers'
+    Auto classes load a text model with the same logits under trust_remote_code=True and refuse it loudly
+    without. The shipped class is checked against the model on two sentences before it is offered; a form it
+    does not rebuild (an image model's new head, a text head it reads differently) is saved so that loading it
+    with transformers fails with a message that says to load it with hf-transfer."""
+    import shutil
+
+    from . import modeling_hf_transfer as modeling
+
+    path = directory / "config.json"
+    encoder = json.loads(path.read_text())
+    fields = {k: encoder.pop(k) for k in ("id2label", "label2id") if k in encoder}
+    for key in ("architectures", "problem_type", "auto_map"):
+        encoder.pop(key, None)
+    fields.update(encoder=encoder, **model.export_fields())
+    loadable = model.task == "text" and _shipped_class_agrees(model, fields)
+    auto = {"AutoConfig": "modeling_hf_transfer.HFTransferConfig"}
+    if loadable:
+        auto["AutoModelForSequenceClassification"] = "modeling_hf_transfer.HFTransferForSequenceClassification"
+    config = {"model_type": modeling.MODEL_TYPE, "architectures": ["HFTransferForSequenceClassification"],
+              "auto_map": auto, **fields, "loadable": loadable, "transformers_version": encoder.get("transformers_version")}
+    path.write_text(json.dumps(config, indent=2))
+    shutil.copy2(Path(modeling.__file__), directory / EXPORTED_FILES[0])
+
+
+@torch.no_grad()
+def _shipped_class_agrees(model: TransferModel, fields: dict) -> bool:
+    """Whether modeling_hf_transfer's class, built from `fields` with `model`'s weights, gives its logits."""
+    from .modeling_hf_transfer import HFTransferConfig, HFTransferForSequenceClassification
+
+    if model.processor is None:
+        return False
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        shipped = HFTransferForSequenceClassification(HFTransferConfig(**fields)).to(device).eval()
+        shipped.load_state_dict(model.net.state_dict(), strict=True)
+        batch = model.processor(["hf-transfer checks the saved form", "a second and longer sentence, to pad the first"],
+                                padding=True, return_tensors="pt").to(device)
+        return torch.allclose(shipped(**batch).logits.float(), model(dict(batch)).float(), atol=1e-4, rtol=1e-3)
+    except Exception:  # any failure to rebuild means: not loadable that way
+        return False
+    finally:
+        model.train(was_training)
+
+
+def exported_config(ref: str) -> dict | None:
+    """The config.json of a local folder saved in the `hf_transfer` form, else None."""
+    from .modeling_hf_transfer import MODEL_TYPE
+
+    path = Path(ref) / "config.json"
+    if not path.is_file():
+        return None
+    config = json.loads(path.read_text())
+    return config if config.get("model_type") == MODEL_TYPE else None
 
 
 def _save_timm(net, directory: Path, label_names: list[str], image_size: int | None) -> None:
@@ -258,6 +327,7 @@ def modality(name: str) -> str | None:
     if not (local and config.is_file()):
         return None
     c = json.loads(config.read_text())
+    c = c.get("encoder", c) if exported_config(ref) else c
     image, text = "num_channels" in c or "image_size" in c, "vocab_size" in c
     return "image" if image and not text else "text" if text and not image else None
 
@@ -289,13 +359,14 @@ def _load_transformers(ref: str, cfg: ModelConfig, task: str, label_names: list[
     auto = tf.AutoModelForImageClassification if task == "image" else tf.AutoModelForSequenceClassification
     hub = {"revision": cfg.revision} if cfg.revision else {}
     head_loaded = False
-    if cfg.pretrained:
-        net, info = auto.from_pretrained(ref, ignore_mismatched_sizes=True, output_loading_info=True, **labels, **hub)
+    if cfg.pretrained:  # the hf_transfer form: its encoder's config given, so transformers' own loading reads the weights
+        config = {"config": _transformers_config(ref, labels, hub)} if exported_config(ref) else labels
+        net, info = auto.from_pretrained(ref, ignore_mismatched_sizes=True, output_loading_info=True, **config, **hub)
         head = _head_attr(net, "transformers") + "."
         new_keys = {*info["missing_keys"], *(k[0] if isinstance(k, tuple) else k for k in info["mismatched_keys"])}
         head_loaded = not any(k.startswith(head) or f".{head}" in k for k in new_keys)
     else:
-        net = auto.from_config(tf.AutoConfig.from_pretrained(ref, **labels, **hub))
+        net = auto.from_config(_transformers_config(ref, labels, hub))
     if task == "image":
         processor = tf.AutoImageProcessor.from_pretrained(ref, **hub)
         size = getattr(processor, "crop_size", None) or processor.size
@@ -306,14 +377,26 @@ def _load_transformers(ref: str, cfg: ModelConfig, task: str, label_names: list[
     return net, tf.AutoTokenizer.from_pretrained(ref, **hub), {}, head_loaded
 
 
+def _transformers_config(ref: str, labels: dict, hub: dict):
+    """The transformers config of `ref` with `labels` set; for the `hf_transfer` form, its encoder's config."""
+    import transformers as tf
+
+    exported = exported_config(ref)
+    if exported is None:
+        return tf.AutoConfig.from_pretrained(ref, **labels, **hub)
+    encoder = dict(exported["encoder"])
+    return tf.AutoConfig.for_model(encoder.pop("model_type"), **{**encoder, **labels})
+
+
 def load_backbone(cfg: ModelConfig, task: str, label_names: list[str]) -> TransferModel:
     """The backbone `cfg.name` with a new head for `label_names`; clear errors for bad ids."""
     library, ref, local = _resolve(cfg.name, cfg.library)
     if library == "timm" and task == "text":
         raise UserError(f"model.name: {cfg.name!r} is a timm image model, but the data is text")
-    mlp_head = local and (Path(ref) / HEAD_FILE).is_file()  # saved with hidden head layers (strategy 'head')
+    exported = exported_config(ref) if local else None  # a text classifier saved in the hf_transfer form
+    mlp_head = local and ((Path(ref) / HEAD_FILE).is_file() or exported is not None)  # its head rebuilt, then loaded
     load_weights = cfg.pretrained
-    if mlp_head:  # build the architecture bare; the weights, head included, are loaded below
+    if mlp_head and library == "timm":  # build the architecture bare; the weights, head included, are loaded below
         cfg = dataclasses.replace(cfg, pretrained=False)
     try:
         if library == "timm":
@@ -333,9 +416,9 @@ def load_backbone(cfg: ModelConfig, task: str, label_names: list[str]) -> Transf
                           head_attr=_head_attr(net, library))
     if pooling is not None:
         model.set_pooling(pooling)
-    model.head_is_new = not (head_loaded or mlp_head)
+    model.head_is_new = not head_loaded
     if mlp_head:
-        _restore_mlp_head(model, Path(ref), load_weights)
+        model.head_is_new = not _restore_mlp_head(model, Path(ref), load_weights, exported)
     elif not head_loaded and cfg.new_head_init in ("zeros", "logreg"):  # logreg: fitted by the loop
         with torch.no_grad():
             for p in model.head.parameters():
@@ -350,6 +433,9 @@ def _pooling(cfg: ModelConfig, ref: str, local: bool):
         return None
     if cfg.pooling != "auto":
         return pooling_mod.Pooling(cfg.pooling)
+    exported = exported_config(ref) if local else None
+    if exported is not None:
+        return pooling_mod.Pooling(**exported["pooling"]) if exported.get("pooling") else None
     return pooling_mod.read(ref) if local else pooling_mod.from_hub(ref, cfg.revision)
 
 
@@ -362,17 +448,38 @@ def _head_attr(net: nn.Module, library: str) -> str:
     raise UserError(f"model.name: cannot find the classification head of {type(net).__name__}")
 
 
-def _restore_mlp_head(model: TransferModel, folder: Path, load_weights: bool) -> None:
-    """Rebuild a saved head with hidden layers (or a bottleneck) and load every weight of the folder (strictly)."""
+def _restore_mlp_head(model: TransferModel, folder: Path, load_weights: bool, exported: dict | None) -> bool:
+    """Rebuild a saved head (hidden layers, a bottleneck; a text model's in the hf_transfer form) and load the
+    folder's weights strictly; True when its head was loaded (the same classes), False when the classes differ
+    and only the backbone's weights were (the head, of the same shape, starts fresh)."""
     from safetensors.torch import load_file
 
-    from .strategies.head import build_head
+    from .modeling_hf_transfer import build_head
 
-    spec = json.loads((folder / HEAD_FILE).read_text())
-    spec.pop("head_attr", None)
-    model.set_head(build_head(spec, len(model.label_names)), spec)
-    if load_weights:
-        model.net.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
+    spec = exported.get("head") if exported is not None else json.loads((folder / HEAD_FILE).read_text())
+    if spec:
+        spec = {k: v for k, v in spec.items() if k != "head_attr"}
+        model.set_head(build_head(spec, spec["mlp_in"], len(model.label_names)), spec)
+    if not load_weights:
+        return False
+    weights = load_file(str(folder / "model.safetensors"))
+    if model.library != "timm":  # transformers loaded the rest (its own key conversions); the head's weights here
+        prefix = model.head_attr + "."
+        head = {n[len(prefix):]: w for n, w in weights.items() if n.startswith(prefix)}
+        own = model.head.state_dict()
+        if head.keys() != own.keys() or any(head[n].shape != own[n].shape for n in own):
+            return False  # other classes: the backbone's weights only
+        model.head.load_state_dict(head, strict=True)
+        return True
+    head = {n for n in weights if n.startswith(model.head_attr + ".")}
+    same = all(weights[n].shape == p.shape for n, p in model.net.named_parameters() if n in head)
+    if same:
+        model.net.load_state_dict(weights, strict=True)
+        return True
+    missing, unexpected = model.net.load_state_dict({n: w for n, w in weights.items() if n not in head}, strict=False)
+    if unexpected or any(not n.startswith(model.head_attr + ".") for n in missing):
+        raise UserError(f"model.name: the weights in {folder} do not fit its own architecture")
+    return False
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:

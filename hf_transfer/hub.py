@@ -33,7 +33,18 @@ def _describe(name: str) -> str:
     return f"`{name}`"
 
 
-def _usage(library: str, task: str, repo: str, pooled: bool = False) -> str:
+def _form(run_dir: Path | None, metrics: dict) -> str:
+    """How the saved model loads: 'exported' (a text model in the hf_transfer form: trust_remote_code), 'head' (a
+    head timm's or transformers' image classes cannot describe: through hf-transfer), or 'plain'."""
+    from .backbones import HEAD_FILE, exported_config
+
+    model_dir = Path(run_dir) / rundir.MODEL if run_dir is not None else None
+    if metrics.get("pooling") or (model_dir is not None and exported_config(str(model_dir))):
+        return "exported"
+    return "head" if model_dir is not None and (model_dir / HEAD_FILE).is_file() else "plain"
+
+
+def _usage(library: str, task: str, repo: str, form: str = "plain") -> str:
     if library == "scikit-learn":
         return "\n".join([
             "from huggingface_hub import snapshot_download",
@@ -41,17 +52,20 @@ def _usage(library: str, task: str, repo: str, pooled: bool = False) -> str:
             f'pipeline, labels = load_tfidf(snapshot_download("{repo}"))  # or "PATH/model"',
             'print(labels[pipeline.predict(["some text"])[0]])',
         ])
-    if pooled:  # the head reads pooled sentence embeddings (modules.json), which transformers' pipeline does not
+    if form == "head":  # hidden layers or a bottleneck on a timm / image model: hf-transfer rebuilds them
         return "\n".join([
+            "import hf_transfer  # the head (hidden layers or a bottleneck) is rebuilt from hf_transfer_head.json",
             "from huggingface_hub import snapshot_download",
-            "from transformers import AutoConfig",
-            "from hf_transfer.backbones import load_backbone",
-            "from hf_transfer.config import ModelConfig",
-            f'path = snapshot_download("{repo}")  # or PATH/model',
-            "labels = list(AutoConfig.from_pretrained(path).id2label.values())",
-            'model = load_backbone(ModelConfig(name=path), "text", labels).eval()',
-            'batch = model.processor(["some text"], return_tensors="pt", truncation=True)',
-            "print(labels[model(dict(batch)).argmax(-1).item()])",
+            f'classifier = hf_transfer.load(snapshot_download("{repo}"))  # or "PATH/model"',
+            'print(classifier.predict(["image.png"]))',
+        ])
+    if form == "exported":  # the hf_transfer form: its head and pooling in modeling_hf_transfer.py, shipped beside the weights
+        return "\n".join([
+            "from transformers import pipeline",
+            "# the head reads pooled sentence embeddings (or a bottleneck / hidden layers): its code ships with the",
+            "# model (modeling_hf_transfer.py); without trust_remote_code=True transformers refuses to load it",
+            f'classifier = pipeline("text-classification", model="{repo}", trust_remote_code=True)  # or PATH/model',
+            'print(classifier("some text"))',
         ])
     if library == "timm":
         return "\n".join([
@@ -143,7 +157,7 @@ def card_context(cfg: Config, metrics: dict, run_dir: Path | None = None) -> dic
         "final": final, "domain_rows": domain_rows, "reference_set": reference,
         "per_class_set": reference, "per_class": final[reference]["per_class_f1"],
         "training_rows": training_rows, "timings": metrics["timings"], "environment": metrics["environment"],
-        "usage": _usage(metrics["library"], metrics["task"], cfg.hub.repo_id or "OWNER/NAME", bool(metrics.get("pooling"))),
+        "usage": _usage(metrics["library"], metrics["task"], cfg.hub.repo_id or "OWNER/NAME", _form(run_dir, metrics)),
         "adaptation": _adaptation(cfg, metrics, run_dir), "warnings": metrics.get("warnings", []),
     }
 

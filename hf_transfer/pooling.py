@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from .errors import UserError
 
@@ -33,16 +32,9 @@ class Pooling:
 
     def __call__(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """(batch, tokens, dim) token states and their (batch, tokens) mask -> (batch, dim)."""
-        mask = (torch.ones(hidden.shape[:2], device=hidden.device) if attention_mask is None
-                else attention_mask).to(hidden.dtype).unsqueeze(-1)
-        if self.mode == "cls":
-            pooled = hidden[:, 0]
-        elif self.mode == "max":
-            pooled = hidden.masked_fill(mask == 0, torch.finfo(hidden.dtype).min).amax(1)
-        else:
-            total, count = (hidden * mask).sum(1), mask.sum(1).clamp(min=1e-9)
-            pooled = total / (count.sqrt() if self.mode == "mean_sqrt_len" else count)
-        return F.normalize(pooled, p=2, dim=-1) if self.normalize else pooled
+        from .modeling_hf_transfer import pool
+
+        return pool(hidden, attention_mask, self.mode, self.normalize)
 
     def to_dict(self) -> dict:
         return asdict(self)

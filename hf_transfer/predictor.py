@@ -138,7 +138,8 @@ def _saved_labels(folder: Path) -> tuple[list[str], str, str]:
     else:
         id2label = config.get("id2label") or {}
         names = [id2label[k] for k in sorted(id2label, key=int)] if id2label else None
-        library, task = "transformers", "text" if "vocab_size" in config or "vocab_size" in config.get(
+        inner = config.get("encoder", config)  # the hf_transfer form nests its encoder's config
+        library, task = "transformers", "text" if "vocab_size" in inner or "vocab_size" in inner.get(
             "text_config", {}) else "image"
         if names and all(n == f"LABEL_{i}" for i, n in enumerate(names)):
             names = None  # transformers' placeholders: the model was saved without its labels

@@ -6,8 +6,9 @@
   classes, as the Transfer-Learning-Library's DANN/CDAN/MCC examples; the adaptation methods'
   features are the bottleneck's output (`TransferModel.features_module`).
 
-Neither timm's nor transformers' config can describe such a head, so the saved model/ folder
-carries `hf_transfer_head.json` beside the weights, and `load_backbone` rebuilds it.
+Neither timm's nor transformers' config can describe such a head, so a saved timm or image model/ folder
+carries `hf_transfer_head.json` beside the weights, and a text model is saved in the `hf_transfer` form
+(modeling_hf_transfer.py, where these heads are built); `load_backbone` rebuilds either.
 """
 
 from __future__ import annotations
@@ -15,19 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from ..fields import option
+from ..modeling_hf_transfer import bottleneck_head, mlp_head
 from .base import Strategy
 from .registry import register
-
-
-def mlp_head(in_features: int, hidden: list[int], num_classes: int, dropout: float) -> nn.Sequential:
-    layers, width = [], in_features
-    for h in hidden:
-        layers += [nn.Dropout(dropout), nn.Linear(width, h), nn.GELU()]
-        width = h
-    return nn.Sequential(*layers, nn.Dropout(dropout), nn.Linear(width, num_classes))
 
 
 @dataclass
@@ -52,19 +45,6 @@ class Head(Strategy):
         width = model.num_features
         model.set_head(mlp_head(width, c.hidden, len(model.label_names), c.dropout),
                        spec={"hidden": list(c.hidden), "dropout": c.dropout, "mlp_in": width})
-
-
-def bottleneck_head(in_features: int, width: int, num_classes: int) -> nn.Sequential:
-    """Linear -> `width`, BatchNorm, ReLU (the bottleneck, index 0), then Linear to the classes (index 1)."""
-    bottleneck = nn.Sequential(nn.Linear(in_features, width), nn.BatchNorm1d(width), nn.ReLU())
-    return nn.Sequential(bottleneck, nn.Linear(width, num_classes))
-
-
-def build_head(spec: dict, num_classes: int) -> nn.Sequential:
-    """The head a saved `hf_transfer_head.json` describes."""
-    if spec.get("bottleneck"):
-        return bottleneck_head(spec["mlp_in"], spec["bottleneck"], num_classes)
-    return mlp_head(spec["mlp_in"], spec["hidden"], num_classes, spec["dropout"])
 
 
 def add_bottleneck(model, width: int, zero_classifier: bool = True) -> None:
