@@ -249,8 +249,10 @@ def test_bbse_corrects_from_the_prior_the_model_was_trained_to():
     from hf_transfer.posthoc import trained_prior
 
     splits = SimpleNamespace(label_names=["a", "b", "c"], train={"label": [0] * 6 + [1] * 3 + [2]})
-    plain = SimpleNamespace(train=TrainConfig())
+    plain = SimpleNamespace(train=TrainConfig(class_weights=None))
     np.testing.assert_allclose(trained_prior(splits, plain), [0.6, 0.3, 0.1])
+    auto = SimpleNamespace(train=TrainConfig())  # the default, 'auto': 6 / 1 is imbalanced, so balanced
+    np.testing.assert_allclose(trained_prior(splits, auto), [1 / 3] * 3)
     np.testing.assert_allclose(trained_prior(splits, SimpleNamespace(train=TrainConfig(class_weights="balanced"))),
                                [1 / 3] * 3)
     np.testing.assert_allclose(trained_prior(splits, SimpleNamespace(train=TrainConfig(class_weights=[1, 2, 6]))),

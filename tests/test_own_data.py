@@ -63,6 +63,16 @@ def test_print_config_writes_the_yaml_without_running(tmp_path, tiny_bert, capsy
     assert cfg.data.label_column == "sentiment" and cfg.data.text_column == "review" and cfg.train.min_steps == 300
 
 
+def test_a_second_domain_is_one_flag(tmp_path, tiny_bert, capsys):
+    data, other = _reviews(tmp_path / "reviews"), _reviews(tmp_path / "other", seed=3)
+    result = cli(["run", "--model", str(tiny_bert), "--dataset", str(data), "--label-column", "sentiment",
+                  "--target", str(other), "--print-config"], capsys)
+    assert result.returncode == 0 and f"target domain: {other}" in result.stderr
+    assert yaml.safe_load(result.stdout)["data"]["target"]["dataset"] == str(other)
+    line = one_error_line(cli(["run", "some.yaml", "--target", str(other)], capsys))
+    assert "--target: only with --model and --dataset" in line
+
+
 def test_evaluate_scores_a_run_as_the_run_did_and_predict_agrees(text_run, tmp_path, capsys):
     data, out = text_run
     result = cli(["evaluate", str(out), "--dataset", str(data), "-o", str(tmp_path / "ev")], capsys)
