@@ -83,8 +83,9 @@ def from_hub(repo_id: str, revision: str | None = None) -> Pooling | None:
 
 
 def write(folder: str | Path, pooling: Pooling, dim: int | None = None) -> None:
-    """Save the sentence-transformers layout beside a saved model, so that the folder pools the same way
-    when loaded again (by hf-transfer, or as an embedding model by sentence-transformers)."""
+    """Write the sentence-transformers layout (modules.json, the Pooling config) into a model folder: a
+    sentence-embedding checkpoint as sentence-transformers saves one. (A fine-tuned classifier is saved in the
+    hf_transfer form instead, its pooling in config.json: backbones.save_pretrained.)"""
     folder = Path(folder)
     modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
