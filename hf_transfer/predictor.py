@@ -92,8 +92,10 @@ def folders(path: str) -> tuple[Path, Path | None]:
     """(the model folder, the run's config.yaml or None) of a run directory, a model folder or a Hub id."""
     folder = Path(path).expanduser()
     if not folder.exists():
-        if path.startswith((".", "/", "~")) or "/" not in path or path.count("/") > 1:
-            raise UserError(f"model: {path!r} is not a run directory, a model folder or a Hub id (OWNER/NAME)")
+        local = path.startswith((".", "/", "~")) or folder.parent.is_dir() and str(folder.parent) != "."
+        if local or "/" not in path or path.count("/") > 1:  # runs/typo: a missing folder, not a Hub id
+            raise UserError(f"model: {path!r} does not exist (not a run directory, a model folder or a Hub id "
+                            "OWNER/NAME)")
         folder = _download(path)
     if not folder.is_dir():
         raise UserError(f"model: {path!r} is a file; give a run directory or its model/ folder")
