@@ -2,6 +2,7 @@
 no function longer than 60 lines, so that a module can be read, and replaced, on its own."""
 
 import ast
+import re
 from pathlib import Path
 
 from helpers import ROOT
@@ -60,3 +61,12 @@ def test_no_function_longer_than_60_lines():
             for path in PACKAGE.rglob("*.py") for node in ast.walk(ast.parse(path.read_text()))
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60]
     assert not long, long
+
+
+def test_readme_is_a_guide_not_a_lab_notebook():
+    """At most 300 lines, and none of a lab notebook's marks: dates, issue numbers, commit hashes (those, with
+    reruns and their analysis, belong in benchmarks/RESULTS.md)."""
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 300
+    marks = re.findall(r"\b\d{4}-\d{2}-\d{2}\b|\b[Ii]ssues? \d+|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b", text)
+    assert not marks, marks
