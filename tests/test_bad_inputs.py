@@ -300,22 +300,10 @@ BAD_VALUES = [  # (command-line arguments, the field the one line must name)
 ]
 
 
-def _main_line(args: list[str], capsys) -> str:
-    """The one error line of `hf-transfer ARGS` run in this process (the same `main` as the command; no
-    interpreter start-up per case, which costs seconds a case on a small machine)."""
-    from hf_transfer.cli import main
-
-    try:
-        code = main(args)
-    except SystemExit as e:  # argparse's own refusals
-        code = e.code
-    return _cli_line(code, capsys)
-
-
 @pytest.mark.parametrize("args,field", BAD_VALUES, ids=[" ".join(a) for a, _ in BAD_VALUES])
 def test_a_bad_value_stops_with_one_line_naming_its_field(args, field, tmp_path, tiny_timm, cifar_like, capsys):
     out = tmp_path / "out"
-    line = _main_line(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, out), *args], capsys)
+    line = _one_error_line(_inproc(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, out), *args], capsys))
     assert f"error: {field}" in line or f" {field}:" in line, line
     assert not out.exists()
 
@@ -323,7 +311,7 @@ def test_a_bad_value_stops_with_one_line_naming_its_field(args, field, tmp_path,
 def test_malformed_yaml_names_the_file(tmp_path, capsys):
     cfg = tmp_path / "broken.yaml"
     cfg.write_text("train:\n  epochs: [1\n")
-    line = _main_line(["run", str(cfg)], capsys)
+    line = _one_error_line(_inproc(["run", str(cfg)], capsys))
     assert str(cfg) in line or "broken.yaml" in line
 
 
@@ -331,7 +319,7 @@ def test_a_folder_in_use_is_refused_and_left_as_it_was(tmp_path, tiny_timm, cifa
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    line = _main_line(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)], capsys)
+    line = _one_error_line(_inproc(["run", _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)], capsys))
     assert f"output_dir: '{out}' already holds files" in line
     assert _files(out) == {Path("notes.txt"): b"mine"}
 
@@ -414,14 +402,6 @@ def test_a_missing_text_column_lists_the_columns(tmp_path, capsys, tiny_bert):
     assert not (tmp_path / "out").exists()
 
 
-def _cli_line(code: int, capsys) -> str:
-    """The one error line of an in-process `hf-transfer` call (exit 2, no traceback)."""
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("hf-transfer: error:")]
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
-
-
 def _text_config(tmp_path, dataset, model, **sections) -> str:
     cfg = tmp_path / "c.yaml"
     values = {"name": "t", "output_dir": str(tmp_path / "out"), "model": {"name": str(model)},
@@ -475,19 +455,17 @@ def test_macro_f1_averages_over_the_classes_a_split_has(tmp_path):
 
 
 def test_float_labels_that_are_whole_become_classes_and_others_are_refused(tmp_path, tiny_bert, capsys):
-    from hf_transfer.cli import main
 
     data = _text_csv(tmp_path / "whole", {"train": [1.0, 2.0, 3.0] * 4, "test": [1.0, 2.0, 3.0]})
     metrics = train(tiny_config(tmp_path / "out", tiny_bert, data, train={"epochs": 1}))
     assert metrics["label_names"] == ["1", "2", "3"]
     halves = _text_csv(tmp_path / "halves", {"train": [0.5, 1.5] * 6, "test": [0.5, 1.5]})
-    line = _cli_line(main(["run", _text_config(tmp_path, halves, tiny_bert, output_dir=str(tmp_path / "out2"))]), capsys)
+    line = _one_error_line(_inproc(["run", _text_config(tmp_path, halves, tiny_bert, output_dir=str(tmp_path / "out2"))], capsys))
     assert "data.label_column: the labels are numbers that are not whole (0.5, 1.5)" in line
     assert not (tmp_path / "out2").exists()
 
 
 def test_labels_differing_by_spaces_are_one_class_and_a_newline_is_refused(tmp_path, tiny_bert, capsys, caplog):
-    from hf_transfer.cli import main
     from hf_transfer.config import DataConfig
     from hf_transfer.data.sources import build_splits
 
@@ -496,15 +474,14 @@ def test_labels_differing_by_spaces_are_one_class_and_a_newline_is_refused(tmp_p
     assert splits.label_names == ["neg", "pos"]
     assert "labels that differ only by spaces around them are one class: 'neg', 'pos'" in caplog.text
     broken = _text_csv(tmp_path / "broken", {"train": ["pos", "ne\ng"] * 6, "test": ["pos", "ne\ng"]})
-    line = _cli_line(main(["run", _text_config(tmp_path, broken, tiny_bert)]), capsys)
+    line = _one_error_line(_inproc(["run", _text_config(tmp_path, broken, tiny_bert)], capsys))
     assert "data.label_column: the class name 'ne\\ng' holds a newline or tab" in line
 
 
 def test_an_id_column_taken_for_labels_is_refused_at_once(tmp_path, tiny_bert, capsys):
-    from hf_transfer.cli import main
 
     data = _text_csv(tmp_path / "ids", {"train": list(range(2000)), "test": [0, 1]})
-    line = _cli_line(main(["run", _text_config(tmp_path, data, tiny_bert, data={"validation_split": None})]), capsys)
+    line = _one_error_line(_inproc(["run", _text_config(tmp_path, data, tiny_bert, data={"validation_split": None})], capsys))
     assert "data.label_column: 2000 distinct labels for 2000 training samples" in line
 
 
@@ -518,13 +495,13 @@ def test_nested_class_folders_and_a_semicolon_csv_say_what_to_change(tmp_path, t
     for path in ("animals/cat/0.png", "animals/dog/0.png", "car/0.png", "car/1.png"):
         (tmp_path / "nested" / path).parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "nested" / path)
-    line = _cli_line(main(["run", _text_config(tmp_path, tmp_path / "nested", tiny_timm)]), capsys)
+    line = _one_error_line(_inproc(["run", _text_config(tmp_path, tmp_path / "nested", tiny_timm)], capsys))
     assert "the images of" in line and "lie at different depths (car/0.png, animals/" in line
     (tmp_path / "semi").mkdir()
     text, labels = ["good great fine", "bad awful poor"] * 6, ["pos", "neg"] * 6
     for split in ("train", "test"):
         pd.DataFrame({"text": text, "label": labels}).to_csv(tmp_path / "semi" / f"{split}.csv", sep=";", index=False)
-    line = _cli_line(main(["run", _text_config(tmp_path, tmp_path / "semi", tiny_bert)]), capsys)
+    line = _one_error_line(_inproc(["run", _text_config(tmp_path, tmp_path / "semi", tiny_bert)], capsys))
     assert "available columns: text;label; the file looks delimited by ';': set data.csv_delimiter: ';'" in line
     cfg = _text_config(tmp_path, tmp_path / "semi", tiny_bert, data={"csv_delimiter": ";"},
                        strategy={"name": "tfidf_logreg"})
@@ -532,11 +509,10 @@ def test_nested_class_folders_and_a_semicolon_csv_say_what_to_change(tmp_path, t
 
 
 def test_a_bad_distillation_teacher_is_named_as_such(tmp_path, tiny_bert, sst2_like, capsys):
-    from hf_transfer.cli import main
 
     cfg = _text_config(tmp_path, sst2_like, tiny_bert, data={"eval_splits": ["validation"]}, strategy={"name": "distill",
                                                                  "distill": {"teacher": str(tmp_path / "no_teacher")}})
-    line = _cli_line(main(["run", cfg]), capsys)
+    line = _one_error_line(_inproc(["run", cfg], capsys))
     assert line.startswith("hf-transfer: error: strategy.distill.teacher: local folder") and "does not exist" in line
 
 
@@ -548,7 +524,7 @@ def test_rank_on_too_few_samples_and_a_candidate_of_the_other_modality(tmp_path,
 
     two = tmp_path / "two"
     datasets.load_from_disk(str(cifar_like))["train"].select([0, 20]).save_to_disk(str(two))
-    line = _cli_line(main(["rank", "--models", str(tiny_timm), "--dataset", str(two), "-o", str(tmp_path / "r")]), capsys)
+    line = _one_error_line(_inproc(["rank", "--models", str(tiny_timm), "--dataset", str(two), "-o", str(tmp_path / "r")], capsys))
     assert "--dataset: " in line and "has 2 labelled samples for 3 classes; transferability scores need at least 10" in line
     assert main(["rank", "--models", f"{tiny_bert},{tiny_timm}", "--dataset", str(cifar_like),
                  "-o", str(tmp_path / "r")]) == 0

@@ -6,6 +6,7 @@ import subprocess
 import pytest
 import yaml
 from helpers import hf_transfer_cmd
+from helpers import one_error_line as _error_line
 
 
 def run(args, env, cwd=None):
@@ -22,13 +23,6 @@ def test_recipes_are_listed_with_their_summary(cli_env):
     result = run(["recipes"], cli_env)
     assert result.returncode == 0
     assert "digits_efficientnet" in result.stdout and "bbc_news_minilm" in result.stdout
-
-
-def _error_line(result):
-    assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("hf-transfer: error:")]
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
 
 
 def _config_file(tmp_path, tiny_timm, cifar_like, **train):

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import FakeApi, image_target, text_target, tiny_config
+from helpers import KINDS, FakeApi, image_target, text_target, tiny_config
 from safetensors.torch import load_file
 
 from hf_transfer.config import apply_overrides
 from hf_transfer.strategies import REGISTRY
 from hf_transfer.train import train
 
-KINDS = ("timm", "transformers")
 TEXT_ONLY = {"tfidf_logreg"}
 
 
