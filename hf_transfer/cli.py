@@ -199,7 +199,8 @@ def build_parser(recipe=None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-transfer", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="train a config file or a recipe", parents=[recipe_options(recipe)] if recipe else [])
+    p = sub.add_parser("run", help="train a config file, a recipe, or --model M --dataset D (a config built from "
+                                   "the data)", parents=[recipe_options(recipe)] if recipe else [])
     p.add_argument("target", nargs="?", help="config .yaml/.json, recipe .py, or a recipe name (hf-transfer recipes); "
                                              "none: a config built from the data of --model and --dataset")
     add_run_flags(p)
