@@ -30,7 +30,7 @@ from hf_transfer.backbones import load_backbone
 from hf_transfer.config import load
 from hf_transfer.data.loaders import build_loaders
 from hf_transfer.data.sources import build_splits
-from hf_transfer.posthoc import UNLABELLED, _predictor, trained_prior
+from hf_transfer.posthoc_run import UNLABELLED, _predictor, trained_prior
 from hf_transfer.runner import quiet_libraries
 from hf_transfer.strategies.posthoc import (
     AdaBN,

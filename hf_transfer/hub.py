@@ -47,10 +47,10 @@ def _form(run_dir: Path | None, metrics: dict) -> str:
 def _usage(library: str, task: str, repo: str, form: str = "plain") -> str:
     if library == "scikit-learn":
         return "\n".join([
+            "import hf_transfer  # the TF-IDF vocabulary and regression as JSON + safetensors: nothing is unpickled",
             "from huggingface_hub import snapshot_download",
-            "from hf_transfer.classic import load_tfidf  # JSON + safetensors: nothing is unpickled",
-            f'pipeline, labels = load_tfidf(snapshot_download("{repo}"))  # or "PATH/model"',
-            'print(labels[pipeline.predict(["some text"])[0]])',
+            f'classifier = hf_transfer.load(snapshot_download("{repo}"))  # or "PATH/model"',
+            'print(classifier.predict(["some text"]))',
         ])
     if form == "head":  # hidden layers or a bottleneck on a timm / image model: hf-transfer rebuilds them
         return "\n".join([

@@ -40,7 +40,7 @@ class Classifier:
     def log_probabilities(self, ds, batch_size: int = 64, desc: str = "predict") -> np.ndarray:
         """(rows, classes) log-probabilities of `ds` (a datasets.Dataset with a ``text`` or ``image`` column)."""
         if self.tfidf is not None:
-            from .classic import _proba
+            from .fitted_run import _proba
 
             return np.log(np.clip(_proba(self.tfidf, np.asarray(ds["text"], dtype=object), len(self.label_names)), 1e-12, None))
         return _model_log_probabilities(self, ds, batch_size, desc)
@@ -123,7 +123,7 @@ def _download(repo_id: str) -> Path:
 
 
 def _is_tfidf(folder: Path) -> bool:
-    from .classic import TFIDF_JSON
+    from .fitted_run import TFIDF_JSON
 
     return (folder / TFIDF_JSON).is_file()
 
@@ -162,7 +162,7 @@ def load(path: str | Path, max_length: int | None = None, image_size: int | None
     given = {k: v for k, v in (("max_length", max_length), ("image_size", image_size)) if v is not None}
     data = dataclasses.replace(run.data if run is not None else DataConfig(), **given)
     if _is_tfidf(folder):
-        from .classic import load_tfidf
+        from .fitted_run import load_tfidf
 
         pipeline, names = load_tfidf(folder)
         return Classifier("text", list(names), data, run, str(path), "scikit-learn", tfidf=pipeline)

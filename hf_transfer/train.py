@@ -280,16 +280,16 @@ def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
 
     With train.auto_batch_size, a run that runs out of GPU memory starts again with half the batch
     (accelerate's find_executable_batch_size); the folder it made is its own, so it is replaced.
-    A fitted strategy (tfidf_logreg, frozen_logreg; adabn, bbse, mlls) runs in classic.py or posthoc.py instead."""
+    A fitted strategy (tfidf_logreg, frozen_logreg; adabn, bbse, mlls) runs in fitted_run.py or posthoc_run.py instead."""
     strategy = get_strategy(cfg.strategy)
     out = Path(cfg.output_dir)
     there_before = {p.name for p in out.iterdir()} if out.is_dir() else None  # what a failed start must not touch
     try:
         try:
             if strategy.fitted:  # a baseline fitted in closed form, or a post-hoc adjustment: no training loop
-                from . import classic, posthoc
+                from . import fitted_run, posthoc_run
 
-                return {"classic": classic.run, "posthoc": posthoc.run}[strategy.fitted](cfg, strategy, overwrite=overwrite)
+                return {"classic": fitted_run.run, "posthoc": posthoc_run.run}[strategy.fitted](cfg, strategy, overwrite=overwrite)
             if not cfg.train.auto_batch_size:
                 return _train(cfg, overwrite, resume)
             return _train_finding_batch_size(cfg, overwrite, resume)
@@ -446,7 +446,7 @@ def _load(cfg: Config, accelerator: Accelerator, out: Path, overwrite: bool, res
         add_bottleneck(model, bottleneck_width(cfg), zero_classifier=cfg.model.new_head_init == "zeros")
     strategy.setup(model)
     if cfg.model.new_head_init == "logreg" and model.head_is_new and not resume:
-        from .classic import init_head_from_logreg
+        from .fitted_run import init_head_from_logreg
 
         init_head_from_logreg(model, splits, cfg)
     return strategy, splits, model

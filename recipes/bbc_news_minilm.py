@@ -7,8 +7,8 @@ Measured over 3 seeds (benchmarks/sweep.py --task bbc, README "Does the transfer
 macro-F1 0.985 ± 0.005 with LP-FT, 0.978 ± 0.005 with a zero head, 0.981 ± 0.004 with the recipe's
 earlier settings; TF-IDF + logistic regression 0.987 ± 0.004 (still ahead, by 0.002)."""
 
-from hf_transfer.classic import baseline_configs
 from hf_transfer.config import Config, from_dict
+from hf_transfer.fitted_run import baseline_configs
 
 TRAIN = {"epochs": 3, "min_steps": 300, "early_stopping_patience": 3, "batch_size": 16, "optimizer": "adamw",
          "lr": 1e-4, "weight_decay": 0.01, "scheduler": "linear", "warmup_ratio": 0.1, "class_weights": "balanced",

@@ -7,8 +7,8 @@ same architecture with the same budget, so the gap between the two is the transf
 `--baselines` adds the frozen ImageNet features + logistic regression (feature transfer, no fine-tuning).
 """
 
-from hf_transfer.classic import baseline_configs
 from hf_transfer.config import Config, from_dict
+from hf_transfer.fitted_run import baseline_configs
 
 
 def recipe(output_dir: str = "runs/digits", epochs: int = 3, max_train_samples: int | None = None,

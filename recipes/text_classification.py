@@ -7,8 +7,8 @@ SST-2's test labels are hidden (-1), so it is scored on its validation split; IM
 --baselines: also TF-IDF + logistic regression and frozen features + logistic regression, in one report.
 """
 
-from hf_transfer.classic import baseline_configs
 from hf_transfer.config import Config, from_dict
+from hf_transfer.fitted_run import baseline_configs
 
 TASKS = {
     "sst2": {"dataset": "stanfordnlp/sst2", "eval_splits": ["validation"], "validation_split": "validation", "max_length": 128},

@@ -246,7 +246,7 @@ def test_bbse_corrects_from_the_prior_the_model_was_trained_to():
     """Balanced class weights train the model to a uniform prior, whatever the label counts."""
     from types import SimpleNamespace
 
-    from hf_transfer.posthoc import trained_prior
+    from hf_transfer.posthoc_run import trained_prior
 
     splits = SimpleNamespace(label_names=["a", "b", "c"], train={"label": [0] * 6 + [1] * 3 + [2]})
     plain = SimpleNamespace(train=TrainConfig(class_weights=None))

@@ -7,7 +7,7 @@ import pytest
 import torch
 from helpers import tiny_config
 
-from hf_transfer import classic
+from hf_transfer import fitted_run as classic
 from hf_transfer.backbones import load_backbone
 from hf_transfer.config import ModelConfig
 from hf_transfer.data.sources import build_splits

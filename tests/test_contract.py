@@ -71,7 +71,7 @@ def _reloaded_test_scores(run, cfg) -> dict:
 
     splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
     if (run / "model" / "tfidf.json").is_file():  # tfidf_logreg: vocabulary and regression, no pickle
-        from hf_transfer.classic import load_tfidf
+        from hf_transfer.fitted_run import load_tfidf
         from hf_transfer.metrics import classification_metrics
 
         pipeline, _ = load_tfidf(run / "model")

@@ -70,3 +70,14 @@ def test_readme_is_a_guide_not_a_lab_notebook():
     assert len(text.splitlines()) <= 300
     marks = re.findall(r"\b\d{4}-\d{2}-\d{2}\b|\b[Ii]ssues? \d+|\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b", text)
     assert not marks, marks
+
+
+def test_no_two_modules_share_a_name():
+    """A module's name says what it is: two files of one name (a strategy's options and the code that runs
+    it, say) read as one thing to a newcomer."""
+    names = {}
+    for path in PACKAGE.rglob("*.py"):
+        if path.name != "__init__.py":
+            names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    shared = {n: p for n, p in names.items() if len(p) > 1}
+    assert not shared, shared

@@ -29,8 +29,8 @@ strategies are class attributes (`not_with`, `single_process`, `builds_head`), r
 checks and the loop.
 
 `fitted` strategies run no loop and do not stack: `fitted = "classic"`, the baselines users try first
-(`tfidf_logreg`, `frozen_logreg`), fitted by classic.py, and `fitted = "posthoc"`, the post-hoc
-adaptations (`adabn`, `bbse`, `mlls`), which posthoc.py applies to a trained source model with
+(`tfidf_logreg`, `frozen_logreg`), fitted by fitted_run.py, and `fitted = "posthoc"`, the post-hoc
+adaptations (`adabn`, `bbse`, `mlls`), which posthoc_run.py applies to a trained source model with
 unlabelled target data.
 """
 

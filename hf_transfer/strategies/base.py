@@ -61,7 +61,7 @@ class Strategy:
     name: str  # and `config` (its options dataclass, or None): set by @register(name, config=...)
     train_on = "source"  # or, with data.target: "target_labelled" (a few), "target" (all labelled target)
     uses_target = False  # True: every step also sees an unlabelled target batch (domain adaptation)
-    fitted = ""  # no training loop: "classic" (classic.py fits a baseline) or "posthoc" (posthoc.py adjusts a model)
+    fitted = ""  # no training loop: "classic" (fitted_run.py fits a baseline) or "posthoc" (posthoc_run.py adjusts a model)
     # the rules between strategies, checked by the config and the loop without naming any strategy:
     not_with: tuple[str, ...] = ()  # strategies this one does not stack with, and why (`not_with_why`)
     not_with_why = ""

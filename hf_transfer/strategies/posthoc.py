@@ -1,7 +1,7 @@
 """Adaptation without a gradient step: a trained source model adjusted with unlabelled target data.
 
 Give them the source model (`model.name: <source_only run>/model`) and `data.target`;
-`hf_transfer.posthoc` runs them (no training loop) into a run directory like any other run:
+`hf_transfer.posthoc_run` runs them (no training loop) into a run directory like any other run:
 
 * `adabn` (Li et al. 2016, https://arxiv.org/abs/1603.04779): every BatchNorm layer's running mean
   and variance are estimated again on the unlabelled target train set (a cumulative average over
@@ -63,7 +63,7 @@ class MllsConfig:
 class PostHoc(Strategy):
     """Adjusts a trained source model with the unlabelled target; the loop's hooks are never called."""
 
-    fitted = "posthoc"  # hf_transfer/posthoc.py runs it
+    fitted = "posthoc"  # hf_transfer/posthoc_run.py runs it
     uses_target = True
     needs_validation = False  # True: reads the held-out source validation set
 

@@ -39,7 +39,7 @@ def trained_prior(splits, cfg: Config) -> np.ndarray:
 def _source_model(cfg: Config, strategy, overwrite: bool):
     """(out, started, splits, model): the trained source model and the data, checked; then the run folder."""
     from .backbones import load_backbone
-    from .classic import make_run_dir, start_run
+    from .fitted_run import make_run_dir, start_run
 
     out, started, splits = start_run(cfg, overwrite)
     model = load_backbone(cfg.model, splits.task, splits.label_names)
@@ -76,8 +76,8 @@ def _predictor(model, loaders, device, desc: str):
 
 def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
     """Adjust `cfg.model.name` by `strategy` and write the run directory; returns metrics.json."""
-    from .classic import write_outputs
     from .data.loaders import build_loaders
+    from .fitted_run import write_outputs
     from .metrics import proxy_a_distance
     from .runtime import evaluate_sets, fresh_accelerator, save_features
 
@@ -114,7 +114,7 @@ def _metrics(cfg: Config, strategy, splits, model, loaders, accelerator, entry: 
              timings: dict) -> dict:
     """metrics.json of a post-hoc run: one history entry, no training."""
     from .backbones import count_parameters
-    from .classic import common_metrics
+    from .fitted_run import common_metrics
     from .metrics import collapse_warnings
     from .runtime import environment, peak_host_memory_mb
 
