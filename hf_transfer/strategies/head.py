@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import torch
 
 from ..fields import option
-from ..modeling_hf_transfer import bottleneck_head, mlp_head
 from .base import Strategy
 from .registry import register
 
@@ -41,6 +40,8 @@ class Head(Strategy):
 
 
     def setup(self, model) -> None:
+        from ..modeling_hf_transfer import mlp_head  # here: that file imports transformers (every config reads this one)
+
         c = self.cfg
         width = model.num_features
         model.set_head(mlp_head(width, c.hidden, len(model.label_names), c.dropout),
@@ -50,6 +51,8 @@ class Head(Strategy):
 def add_bottleneck(model, width: int, zero_classifier: bool = True) -> None:
     """Put a bottleneck of `width` (random init) between the backbone's features and a new classifier
     (zeros, as model.new_head_init: zeros, or random)."""
+    from ..modeling_hf_transfer import bottleneck_head
+
     model.set_head(bottleneck_head(model.num_features, width, len(model.label_names)),
                    spec={"bottleneck": width, "mlp_in": model.num_features})
     if zero_classifier:
