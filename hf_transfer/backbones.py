@@ -252,6 +252,14 @@ def _shipped_class_agrees(model: TransferModel, fields: dict) -> bool:
         model.train(was_training)
 
 
+def saved_label_names(config: dict) -> list[str] | None:
+    """The class names a saved config.json carries: timm's `label_names`, or transformers' `id2label` in id order."""
+    if "architecture" in config:
+        return config.get("label_names") or None
+    id2label = config.get("id2label") or {}
+    return [id2label[k] for k in sorted(id2label, key=int)] or None
+
+
 def exported_config(ref: str) -> dict | None:
     """The config.json of a local folder saved in the `hf_transfer` form, else None."""
     from .modeling_hf_transfer import MODEL_TYPE
@@ -326,8 +334,10 @@ def modality(name: str) -> str | None:
     config = Path(ref) / "config.json"
     if not (local and config.is_file()):
         return None
+    from .modeling_hf_transfer import MODEL_TYPE  # here, not at the top: it imports transformers
+
     c = json.loads(config.read_text())
-    c = c.get("encoder", c) if exported_config(ref) else c
+    c = c.get("encoder", c) if c.get("model_type") == MODEL_TYPE else c  # the hf_transfer form nests its encoder
     image, text = "num_channels" in c or "image_size" in c, "vocab_size" in c
     return "image" if image and not text else "text" if text and not image else None
 
@@ -349,7 +359,7 @@ def _load_timm(ref: str, local: bool, cfg: ModelConfig, num_classes: int):
     return net, None, timm.data.resolve_model_data_config(net), head_loaded
 
 
-def _load_transformers(ref: str, cfg: ModelConfig, task: str, label_names: list[str]):
+def _load_transformers(ref: str, cfg: ModelConfig, task: str, label_names: list[str], exported: dict | None = None):
     import transformers as tf
 
     labels = {"num_labels": len(label_names), "id2label": dict(enumerate(label_names)),
@@ -360,13 +370,13 @@ def _load_transformers(ref: str, cfg: ModelConfig, task: str, label_names: list[
     hub = {"revision": cfg.revision} if cfg.revision else {}
     head_loaded = False
     if cfg.pretrained:  # the hf_transfer form: its encoder's config given, so transformers' own loading reads the weights
-        config = {"config": _transformers_config(ref, labels, hub)} if exported_config(ref) else labels
+        config = {"config": _transformers_config(ref, labels, hub, exported)} if exported else labels
         net, info = auto.from_pretrained(ref, ignore_mismatched_sizes=True, output_loading_info=True, **config, **hub)
         head = _head_attr(net, "transformers") + "."
         new_keys = {*info["missing_keys"], *(k[0] if isinstance(k, tuple) else k for k in info["mismatched_keys"])}
         head_loaded = not any(k.startswith(head) or f".{head}" in k for k in new_keys)
     else:
-        net = auto.from_config(_transformers_config(ref, labels, hub))
+        net = auto.from_config(_transformers_config(ref, labels, hub, exported))
     if task == "image":
         processor = tf.AutoImageProcessor.from_pretrained(ref, **hub)
         size = getattr(processor, "crop_size", None) or processor.size
@@ -377,11 +387,11 @@ def _load_transformers(ref: str, cfg: ModelConfig, task: str, label_names: list[
     return net, tf.AutoTokenizer.from_pretrained(ref, **hub), {}, head_loaded
 
 
-def _transformers_config(ref: str, labels: dict, hub: dict):
-    """The transformers config of `ref` with `labels` set; for the `hf_transfer` form, its encoder's config."""
+def _transformers_config(ref: str, labels: dict, hub: dict, exported: dict | None):
+    """The transformers config of `ref` with `labels` set; for the `hf_transfer` form (`exported`, its
+    config.json), its encoder's config."""
     import transformers as tf
 
-    exported = exported_config(ref)
     if exported is None:
         return tf.AutoConfig.from_pretrained(ref, **labels, **hub)
     encoder = dict(exported["encoder"])
@@ -402,8 +412,8 @@ def load_backbone(cfg: ModelConfig, task: str, label_names: list[str]) -> Transf
         if library == "timm":
             net, processor, data_config, head_loaded = _load_timm(ref, local, cfg, len(label_names))
         else:
-            net, processor, data_config, head_loaded = _load_transformers(ref, cfg, task, label_names)
-        pooling = _pooling(cfg, ref, local) if library == "transformers" and task == "text" else None
+            net, processor, data_config, head_loaded = _load_transformers(ref, cfg, task, label_names, exported)
+        pooling = _pooling(cfg, ref, local, exported) if library == "transformers" and task == "text" else None
     except UserError:
         raise
     except Exception as e:  # hub, http, config and key errors all mean "this id did not load"
@@ -426,15 +436,14 @@ def load_backbone(cfg: ModelConfig, task: str, label_names: list[str]) -> Transf
     return model
 
 
-def _pooling(cfg: ModelConfig, ref: str, local: bool):
+def _pooling(cfg: ModelConfig, ref: str, local: bool, exported: dict | None = None):
     """How a text model's head is fed: 'auto' pools as a sentence-transformers checkpoint says (its
     modules.json), else None (the model's own head, e.g. BERT's [CLS] pooler); or the mode named."""
     if cfg.pooling == "head":
         return None
     if cfg.pooling != "auto":
         return pooling_mod.Pooling(cfg.pooling)
-    exported = exported_config(ref) if local else None
-    if exported is not None:
+    if exported is not None:  # the hf_transfer form says how it pools
         return pooling_mod.Pooling(**exported["pooling"]) if exported.get("pooling") else None
     return pooling_mod.read(ref) if local else pooling_mod.from_hub(ref, cfg.revision)
 

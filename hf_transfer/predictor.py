@@ -40,9 +40,9 @@ class Classifier:
     def log_probabilities(self, ds, batch_size: int = 64, desc: str = "predict") -> np.ndarray:
         """(rows, classes) log-probabilities of `ds` (a datasets.Dataset with a ``text`` or ``image`` column)."""
         if self.tfidf is not None:
-            from .fitted_run import _proba
+            from .fitted_run import log_proba
 
-            return np.log(np.clip(_proba(self.tfidf, np.asarray(ds["text"], dtype=object), len(self.label_names)), 1e-12, None))
+            return log_proba(self.tfidf, np.asarray(ds["text"], dtype=object), len(self.label_names))
         return _model_log_probabilities(self, ds, batch_size, desc)
 
     def predict(self, inputs: list, batch_size: int = 64) -> list[dict]:
@@ -133,13 +133,13 @@ def _saved_labels(folder: Path) -> tuple[list[str], str, str]:
     path = folder / "config.json"
     if not path.is_file():
         raise UserError(f"model: {folder} holds no saved model (no config.json or tfidf.json)")
+    from .backbones import saved_label_names
+
     config = json.loads(path.read_text())
+    names = saved_label_names(config)
     if "architecture" in config:  # timm
-        names = config.get("label_names")
         library, task = "timm", "image"
     else:
-        id2label = config.get("id2label") or {}
-        names = [id2label[k] for k in sorted(id2label, key=int)] if id2label else None
         inner = config.get("encoder", config)  # the hf_transfer form nests its encoder's config
         library, task = "transformers", "text" if "vocab_size" in inner or "vocab_size" in inner.get(
             "text_config", {}) else "image"

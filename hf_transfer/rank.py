@@ -122,17 +122,17 @@ def nce(source_pred: np.ndarray, labels: np.ndarray) -> float:
 def _source_label_names(name: str) -> list[str] | None:
     """The classes of the checkpoint's own head, read from a local folder's config.json (timm's
     label_names / num_classes, transformers' id2label); None when unknown (a Hub id)."""
-    from .backbones import _resolve
+    from .backbones import _resolve, saved_label_names
 
     library, ref, local = _resolve(name, "auto")
     config = Path(ref) / "config.json"
     if not (local and config.is_file()):
         return None
     saved = json.loads(config.read_text())
+    names = saved_label_names(saved)
     if library == "timm":
-        return saved.get("label_names") or [str(i) for i in range(saved.get("num_classes") or 0)] or None
-    id2label = saved.get("id2label") or {}
-    return [id2label[k] for k in sorted(id2label, key=int)] or None
+        return names or [str(i) for i in range(saved.get("num_classes") or 0)] or None
+    return names
 
 
 def load_candidate(name: str, task: str, label_names: list[str]):
