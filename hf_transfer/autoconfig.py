@@ -82,10 +82,12 @@ def from_data(model: str, dataset: str, label_column: str | None = None, text_co
     if target:
         data["target"] = {"dataset": target}
         lines.append(f"target domain: {target} (its train split unlabelled, its test split scored as 'target')")
+    from .runtime import IMBALANCED
+
     imbalance = max(counts.values()) / max(min(counts.values()), 1)
     lines.append(f"training: {', '.join(f'{k}={v}' for k, v in train.items())} (measured best on small data: "
                  f"benchmarks/RESULTS.md); class_weights auto = "
-                 f"{'balanced' if imbalance > 1.5 else 'none'} here (largest class {imbalance:.1f}x the smallest)")
+                 f"{'balanced' if imbalance > IMBALANCED else 'none'} here (largest class {imbalance:.1f}x the smallest)")
     name = f"{_name(dataset)}_{_name(model)}"
     cfg = config_mod.from_dict({"name": name, "output_dir": output_dir or f"runs/{name}", "model": {"name": model},
                                 "data": data, "train": train})

@@ -82,13 +82,9 @@ def load_labelled(clf, dataset: str, split: str | None, columns: dict, max_sampl
 
 def score(clf, ds, desc: str) -> dict:
     """The metrics a run reports for an eval set (accuracy, F1s, per class, loss) of `clf` on `ds`."""
-    from .metrics import classification_metrics
+    from .metrics import scores_from_log_probabilities
 
-    log_p = clf.log_probabilities(ds, desc=desc)
-    labels = np.asarray(ds["label"])
-    metrics = classification_metrics(log_p.argmax(1).tolist(), labels.tolist(), clf.label_names)
-    metrics["loss"] = float(-log_p[np.arange(len(labels)), labels].mean())
-    return metrics
+    return scores_from_log_probabilities(clf.log_probabilities(ds, desc=desc), ds["label"], clf.label_names)
 
 
 def evaluate(model: str, datasets: list[str], out: str | Path, split: str | None = None, columns: dict | None = None,
@@ -135,7 +131,9 @@ def evaluate(model: str, datasets: list[str], out: str | Path, split: str | None
 
 def _parameters(clf) -> int:
     if clf.model is not None:
-        return sum(p.numel() for p in clf.model.parameters())
+        from .backbones import count_parameters
+
+        return count_parameters(clf.model)[1]
     regression = clf.tfidf[-1]
     return int(regression.coef_.size + regression.intercept_.size)
 
@@ -148,7 +146,7 @@ def drops(final: dict) -> dict:
 
 def write_report(out: Path, metrics: dict) -> Path:
     """report.md / report.html / report.json and sets.png of an evaluation."""
-    from .report import write_html
+    from .report import per_class_table, write_html
 
     md, final = rundir.md_text, metrics["final"]
     change = drops(final)
@@ -166,9 +164,7 @@ def write_report(out: Path, metrics: dict) -> Path:
         if change:
             row += (f" {change[k]['accuracy']:+.4f} | {change[k]['f1_macro']:+.4f} |" if k in change else " | |")
         lines.append(row)
-    lines += ["", "## Per-class F1", "", "| class | " + " | ".join(map(md, final)) + " |", "|---|" + "---:|" * len(final)]
-    lines += [f"| {md(n)} | " + " | ".join("absent" if n in m.get("absent_classes", ()) else f"{m['per_class_f1'][n]:.4f}"
-                                           for m in final.values()) + " |" for n in metrics["label_names"]]
+    lines += ["", "## Per-class F1", "", *per_class_table(final, metrics["label_names"])]
     if _plot(final, out / "sets.png"):
         lines += ["", "![accuracy and macro-F1 per set](sets.png)"]
     path = out / rundir.REPORT

@@ -23,7 +23,7 @@ import torch
 from . import rundir
 from .config import Config
 from .errors import UserError
-from .metrics import classification_metrics, collapse_advice, collapse_warnings
+from .metrics import collapse_advice, collapse_warnings, scores_from_log_probabilities
 
 log = logging.getLogger("hf_transfer")
 
@@ -122,10 +122,13 @@ def _scaler(x: np.ndarray):
 
 
 def _scores(pipe, x, y, num_classes: int, label_names=None) -> dict:
-    proba = _proba(pipe, x, num_classes)
-    scores = classification_metrics(proba.argmax(1).tolist(), list(y), label_names or [str(i) for i in range(num_classes)])
-    scores["loss"] = float(-np.log(np.clip(proba[np.arange(len(y)), np.asarray(y)], 1e-12, None)).mean())
-    return scores
+    return scores_from_log_probabilities(log_proba(pipe, x, num_classes), y,
+                                         label_names or [str(i) for i in range(num_classes)])
+
+
+def log_proba(pipe, x, num_classes: int) -> np.ndarray:
+    """log of `_proba`, each probability at least 1e-12 (a class absent from train: log 1e-12, not -inf)."""
+    return np.log(np.clip(_proba(pipe, x, num_classes), 1e-12, None))
 
 
 def _proba(pipe, x, num_classes: int) -> np.ndarray:

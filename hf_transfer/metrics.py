@@ -75,6 +75,17 @@ def classification_metrics(predictions, references, label_names: list[str]) -> d
                           num_classes=len(label_names), label_names=list(label_names))
 
 
+def scores_from_log_probabilities(log_p, labels, label_names: list[str]) -> dict:
+    """The metrics of an eval set (accuracy, F1s, per class) and its loss, from (rows, classes) log-probabilities
+    and the true class ids: what a fitted baseline and `hf-transfer evaluate` report."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    scores = classification_metrics(log_p.argmax(1).tolist(), labels.tolist(), label_names)
+    scores["loss"] = float(-log_p[np.arange(len(labels)), labels].mean())
+    return scores
+
+
 def proxy_a_distance(source_features, target_features, seed: int = 0) -> float:
     """Proxy A-distance (Ben-David et al. 2007; Ganin et al. 2016): 2 * (1 - 2 * err).
 

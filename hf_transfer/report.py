@@ -59,6 +59,14 @@ def _plot_curves(runs: dict[str, dict], path: Path) -> Path | None:
     return path
 
 
+def per_class_table(final: dict, names: list[str]) -> list[str]:
+    """Markdown rows of per-class F1, a column per eval set of `final`; 'absent' where a set has no sample of it."""
+    md = rundir.md_text
+    return ["| class | " + " | ".join(map(md, final)) + " |", "|---|" + "---:|" * len(final),
+            *(f"| {md(n)} | " + " | ".join("absent" if n in m.get("absent_classes", ()) else _fmt(m["per_class_f1"][n])
+                                          for m in final.values()) + " |" for n in names)]
+
+
 def write_run_report(run_dir: str | Path, cfg, metrics: dict) -> Path:
     """report.md of one finished run: results, per-epoch history, per-class F1, timings."""
     run_dir = Path(run_dir)
@@ -80,9 +88,7 @@ def write_run_report(run_dir: str | Path, cfg, metrics: dict) -> Path:
     names = metrics["label_names"]
     lines += ["", "## Per-class F1", "", "Macro-F1 averages over the classes present in a set's labels or predictions; "
               "a class a set has no sample of is marked *absent* (its F1 there means nothing).", "",
-              "| class | " + " | ".join(map(md, sets)) + " |", "|---|" + "---:|" * len(sets)]
-    lines += [f"| {md(n)} | " + " | ".join("absent" if n in final[s].get("absent_classes", ()) else
-                                           _fmt(final[s]["per_class_f1"][n]) for s in sets) + " |" for n in names]
+              *per_class_table(final, names)]
     t = metrics["timings"]
     lines += ["", "## Time", "", f"{t['total_seconds']:.0f} s in all, {t['train_seconds']:.0f} s training "
               f"({t['train_samples_per_second']} samples/s), {t['eval_seconds']:.0f} s evaluating, on "
