@@ -61,9 +61,15 @@ def _usage(library: str, task: str, repo: str, form: str = "plain") -> str:
         ])
     if form == "exported":  # the hf_transfer form: its head and pooling in modeling_hf_transfer.py, shipped beside the weights
         return "\n".join([
+            "# the head reads pooled sentence embeddings (or a bottleneck / hidden layers), which transformers' own",
+            "# classes do not: its code ships with the model as modeling_hf_transfer.py.",
+            "# With hf-transfer installed, nothing from the repository runs (the code is hf-transfer's own):",
+            "import hf_transfer",
+            "from huggingface_hub import snapshot_download",
+            f'print(hf_transfer.load(snapshot_download("{repo}")).predict(["some text"]))  # or "PATH/model"',
+            "# With transformers alone: trust_remote_code=True runs the repository's modeling_hf_transfer.py (read it",
+            "# first, and pin the revision you read with revision=...); without it transformers refuses to load the model",
             "from transformers import pipeline",
-            "# the head reads pooled sentence embeddings (or a bottleneck / hidden layers): its code ships with the",
-            "# model (modeling_hf_transfer.py); without trust_remote_code=True transformers refuses to load it",
             f'classifier = pipeline("text-classification", model="{repo}", trust_remote_code=True)  # or PATH/model',
             'print(classifier("some text"))',
         ])
