@@ -47,12 +47,9 @@ def _split_of(dd, split: str | None, dataset: str):
     raise UserError(f"--split: {dataset} has no 'test' split; name one of: {', '.join(dd)}")
 
 
-def _columns(data, dataset: str, columns: dict):
-    """The data settings for `dataset`: the columns given, else the run's own where the data has them."""
-    from .data.sources import load_source
-
-    dd = load_source(dataset, None, "--dataset", data.csv_delimiter)
-    names = next(iter(dd.values())).column_names
+def _columns(data, dataset: str, columns: dict, names: list[str]):
+    """The data settings for `dataset`, whose columns are `names`: the columns given, else the run's own where
+    the data has them."""
     chosen = {}
     for key in ("text_column", "image_column", "label_column"):
         given, saved = columns.get(key), getattr(data, key)
@@ -62,10 +59,11 @@ def _columns(data, dataset: str, columns: dict):
 
 def load_labelled(clf, dataset: str, split: str | None, columns: dict, max_samples: int | None, seed: int):
     """(set, 'dataset/split'): the labelled rows of `dataset`, labels as the model's class ids."""
-    from .data.sources import labelled_rows, load_canonical, subsample
+    from .data.sources import labelled_rows, load_canonical, load_source, subsample
 
-    data = _columns(clf.data, dataset, columns)
-    dd, task = load_canonical(dataset, None, data, clf.task, "--dataset")
+    raw = load_source(dataset, None, "--dataset", clf.data.csv_delimiter)  # read once: for its columns, then canonical
+    data = _columns(clf.data, dataset, columns, next(iter(raw.values())).column_names)
+    dd, task = load_canonical(dataset, None, data, clf.task, "--dataset", loaded=raw)
     split = _split_of(dd, split, dataset)
     ds = labelled_rows(dd[split], f"{dataset}/{split}")
     own = ds.features["label"].names

@@ -249,8 +249,10 @@ def _split(dd: datasets.DatasetDict, split: str, key: str, source: str) -> datas
     return dd[split]
 
 
-def load_canonical(dataset: str, config_name: str | None, cfg: DataConfig, task: str, key: str):
-    dd = load_source(dataset, config_name, key, cfg.csv_delimiter)
+def load_canonical(dataset: str, config_name: str | None, cfg: DataConfig, task: str, key: str, loaded=None):
+    """(DatasetDict with image|text and label columns, bad rows handled, labels a ClassLabel; task) of `dataset`;
+    `loaded`: its DatasetDict, when the caller already read it with load_source."""
+    dd = loaded if loaded is not None else load_source(dataset, config_name, key, cfg.csv_delimiter)
     dd, task = _canonical(dd, cfg, task, dataset)
     check = _empty_texts if task == "text" else _unreadable_images
     return _as_class_labels(datasets.DatasetDict(
