@@ -53,6 +53,7 @@ def from_data(model: str, dataset: str, label_column: str | None = None, text_co
               output_dir: str | None = None) -> tuple[config_mod.Config, list[str]]:
     """(config, lines saying what was chosen and why) for `model` on `dataset`."""
     from .data.sources import load_source, pick_columns
+    from .runtime import IMBALANCED
 
     columns = {"label_column": label_column, "text_column": text_column, "image_column": image_column}
     given = config_mod.DataConfig(dataset=dataset, **columns)
@@ -82,8 +83,6 @@ def from_data(model: str, dataset: str, label_column: str | None = None, text_co
     if target:
         data["target"] = {"dataset": target}
         lines.append(f"target domain: {target} (its train split unlabelled, its test split scored as 'target')")
-    from .runtime import IMBALANCED
-
     imbalance = max(counts.values()) / max(min(counts.values()), 1)
     lines.append(f"training: {', '.join(f'{k}={v}' for k, v in train.items())} (measured best on small data: "
                  f"benchmarks/RESULTS.md); class_weights auto = "
