@@ -77,8 +77,8 @@ def bare_setup(cfg):
     from accelerate.state import AcceleratorState, GradientState
     from accelerate.utils import set_seed
 
-    from hf_transfer.backbones import load_backbone
     from hf_transfer.data.sources import build_splits
+    from hf_transfer.models import load_backbone
 
     AcceleratorState._reset_state(reset_partial_state=False)
     GradientState._reset_state()

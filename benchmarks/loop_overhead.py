@@ -2,7 +2,7 @@
 
     python benchmarks/loop_overhead.py [--repeats 3]
 
-Both use the same model (built by hf_transfer.backbones), the same DataLoader (built by
+Both use the same model (built by hf_transfer.models), the same DataLoader (built by
 hf_transfer.data.loaders, so the data path is identical and cancels out), AdamW, the same LR
 schedule, clipping and precision. The ratio is our training steps/s over the bare loop's, from
 the median of alternating repeats in one process, after an untimed warm-up; target: within 3%
@@ -48,7 +48,7 @@ def bare_loop(cfg, max_steps: int | None = None) -> float:
     loaders = build_loaders(splits, model, cfg.data, t.batch_size, 2 * t.batch_size, t.seed)
     train_dl, sampler = loaders.train, loaders.sampler
     optimizer = make_optimizer(default_param_groups(model, t.lr, t.weight_decay), t, accelerator.device)
-    if model.library == "timm" and accelerator.device.type == "cuda":  # the same settings as ours
+    if model.adapter.channels_last_on_gpu and accelerator.device.type == "cuda":  # the same settings as ours
         model.to(memory_format=torch.channels_last)
     model, optimizer, train_dl = accelerator.prepare(model, optimizer, train_dl)
     scheduler = make_scheduler(optimizer, t, len(train_dl))

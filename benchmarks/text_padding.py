@@ -18,11 +18,11 @@ import argparse
 import torch
 from common import RESULTS, emit, environment, table
 
-from hf_transfer.backbones import load_backbone
 from hf_transfer.config import ModelConfig, from_dict
 from hf_transfer.data.loaders import build_loaders
 from hf_transfer.data.sources import build_splits
 from hf_transfer.metrics import classification_metrics
+from hf_transfer.models import load_backbone
 from hf_transfer.runner import quiet_libraries
 from hf_transfer.train import train
 

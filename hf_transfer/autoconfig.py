@@ -12,7 +12,6 @@ config.yaml, so the run can be repeated and edited.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from pathlib import Path
@@ -36,16 +35,15 @@ def _name(text: str) -> str:
 
 def _fixed_input(model: str) -> bool | None:
     """Whether a timm model needs its own input size (a ViT's position grid), from its saved config; None if unknown."""
-    from .backbones import _resolve
+    from .models import resolve
 
     try:
-        library, ref, local = _resolve(model, "auto")
+        config = resolve(model).config
     except Exception:
         return None
-    config = Path(ref) / "config.json"
-    if library != "timm" or not (local and config.is_file()):
+    if config is None or "pretrained_cfg" not in config:  # a timm folder's config says it
         return None
-    return bool(json.loads(config.read_text()).get("pretrained_cfg", {}).get("fixed_input_size", False))
+    return bool(config["pretrained_cfg"].get("fixed_input_size", False))
 
 
 def from_data(model: str, dataset: str, label_column: str | None = None, text_column: str | None = None,

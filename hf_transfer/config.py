@@ -36,8 +36,9 @@ class ModelConfig:
         "'timm:<timm name>', 'hf:<hub id>', a local folder, or a packaged offline model "
         "('pypi:efficientnet_lite0', 'pypi:all-MiniLM-L6-v2').",
     )
-    library: Literal["auto", "timm", "transformers"] = _f(
-        "auto", "Which library builds the model; 'auto' decides from the name or the folder's config.json."
+    library: str = _f(
+        "auto", "Which library builds the model: auto (decided from the name or the folder's config.json), timm, "
+                "transformers, or one registered with hf_transfer.models.register_library."
     )
     pretrained: bool = _f(True, "Load pretrained weights (false: same architecture, random init, 'from scratch').")
     revision: Optional[str] = _f(None, "Hub revision (branch, tag or commit) of the model.")

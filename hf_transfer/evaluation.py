@@ -129,7 +129,7 @@ def evaluate(model: str, datasets: list[str], out: str | Path, split: str | None
 
 def _parameters(clf) -> int:
     if clf.model is not None:
-        from .backbones import count_parameters
+        from .models import count_parameters
 
         return count_parameters(clf.model)[1]
     regression = clf.tfidf[-1]

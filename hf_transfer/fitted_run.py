@@ -196,7 +196,7 @@ def _resolved_weights(cfg: Config, splits):
 
 def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
     """Fit the baseline `strategy` on `cfg`'s data and write its run directory; returns metrics.json."""
-    from .backbones import load_backbone
+    from .models import load_backbone
 
     out, started, splits = start_run(cfg, overwrite)
     if splits.task not in strategy.tasks:
@@ -268,7 +268,7 @@ def load_tfidf(directory: str | Path):
 
 def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict, fit: dict) -> dict:
     """metrics.json of a fitted baseline: the chosen C's scores on every eval set."""
-    from .backbones import count_parameters
+    from .models import count_parameters
     from .runtime import environment_info, peak_host_memory_mb
 
     n, pipe, c = len(splits.label_names), fit["pipe"], fit["C"]

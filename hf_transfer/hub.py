@@ -36,7 +36,8 @@ def _describe(name: str) -> str:
 def _form(run_dir: Path | None, metrics: dict) -> str:
     """How the saved model loads: 'exported' (a text model in the hf_transfer form: trust_remote_code), 'head' (a
     head timm's or transformers' image classes cannot describe: through hf-transfer), or 'plain'."""
-    from .backbones import HEAD_FILE, exported_config
+    from .models import HEAD_FILE
+    from .models.export import exported_config
 
     model_dir = Path(run_dir) / rundir.MODEL if run_dir is not None else None
     if metrics.get("pooling") or (model_dir is not None and exported_config(str(model_dir))):
@@ -73,17 +74,9 @@ def _usage(library: str, task: str, repo: str, form: str = "plain") -> str:
             f'classifier = pipeline("text-classification", model="{repo}", trust_remote_code=True)  # or PATH/model',
             'print(classifier("some text"))',
         ])
-    if library == "timm":
-        return "\n".join([
-            "import timm, torch",
-            f'model = timm.create_model("hf-hub:{repo}", pretrained=True).eval()  # or "local-dir:PATH/model"',
-            "config = timm.data.resolve_model_data_config(model)",
-            "transform = timm.data.create_transform(**config)",
-            "probs = model(transform(image.convert('RGB')).unsqueeze(0)).softmax(-1)",
-            "label = model.pretrained_cfg['label_names'][probs.argmax().item()]",
-        ])
-    pipeline = "image-classification" if task == "image" else "text-classification"
-    return f'from transformers import pipeline\nclassifier = pipeline("{pipeline}", model="{repo}")  # or a local path\nprint(classifier(...))'
+    from .models.names import library as adapter
+
+    return adapter(library).usage(repo, task)
 
 
 ADAPTATION = "adaptation.json"  # the comparison a domain-adaptation run took part in, for its card

@@ -38,8 +38,8 @@ def trained_prior(splits, cfg: Config) -> np.ndarray:
 
 def _source_model(cfg: Config, strategy, overwrite: bool):
     """(out, started, splits, model): the trained source model and the data, checked; then the run folder."""
-    from .backbones import load_backbone
     from .fitted_run import make_run_dir, start_run
+    from .models import load_backbone
 
     out, started, splits = start_run(cfg, overwrite)
     model = load_backbone(cfg.model, splits.task, splits.label_names)
@@ -113,9 +113,9 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
 def _metrics(cfg: Config, strategy, splits, model, loaders, accelerator, entry: dict, details: dict,
              timings: dict) -> dict:
     """metrics.json of a post-hoc run: one history entry, no training."""
-    from .backbones import count_parameters
     from .fitted_run import common_metrics
     from .metrics import collapse_warnings
+    from .models import count_parameters
     from .runtime import environment, peak_host_memory_mb
 
     results, adjust_seconds = entry["eval"], timings["adjust"]

@@ -13,7 +13,6 @@ run, so `predict` gives the labels `hf-transfer evaluate` scores.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,22 +132,17 @@ def _saved_labels(folder: Path) -> tuple[list[str], str, str]:
     path = folder / "config.json"
     if not path.is_file():
         raise UserError(f"model: {folder} holds no saved model (no config.json or tfidf.json)")
-    from .backbones import saved_label_names
+    from .models import resolve
 
-    config = json.loads(path.read_text())
-    names = saved_label_names(config)
-    if "architecture" in config:  # timm
-        library, task = "timm", "image"
-    else:
-        inner = config.get("encoder", config)  # the hf_transfer form nests its encoder's config
-        library, task = "transformers", "text" if "vocab_size" in inner or "vocab_size" in inner.get(
-            "text_config", {}) else "image"
-        if names and all(n == f"LABEL_{i}" for i, n in enumerate(names)):
-            names = None  # transformers' placeholders: the model was saved without its labels
+    resolved = resolve(str(folder))
+    config, adapter = resolved.config, resolved.adapter
+    names = adapter.saved_label_names(config)
+    if names and all(n == f"LABEL_{i}" for i, n in enumerate(names)):
+        names = None  # transformers' placeholders: the model was saved without its labels
     if not names:
         raise UserError(f"model: {folder} has no class names in its config.json (label_names / id2label); "
                         "it was not saved as a classifier with its labels")
-    return list(names), library, task
+    return list(names), adapter.name, adapter.saved_task(config)
 
 
 def load(path: str | Path, max_length: int | None = None, image_size: int | None = None) -> Classifier:
@@ -167,8 +161,8 @@ def load(path: str | Path, max_length: int | None = None, image_size: int | None
         pipeline, names = load_tfidf(folder)
         return Classifier("text", list(names), data, run, str(path), "scikit-learn", tfidf=pipeline)
     names, library, task = _saved_labels(folder)
-    from .backbones import load_backbone
     from .config import ModelConfig
+    from .models import load_backbone
 
     model = load_backbone(ModelConfig(name=str(folder), library=library, new_head_init="default"), task, names)
     if model.head_is_new:

@@ -28,10 +28,8 @@ hidden-state index (mean pooled over the attention mask), e.g. -1 for the last b
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -122,24 +120,18 @@ def nce(source_pred: np.ndarray, labels: np.ndarray) -> float:
 def _source_label_names(name: str) -> list[str] | None:
     """The classes of the checkpoint's own head, read from a local folder's config.json (timm's
     label_names / num_classes, transformers' id2label); None when unknown (a Hub id)."""
-    from .backbones import _resolve, saved_label_names
+    from .models import resolve
 
-    library, ref, local = _resolve(name, "auto")
-    config = Path(ref) / "config.json"
-    if not (local and config.is_file()):
-        return None
-    saved = json.loads(config.read_text())
-    names = saved_label_names(saved)
-    if library == "timm":
-        return names or [str(i) for i in range(saved.get("num_classes") or 0)] or None
-    return names
+    resolved = resolve(name)
+    config = resolved.config
+    return resolved.adapter.head_classes(config) if config is not None else None
 
 
 def load_candidate(name: str, task: str, label_names: list[str]):
     """(model, has_source_head): the backbone with its own head when it has one (for LEEP / NCE), else with a
     new head for `label_names` (features only). `random:NAME` builds NAME's architecture untrained."""
-    from .backbones import load_backbone
     from .config import ModelConfig
+    from .models import load_backbone
 
     pretrained = not name.startswith(RANDOM_PREFIX)
     ref = name.removeprefix(RANDOM_PREFIX)
@@ -152,27 +144,11 @@ def load_candidate(name: str, task: str, label_names: list[str]):
     return load_backbone(cfg, task, label_names), False
 
 
-def _layer_features(model, batch: dict, layer: int) -> torch.Tensor:
-    """Features of block `layer`: timm's forward_intermediates pooled over space, or a transformers
-    hidden state mean-pooled over the attention mask."""
-    if model.library == "timm":
-        maps = model.net.forward_intermediates(batch["pixel_values"], indices=[layer], intermediates_only=True,
-                                               stop_early=True)
-        return maps[0].float().mean((2, 3))
-    inputs = {k: v for k, v in batch.items() if k != "labels"}
-    hidden = model._encoder()(**inputs, output_hidden_states=True).hidden_states[layer].float()
-    mask = batch.get("attention_mask", torch.ones(hidden.shape[:2], device=hidden.device)).unsqueeze(-1).float()
-    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-
-
 def check_layer(model, layer: int | None) -> None:
     """--layers: an index the backbone has (timm feature blocks, or transformers hidden states: embeddings + layers)."""
     if layer is None:
         return
-    if model.library == "timm":
-        count, what = len(getattr(model.net, "feature_info", []) or []), "feature blocks"
-    else:
-        count, what = model._encoder().config.num_hidden_layers + 1, "hidden states (the embeddings, then each layer)"
+    count, what = model.adapter.layer_count(model)
     if not -count <= layer < count:
         raise UserError(f"--layers: {layer} is out of range for {model.source}, which has {count} {what}: "
                         f"0 to {count - 1}, or -1 to -{count} from the end")
@@ -193,7 +169,7 @@ def extract(model, loader, on_device, layer: int | None) -> tuple[np.ndarray, np
             out, f = model(batch, return_features=True)
             logits.append(out.float().cpu())
         else:  # the forward pass up to that block only (no source predictions from it)
-            f = _layer_features(model, batch, layer)
+            f = model.adapter.layer_features(model, batch, layer)
         seconds += time.perf_counter() - tick
         feats.append(f.float().cpu())
         labels.append(batch["labels"].cpu())

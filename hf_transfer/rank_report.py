@@ -189,7 +189,7 @@ def usable_candidates(candidates: list, task: str, dataset: str) -> tuple[list, 
     """(candidates to score, [{model, reason}] skipped): before any is loaded, a model of the other modality (a
     timm model on text) is set aside with a warning, so that it neither costs the time of scoring the others
     nor loses their scores; a bad name or path is refused here, at once (one line)."""
-    from .backbones import modality
+    from .models import modality
 
     kinds = {name: modality(name) for name in dict.fromkeys(name for name, _ in candidates)}
     wrong = {name: f"a{'n' if kind == 'image' else ''} {kind} model, and {dataset} is {task} data"

@@ -31,12 +31,13 @@ from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 
 from . import checkpoint, outputs, rundir
-from .backbones import TransferModel, count_parameters, load_backbone
 from .config import Config, bottleneck_width, from_dict
 from .data.loaders import build_loaders, join_batches
 from .data.sources import build_splits
 from .errors import ConfigError, UserError
 from .metrics import collapse_advice, collapse_warnings, proxy_a_distance
+from .models import TransferModel, count_parameters, load_backbone
+from .models.heads import add_bottleneck
 from .runtime import (
     class_weight_tensor,
     close_log_file,
@@ -53,7 +54,6 @@ from .runtime import (
 from .signals import StopRequest
 from .strategies import default_param_groups, get_strategy
 from .strategies.base import Outputs, Step
-from .strategies.head import add_bottleneck
 
 log = logging.getLogger("hf_transfer")
 
@@ -466,7 +466,7 @@ def _build(cfg: Config, accelerator: Accelerator, out: Path, started: float, ove
                                        accelerator.device)
     optimizer = make_optimizer(groups, t, accelerator.device)
     cl_model = None
-    if t.channels_last if t.channels_last is not None else (model.library == "timm" and accelerator.device.type == "cuda"):
+    if t.channels_last if t.channels_last is not None else (model.adapter.channels_last_on_gpu and accelerator.device.type == "cuda"):
         model.to(memory_format=torch.channels_last)  # in place: the optimizer's parameters stay the same objects
         cl_model = model
     if t.compile:

@@ -103,15 +103,15 @@ def run(tmp_path, kind, assets, strategy: dict, name="run", **sections):
 
 def pretrained(kind, assets):
     """The backbone as loaded before training (its new head is random)."""
-    from hf_transfer.backbones import load_backbone
     from hf_transfer.config import ModelConfig
+    from hf_transfer.models import load_backbone
 
     return load_backbone(ModelConfig(name=str(assets[kind][0])), "image" if kind == "timm" else "text", LABELS[kind])
 
 
 def trained(kind, out):
-    from hf_transfer.backbones import load_backbone
     from hf_transfer.config import ModelConfig
+    from hf_transfer.models import load_backbone
 
     return load_backbone(ModelConfig(name=str(out / "model")), "image" if kind == "timm" else "text", LABELS[kind])
 

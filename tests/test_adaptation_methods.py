@@ -11,9 +11,9 @@ import torch
 from helpers import image_target, text_target, tiny_config
 from safetensors.torch import load_file
 
-from hf_transfer.backbones import HEAD_FILE, load_backbone
 from hf_transfer.config import ModelConfig, TrainConfig, bottleneck_width
 from hf_transfer.errors import UserError
+from hf_transfer.models import HEAD_FILE, load_backbone
 from hf_transfer.strategies import default_param_groups, get_strategy
 from hf_transfer.strategies.head import add_bottleneck
 from hf_transfer.strategies.posthoc import calibrate, estimate_label_shift, estimate_priors_em, expected_macro_f1, macro_f1_offsets

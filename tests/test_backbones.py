@@ -3,9 +3,9 @@ import json
 import pytest
 import torch
 
-from hf_transfer.backbones import _resolve, load_backbone
 from hf_transfer.config import ModelConfig
 from hf_transfer.errors import UserError
+from hf_transfer.models import load_backbone, resolve
 
 LABELS = ["airplane", "bird", "cat"]
 
@@ -89,7 +89,7 @@ def test_transformers_folder_round_trip_with_id2label(tiny_bert, tmp_path):
     ("google-bert/bert-base-uncased", "transformers"), ("hf:timm/vit_base", "transformers"),
 ])
 def test_names_resolve_to_the_right_library(name, library):
-    assert _resolve(name, "auto")[0] == library
+    assert resolve(name).adapter.name == library
 
 
 def test_unreachable_model_id_names_it_and_the_network():

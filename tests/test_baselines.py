@@ -8,9 +8,9 @@ import torch
 from helpers import tiny_config
 
 from hf_transfer import fitted_run as classic
-from hf_transfer.backbones import load_backbone
 from hf_transfer.config import ModelConfig
 from hf_transfer.data.sources import build_splits
+from hf_transfer.models import load_backbone
 from hf_transfer.train import train
 
 

@@ -63,10 +63,10 @@ def _config(out, name, kind, world, **train_values):
 
 def _reloaded_test_scores(run, cfg) -> dict:
     """The test-set scores of the saved model/, loaded as a user would (a fresh process's view)."""
-    from hf_transfer.backbones import load_backbone
     from hf_transfer.config import ModelConfig
     from hf_transfer.data.loaders import build_loaders
     from hf_transfer.data.sources import build_splits
+    from hf_transfer.models import load_backbone
     from hf_transfer.runtime import evaluate_sets, fresh_accelerator
 
     splits = build_splits(cfg.data, cfg.task, cfg.train.seed)

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from hf_transfer import packaged
-from hf_transfer.backbones import load_backbone
 from hf_transfer.config import ModelConfig
+from hf_transfer.models import load_backbone
 
 
 def _top1(model, image) -> int:

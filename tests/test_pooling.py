@@ -6,9 +6,8 @@ import pytest
 import torch
 from helpers import tiny_config
 
-from hf_transfer import pooling
-from hf_transfer.backbones import load_backbone
 from hf_transfer.config import ModelConfig
+from hf_transfer.models import load_backbone, pooling
 from hf_transfer.train import train
 
 TEXTS = ["good great fine", "bad", "red blue green pink grey red blue", "nice happy sad ugly"]

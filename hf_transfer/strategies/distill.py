@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..errors import UserError
 from ..fields import option
+from ..models import load_like
 from .base import Strategy
 from .registry import register
 
@@ -67,7 +68,7 @@ class Distill(Strategy):
         if labels is not None and labels != model.label_names:
             raise UserError(f"strategy.distill.teacher: its labels ({', '.join(labels)}) are not the data's "
                             f"({', '.join(model.label_names)})")
-        self.teacher = model.load_like(c.teacher, field="strategy.distill.teacher").eval()
+        self.teacher = load_like(model, c.teacher, field="strategy.distill.teacher").eval()
         self.teacher.requires_grad_(False)
 
     def loss(self, step):

@@ -8,16 +8,16 @@
 
 Neither timm's nor transformers' config can describe such a head, so a saved timm or image model/ folder
 carries `hf_transfer_head.json` beside the weights, and a text model is saved in the `hf_transfer` form
-(modeling_hf_transfer.py, where these heads are built); `load_backbone` rebuilds either.
+(models/modeling_hf_transfer.py, where these heads are built); `load_backbone` rebuilds either. The heads
+themselves, the bottleneck included, are built in models/heads.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
 from ..fields import option
+from ..models.heads import add_mlp_head
 from .base import Strategy
 from .registry import register
 
@@ -38,24 +38,5 @@ class HeadConfig:
 class Head(Strategy):
     builds_head = True
 
-
     def setup(self, model) -> None:
-        from ..modeling_hf_transfer import mlp_head  # here: that file imports transformers (every config reads this one)
-
-        c = self.cfg
-        width = model.num_features
-        model.set_head(mlp_head(width, c.hidden, len(model.label_names), c.dropout),
-                       spec={"hidden": list(c.hidden), "dropout": c.dropout, "mlp_in": width})
-
-
-def add_bottleneck(model, width: int, zero_classifier: bool = True) -> None:
-    """Put a bottleneck of `width` (random init) between the backbone's features and a new classifier
-    (zeros, as model.new_head_init: zeros, or random)."""
-    from ..modeling_hf_transfer import bottleneck_head
-
-    model.set_head(bottleneck_head(model.num_features, width, len(model.label_names)),
-                   spec={"bottleneck": width, "mlp_in": model.num_features})
-    if zero_classifier:
-        with torch.no_grad():
-            for p in model.head[-1].parameters():
-                p.zero_()
+        add_mlp_head(model, self.cfg.hidden, self.cfg.dropout)

@@ -14,28 +14,14 @@ import copy
 from dataclasses import dataclass
 from typing import Literal
 
-from torch import nn
-
 from ..fields import option
 from .base import Strategy
 from .registry import register
 
-_ATTENTION = ("query", "key", "value", "q_proj", "k_proj", "v_proj", "qkv", "q_lin", "v_lin")
-
 
 def default_targets(model) -> list[str]:
-    head = {id(m) for m in model.head.modules()}
-    names = []
-    for name, m in model.net.named_modules():
-        if id(m) in head:
-            continue
-        leaf = name.rsplit(".", 1)[-1]
-        if model.library == "transformers":
-            if isinstance(m, nn.Linear) and leaf in _ATTENTION:
-                names.append(name)
-        elif isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and m.groups == 1):
-            names.append(name)
-    return names
+    """The layers LoRA adapts unless strategy.lora.target_modules names them: the library adapter's choice."""
+    return model.adapter.lora_targets(model)
 
 
 @dataclass

