@@ -21,9 +21,10 @@ from common import RESULTS, bare_setup, emit, environment, table
 
 from hf_transfer.config import from_dict
 from hf_transfer.data.loaders import build_loaders
-from hf_transfer.runner import quiet_libraries
+from hf_transfer.runs.launch import quiet_libraries
+from hf_transfer.runs.optim import make_optimizer, make_scheduler
+from hf_transfer.runs.pipeline import run_config
 from hf_transfer.strategies import default_param_groups
-from hf_transfer.train import make_optimizer, make_scheduler, train
 
 CASES = {
     "efficientnet_lite0 (timm CNN)": {
@@ -71,7 +72,7 @@ def bare_loop(cfg, max_steps: int | None = None) -> float:
 
 
 def ours(cfg, out: str) -> float:
-    m = train(from_dict({**cfg.to_dict(), "output_dir": out}), overwrite=True)
+    m = run_config(from_dict({**cfg.to_dict(), "output_dir": out}), overwrite=True)
     steps = m["history"][-1]["step"]
     return steps / m["timings"]["train_seconds"]
 

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from hf_transfer.config import from_dict
-from hf_transfer.runner import quiet_libraries
-from hf_transfer.train import train
+from hf_transfer.runs.launch import quiet_libraries
+from hf_transfer.runs.pipeline import run_config
 
 SETUPS = {
     "efficientnet": {
@@ -74,7 +74,7 @@ def main() -> int:
                              "model": setup["model"], "data": setup["data"],
                              "train": {**setup["train"], **train_overrides}, "strategy": strategy})
             tick = time.perf_counter()
-            m = train(cfg, overwrite=True)
+            m = run_config(cfg, overwrite=True)
             row = {"backbone": backbone, "strategy": cfg.strategy.name, "seconds": round(time.perf_counter() - tick, 1),
                    "trainable": m["parameters"]["trainable"], "total": m["parameters"]["total"],
                    **{f"{k}_{metric}": v[metric] for k, v in m["final"].items() if k != "validation"

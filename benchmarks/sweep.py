@@ -21,8 +21,8 @@ from pathlib import Path
 from common import emit, environment, table
 
 from hf_transfer.config import apply_overrides, from_dict
-from hf_transfer.runner import quiet_libraries
-from hf_transfer.train import train
+from hf_transfer.runs.launch import quiet_libraries
+from hf_transfer.runs.pipeline import run_config
 
 RECIPE = {"lr": 1e-4, "warmup_ratio": 0.1, "scheduler": "linear", "epochs": 3, "batch_size": 16, "min_steps": 300,
           "early_stopping_patience": 3, "class_weights": "balanced", "metric_for_best": "f1_macro"}
@@ -126,7 +126,7 @@ def main() -> None:
             out = Path(args.out) / args.task / row / f"seed{seed}"
             cfg = apply_overrides(from_dict({"name": row, **TASKS[args.task]}),
                                   [*args.overrides, *rows_of[row], f"train.seed={seed}", f"output_dir={out}"])
-            m = train(cfg, overwrite=True)
+            m = run_config(cfg, overwrite=True)
             test = m["final"]["test"]
             result = {"benchmark": "sweep", "task": args.task, "row": row, "seed": seed,
                       "accuracy": test["accuracy"], "f1_macro": test["f1_macro"],

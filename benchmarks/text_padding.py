@@ -23,8 +23,8 @@ from hf_transfer.data.loaders import build_loaders
 from hf_transfer.data.sources import build_splits
 from hf_transfer.metrics import classification_metrics
 from hf_transfer.models import load_backbone
-from hf_transfer.runner import quiet_libraries
-from hf_transfer.train import train
+from hf_transfer.runs.launch import quiet_libraries
+from hf_transfer.runs.pipeline import run_config
 
 WAYS = {"pad to max_length": {"pad_to_max_length": True},
         "dynamic, random batches": {"group_by_length": False},
@@ -61,7 +61,7 @@ def main() -> int:
                                   "max_train_samples": args.samples, "max_eval_samples": 200, "validation_split": None,
                                   **data},
                          "train": {"epochs": args.epochs, "batch_size": 16, "lr": 3e-4, "warmup_ratio": 0.1}})
-        m = train(cfg, overwrite=True)
+        m = run_config(cfg, overwrite=True)
         rows.append({"benchmark": "text_padding", "way": name, "samples_per_s": m["timings"]["train_samples_per_second"],
                      "test_accuracy": m["final"]["test"]["accuracy"], **environment()})
     for r in rows:

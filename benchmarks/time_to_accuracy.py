@@ -25,9 +25,10 @@ from common import RESULTS, bare_setup, emit, environment, hf_image_loader, hf_w
 
 from hf_transfer.config import from_dict
 from hf_transfer.data.transforms import resolve_data_config
-from hf_transfer.runner import quiet_libraries
+from hf_transfer.runs.launch import quiet_libraries
+from hf_transfer.runs.optim import make_optimizer, make_scheduler
+from hf_transfer.runs.pipeline import run_config
 from hf_transfer.strategies import default_param_groups
-from hf_transfer.train import make_optimizer, make_scheduler, train
 
 TASKS = {
     "digits (EfficientNet-Lite0, MNIST 32 px)": (0.90, {
@@ -104,7 +105,7 @@ def main() -> int:
         if args.only.lower() not in name.lower():
             continue
         cfg = from_dict({"name": "bench_tta", "output_dir": args.out, **values})
-        m = train(cfg, overwrite=True)
+        m = run_config(cfg, overwrite=True)
         ours = [(h["train_seconds"], h["eval"]["test"]["accuracy"]) for h in m["history"]]
         theirs = bare(cfg)
         row = {"benchmark": "time_to_accuracy", "task": name, "target_accuracy": target,

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from .errors import UserError
-from .runner import (
+from .runs.launch import (
     add_run_flags,
     guarded,
     is_config_file,
@@ -81,7 +81,7 @@ def cmd_recipes(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from . import report
+    from .reports import run_report as report
 
     path = report.compare(args.runs, args.output, baseline=args.baseline, update_cards=args.update_cards)
     print(report.results_table(Path(args.output) / "report.json"))
@@ -98,13 +98,13 @@ def cmd_push(args) -> int:
 
 
 def cmd_rank(args) -> int:
-    from .rank_report import run_rank
+    from .reports.rank_report import run_rank
 
     result = run_rank(args.models, args.dataset, args.output, layers=args.layers, validate=args.validate,
                       max_samples=args.max_samples, max_eval_samples=args.max_eval_samples, image_size=args.image_size,
                       max_length=args.max_length, batch_size=args.batch_size, seed=args.seed, epochs=args.epochs,
                       lr=args.lr, overwrite=args.overwrite, overrides=args.set)
-    from .rank_report import markdown
+    from .reports.rank_report import markdown
 
     print("\n".join(markdown(result)[:len(result["candidates"]) + 6]))
     print(f"\nranking: {Path(args.output) / 'rank.md'}")

@@ -437,10 +437,10 @@ def _check_strategy_names(cfg: Config) -> None:
         raise ConfigError(f"data.target.dataset: required by strategy {needs_target[0]} (the target domain)")
     if len({REGISTRY[p].train_on for p in parts}) > 1:
         raise ConfigError(f"strategy.name: {s.name!r} mixes strategies that train on different data")
-    if len(parts) > 1 and any(REGISTRY[p].fitted for p in parts):
-        raise ConfigError(f"strategy.name: {next(p for p in parts if REGISTRY[p].fitted)} runs without the training "
+    if len(parts) > 1 and any(REGISTRY[p].run_kind != "loop" for p in parts):
+        raise ConfigError(f"strategy.name: {next(p for p in parts if REGISTRY[p].run_kind != 'loop')} runs without the training "
                           "loop; it does not stack with other strategies")
-    if d.target.dataset and any(REGISTRY[p].fitted and not REGISTRY[p].uses_target for p in parts):
+    if d.target.dataset and any(REGISTRY[p].run_kind != "loop" and not REGISTRY[p].uses_target for p in parts):
         raise ConfigError(f"data.target.dataset: {parts[0]} is not a domain-adaptation method; leave data.target out")
     head = _head_builder(parts)
     if cfg.model.new_head_init == "logreg" and head:

@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import rundir
 from .config import apply_overrides
+from .runs import run_folder
 
 # The demo's domain-adaptation comparison: source_only vs adabn on MNIST -> UCI digits, the direction every seed of
 # the 5-seed digits benchmark showed (README, Domain adaptation). The tweets' label-shift methods and the trained
@@ -54,10 +54,10 @@ def demo_configs(out: Path, full: bool = False) -> list:
 
 
 def run_demo(output_dir: str | None = None, full: bool = False) -> Path:
-    from .runner import run_configs
+    from .runs.launch import run_configs
 
     out = Path(output_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
-    rundir.check(out)
+    run_folder.check(out)
     configs = demo_configs(out, full)
     expected = "" if full else f", about {sum(EXPECTED_SECONDS.get(c.name, 0) for c in configs) // 60 + 1} min on a 2-core CPU"
     print(f"hf-transfer demo: {len(configs)} runs, offline, into {out}{expected}\n"

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import rundir
 from .errors import UserError
+from .runs import run_folder
 
 log = logging.getLogger("hf_transfer")
 
@@ -91,10 +91,10 @@ def evaluate(model: str, datasets: list[str], out: str | Path, split: str | None
     from . import config as config_mod
     from . import predictor
     from .metrics import collapse_warnings
-    from .runtime import environment_info
+    from .runs.environment import environment_info
 
     out = Path(out)
-    rundir.check(out, overwrite=overwrite)
+    run_folder.check(out, overwrite=overwrite)
     started = time.perf_counter()
     clf = predictor.load(model)
     cfg = clf.config or config_mod.Config(model=config_mod.ModelConfig(name=str(model)))
@@ -116,14 +116,14 @@ def evaluate(model: str, datasets: list[str], out: str | Path, split: str | None
                "timings": {"total_seconds": round(time.perf_counter() - started, 2)},
                "environment": environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
                "warnings": collapse_warnings(final, clf.label_names)}
-    rundir.prepare(out, overwrite=overwrite)
+    run_folder.prepare(out, overwrite=overwrite)
     try:
-        (out / rundir.CONFIG).write_text(cfg.to_yaml())
-        (out / rundir.METRICS).write_text(rundir.strict_json(metrics))
+        (out / run_folder.CONFIG).write_text(cfg.to_yaml())
+        (out / run_folder.METRICS).write_text(run_folder.strict_json(metrics))
         write_report(out, metrics)
     finally:
-        rundir.release_lock(out)
-    rundir.discard_previous(out)
+        run_folder.release_lock(out)
+    run_folder.discard_previous(out)
     return metrics
 
 
@@ -144,9 +144,9 @@ def drops(final: dict) -> dict:
 
 def write_report(out: Path, metrics: dict) -> Path:
     """report.md / report.html / report.json and sets.png of an evaluation."""
-    from .report import per_class_table, write_html
+    from .reports.run_report import per_class_table, write_html
 
-    md, final = rundir.md_text, metrics["final"]
+    md, final = run_folder.md_text, metrics["final"]
     change = drops(final)
     first = next(iter(final))
     lines = [f"# Evaluation of {md(metrics['model'])}", "",
@@ -165,9 +165,9 @@ def write_report(out: Path, metrics: dict) -> Path:
     lines += ["", "## Per-class F1", "", *per_class_table(final, metrics["label_names"])]
     if _plot(final, out / "sets.png"):
         lines += ["", "![accuracy and macro-F1 per set](sets.png)"]
-    path = out / rundir.REPORT
+    path = out / run_folder.REPORT
     path.write_text("\n".join(lines) + "\n")
-    (out / "report.json").write_text(rundir.strict_json({"model": metrics["model"], "sets": final, "change": change}))
+    (out / "report.json").write_text(run_folder.strict_json({"model": metrics["model"], "sets": final, "change": change}))
     write_html(path, out / "report.html")
     return path
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from . import packaged, rundir
+from . import packaged
 from .config import Config
 from .errors import UserError
+from .runs import run_folder
 
 TEMPLATE = "classification.md"
 _METRICS = (("accuracy", "Accuracy"), ("f1_macro", "F1 (macro)"), ("f1_weighted", "F1 (weighted)"))
@@ -39,7 +40,7 @@ def _form(run_dir: Path | None, metrics: dict) -> str:
     from .models import HEAD_FILE
     from .models.export import exported_config
 
-    model_dir = Path(run_dir) / rundir.MODEL if run_dir is not None else None
+    model_dir = Path(run_dir) / run_folder.MODEL if run_dir is not None else None
     if metrics.get("pooling") or (model_dir is not None and exported_config(str(model_dir))):
         return "exported"
     return "head" if model_dir is not None and (model_dir / HEAD_FILE).is_file() else "plain"
@@ -87,7 +88,7 @@ def _adaptation(cfg: Config, metrics: dict, run_dir: Path | None) -> dict | None
     the report into the run's adaptation.json), else the run's own row."""
     import json
 
-    from . import adaptation_report
+    from .reports import adaptation_report
 
     if not metrics.get("domains"):
         return None
@@ -191,8 +192,8 @@ def render_card(cfg: Config, metrics: dict, run_dir: str | Path | None = None) -
 
 
 def _escaped(context: dict) -> dict:
-    """The card's names (of the model, classes, eval sets) and warnings safe in its markdown tables (rundir.md_text)."""
-    md = rundir.md_text
+    """The card's names (of the model, classes, eval sets) and warnings safe in its markdown tables (run_folder.md_text)."""
+    md = run_folder.md_text
     return {**context, "model_name": md(context["model_name"]), "label_names": [md(n) for n in context["label_names"]],
             "per_class": {md(k): v for k, v in context["per_class"].items()},
             "final": {md(k): v for k, v in context["final"].items()},
@@ -202,7 +203,7 @@ def _escaped(context: dict) -> dict:
 
 
 def write_model_card(run_dir: str | Path, cfg: Config, metrics: dict) -> Path:
-    path = Path(run_dir) / rundir.MODEL / "README.md"
+    path = Path(run_dir) / run_folder.MODEL / "README.md"
     render_card(cfg, metrics, run_dir).save(path)
     return path
 
@@ -224,12 +225,12 @@ def stage(run_dir: str | Path, repo_id: str, into: str | Path) -> Path:
     from .config import apply_overrides, from_dict
 
     run_dir, into = Path(run_dir), Path(into)
-    metrics_path = run_dir / rundir.METRICS
-    if not (run_dir / rundir.MODEL).is_dir() or not metrics_path.is_file():
-        raise UserError(f"{run_dir}: not a finished run directory (no {rundir.MODEL}/ or {rundir.METRICS})")
+    metrics_path = run_dir / run_folder.METRICS
+    if not (run_dir / run_folder.MODEL).is_dir() or not metrics_path.is_file():
+        raise UserError(f"{run_dir}: not a finished run directory (no {run_folder.MODEL}/ or {run_folder.METRICS})")
     metrics = json.loads(metrics_path.read_text())
-    cfg = apply_overrides(from_dict(yaml.safe_load((run_dir / rundir.CONFIG).read_text())), [f"hub.repo_id={repo_id}"])
-    shutil.copytree(run_dir / rundir.MODEL, into, dirs_exist_ok=True)
+    cfg = apply_overrides(from_dict(yaml.safe_load((run_dir / run_folder.CONFIG).read_text())), [f"hub.repo_id={repo_id}"])
+    shutil.copytree(run_dir / run_folder.MODEL, into, dirs_exist_ok=True)
     for name in REPORT_FILES:
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, into / name)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import rundir
 from .config import DataConfig
 from .errors import UserError
+from .runs import run_folder
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Classifier:
     def log_probabilities(self, ds, batch_size: int = 64, desc: str = "predict") -> np.ndarray:
         """(rows, classes) log-probabilities of `ds` (a datasets.Dataset with a ``text`` or ``image`` column)."""
         if self.tfidf is not None:
-            from .fitted_run import log_proba
+            from .runs.logreg import log_proba
 
             return log_proba(self.tfidf, np.asarray(ds["text"], dtype=object), len(self.label_names))
         return _model_log_probabilities(self, ds, batch_size, desc)
@@ -98,12 +98,12 @@ def folders(path: str) -> tuple[Path, Path | None]:
         folder = _download(path)
     if not folder.is_dir():
         raise UserError(f"model: {path!r} is a file; give a run directory or its model/ folder")
-    if (folder / rundir.CONFIG).is_file() and not (folder / "config.json").is_file() and not _is_tfidf(folder):
-        model = folder / rundir.MODEL  # a run directory
+    if (folder / run_folder.CONFIG).is_file() and not (folder / "config.json").is_file() and not _is_tfidf(folder):
+        model = folder / run_folder.MODEL  # a run directory
         if not model.is_dir():
-            raise UserError(f"model: run {path!r} has no {rundir.MODEL}/ (it has not finished: see its metrics.json)")
-        return model, folder / rundir.CONFIG
-    config = next((c for c in (folder / rundir.CONFIG, folder.parent / rundir.CONFIG) if c.is_file()), None)
+            raise UserError(f"model: run {path!r} has no {run_folder.MODEL}/ (it has not finished: see its metrics.json)")
+        return model, folder / run_folder.CONFIG
+    config = next((c for c in (folder / run_folder.CONFIG, folder.parent / run_folder.CONFIG) if c.is_file()), None)
     return folder, config  # a pushed repo holds config.yaml beside the weights; a run's model/ has it one up
 
 
@@ -122,7 +122,7 @@ def _download(repo_id: str) -> Path:
 
 
 def _is_tfidf(folder: Path) -> bool:
-    from .fitted_run import TFIDF_JSON
+    from .runs.logreg import TFIDF_JSON
 
     return (folder / TFIDF_JSON).is_file()
 
@@ -156,7 +156,7 @@ def load(path: str | Path, max_length: int | None = None, image_size: int | None
     given = {k: v for k, v in (("max_length", max_length), ("image_size", image_size)) if v is not None}
     data = dataclasses.replace(run.data if run is not None else DataConfig(), **given)
     if _is_tfidf(folder):
-        from .fitted_run import load_tfidf
+        from .runs.logreg import load_tfidf
 
         pipeline, names = load_tfidf(folder)
         return Classifier("text", list(names), data, run, str(path), "scikit-learn", tfidf=pipeline)

@@ -8,7 +8,7 @@ macro-F1 0.985 ± 0.005 with LP-FT, 0.978 ± 0.005 with a zero head, 0.981 ± 0.
 earlier settings; TF-IDF + logistic regression 0.987 ± 0.004 (still ahead, by 0.002)."""
 
 from hf_transfer.config import Config, from_dict
-from hf_transfer.fitted_run import baseline_configs
+from hf_transfer.runs.fitted_run import baseline_configs
 
 TRAIN = {"epochs": 3, "min_steps": 300, "early_stopping_patience": 3, "batch_size": 16, "optimizer": "adamw",
          "lr": 1e-4, "weight_decay": 0.01, "scheduler": "linear", "warmup_ratio": 0.1, "class_weights": "balanced",
@@ -29,6 +29,6 @@ def recipe(output_dir: str = "runs/bbc_news", epochs: int = 3, max_train_samples
 
 
 if __name__ == "__main__":
-    from hf_transfer.runner import recipe_main
+    from hf_transfer.runs.launch import recipe_main
 
     recipe_main(recipe)

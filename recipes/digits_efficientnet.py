@@ -8,7 +8,7 @@ same architecture with the same budget, so the gap between the two is the transf
 """
 
 from hf_transfer.config import Config, from_dict
-from hf_transfer.fitted_run import baseline_configs
+from hf_transfer.runs.fitted_run import baseline_configs
 
 
 def recipe(output_dir: str = "runs/digits", epochs: int = 3, max_train_samples: int | None = None,
@@ -31,6 +31,6 @@ def recipe(output_dir: str = "runs/digits", epochs: int = 3, max_train_samples: 
 
 
 if __name__ == "__main__":
-    from hf_transfer.runner import recipe_main
+    from hf_transfer.runs.launch import recipe_main
 
     recipe_main(recipe)

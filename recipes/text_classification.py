@@ -8,7 +8,7 @@ SST-2's test labels are hidden (-1), so it is scored on its validation split; IM
 """
 
 from hf_transfer.config import Config, from_dict
-from hf_transfer.fitted_run import baseline_configs
+from hf_transfer.runs.fitted_run import baseline_configs
 
 TASKS = {
     "sst2": {"dataset": "stanfordnlp/sst2", "eval_splits": ["validation"], "validation_split": "validation", "max_length": 128},
@@ -38,6 +38,6 @@ def recipe(output_dir: str = "runs/text_classification", task: str = "sst2", off
 
 
 if __name__ == "__main__":
-    from hf_transfer.runner import recipe_main
+    from hf_transfer.runs.launch import recipe_main
 
     recipe_main(recipe)

@@ -95,10 +95,10 @@ def config(tmp_path, kind, assets, strategy: dict, name="run", **sections):
 
 
 def run(tmp_path, kind, assets, strategy: dict, name="run", **sections):
-    from hf_transfer.train import train
+    from hf_transfer.runs.pipeline import run_config
 
     cfg = config(tmp_path, kind, assets, strategy, name, **sections)
-    return tmp_path / name, train(cfg)
+    return tmp_path / name, run_config(cfg)
 
 
 def pretrained(kind, assets):

@@ -11,13 +11,13 @@ from safetensors.torch import load_file
 
 from hf_transfer.config import StrategyConfig
 from hf_transfer.errors import ConfigError, UserError
+from hf_transfer.runs.pipeline import run_config
 from hf_transfer.strategies import get_strategy
 from hf_transfer.strategies.adapt import ganin_coefficient, reverse_gradient
 from hf_transfer.strategies.base import Outputs, Step
 from hf_transfer.strategies.mcc import mcc_loss
 from hf_transfer.strategies.mmd import mk_mmd
 from hf_transfer.strategies.self_training import strong_view
-from hf_transfer.train import train
 
 
 def test_gradient_reversal_flips_and_scales_the_gradient():
@@ -233,7 +233,7 @@ def test_unsupervised_runs_never_read_target_labels(domains, tmp_path, library):
     """Scrambling the target train labels changes nothing: same weights, same metrics, bit for bit."""
     model, source, target = domains(library, name="target_a")
     _, _, scrambled = domains(library, train_labels=lambda ys: [(y + 1) % 3 for y in ys][::-1], name="target_b")
-    runs = [train(_da_config(tmp_path / f"run{i}", model, source, t, method="dann+mcc+self_training"))
+    runs = [run_config(_da_config(tmp_path / f"run{i}", model, source, t, method="dann+mcc+self_training"))
             for i, t in enumerate((target, scrambled))]
     untimed = [[{k: v for k, v in h.items() if k != "train_seconds"} for h in r["history"]] for r in runs]
     assert runs[0]["final"] == runs[1]["final"] and untimed[0] == untimed[1]
@@ -249,11 +249,11 @@ def test_adaptation_resume_is_exact(domains, tmp_path, library):
     """Stopped mid-epoch and resumed, the target stream goes on where it was: the same final weights."""
     model, source, target = domains(library)
     whole = _da_config(tmp_path / "whole", model, source, target, method="cdan", epochs=3)
-    train(whole)
+    run_config(whole)
     part = _da_config(tmp_path / "part", model, source, target, method="cdan", epochs=3, stop_after_steps=4)
-    assert train(part)["status"] == "stopped"
+    assert run_config(part)["status"] == "stopped"
     resumed = _da_config(tmp_path / "part", model, source, target, method="cdan", epochs=3)
-    train(resumed, resume=True)
+    run_config(resumed, resume=True)
     assert _same(_final_weights(tmp_path / "whole"), _final_weights(tmp_path / "part"))
 
 
@@ -269,19 +269,19 @@ def test_self_training_strong_augment_resumes_exactly_and_never_reads_target_lab
                            strategy={"name": "self_training", "self_training": {"strong_augment": strong, "threshold": 0.0}},
                            train={"batch_size": 6, "epochs": 2, **train_args})
 
-    train(config("whole"))
-    train(config("plain", strong=False))
-    assert train(config("part", stop_after_steps=5))["status"] == "stopped"
-    train(config("part"), resume=True)
+    run_config(config("whole"))
+    run_config(config("plain", strong=False))
+    assert run_config(config("part", stop_after_steps=5))["status"] == "stopped"
+    run_config(config("part"), resume=True)
     assert _same(_final_weights(tmp_path / "whole"), _final_weights(tmp_path / "part"))
     assert not _same(_final_weights(tmp_path / "whole"), _final_weights(tmp_path / "plain"))
-    train(config("run_scrambled", data=scrambled))
+    run_config(config("run_scrambled", data=scrambled))
     assert _same(_final_weights(tmp_path / "whole"), _final_weights(tmp_path / "run_scrambled"))
 
 
 def test_baselines_train_on_the_data_they_name(domains, tmp_path):
     model, source, target = domains("timm")
-    sizes = {m: train(_da_config(tmp_path / m, model, source, target, method=m, epochs=1))
+    sizes = {m: run_config(_da_config(tmp_path / m, model, source, target, method=m, epochs=1))
              for m in ("source_only", "target_finetune", "oracle")}
     assert {m: (r["train_on"], r["train_samples"]) for m, r in sizes.items()} == {
         "source_only": ("source", 43), "target_finetune": ("target_labelled", 6), "oracle": ("target", 36)}

@@ -14,10 +14,11 @@ from safetensors.torch import load_file
 from hf_transfer.config import ModelConfig, TrainConfig, bottleneck_width
 from hf_transfer.errors import UserError
 from hf_transfer.models import HEAD_FILE, load_backbone
+from hf_transfer.models.heads import add_bottleneck
+from hf_transfer.runs.optim import apply_lr_multipliers, make_optimizer, make_scheduler
+from hf_transfer.runs.pipeline import run_config
 from hf_transfer.strategies import default_param_groups, get_strategy
-from hf_transfer.strategies.head import add_bottleneck
 from hf_transfer.strategies.posthoc import calibrate, estimate_label_shift, estimate_priors_em, expected_macro_f1, macro_f1_offsets
-from hf_transfer.train import apply_lr_multipliers, make_optimizer, make_scheduler, train
 
 
 def _da(out, backbone, source, target, method, **sections):
@@ -100,14 +101,14 @@ def source_only_run(tiny_timm, tiny_bert, cifar_like, text_like, tmp_path):
         model, source = (tiny_timm, cifar_like) if library == "timm" else (tiny_bert, text_like)
         target = (image_target if library == "timm" else text_target)(tmp_path / f"target_{library}")
         run = tmp_path / f"source_only_{library}"
-        train(_da(run, model, source, target, "source_only"))
+        run_config(_da(run, model, source, target, "source_only"))
         return model, source, target, run
     return make
 
 
 def test_adabn_changes_only_batchnorm_statistics(source_only_run, tmp_path):
     _, source, target, run = source_only_run("timm")
-    metrics = train(_da(tmp_path / "adabn", run / "model", source, target, "adabn"))
+    metrics = run_config(_da(tmp_path / "adabn", run / "model", source, target, "adabn"))
     before, after = _model_weights(run), _model_weights(tmp_path / "adabn")
     assert before.keys() == after.keys()
     stats = {k for k in before if k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
@@ -122,11 +123,11 @@ def test_adabn_changes_only_batchnorm_statistics(source_only_run, tmp_path):
 def test_adabn_refuses_a_model_without_batchnorm(source_only_run, tmp_path, tiny_bert, text_like):
     target = text_target(tmp_path / "target")
     run = tmp_path / "plain"
-    train(_da(run, tiny_bert, text_like, target, "source_only", model={"bottleneck": 0}))
+    run_config(_da(run, tiny_bert, text_like, target, "source_only", model={"bottleneck": 0}))
     with pytest.raises(UserError, match=r"^strategy\.name: adabn re-estimates BatchNorm statistics"):
-        train(_da(tmp_path / "adabn", run / "model", text_like, target, "adabn", model={"bottleneck": 0}))
+        run_config(_da(tmp_path / "adabn", run / "model", text_like, target, "adabn", model={"bottleneck": 0}))
     with pytest.raises(UserError, match=r"^model\.name: adabn adjusts a trained source model"):
-        train(_da(tmp_path / "fresh", tiny_bert, text_like, target, "adabn"))
+        run_config(_da(tmp_path / "fresh", tiny_bert, text_like, target, "adabn"))
 
 
 def test_label_shift_estimate_recovers_known_priors():
@@ -151,7 +152,7 @@ def test_label_shift_estimate_recovers_known_priors():
 
 def test_bbse_run_shifts_only_the_classifier_bias(source_only_run, tmp_path):
     _, source, target, run = source_only_run("transformers")
-    metrics = train(_da(tmp_path / "bbse", run / "model", source, target, "bbse"))
+    metrics = run_config(_da(tmp_path / "bbse", run / "model", source, target, "bbse"))
     shift = metrics["label_shift"]
     for key in ("source_priors", "estimated_target_priors", "true_target_priors"):
         assert sum(shift[key]) == pytest.approx(1.0) and len(shift[key]) == 3
@@ -196,7 +197,7 @@ def test_calibration_recovers_a_known_temperature_and_bias():
 
 def test_mlls_run_changes_only_the_classifier_by_the_recorded_calibration_and_shift(source_only_run, tmp_path):
     _, source, target, run = source_only_run("transformers")
-    shift = train(_da(tmp_path / "mlls", run / "model", source, target, "mlls"))["label_shift"]
+    shift = run_config(_da(tmp_path / "mlls", run / "model", source, target, "mlls"))["label_shift"]
     assert shift["method"] == "mlls" and min(shift["estimated_target_priors"]) > 0
     for key in ("source_priors", "estimated_target_priors", "true_target_priors"):
         assert sum(shift[key]) == pytest.approx(1.0) and len(shift[key]) == 3
@@ -214,13 +215,13 @@ def test_mlls_with_given_target_priors_shifts_by_them_and_a_wrong_length_names_t
     given = [2.0, 1.0, 1.0]
     cfg = _da(tmp_path / "known", run / "model", source, target, "mlls",
               strategy={"name": "mlls", "mlls": {"target_priors": given}})
-    shift = train(cfg)["label_shift"]
+    shift = run_config(cfg)["label_shift"]
     assert shift["priors_given"] and shift["em_iterations"] == 0
     np.testing.assert_allclose(shift["estimated_target_priors"], [0.5, 0.25, 0.25])
     np.testing.assert_allclose(shift["weights"], np.array([0.5, 0.25, 0.25]) / np.array(shift["source_priors"]))
     bad = _da(tmp_path / "bad", run / "model", source, target, "mlls", strategy={"name": "mlls", "mlls": {"target_priors": [1, 1]}})
     with pytest.raises(UserError, match=r"strategy\.mlls\.target_priors: 2 numbers for 3 classes"):
-        train(bad)
+        run_config(bad)
     with pytest.raises(UserError, match=r"strategy\.mlls\.target_priors"):
         _da(tmp_path / "neg", run / "model", source, target, "mlls", strategy={"name": "mlls", "mlls": {"target_priors": [1, -1, 1]}})
 
@@ -246,7 +247,7 @@ def test_bbse_corrects_from_the_prior_the_model_was_trained_to():
     """Balanced class weights train the model to a uniform prior, whatever the label counts."""
     from types import SimpleNamespace
 
-    from hf_transfer.posthoc_run import trained_prior
+    from hf_transfer.runs.posthoc_run import trained_prior
 
     splits = SimpleNamespace(label_names=["a", "b", "c"], train={"label": [0] * 6 + [1] * 3 + [2]})
     plain = SimpleNamespace(train=TrainConfig(class_weights=None))
@@ -261,7 +262,7 @@ def test_bbse_corrects_from_the_prior_the_model_was_trained_to():
 
 def test_joint_batch_control_trains_like_source_only_on_the_joint_batch(source_only_run, tmp_path):
     model, source, target, run = source_only_run("timm")
-    metrics = train(_da(tmp_path / "joint", model, source, target, "source_only_joint"))
+    metrics = run_config(_da(tmp_path / "joint", model, source, target, "source_only_joint"))
     assert metrics["history"][-1]["train_terms"] == {}  # no transfer loss
     assert not all(torch.equal(a, b) for a, b in zip(_model_weights(run).values(),
                                                      _model_weights(tmp_path / "joint").values()))

@@ -11,8 +11,8 @@ import subprocess
 import pytest
 from test_adaptation import _da_config
 
-from hf_transfer import report
-from hf_transfer.train import train
+from hf_transfer.reports import run_report as report
+from hf_transfer.runs.pipeline import run_config
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def adaptation_runs(tmp_path_factory, tiny_timm, cifar_like):
             cfg = _da_config(root / method / f"seed{seed}", tiny_timm, cifar_like, target, method=method, epochs=1,
                              seed=seed)
             cfg.name = method
-            train(cfg)
+            run_config(cfg)
             runs.append(root / method / f"seed{seed}")
     out = root / "report"
     report.compare(runs, out, update_cards=True)
@@ -88,7 +88,7 @@ def test_paired_confidence_intervals_recomputed_from_metrics_json(adaptation_run
 
 
 def test_verdicts_say_what_the_interval_says():
-    from hf_transfer.adaptation_report import paired_gain
+    from hf_transfer.reports.adaptation_report import paired_gain
 
     def row(name, accs, seeds=(0, 1, 2)):
         return {"method": name, "seeds": list(seeds), "per_run": [{"target_accuracy": a, "target_f1_macro": a} for a in accs]}
@@ -114,7 +114,7 @@ def test_verdicts_say_what_the_interval_says():
 def test_gap_closed_cell_uses_the_estimator_of_its_interval():
     """The table's gap-closed point is the mean of per-seed shares, the centre of its CI (and the verdict's
     number), not the share of the mean gain (which differs when source_only varies across seeds)."""
-    from hf_transfer.adaptation_report import markdown_table, paired_gain
+    from hf_transfer.reports.adaptation_report import markdown_table, paired_gain
 
     def row(name, accs):
         return {"method": name, "seeds": [0, 1, 2], "runs": ["a", "b", "c"],
@@ -173,7 +173,7 @@ def test_html_renders_in_headless_chromium(adaptation_runs, tmp_path):
 
 
 def test_budget_curve_is_the_per_epoch_mean_over_seeds_and_names_methods_still_rising():
-    from hf_transfer.adaptation_report import curve_lines, target_curve
+    from hf_transfer.reports.adaptation_report import curve_lines, target_curve
 
     def run(accuracies):
         return {"domains": {"source": "test", "target": "target"},
@@ -192,7 +192,7 @@ def test_budget_curve_is_the_per_epoch_mean_over_seeds_and_names_methods_still_r
 
 
 def test_selection_check_pairs_last_epochs_not_selected_ones():
-    from hf_transfer.adaptation_report import adaptation_table, selection_lines
+    from hf_transfer.reports.adaptation_report import adaptation_table, selection_lines
 
     def metrics(name, curve, selected):
         score = lambda a: {"accuracy": a, "f1_macro": a - 0.1, "per_class_f1": {"a": a}}  # noqa: E731

@@ -20,8 +20,8 @@ from helpers import WORDS, hf_transfer_cmd, tiny_config
 from helpers import cli as _inproc
 from helpers import one_error_line as _one_error_line
 
-from hf_transfer import rundir
-from hf_transfer.train import train
+from hf_transfer.runs import run_folder
+from hf_transfer.runs.pipeline import run_config
 
 
 def _run(args, env):
@@ -50,7 +50,7 @@ def test_single_class_training_data_is_refused(tmp_path, capsys, tiny_bert):
 def test_integer_labels_with_gaps_become_one_class_per_value(tmp_path, tiny_bert):
     values = [1, 5, 10, 100, 1000]
     data = _text_csv(tmp_path / "gaps", {"train": values * 4, "test": values})
-    metrics = train(tiny_config(tmp_path / "out", tiny_bert, data, train={"epochs": 1}))
+    metrics = run_config(tiny_config(tmp_path / "out", tiny_bert, data, train={"epochs": 1}))
     assert metrics["label_names"] == [str(v) for v in values]  # 5 classes named by value, not 1,001
     saved = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
     assert saved["id2label"] == {str(i): str(v) for i, v in enumerate(values)}
@@ -79,9 +79,9 @@ def test_a_diverged_run_says_so_keeps_its_checkpoints_and_saves_no_model(tmp_pat
 
 
 def test_reports_stay_strict_json(tmp_path, tiny_timm, cifar_like):
-    from hf_transfer import report
+    from hf_transfer.reports import run_report as report
 
-    train(tiny_config(tmp_path / "out", tiny_timm, cifar_like, train={"epochs": 1}))
+    run_config(tiny_config(tmp_path / "out", tiny_timm, cifar_like, train={"epochs": 1}))
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     metrics["history"][-1]["train_loss"] = float("nan")  # e.g. a metrics.json written by an older version
     (tmp_path / "out" / "metrics.json").write_text(json.dumps(metrics))
@@ -139,7 +139,7 @@ def test_report_on_a_stopped_run_says_how_to_continue_it(tmp_path, capsys, tiny_
 
 def test_a_test_label_unseen_in_training_is_named_in_the_warnings_report_and_card(tmp_path, tiny_bert):
     data = _text_csv(tmp_path / "unseen", {"train": ["pos", "neg"] * 8, "test": ["pos", "neg", "meh", "meh"]})
-    metrics = train(tiny_config(tmp_path / "out", tiny_bert, data, train={"epochs": 1}))
+    metrics = run_config(tiny_config(tmp_path / "out", tiny_bert, data, train={"epochs": 1}))
     line = "classes never seen in training, so never learned: 'meh' (2) of the 4 'test' samples"
     assert any(w.startswith(line) for w in metrics["warnings"])
     assert line in (tmp_path / "out" / "report.md").read_text()
@@ -206,7 +206,7 @@ def test_a_signal_mid_step_then_resume_ends_exactly_like_an_uninterrupted_run(si
     def config(out):
         return tiny_config(out, tiny_timm, cifar_like, train={"epochs": 2, "batch_size": 8})
 
-    whole = train(config(tmp_path / "whole"))
+    whole = run_config(config(tmp_path / "whole"))
     real, calls = torch.nn.functional.cross_entropy, []
     at = random.Random(int(signum)).randint(2, 4)  # a seeded point inside the first epoch's steps
 
@@ -218,10 +218,10 @@ def test_a_signal_mid_step_then_resume_ends_exactly_like_an_uninterrupted_run(si
 
     monkeypatch.setattr(torch.nn.functional, "cross_entropy", loss_then_signal)
     with pytest.raises(UserError, match=rf"^interrupted \({signal.Signals(signum).name}\) at step {at}; checkpoint saved"):
-        train(config(tmp_path / "cut"))
+        run_config(config(tmp_path / "cut"))
     monkeypatch.undo()
     assert signal.getsignal(signum) is not None and len(calls) == at
-    resumed = train(config(tmp_path / "cut"), resume=True)
+    resumed = run_config(config(tmp_path / "cut"), resume=True)
     assert len(resumed["history"]) == len(whole["history"]) == 2
     for a, b in zip(resumed["history"], whole["history"]):
         assert a["train_loss"] == b["train_loss"] and a["eval"] == b["eval"]
@@ -345,7 +345,7 @@ def test_push_without_a_network_fails_in_one_line_and_keeps_the_run(tmp_path, cl
 
 def test_string_labels_keep_their_names(tmp_path, tiny_bert):
     data = _text_csv(tmp_path / "strings", {"train": ["joy", "anger", "fear"] * 4, "test": ["joy", "anger", "fear"]})
-    metrics = train(tiny_config(tmp_path / "out", tiny_bert, data, train={"epochs": 1}))
+    metrics = run_config(tiny_config(tmp_path / "out", tiny_bert, data, train={"epochs": 1}))
     assert metrics["label_names"] == ["anger", "fear", "joy"]
     saved = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
     assert saved["id2label"] == {"0": "anger", "1": "fear", "2": "joy"}
@@ -384,7 +384,7 @@ def test_sigkill_at_a_seeded_point_then_resume_ends_like_an_uninterrupted_run(wh
     killed = subprocess.run([sys.executable, "-c", _KILLER, what, str(at), "run", cfg, *every_step], env=cli_env,
                             capture_output=True, text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL
-    assert all(rundir.is_complete(p) for p in (out / "checkpoints").glob("step_*"))  # nothing half-written picked up
+    assert all(run_folder.is_complete(p) for p in (out / "checkpoints").glob("step_*"))  # nothing half-written picked up
     resumed = _run(["run", cfg, "--resume", *every_step], cli_env)
     assert resumed.returncode == 0, resumed.stderr
     final = [json.loads((p / "metrics.json").read_text()) for p in (whole, out)]
@@ -457,7 +457,7 @@ def test_macro_f1_averages_over_the_classes_a_split_has(tmp_path):
 def test_float_labels_that_are_whole_become_classes_and_others_are_refused(tmp_path, tiny_bert, capsys):
 
     data = _text_csv(tmp_path / "whole", {"train": [1.0, 2.0, 3.0] * 4, "test": [1.0, 2.0, 3.0]})
-    metrics = train(tiny_config(tmp_path / "out", tiny_bert, data, train={"epochs": 1}))
+    metrics = run_config(tiny_config(tmp_path / "out", tiny_bert, data, train={"epochs": 1}))
     assert metrics["label_names"] == ["1", "2", "3"]
     halves = _text_csv(tmp_path / "halves", {"train": [0.5, 1.5] * 6, "test": [0.5, 1.5]})
     line = _one_error_line(_inproc(["run", _text_config(tmp_path, halves, tiny_bert, output_dir=str(tmp_path / "out2"))], capsys))

@@ -7,21 +7,21 @@ import pytest
 import torch
 from helpers import tiny_config
 
-from hf_transfer import fitted_run as classic
 from hf_transfer.config import ModelConfig
 from hf_transfer.data.sources import build_splits
 from hf_transfer.models import load_backbone
-from hf_transfer.train import train
+from hf_transfer.runs import logreg
+from hf_transfer.runs.pipeline import run_config
 
 
 def test_tfidf_logreg_end_to_end(tmp_path, text_like, tiny_bert):
     cfg = tiny_config(tmp_path / "tfidf", tiny_bert, text_like, name="tfidf", strategy={"name": "tfidf_logreg"})
-    m = train(cfg)
+    m = run_config(cfg)
     assert m["status"] == "finished" and m["strategy"] == "tfidf_logreg" and m["library"] == "scikit-learn"
-    assert m["baseline"]["C"] in classic.C_GRID and m["selected_by"].startswith("validation/f1_macro over C")
+    assert m["baseline"]["C"] in logreg.C_GRID and m["selected_by"].startswith("validation/f1_macro over C")
     model = tmp_path / "tfidf" / "model"
     assert not [p.name for p in model.iterdir() if p.suffix in (".joblib", ".pkl", ".pickle", ".bin")]  # no pickle
-    pipeline, names = classic.load_tfidf(model)  # numbers only: JSON and safetensors
+    pipeline, names = logreg.load_tfidf(model)  # numbers only: JSON and safetensors
     test = build_splits(cfg.data, "auto", cfg.train.seed).eval_sets["test"]
     predicted = pipeline.predict(test["text"])
     assert names == m["label_names"]
@@ -37,7 +37,7 @@ def test_tfidf_logreg_refusesimages(tmp_path, tiny_timm, cifar_like):
 
     cfg = tiny_config(tmp_path / "x", tiny_timm, cifar_like, strategy={"name": "tfidf_logreg"})
     with pytest.raises(UserError, match="strategy.name: tfidf_logreg works on text data"):
-        train(cfg)
+        run_config(cfg)
     assert not (tmp_path / "x").exists()
 
 
@@ -47,7 +47,7 @@ def test_frozen_logreg_saves_a_model_that_predicts_as_the_regression(tmp_path, k
     task = "image" if kind == "timm" else "text"
     extra = {"data": {"eval_splits": ["validation"]}} if kind == "transformers" else {}
     cfg = tiny_config(tmp_path / "frozen", model_dir, data, strategy={"name": "frozen_logreg"}, **extra)
-    m = train(cfg)
+    m = run_config(cfg)
     labels = m["label_names"]
     before = load_backbone(ModelConfig(name=str(model_dir)), task, labels)
     after = load_backbone(ModelConfig(name=str(tmp_path / "frozen" / "model")), task, labels)
@@ -55,7 +55,7 @@ def test_frozen_logreg_saves_a_model_that_predicts_as_the_regression(tmp_path, k
     b, a = before.state_dict(), after.state_dict()
     assert all(torch.equal(a[n], b[n]) for n in a if n not in head and n in b)  # the backbone stays as it was
     splits = build_splits(cfg.data, "auto", cfg.train.seed)
-    features = classic.backbone_features(after, splits, cfg)
+    features = logreg.backbone_features(after, splits, cfg)
     name = cfg.data.eval_splits[0]
     predicted = after.cpu().head(torch.as_tensor(features[name])).argmax(-1).numpy()  # features are on the CPU
     refs = np.array(splits.eval_sets[name]["label"])
@@ -77,20 +77,20 @@ def test_frozen_logreg_folds_a_binary_regression_into_two_logits():
     class Holder:
         head = torch.nn.Linear(6, 3)
 
-    classic.fold_into_head(Holder, pipe, 3)
+    logreg.fold_into_head(Holder, pipe, 3)
     logits = Holder.head(torch.as_tensor(x, dtype=torch.float))
     assert logits.argmax(-1).tolist() == pipe.predict(x).tolist()
     assert (logits[:, 2] < -1e3).all()  # a class absent from training is never predicted
 
 
 def test_report_shows_gain_over_the_fitted_baselines(tmp_path, text_like, tiny_bert):
-    from hf_transfer import report
+    from hf_transfer.reports import run_report as report
 
     common = {"train": {"epochs": 1}}
     runs = {"finetune": {"name": "full"}, "tfidf_logreg": {"name": "tfidf_logreg"},
             "frozen_logreg": {"name": "frozen_logreg"}}
     for name, strategy in runs.items():
-        train(tiny_config(tmp_path / name, tiny_bert, text_like, name=name, strategy=strategy, **common))
+        run_config(tiny_config(tmp_path / name, tiny_bert, text_like, name=name, strategy=strategy, **common))
     report.compare([tmp_path / n for n in runs], tmp_path / "report")
     table = json.loads((tmp_path / "report" / "report.json").read_text())
     assert table["classic_baselines"] == ["frozen_logreg", "tfidf_logreg"]
@@ -107,7 +107,7 @@ def test_report_shows_gain_over_the_fitted_baselines(tmp_path, text_like, tiny_b
 
 
 def test_recipes_add_the_baselines_on_request():
-    from hf_transfer.runner import load_configs
+    from hf_transfer.runs.launch import load_configs
 
     for name, args, expected in (
         ("bbc_news_minilm", ["--baselines"], ["full", "tfidf_logreg", "frozen_logreg"]),
@@ -143,12 +143,12 @@ def test_a_dead_feature_dimension_does_not_blow_up_the_folded_head():
     y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5).astype(int)
     features = {"train": x[:40], "validation": x[40:]}
     labels = {"train": list(y[:40]), "validation": list(y[40:])}
-    pipe, _, _ = classic.fit_logreg(features, labels, from_dict({}), 3, scale=True)
+    pipe, _, _ = logreg.fit_logreg(features, labels, from_dict({}), 3, scale=True)
 
     class Holder:
         head = torch.nn.Linear(5, 3)
 
-    classic.fold_into_head(Holder, pipe, 3)
+    logreg.fold_into_head(Holder, pipe, 3)
     assert Holder.head.weight.abs().max() < 1e4
     logits = Holder.head(torch.as_tensor(x, dtype=torch.float))
     assert logits.argmax(-1).tolist() == pipe.predict(x).tolist()
@@ -161,8 +161,8 @@ def test_lp_ft_starts_from_the_frozen_logreg_head(tmp_path, kind, assets):
     model_dir, data = assets[kind]
     task = "image" if kind == "timm" else "text"
     extra = {"data": {"eval_splits": ["validation"]}} if kind == "transformers" else {}
-    frozen = train(tiny_config(tmp_path / "frozen", model_dir, data, strategy={"name": "frozen_logreg"}, **extra))
-    lp_ft = train(tiny_config(tmp_path / "lp_ft", model_dir, data, model={"new_head_init": "logreg"},
+    frozen = run_config(tiny_config(tmp_path / "frozen", model_dir, data, strategy={"name": "frozen_logreg"}, **extra))
+    lp_ft = run_config(tiny_config(tmp_path / "lp_ft", model_dir, data, model={"new_head_init": "logreg"},
                               train={"max_steps": 1, "lr": 1e-12, "epochs": 1}, **extra))
     heads = [load_backbone(ModelConfig(name=str(tmp_path / run / "model")), task, frozen["label_names"]).head
              for run in ("frozen", "lp_ft")]

@@ -15,8 +15,8 @@ from helpers import KINDS, FakeApi, image_target, text_target, tiny_config
 from safetensors.torch import load_file
 
 from hf_transfer.config import apply_overrides
+from hf_transfer.runs.pipeline import run_config
 from hf_transfer.strategies import REGISTRY
-from hf_transfer.train import train
 
 TEXT_ONLY = {"tfidf_logreg"}
 
@@ -31,7 +31,7 @@ def world(tmp_path_factory, tiny_timm, tiny_bert, cifar_like, text_like):
                                              ("transformers", tiny_bert, text_like, text_target)):
         target = make_target(root / f"target_{kind}")
         source_run = root / f"source_{kind}"
-        train(tiny_config(source_run, model, source, data={"target": {"dataset": str(target), "labelled_samples": 6}},
+        run_config(tiny_config(source_run, model, source, data={"target": {"dataset": str(target), "labelled_samples": 6}},
                           strategy={"name": "source_only"}, train={"batch_size": 8, "epochs": 2}))
         made[kind] = (model, source, target, source_run / "model")
     return made
@@ -67,12 +67,12 @@ def _reloaded_test_scores(run, cfg) -> dict:
     from hf_transfer.data.loaders import build_loaders
     from hf_transfer.data.sources import build_splits
     from hf_transfer.models import load_backbone
-    from hf_transfer.runtime import evaluate_sets, fresh_accelerator
+    from hf_transfer.runs.environment import evaluate_sets, fresh_accelerator
 
     splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
     if (run / "model" / "tfidf.json").is_file():  # tfidf_logreg: vocabulary and regression, no pickle
-        from hf_transfer.fitted_run import load_tfidf
         from hf_transfer.metrics import classification_metrics
+        from hf_transfer.runs.logreg import load_tfidf
 
         pipeline, _ = load_tfidf(run / "model")
         test = splits.evals["test"]
@@ -101,7 +101,7 @@ def test_every_strategy_trains_saves_reloads_pushes_and_resumes_exactly(name, ki
     FakeApi.calls = []
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
     cfg = apply_overrides(_config(tmp_path / "whole", name, kind, world), ["hub.push_to_hub=true", "hub.repo_id=me/run"])
-    metrics = train(cfg)
+    metrics = run_config(cfg)
     assert metrics["status"] == "finished" and metrics["strategy"] == name
     # every run kind ends the same way: the same outputs, and the push (the model, its card, the report)
     assert {"config.yaml", "metrics.json", "report.md", "model"} <= {p.name for p in (tmp_path / "whole").iterdir()}
@@ -112,14 +112,14 @@ def test_every_strategy_trains_saves_reloads_pushes_and_resumes_exactly(name, ki
     assert reloaded["accuracy"] == pytest.approx(metrics["final"]["test"]["accuracy"])
     if "loss" in reloaded:
         assert reloaded["loss"] == pytest.approx(metrics["final"]["test"]["loss"], rel=1e-4, abs=1e-5)
-    if REGISTRY[name].fitted:
+    if REGISTRY[name].run_kind != "loop":
         return  # no loop, nothing to resume
     steps_per_epoch = metrics["steps"]["per_epoch"]
     # inside the second epoch (an epoch of one step: after the first)
     stop = steps_per_epoch + max(1, steps_per_epoch // 2) if steps_per_epoch > 1 else 1
     part = _config(tmp_path / "part", name, kind, world, stop_after_steps=stop)
-    assert train(part)["status"] == "stopped"
-    train(_config(tmp_path / "part", name, kind, world), resume=True)
+    assert run_config(part)["status"] == "stopped"
+    run_config(_config(tmp_path / "part", name, kind, world), resume=True)
     whole, resumed = _final_weights(tmp_path / "whole"), _final_weights(tmp_path / "part")
     assert whole.keys() == resumed.keys() and all(torch.equal(whole[k], resumed[k]) for k in whole)
 
@@ -151,9 +151,9 @@ def test_a_strategy_registered_from_a_test_file_is_covered(world, tmp_path):
         assert cfg.strategy.scaled_loss_for_test == ScaleConfig(0.5)
         with pytest.raises(ConfigError, match=r"^strategy\.scaled_loss_for_test\.factor: must be positive$"):
             apply_overrides(cfg, ["strategy.scaled_loss_for_test.factor=0"])
-        metrics = train(apply_overrides(cfg, ["strategy.scaled_loss_for_test.factor=0.25"]))
+        metrics = run_config(apply_overrides(cfg, ["strategy.scaled_loss_for_test.factor=0.25"]))
         assert metrics["strategy"] == "scaled_loss_for_test" and metrics["status"] == "finished"
-        full = train(_config(tmp_path / "full", "full", "timm", world))
+        full = run_config(_config(tmp_path / "full", "full", "timm", world))
         assert metrics["history"][0]["train_loss"] < full["history"][0]["train_loss"]  # the hook ran
     finally:
         del REGISTRY["scaled_loss_for_test"]

@@ -10,13 +10,13 @@ from huggingface_hub import ModelCard
 
 from hf_transfer import hub
 from hf_transfer.errors import UserError
-from hf_transfer.train import train
+from hf_transfer.runs.pipeline import run_config
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, tiny_timm, cifar_like):
     out = tmp_path_factory.mktemp("runs") / "pushme"
-    train(tiny_config(out, tiny_timm, cifar_like, train={"epochs": 1}))
+    run_config(tiny_config(out, tiny_timm, cifar_like, train={"epochs": 1}))
     return out
 
 

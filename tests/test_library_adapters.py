@@ -75,13 +75,13 @@ def test_a_registered_library_resolves_by_prefix_and_by_folder(toy, tmp_path):
 def test_a_third_library_trains_saves_reloads_and_predicts(toy, tmp_path, cifar_like):
     import hf_transfer
     from hf_transfer.config import ModelConfig
-    from hf_transfer.train import train
+    from hf_transfer.runs.pipeline import run_config
 
     out = tmp_path / "run"
     cfg = tiny_config(out, "toy:tiny", cifar_like, strategy={"name": "discriminative_lr"})
     model_before = load_backbone(ModelConfig(name="toy:tiny"), "image", ["airplane", "bird", "cat"])
     assert [len(g) for g in model_before.layer_groups()] == [2, 2, 2]  # the adapter's groups, then the head
-    metrics = train(cfg)
+    metrics = run_config(cfg)
     assert metrics["status"] == "finished" and metrics["library"] == "toy"
     saved = json.loads((out / "model" / "config.json").read_text())
     assert saved["label_names"] == ["airplane", "bird", "cat"]

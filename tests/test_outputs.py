@@ -6,8 +6,8 @@ import pytest
 from helpers import tiny_config
 from huggingface_hub import ModelCard
 
-from hf_transfer import rundir
-from hf_transfer.train import train
+from hf_transfer.runs import run_folder
+from hf_transfer.runs.pipeline import run_config
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def vit_run(tmp_path_factory, tiny_vit, cifar_like):
     cfg = tiny_config(out, tiny_vit, cifar_like, data={"image_size": None},
                       train={"epochs": 2, "mixed_precision": "bf16", "log_with": "tensorboard",
                              "checkpoint_every_steps": 2, "keep_checkpoints": 2})
-    return out, train(cfg)
+    return out, run_config(cfg)
 
 
 def test_transformers_image_model_trains_in_bf16_on_cpu(vit_run):
@@ -47,5 +47,5 @@ def test_tensorboard_events_are_written(vit_run):
 
 def test_only_the_newest_checkpoints_are_kept(vit_run):
     out, metrics = vit_run
-    kept = rundir.checkpoints(out)
+    kept = run_folder.checkpoints(out)
     assert len(kept) == 2 and kept[-1].name == f"step_{metrics['history'][-1]['step']:08d}"

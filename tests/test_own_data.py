@@ -200,7 +200,7 @@ def test_bad_inputs_to_the_new_commands_are_one_line(text_run, tmp_path, tiny_be
 
 
 def test_auto_class_weights_are_balanced_only_for_imbalanced_labels():
-    from hf_transfer.runtime import class_weight_tensor, resolve_class_weights
+    from hf_transfer.runs.class_weights import class_weight_tensor, resolve_class_weights
 
     assert resolve_class_weights("auto", [0, 0, 1, 1, 2, 2, 2], 3) is None  # 1.5x: not imbalanced
     assert resolve_class_weights("auto", [0, 0, 0, 0, 1, 2], 3) == "balanced"

@@ -8,7 +8,7 @@ from helpers import tiny_config
 
 from hf_transfer.config import ModelConfig
 from hf_transfer.models import load_backbone, pooling
-from hf_transfer.train import train
+from hf_transfer.runs.pipeline import run_config
 
 TEXTS = ["good great fine", "bad", "red blue green pink grey red blue", "nice happy sad ugly"]
 
@@ -55,7 +55,7 @@ def test_other_checkpoints_keep_their_own_head(tiny_bert):
 
 def test_a_pooled_model_saves_and_reloads_with_the_same_logits(tmp_path, tiny_sentence_model, text_like):
     cfg = tiny_config(tmp_path / "run", tiny_sentence_model, text_like, train={"epochs": 1})
-    m = train(cfg)
+    m = run_config(cfg)
     assert m["pooling"] == {"mode": "mean", "normalize": True}
     saved = tmp_path / "run" / "model"
     assert json.loads((saved / "config.json").read_text())["pooling"] == {"mode": "mean", "normalize": True}
@@ -70,8 +70,8 @@ def test_a_pooled_model_saves_and_reloads_with_the_same_logits(tmp_path, tiny_se
 
 
 def test_lr_multipliers_split_the_groups_into_head_and_backbone(tiny_sentence_model):
+    from hf_transfer.runs.optim import apply_lr_multipliers
     from hf_transfer.strategies import default_param_groups
-    from hf_transfer.train import apply_lr_multipliers
 
     st = load_backbone(ModelConfig(name=str(tiny_sentence_model)), "text", ["a", "b"])
     groups = apply_lr_multipliers(default_param_groups(st, 1e-3, 0.01), st, {"head": 100.0, "backbone": 0.5})

@@ -67,7 +67,7 @@ def test_candidates_and_bad_layers():
 def test_correlations_are_scipys():
     from scipy import stats
 
-    from hf_transfer.rank_report import correlations
+    from hf_transfer.reports.rank_report import correlations
 
     rows = [{"logme": x, "leep": None, "nce": None, "h_score": -x, "finetuned_accuracy": a}
             for x, a in ((0.1, 0.5), (0.3, 0.6), (0.2, 0.7), (0.5, 0.9))]

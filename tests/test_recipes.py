@@ -8,7 +8,7 @@ import json
 import pytest
 
 from hf_transfer.config import apply_overrides
-from hf_transfer.runner import list_recipes, load_configs, run_configs
+from hf_transfer.runs.launch import list_recipes, load_configs, run_configs
 
 RECIPES = ["resnet50_cifar10", "cifar10_to_cifar100", "mnist_transfer", "text_classification", "distill"]
 

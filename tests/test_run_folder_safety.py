@@ -15,9 +15,9 @@ import pytest
 from helpers import tiny_config
 from safetensors.torch import load_file
 
-from hf_transfer import checkpoint, rundir
 from hf_transfer.cli import main
-from hf_transfer.train import train
+from hf_transfer.runs import checkpoint, run_folder
+from hf_transfer.runs.pipeline import run_config
 
 
 class _Planted:
@@ -53,10 +53,10 @@ def stopped_run(tmp_path, tiny_timm, cifar_like):
     """A run stopped after 2 steps, its config file, and its newest checkpoint."""
     out = tmp_path / "run"
     cfg = _config_file(tmp_path, out, tiny_timm, cifar_like, checkpoint_every_steps=1)
-    stopped = train(tiny_config(out, tiny_timm, cifar_like, train={"epochs": 2, "checkpoint_every_steps": 1,
+    stopped = run_config(tiny_config(out, tiny_timm, cifar_like, train={"epochs": 2, "checkpoint_every_steps": 1,
                                                                      "stop_after_steps": 2}))
     assert stopped["status"] == "stopped"
-    return out, cfg, rundir.latest_checkpoint(out)
+    return out, cfg, run_folder.latest_checkpoint(out)
 
 
 def test_checkpoints_hold_only_tensors_and_json(stopped_run):
@@ -74,14 +74,14 @@ def test_resume_runs_no_code_planted_in_any_checkpoint_file(stopped_run, tmp_pat
     for name in sorted(p.name for p in ckpt.iterdir()):
         copy = tmp_path / f"copy_{name.replace('.', '_')}"
         shutil.copytree(out, copy)
-        (rundir.latest_checkpoint(copy) / name).write_bytes(pickle.dumps(_Planted(marker)))
+        (run_folder.latest_checkpoint(copy) / name).write_bytes(pickle.dumps(_Planted(marker)))
         before = _files(copy)
         line = _one_line(main(["run", _config_file(tmp_path, copy, tiny_timm, cifar_like, checkpoint_every_steps=1),
                                "--resume"]), capsys)
         assert not marker.exists(), name
-        assert f"--resume: {rundir.latest_checkpoint(copy).name} cannot be loaded" in line, line
+        assert f"--resume: {run_folder.latest_checkpoint(copy).name} cannot be loaded" in line, line
         after = _files(copy)
-        after.pop(Path(rundir.LOG)), before.pop(Path(rundir.LOG))  # the log says a resume was tried
+        after.pop(Path(run_folder.LOG)), before.pop(Path(run_folder.LOG))  # the log says a resume was tried
         assert after == before  # else the folder is left as it was (no lock, no new checkpoint)
     # the pickles of an older version's checkpoint (accelerate's names) are refused by name, unread
     for planted in ("custom_checkpoint_0.pkl", "optimizer.bin", "random_states_0.pkl"):
@@ -93,8 +93,8 @@ def test_resume_runs_no_code_planted_in_any_checkpoint_file(stopped_run, tmp_pat
 
 
 def _live_lock(folder: Path, pid: int) -> None:
-    (folder / rundir.LOCK).write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
-                                                  "started": rundir._process_start(pid), "command": "hf-transfer run x"}))
+    (folder / run_folder.LOCK).write_text(json.dumps({"pid": pid, "host": socket.gethostname(),
+                                                  "started": run_folder._process_start(pid), "command": "hf-transfer run x"}))
 
 
 def test_a_second_run_on_a_folder_in_use_is_refused(stopped_run, capsys):
@@ -106,7 +106,7 @@ def test_a_second_run_on_a_folder_in_use_is_refused(stopped_run, capsys):
         for extra in (["--resume"], ["--overwrite"]):
             line = _one_line(main(["run", cfg, *extra]), capsys)
             assert f"is in use by process {running.pid} on {socket.gethostname()} (hf-transfer run x)" in line
-            assert _files(out) == before and not rundir.previous(out).exists()  # not moved aside, nothing removed
+            assert _files(out) == before and not run_folder.previous(out).exists()  # not moved aside, nothing removed
     finally:
         running.stdin.close()
         running.wait()
@@ -118,18 +118,18 @@ def test_a_stale_lock_is_taken_over(stopped_run, capsys):
     gone.wait()  # its pid names no process now
     _live_lock(out, gone.pid)
     assert main(["run", cfg, "--resume"]) == 0
-    assert json.loads((out / rundir.METRICS).read_text())["status"] == "finished"
-    assert not (out / rundir.LOCK).exists()  # released at the end
+    assert json.loads((out / run_folder.METRICS).read_text())["status"] == "finished"
+    assert not (out / run_folder.LOCK).exists()  # released at the end
 
 
 def test_the_lock_is_held_while_a_run_trains(tmp_path, tiny_timm, cifar_like, monkeypatch):
-    import hf_transfer.train as loop
+    import hf_transfer.runs.loop_run as loop
 
     seen, run_epochs = [], loop._run_epochs
-    monkeypatch.setattr(loop, "_run_epochs", lambda lp: (seen.append(rundir.lock_holder(lp.out)), run_epochs(lp)))
-    train(tiny_config(tmp_path / "run", tiny_timm, cifar_like, train={"epochs": 1}))
+    monkeypatch.setattr(loop, "_run_epochs", lambda lp: (seen.append(run_folder.lock_holder(lp.out)), run_epochs(lp)))
+    run_config(tiny_config(tmp_path / "run", tiny_timm, cifar_like, train={"epochs": 1}))
     assert seen and seen[0].startswith(f"process {os.getpid()} ")
-    assert not (tmp_path / "run" / rundir.LOCK).exists()
+    assert not (tmp_path / "run" / run_folder.LOCK).exists()
 
 
 def test_a_full_disk_while_checkpointing_says_so_and_keeps_the_last_checkpoint(tmp_path, tiny_timm, cifar_like,
@@ -149,13 +149,13 @@ def test_a_full_disk_while_checkpointing_says_so_and_keeps_the_last_checkpoint(t
     line = _one_line(main(["run", cfg]), capsys)
     assert line == ("hf-transfer: error: no space left on device while writing checkpoints/step_00000002; the last "
                     "complete checkpoint, step_00000001, is kept (free space, then --resume)")
-    metrics = json.loads((out / rundir.METRICS).read_text())
+    metrics = json.loads((out / run_folder.METRICS).read_text())
     assert metrics["status"] == "failed" and metrics["message"] in line
-    assert not list((out / rundir.CHECKPOINTS).glob(".writing-*"))  # the half-written folder is gone
-    assert [p.name for p in rundir.checkpoints(out)] == ["step_00000001"] and not (out / rundir.LOCK).exists()
+    assert not list((out / run_folder.CHECKPOINTS).glob(".writing-*"))  # the half-written folder is gone
+    assert [p.name for p in run_folder.checkpoints(out)] == ["step_00000001"] and not (out / run_folder.LOCK).exists()
     monkeypatch.setattr(checkpoint, "save_model", save_model)  # space again: the run goes on from the kept step
     assert main(["run", cfg, "--resume"]) == 0
-    assert json.loads((out / rundir.METRICS).read_text())["status"] == "finished"
+    assert json.loads((out / run_folder.METRICS).read_text())["status"] == "finished"
 
 
 def test_an_output_folder_that_cannot_be_written_is_one_line(tmp_path, tiny_timm, cifar_like, monkeypatch, capsys):

@@ -76,9 +76,9 @@ def test_timm_loads_a_plain_saved_model_and_refuses_a_bottleneck(tmp_path, asset
 
 
 def _trained_vit(out, tiny_vit, cifar_like, **model):
-    from hf_transfer.train import train
+    from hf_transfer.runs.pipeline import run_config
 
-    train(tiny_config(out, tiny_vit, cifar_like, model=model, train={"epochs": 1, "load_best_at_end": False}))
+    run_config(tiny_config(out, tiny_vit, cifar_like, model=model, train={"epochs": 1, "load_best_at_end": False}))
     return out / "model", hf_transfer.load(out).model.eval()
 
 

@@ -12,7 +12,8 @@ from hf_transfer.data.sources import build_splits
 from hf_transfer.data.tensor_images import crop_grid
 from hf_transfer.errors import ConfigError
 from hf_transfer.models import load_backbone
-from hf_transfer.train import make_optimizer, train
+from hf_transfer.runs.optim import make_optimizer
+from hf_transfer.runs.pipeline import run_config
 
 
 def test_length_grouped_sampler_is_a_seeded_permutation_with_similar_lengths_per_batch():
@@ -111,7 +112,7 @@ def test_tensor_pipeline_on_a_gpu_matches_the_cpu_and_never_makes_the_host_wait(
 def test_gpu_flags_run_anywhere(tiny_timm, cifar_like, tmp_path):
     cfg = tiny_config(tmp_path, tiny_timm, cifar_like, train={"channels_last": True, "fused_optimizer": False,
                                                                "epochs": 1})
-    m = train(cfg)
+    m = run_config(cfg)
     assert m["status"] == "finished" and m["batch_size"] == 8
     assert ("peak_gpu_memory_mb" in m["timings"]) == torch.cuda.is_available()  # the run is on a GPU where there is one
     assert m["timings"]["peak_host_memory_mb"] > 100  # torch alone is bigger
@@ -122,7 +123,7 @@ def test_gpu_flags_run_anywhere(tiny_timm, cifar_like, tmp_path):
 def test_deterministic_sets_the_process_wide_switches_and_unsets_them(tiny_timm, cifar_like, tmp_path):
     """train.deterministic turns torch's deterministic algorithms on for its run, and a later run without it
     turns them off again (the switch is process-wide; a recipe of several runs must not inherit it)."""
-    from hf_transfer.train import _accelerator
+    from hf_transfer.runs.loop_run import _accelerator
 
     try:
         _accelerator(tiny_config(tmp_path / "a", tiny_timm, cifar_like, train={"deterministic": True}))

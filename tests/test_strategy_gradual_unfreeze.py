@@ -3,8 +3,8 @@ import torch
 from helpers import KINDS, changed, config, pretrained, run, same, state, strategy_cfg, trained
 from safetensors.torch import load_file
 
+from hf_transfer.runs.pipeline import run_config
 from hf_transfer.strategies import get_strategy
-from hf_transfer.train import train
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -34,9 +34,9 @@ def test_groups_never_unfrozen_stay_identical(tmp_path, kind, assets):
 
 def test_resume_restores_which_groups_train(tmp_path, assets):
     strategy = {"name": "gradual_unfreeze"}
-    whole = train(config(tmp_path, "timm", assets, strategy, "whole", train={"epochs": 3}))
+    whole = run_config(config(tmp_path, "timm", assets, strategy, "whole", train={"epochs": 3}))
     stop = whole["history"][1]["step"] + 1  # inside the third epoch
-    first = train(config(tmp_path, "timm", assets, strategy, "cut", train={"epochs": 3, "stop_after_steps": stop}))
+    first = run_config(config(tmp_path, "timm", assets, strategy, "cut", train={"epochs": 3, "stop_after_steps": stop}))
     assert first["status"] == "stopped"
     saved = (tmp_path / "cut" / "checkpoints").glob("step_*/trainer_state.json")
     import json
@@ -44,7 +44,7 @@ def test_resume_restores_which_groups_train(tmp_path, assets):
     trainable = json.loads(max(saved).read_text())["strategy"]["trainable"]
     groups = pretrained("timm", assets).layer_groups()
     assert set(trainable) == set(groups[-1]) | set(groups[-2]) | set(groups[-3])
-    train(config(tmp_path, "timm", assets, strategy, "cut", train={"epochs": 3}), resume=True)
+    run_config(config(tmp_path, "timm", assets, strategy, "cut", train={"epochs": 3}), resume=True)
     a = load_file(str(tmp_path / "whole" / "model" / "model.safetensors"))
     b = load_file(str(tmp_path / "cut" / "model" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -7,9 +7,9 @@ from safetensors.torch import load_file
 
 from hf_transfer.config import Config, TrainConfig, apply_overrides
 from hf_transfer.errors import ConfigError
+from hf_transfer.runs.pipeline import run_config
 from hf_transfer.strategies import Stack, get_strategy
 from hf_transfer.strategies.base import Step
-from hf_transfer.train import train
 
 STACK = {"name": "gradual_unfreeze+discriminative_lr+l2sp", "discriminative_lr": {"decay": 0.5}}
 
@@ -30,11 +30,11 @@ def test_stack_combines_hooks(assets):
 
 
 def test_stacked_run_resumes_exactly(tmp_path, assets):
-    whole = train(config(tmp_path, "timm", assets, STACK, "whole", train={"epochs": 3, "weight_decay": 0.0}))
+    whole = run_config(config(tmp_path, "timm", assets, STACK, "whole", train={"epochs": 3, "weight_decay": 0.0}))
     stop = whole["history"][0]["step"] + 2
     cut = config(tmp_path, "timm", assets, STACK, "cut", train={"epochs": 3, "weight_decay": 0.0, "stop_after_steps": stop})
-    assert train(cut)["status"] == "stopped"
-    train(config(tmp_path, "timm", assets, STACK, "cut", train={"epochs": 3, "weight_decay": 0.0}), resume=True)
+    assert run_config(cut)["status"] == "stopped"
+    run_config(config(tmp_path, "timm", assets, STACK, "cut", train={"epochs": 3, "weight_decay": 0.0}), resume=True)
     a = load_file(str(tmp_path / "whole" / "model" / "model.safetensors"))
     b = load_file(str(tmp_path / "cut" / "model" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)

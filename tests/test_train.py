@@ -6,16 +6,16 @@ import yaml
 from helpers import tiny_config
 from safetensors.torch import load_file
 
-from hf_transfer import rundir
 from hf_transfer.errors import UserError
-from hf_transfer.train import train
+from hf_transfer.runs import run_folder
+from hf_transfer.runs.pipeline import run_config
 
 
 @pytest.fixture(scope="module")
 def image_run(tmp_path_factory, tiny_timm, cifar_like):
     out = tmp_path_factory.mktemp("runs") / "image"
     cfg = tiny_config(out, tiny_timm, cifar_like, data={"extra_eval": {"shifted": {"dataset": str(cifar_like), "split": "test"}}})
-    return out, cfg, train(cfg)
+    return out, cfg, run_config(cfg)
 
 
 def test_run_directory_holds_everything(image_run):
@@ -23,7 +23,7 @@ def test_run_directory_holds_everything(image_run):
     for name in ("config.yaml", "metrics.json", "report.md", "train.log", "curves.png", "model/config.json",
                  "model/model.safetensors", "model/README.md"):
         assert (out / name).is_file(), name
-    assert rundir.latest_checkpoint(out) is not None
+    assert run_folder.latest_checkpoint(out) is not None
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["status"] == "finished" and set(saved["final"]) == {"validation", "test", "shifted"}
     assert saved["final"]["test"]["num_samples"] == 18 and len(saved["history"]) == 2
@@ -51,7 +51,7 @@ def test_non_empty_output_dir_is_refused_and_left_alone(image_run):
     out, cfg, _ = image_run
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     with pytest.raises(UserError, match="already holds files; pass --overwrite"):
-        train(cfg)
+        run_config(cfg)
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
 
 
@@ -65,13 +65,13 @@ def test_resume_continues_exactly(tmp_path, task, tiny_timm, tiny_bert, cifar_li
     extra = {"data": {"eval_splits": ["validation"]}} if task == "text" else {}
     # dropout and augmentation on, so the random state must be restored too
     common = dict(model={"drop_rate": 0.2}, train={"epochs": 3, "load_best_at_end": False, "grad_accum_steps": 2}, **extra)
-    whole = train(tiny_config(tmp_path / "whole", model, data, **common))
+    whole = run_config(tiny_config(tmp_path / "whole", model, data, **common))
     steps = whole["history"][-1]["step"]
     stop = steps // 3 + 1  # inside the second epoch
     cut = tiny_config(tmp_path / "cut", model, data, **{**common, "train": {**common["train"], "stop_after_steps": stop}})
-    first = train(cut)
+    first = run_config(cut)
     assert first["status"] == "stopped" and not (tmp_path / "cut" / "model").exists()
-    resumed = train(tiny_config(tmp_path / "cut", model, data, **common), resume=True)
+    resumed = run_config(tiny_config(tmp_path / "cut", model, data, **common), resume=True)
     a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "cut")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert resumed["final"]["validation"] == whole["final"]["validation"]
@@ -79,24 +79,24 @@ def test_resume_continues_exactly(tmp_path, task, tiny_timm, tiny_bert, cifar_li
 
 def test_resume_refuses_a_changed_config_and_an_empty_dir(tmp_path, tiny_timm, cifar_like):
     cfg = tiny_config(tmp_path / "r", tiny_timm, cifar_like, train={"epochs": 2, "stop_after_steps": 1})
-    train(cfg)
+    run_config(cfg)
     with pytest.raises(UserError, match="--resume: the config differs .* in train.lr"):
-        train(tiny_config(tmp_path / "r", tiny_timm, cifar_like, train={"epochs": 2, "lr": 0.5}), resume=True)
+        run_config(tiny_config(tmp_path / "r", tiny_timm, cifar_like, train={"epochs": 2, "lr": 0.5}), resume=True)
     with pytest.raises(UserError, match="has no checkpoint to resume from"):
-        train(tiny_config(tmp_path / "empty", tiny_timm, cifar_like), resume=True)
+        run_config(tiny_config(tmp_path / "empty", tiny_timm, cifar_like), resume=True)
 
 
 def test_overwrite_replaces_the_run(tmp_path, tiny_timm, cifar_like):
     cfg = tiny_config(tmp_path / "o", tiny_timm, cifar_like, train={"epochs": 1})
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / "old.txt").write_text("old")
-    train(cfg, overwrite=True)
+    run_config(cfg, overwrite=True)
     assert not (tmp_path / "o" / "old.txt").exists() and (tmp_path / "o" / "metrics.json").is_file()
 
 
 def test_sgd_step_schedule_and_lr_values(tmp_path, tiny_timm, cifar_like):
     from hf_transfer.config import TrainConfig
-    from hf_transfer.train import make_scheduler
+    from hf_transfer.runs.optim import make_scheduler
 
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     sched = make_scheduler(opt, TrainConfig(epochs=3, scheduler="step", step_epochs=[1, 2], step_gamma=0.1, lr=0.1), 4)

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from helpers import tiny_config
 
 from hf_transfer.metrics import classification_metrics, collapse, collapse_advice, collapse_warnings
-from hf_transfer.runtime import class_weight_tensor
-from hf_transfer.train import train
+from hf_transfer.runs.class_weights import class_weight_tensor
+from hf_transfer.runs.pipeline import run_config
 
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 
@@ -18,7 +18,7 @@ NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 def _run(tmp_path, assets, kind="timm", **train_section):
     model, data = assets[kind]
     cfg = tiny_config(tmp_path / "run", model, data, train={"epochs": 1, **train_section})
-    return train(cfg)  # cifar_like: 48 training images less a 5-image validation -> 43, batch 8: 5 steps an epoch
+    return run_config(cfg)  # cifar_like: 48 training images less a 5-image validation -> 43, batch 8: 5 steps an epoch
 
 
 def test_max_steps_ends_inside_an_epoch_and_min_steps_adds_epochs(tmp_path, assets):
@@ -54,7 +54,7 @@ def test_class_weights_change_the_loss_as_computed_by_hand(tmp_path, tiny_bert, 
         cfg = tiny_config(tmp_path / name, tiny_bert, text_like,
                           model={"new_head_init": "default", "kwargs": NO_DROPOUT},
                           train={"epochs": 1, "max_steps": 1, "batch_size": 64, "lr": 1e-12, "class_weights": setting})
-        losses[name] = train(cfg)["history"][0]["train_loss"]
+        losses[name] = run_config(cfg)["history"][0]["train_loss"]
     set_seed(cfg.train.seed)
     splits = build_splits(cfg.data, "auto", cfg.train.seed)
     set_seed(cfg.train.seed)

@@ -28,10 +28,10 @@ its class with the hooks, and `@register("name", config=Options)` (registry.py).
 strategies are class attributes (`not_with`, `single_process`, `builds_head`), read by the config
 checks and the loop.
 
-`fitted` strategies run no loop and do not stack: `fitted = "classic"`, the baselines users try first
-(`tfidf_logreg`, `frozen_logreg`), fitted by fitted_run.py, and `fitted = "posthoc"`, the post-hoc
-adaptations (`adabn`, `bbse`, `mlls`), which posthoc_run.py applies to a trained source model with
-unlabelled target data.
+Strategies of another run kind run no loop and do not stack: `run_kind = "fitted"`, the baselines users
+try first (`tfidf_logreg`, `frozen_logreg`), fitted by runs/fitted_run.py, and `run_kind = "posthoc"`, the
+post-hoc adaptations (`adabn`, `bbse`, `mlls`), which runs/posthoc_run.py applies to a trained source model
+with unlabelled target data.
 """
 
 from __future__ import annotations

@@ -8,25 +8,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ..runs.optim import default_param_groups  # noqa: F401 (strategies build on it)
 from .registry import register
-
-
-def default_param_groups(model: nn.Module, lr: float, weight_decay: float, names: list[str] | None = None,
-                         prefix: str = "") -> list[dict]:
-    """Parameters in two groups, with weight decay and without (biases, norm weights).
-
-    Frozen parameters are included: an optimizer skips parameters without gradients, and a strategy
-    that unfreezes them later (gradual unfreezing) finds them already in place.
-    """
-    params = dict(model.named_parameters())
-    groups = {"decay": ([], []), "no_decay": ([], [])}
-    for name in names if names is not None else params:
-        key = "no_decay" if params[name].ndim <= 1 else "decay"
-        groups[key][0].append(name)
-        groups[key][1].append(params[name])
-    return [{"name": prefix + key, "params": ps, "param_names": ns, "lr": lr,
-             "weight_decay": weight_decay if key == "decay" else 0.0}
-            for key, (ns, ps) in groups.items() if ps]
 
 
 class Outputs(NamedTuple):
@@ -61,7 +44,8 @@ class Strategy:
     name: str  # and `config` (its options dataclass, or None): set by @register(name, config=...)
     train_on = "source"  # or, with data.target: "target_labelled" (a few), "target" (all labelled target)
     uses_target = False  # True: every step also sees an unlabelled target batch (domain adaptation)
-    fitted = ""  # no training loop: "classic" (fitted_run.py fits a baseline) or "posthoc" (posthoc_run.py adjusts a model)
+    run_kind = "loop"  # how a run produces the model (runs/pipeline.py KINDS): "loop" trains it; "fitted" fits a
+    #                    baseline in closed form (runs/fitted_run.py); "posthoc" adjusts a trained model (posthoc_run.py)
     # the rules between strategies, checked by the config and the loop without naming any strategy:
     not_with: tuple[str, ...] = ()  # strategies this one does not stack with, and why (`not_with_why`)
     not_with_why = ""

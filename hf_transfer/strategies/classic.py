@@ -10,7 +10,7 @@
 
 Both choose the regression's inverse regularisation C on the validation split by
 `train.metric_for_best`, honour `train.class_weights`, and write the same run directory
-(metrics.json, report, card) as a fine-tuned run (`hf_transfer.fitted_run` runs them), so the report
+(metrics.json, report, card) as a fine-tuned run (`hf_transfer.runs.fitted_run` runs them), so the report
 can show what fine-tuning gains over them.
 """
 
@@ -23,7 +23,7 @@ from .registry import register
 class Fitted(Strategy):
     """A baseline fitted in closed form on features; the loop's hooks are never called."""
 
-    fitted = "classic"  # hf_transfer/fitted_run.py runs it
+    run_kind = "fitted"  # runs/fitted_run.py runs it
     needs_backbone = True
     tasks = ("image", "text")
 

@@ -63,7 +63,7 @@ class MllsConfig:
 class PostHoc(Strategy):
     """Adjusts a trained source model with the unlabelled target; the loop's hooks are never called."""
 
-    fitted = "posthoc"  # hf_transfer/posthoc_run.py runs it
+    run_kind = "posthoc"  # runs/posthoc_run.py runs it
     uses_target = True
     needs_validation = False  # True: reads the held-out source validation set
 

@@ -2,8 +2,9 @@
 
     1. run directory (refuse to clobber)   2. data splits        3. backbone + new head
     4. strategy.setup                      5. loaders            6. optimizer, prepare, schedule
-    7. resume state                        8. epochs: train steps (accumulate, clip, step),
-                                              evaluate every eval set, keep the best, checkpoint
+    7. resume state                        8. epochs (train_one_epoch): train steps
+                                              (accumulate, clip, step), evaluate every
+                                              eval set, keep the best, checkpoint
     9. best weights -> model/ + card, metrics.json, report.md
 
 Devices, processes and precision come from accelerate (`accelerate launch`); every evaluation
@@ -30,35 +31,34 @@ from accelerate.utils import find_executable_batch_size, send_to_device, set_see
 from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 
-from . import checkpoint, outputs, rundir
-from .config import Config, bottleneck_width, from_dict
-from .data.loaders import build_loaders, join_batches
-from .data.sources import build_splits
-from .errors import ConfigError, UserError
-from .metrics import collapse_advice, collapse_warnings, proxy_a_distance
-from .models import TransferModel, count_parameters, load_backbone
-from .models.heads import add_bottleneck
-from .runtime import (
-    class_weight_tensor,
+from ..config import Config, bottleneck_width, from_dict
+from ..data.loaders import build_loaders, join_batches
+from ..data.sources import build_splits
+from ..errors import ConfigError, UserError
+from ..metrics import collapse_advice, collapse_warnings, proxy_a_distance
+from ..models import TransferModel, count_parameters, load_backbone
+from ..models.heads import add_bottleneck
+from ..strategies import get_strategy
+from .optim import build_optimizer, make_scheduler, step_budget
+from ..strategies.base import Outputs, Step
+from . import checkpoint, pipeline, run_folder
+from .class_weights import class_weight_tensor
+from .environment import (
     close_log_file,
     environment,
     evaluate_sets,
     fresh_accelerator,
     peak_host_memory_mb,
-    resolve_class_weights,
     save_features,
     set_numerics,
     setup_logging,
     write_metrics,
 )
 from .signals import StopRequest
-from .strategies import default_param_groups, get_strategy
-from .strategies.base import Outputs, Step
 
 log = logging.getLogger("hf_transfer")
 
 BEST_METRICS = ("accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro", "loss")
-_RESUME_MAY_CHANGE = ("train.stop_after_steps", "hub.")
 
 
 @dataclass
@@ -81,103 +81,6 @@ class TrainState:
     samples_seen: int = 0
 
 
-def step_budget(cfg, steps_per_epoch: int) -> tuple[int, int]:
-    """(optimizer steps, epochs) of a run: train.max_steps or train.epochs, raised to train.min_steps."""
-    total = cfg.max_steps or steps_per_epoch * cfg.epochs
-    total = max(total, cfg.min_steps or 0)
-    return total, math.ceil(total / steps_per_epoch)
-
-
-def make_scheduler(optimizer, cfg, steps_per_epoch: int):
-    """Linear warmup, then cosine / linear decay to 0 over the step budget, step decay at epochs, constant, or
-    annealing (1 + 10 p)^-0.75."""
-    total, _ = step_budget(cfg, steps_per_epoch)
-    warmup = int(cfg.warmup_ratio * total)
-    milestones = [e * steps_per_epoch for e in cfg.step_epochs]
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / (warmup + 1)
-        progress = (step - warmup) / max(1, total - warmup)
-        if cfg.scheduler == "cosine":
-            return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-        if cfg.scheduler == "linear":
-            return max(0.0, 1.0 - progress)
-        if cfg.scheduler == "step":
-            return cfg.step_gamma ** sum(step >= m for m in milestones)
-        if cfg.scheduler == "annealing":
-            return (1.0 + 10.0 * min(progress, 1.0)) ** -0.75
-        return 1.0
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-LR_PARTS = ("backbone", "bottleneck", "head", "discriminator")
-
-
-def model_parts(model) -> dict[str, str]:
-    """{parameter name: part}: the pretrained backbone, the bottleneck, the classifier head, or a module a
-    strategy added beside the network (the domain discriminator)."""
-    head = model.head_parameter_names()
-    classifier = {id(p) for p in model.features_module.parameters()}  # the whole head, without a bottleneck
-    net = {id(p) for p in model.net.parameters()}
-    parts = {}
-    for n, p in model.named_parameters():
-        if n in head:
-            parts[n] = "head" if id(p) in classifier else "bottleneck"
-        else:
-            parts[n] = "backbone" if id(p) in net else "discriminator"
-    return parts
-
-
-def apply_lr_multipliers(groups: list[dict], model, multipliers: dict) -> list[dict]:
-    """Split each parameter group by model part (`model_parts`), each at the group's lr times the part's
-    multiplier (train.lr_multipliers, e.g. {backbone: 0.1}; a part not named keeps 1); groups stay as they
-    are without multipliers."""
-    if not multipliers:
-        return groups
-    parts = model_parts(model)
-    params = dict(model.named_parameters())
-    split = []
-    for g in groups:
-        for part in LR_PARTS:  # every group names its parameters (default_param_groups)
-            mine = [n for n in g["param_names"] if parts[n] == part]
-            if mine:
-                split.append({**g, "name": f"{g.get('name', 'group')}/{part}", "param_names": mine,
-                              "params": [params[n] for n in mine], "lr": g["lr"] * multipliers.get(part, 1.0)})
-    return split
-
-
-def make_optimizer(groups: list[dict], cfg, device: torch.device | None = None):
-    """AdamW or SGD; fused kernels (one launch for all parameters) on a GPU unless train.fused_optimizer is false."""
-    fused = cfg.fused_optimizer if cfg.fused_optimizer is not None else (device is not None and device.type == "cuda")
-    extra = {"fused": True} if fused else {}
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0, **extra)
-    return torch.optim.AdamW(groups, lr=cfg.lr, **extra)
-
-
-def config_changes(cfg: Config, out: Path) -> list[str]:
-    """The fields (dotted) in which `cfg` differs from the run's saved config.yaml, besides those a
-    resume may change."""
-    saved = from_dict(yaml.safe_load((out / rundir.CONFIG).read_text())).to_dict()
-    now = cfg.to_dict()
-
-    def flat(d, prefix=""):
-        for k, v in d.items():
-            yield from flat(v, f"{prefix}{k}.") if isinstance(v, dict) and k != "extra_eval" else [(prefix + k, v)]
-
-    a, b = dict(flat(saved)), dict(flat(now))
-    return [k for k in a if a[k] != b.get(k) and not k.startswith(_RESUME_MAY_CHANGE) and k != "output_dir"]
-
-
-def _check_resume_config(cfg: Config, out: Path) -> None:
-    changed = config_changes(cfg, out)
-    if changed:
-        raise UserError(f"--resume: the config differs from the run's {rundir.CONFIG} in {', '.join(changed)}; "
-                        "resume with the same config (only train.stop_after_steps may change)")
-
-
 @contextlib.contextmanager
 def _contiguous(model):
     """Weights in the standard layout while they are saved (safetensors refuses channels_last strides);
@@ -197,8 +100,8 @@ def _save_checkpoint(loop: Loop, state: TrainState) -> None:
     accelerator, out, strategy = loop.accelerator, loop.out, loop.strategy
     state.strategy = strategy.state_dict()
     state.terms = {k: float(v) for k, v in state.terms.items()}  # JSON (a host sync, at checkpoints only)
-    ckpt = rundir.checkpoint_dir(out, state.global_step)
-    tmp = rundir.writing(ckpt)  # written whole, then renamed into place: a kill leaves no half checkpoint
+    ckpt = run_folder.checkpoint_dir(out, state.global_step)
+    tmp = run_folder.writing(ckpt)  # written whole, then renamed into place: a kill leaves no half checkpoint
     try:
         if accelerator.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -209,10 +112,10 @@ def _save_checkpoint(loop: Loop, state: TrainState) -> None:
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             (tmp / checkpoint.STATE).write_text(json.dumps(state.__dict__, indent=1))
-            rundir.put_in_place(tmp, ckpt)
-            rundir.prune(out, loop.t.keep_checkpoints)
+            run_folder.put_in_place(tmp, ckpt)
+            run_folder.prune(out, loop.t.keep_checkpoints)
     except OSError as e:
-        if e.errno not in rundir.NO_SPACE:
+        if e.errno not in run_folder.NO_SPACE:
             raise
         _no_space_for_checkpoint(out, ckpt, tmp)
     accelerator.wait_for_everyone()
@@ -222,11 +125,11 @@ def _no_space_for_checkpoint(out: Path, ckpt: Path, tmp: Path) -> None:
     """The disk filled up while a checkpoint was written: the half-written folder goes, the last complete
     checkpoint stays, metrics.json says failed, and one line says so."""
     shutil.rmtree(tmp, ignore_errors=True)
-    kept = rundir.latest_checkpoint(out)
+    kept = run_folder.latest_checkpoint(out)
     message = (f"no space left on device while writing {ckpt.relative_to(out)}; " +
                (f"the last complete checkpoint, {kept.name}, is kept (free space, then --resume)" if kept
                 else "no checkpoint was complete yet"))
-    if rundir.is_main_process():
+    if run_folder.is_main_process():
         with contextlib.suppress(OSError):
             write_metrics(out, {"status": "failed", "message": message,
                                 "last_checkpoint": kept.name if kept else None})
@@ -258,10 +161,10 @@ class DivergenceWatch:
         if step < 0:
             return
         bad, last = float(self.bad_loss), float(self.last_good)
-        kept = rundir.latest_checkpoint(out)
+        kept = run_folder.latest_checkpoint(out)
         message = (f"loss became {'NaN' if math.isnan(bad) else f'{bad:.3g}'} at step {step}: the run diverged; "
                    f"{self.advice}" + (f" (the last good checkpoint, {kept.name}, is kept)" if kept else ""))
-        if rundir.is_main_process():
+        if run_folder.is_main_process():
             write_metrics(out, {"status": "diverged", "step": step, "loss": bad, "message": message,
                                 "last_finite_loss": last if math.isfinite(last) else None})
         raise UserError(message)
@@ -275,63 +178,16 @@ def _patience_ran_out(state: TrainState, t) -> bool:
     return since_best >= t.early_stopping_patience
 
 
-def train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
-    """Run one config end to end; returns the metrics written to metrics.json.
-
-    With train.auto_batch_size, a run that runs out of GPU memory starts again with half the batch
-    (accelerate's find_executable_batch_size); the folder it made is its own, so it is replaced.
-    A fitted strategy (tfidf_logreg, frozen_logreg; adabn, bbse, mlls) runs in fitted_run.py or posthoc_run.py instead."""
-    strategy = get_strategy(cfg.strategy)
-    out = Path(cfg.output_dir)
-    there_before = {p.name for p in out.iterdir()} if out.is_dir() else None  # what a failed start must not touch
-    try:
-        try:
-            if strategy.fitted:  # a baseline fitted in closed form, or a post-hoc adjustment: no training loop
-                from . import fitted_run, posthoc_run
-
-                return {"classic": fitted_run.run, "posthoc": posthoc_run.run}[strategy.fitted](cfg, strategy, overwrite=overwrite)
-            if not cfg.train.auto_batch_size:
-                return _train(cfg, overwrite, resume)
-            return _train_finding_batch_size(cfg, overwrite, resume)
-        except OSError as e:  # a full disk, a read-only folder: one line, and metrics.json says the run failed
-            if e.errno not in rundir.CANNOT_WRITE:
-                raise
-            raise _cannot_write(out, e) from None
-    except BaseException:
-        if rundir.is_main_process() and not resume:
-            _undo_failed_start(out, there_before)
-        raise
-    finally:
-        rundir.release_lock(out)
+def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
+    """Train `cfg` through the loop and finish the run (pipeline.finish); returns metrics.json. With
+    train.auto_batch_size, a run that runs out of GPU memory starts again with half the batch (accelerate's
+    find_executable_batch_size); the folder it made is its own, so it is replaced."""
+    if not cfg.train.auto_batch_size:
+        return _train(cfg, start)
+    return _train_finding_batch_size(cfg, start)
 
 
-def _cannot_write(out: Path, e: OSError) -> UserError:
-    """The one-line error for a write the file system refused; a run under way is marked failed."""
-    message = rundir.cannot_write(e, out)
-    if (out / rundir.METRICS).is_file() and rundir.is_main_process():
-        with contextlib.suppress(OSError, ValueError):
-            if json.loads((out / rundir.METRICS).read_text()).get("status") == "running":
-                write_metrics(out, {"status": "failed", "message": message})
-    return UserError(message)
-
-
-def _undo_failed_start(out: Path, there_before: set[str] | None) -> None:
-    """A run that failed before its first step leaves nothing: the run --overwrite replaced comes back, a
-    folder it made is removed, what it wrote into a folder that was there goes (and nothing else), so a
-    re-run needs no --overwrite."""
-    if rundir.restore_previous(out):
-        log.warning("the run failed before it started: %s is back as it was", out)
-    elif out.is_dir() and not (out / rundir.METRICS).exists() and rundir.latest_checkpoint(out) is None:
-        close_log_file()  # train.log is closed before it goes
-        if there_before is None:
-            shutil.rmtree(out)
-            return
-        for item in out.iterdir():
-            if item.name not in there_before:
-                shutil.rmtree(item) if item.is_dir() else item.unlink()
-
-
-def _train_finding_batch_size(cfg: Config, overwrite: bool, resume: bool) -> dict:
+def _train_finding_batch_size(cfg: Config, start: pipeline.Start) -> dict:
     import copy
 
     tries = []
@@ -344,9 +200,9 @@ def _train_finding_batch_size(cfg: Config, overwrite: bool, resume: bool) -> dic
             log.warning("out of memory at batch size %d; trying %d", tries[-1], batch_size)
         again = bool(tries)
         tries.append(batch_size)
-        if again and rundir.is_main_process():  # the failed try's own folder (a run it replaced stays aside)
+        if again and run_folder.is_main_process():  # the failed try's own folder (a run it replaced stays aside)
             shutil.rmtree(c.output_dir, ignore_errors=True)
-        return _train(c, overwrite=overwrite, resume=resume and not again)
+        return _train(c, dataclasses.replace(start, resume=start.resume and not again))
 
     return attempt()
 
@@ -358,7 +214,6 @@ class Loop:
 
     cfg: Config
     accelerator: Accelerator
-    out: Path
     strategy: object
     splits: object
     model: TransferModel  # prepared by accelerate (wrapped when distributed)
@@ -372,7 +227,7 @@ class Loop:
     steps_per_epoch: int
     total_steps: int
     epochs: int
-    started: float
+    start: pipeline.Start
     state: TrainState = field(default_factory=TrainState)
     watch: DivergenceWatch | None = None
     # the running values of the epoch under way (saved in mid-epoch checkpoints through `state`)
@@ -386,6 +241,10 @@ class Loop:
     selected_features: dict = field(default_factory=dict)
     stopped: bool = False
     early_stopped: bool = False
+
+    @property
+    def out(self) -> Path:
+        return self.start.out
 
     @property
     def t(self):
@@ -405,7 +264,7 @@ class Loop:
 
     @property
     def best_path(self) -> Path:
-        return self.out / rundir.CHECKPOINTS / rundir.BEST / "model.safetensors"
+        return self.out / run_folder.CHECKPOINTS / run_folder.BEST / "model.safetensors"
 
 
 def _accelerator(cfg: Config) -> Accelerator:
@@ -421,7 +280,7 @@ def _accelerator(cfg: Config) -> Accelerator:
     return accelerator
 
 
-def _load(cfg: Config, accelerator: Accelerator, out: Path, overwrite: bool, resume: bool):
+def _load(cfg: Config, accelerator: Accelerator, start: pipeline.Start):
     """Steps 1-4: data splits, backbone (+ bottleneck), strategy.setup, then the run directory."""
     t = cfg.train
     set_seed(t.seed)
@@ -430,12 +289,7 @@ def _load(cfg: Config, accelerator: Accelerator, out: Path, overwrite: bool, res
         splits = build_splits(cfg.data, cfg.task, t.seed, train_on=strategy.train_on)
         set_seed(t.seed)  # the new head's init must not depend on what loading the data drew
         model: TransferModel = load_backbone(cfg.model, splits.task, splits.label_names)
-    if accelerator.is_main_process:
-        rundir.prepare(out, overwrite=overwrite, resume=resume)
-        if not resume:
-            (out / rundir.CONFIG).write_text(cfg.to_yaml())
-    accelerator.wait_for_everyone()
-    setup_logging(out, accelerator.is_main_process)
+    pipeline.open_folder(start, cfg, accelerator)
     log.info("data: task=%s, %d classes, train=%d (%s), %s%s", splits.task, len(splits.label_names), len(splits.train),
              strategy.train_on, ", ".join(f"{k}={len(v)}" for k, v in splits.eval_sets.items()),
              f", unlabelled target={len(splits.target_train)}" if strategy.uses_target else "")
@@ -445,26 +299,24 @@ def _load(cfg: Config, accelerator: Accelerator, out: Path, overwrite: bool, res
     if bottleneck_width(cfg) and model.head_is_new:
         add_bottleneck(model, bottleneck_width(cfg), zero_classifier=cfg.model.new_head_init == "zeros")
     strategy.setup(model)
-    if cfg.model.new_head_init == "logreg" and model.head_is_new and not resume:
-        from .fitted_run import init_head_from_logreg
+    if cfg.model.new_head_init == "logreg" and model.head_is_new and not start.resume:
+        from .logreg import init_head_from_logreg
 
         init_head_from_logreg(model, splits, cfg)
     return strategy, splits, model
 
 
-def _build(cfg: Config, accelerator: Accelerator, out: Path, started: float, overwrite: bool, resume: bool) -> Loop:
+def _build(cfg: Config, accelerator: Accelerator, start: pipeline.Start) -> Loop:
     """Steps 1-6: the above, then loaders, optimizer, accelerate's prepare and the schedule."""
     t = cfg.train
-    strategy, splits, model = _load(cfg, accelerator, out, overwrite, resume)
+    strategy, splits, model = _load(cfg, accelerator, start)
     shard = (accelerator.process_index, accelerator.num_processes) if strategy.uses_target else None
     loaders = build_loaders(splits, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
                             augment={**cfg.data.augment, **strategy.data_augment()}, target_shard=shard)
     log.info("data pipeline: %s", loaders.pipeline)
-    groups = strategy.param_groups(model, t) or default_param_groups(model, t.lr, t.weight_decay)
-    groups = apply_lr_multipliers(groups, model, t.lr_multipliers)
     class_weight = class_weight_tensor(t.class_weights, splits.train["label"], len(splits.label_names),
                                        accelerator.device)
-    optimizer = make_optimizer(groups, t, accelerator.device)
+    optimizer = build_optimizer(model, strategy, t, accelerator.device)
     cl_model = None
     if t.channels_last if t.channels_last is not None else (model.adapter.channels_last_on_gpu and accelerator.device.type == "cuda"):
         model.to(memory_format=torch.channels_last)  # in place: the optimizer's parameters stay the same objects
@@ -478,15 +330,15 @@ def _build(cfg: Config, accelerator: Accelerator, out: Path, started: float, ove
     total_steps, epochs = step_budget(t, steps_per_epoch)
     if t.log_with:
         accelerator.init_trackers(cfg.name, config={k: str(v) for k, v in cfg.to_dict()["train"].items()})
-    return Loop(cfg, accelerator, out, strategy, splits, model, loaders, train_dl, eval_dls, optimizer, scheduler,
-                class_weight, cl_model, steps_per_epoch, total_steps, epochs, started,
+    return Loop(cfg, accelerator, strategy, splits, model, loaders, train_dl, eval_dls, optimizer, scheduler,
+                class_weight, cl_model, steps_per_epoch, total_steps, epochs, start,
                 watch=DivergenceWatch(t, accelerator.device))
 
 
 def _resume(loop: Loop) -> None:
     """Step 7: the newest complete checkpoint's weights, optimizer, schedule, RNG and loop state."""
-    ckpt = rundir.latest_checkpoint(loop.out)
-    for skipped in rundir.incomplete_checkpoints(loop.out):
+    ckpt = run_folder.latest_checkpoint(loop.out)
+    for skipped in run_folder.incomplete_checkpoints(loop.out):
         log.warning("skipping checkpoint %s: incomplete (no trainer_state.json; it was cut short while written)",
                     skipped.name)
     saved = checkpoint.load(ckpt, loop.accelerator, loop.model, loop.optimizer, loop.scheduler)
@@ -499,17 +351,9 @@ def _resume(loop: Loop) -> None:
     log.info("resumed from %s (step %d)", ckpt, loop.state.global_step)
 
 
-def _train(cfg: Config, overwrite: bool = False, resume: bool = False) -> dict:
-    accelerator = _accelerator(cfg)
-    out = Path(cfg.output_dir)
-    rundir.check(out, overwrite=overwrite, resume=resume)
-    if resume:
-        _check_resume_config(cfg, out)
-    started = time.perf_counter()
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()  # this run's peak, not an earlier run's in the same process
-    loop = _build(cfg, accelerator, out, started, overwrite, resume)
-    if resume:
+def _train(cfg: Config, start: pipeline.Start) -> dict:
+    loop = _build(cfg, _accelerator(cfg), start)
+    if start.resume:
         _resume(loop)
     if loop.loaders.target is not None:
         loop.loaders.target.start(loop.state.target_batches)
@@ -547,11 +391,11 @@ def _run_epochs(loop: Loop) -> None:
     with signalled:
         try:
             for epoch in range(state.global_step // loop.steps_per_epoch, loop.epochs):
-                if _run_epoch(loop, epoch, bar, signalled):
+                if train_one_epoch(loop, epoch, bar, signalled)["end"]:
                     break
         except KeyboardInterrupt:  # a second signal, or several processes: the step under way is not saved
             bar.close()
-            last = rundir.latest_checkpoint(loop.out)
+            last = run_folder.latest_checkpoint(loop.out)
             raise UserError(f"interrupted at step {state.global_step}, inside a step: "
                             + (f"continue from {last.name} with --resume" if last else "no checkpoint yet")) from None
         except UserError:
@@ -560,8 +404,9 @@ def _run_epochs(loop: Loop) -> None:
     bar.close()
 
 
-def _run_epoch(loop: Loop, epoch: int, bar, signalled) -> bool:
-    """One epoch: its steps, then (when due) the evaluation, then a checkpoint. True: the loop ends here."""
+def train_one_epoch(loop: Loop, epoch: int, bar, signalled) -> dict:
+    """One epoch: its steps, then (when due) the evaluation, then a checkpoint. Returns its metrics: the epoch, the
+    mean train loss, the steps done, the evaluation (`evaluate`, when due) and `end`: the loop ends here."""
     t, state, accelerator = loop.t, loop.state, loop.accelerator
     done_in_epoch = state.global_step - epoch * loop.steps_per_epoch
     loop.loaders.sampler.begin(epoch, skip=done_in_epoch * t.grad_accum_steps * t.batch_size * accelerator.num_processes)
@@ -581,16 +426,18 @@ def _run_epoch(loop: Loop, epoch: int, bar, signalled) -> bool:
     if loop.stopped and state.global_step % loop.steps_per_epoch:  # mid-epoch: no eval, resume goes on from here
         loop.train_seconds -= time.perf_counter() - loop.tick  # counted by _checkpoint for the unfinished epoch
         _checkpoint(loop, mid_epoch=True)
-        return True
+        return {"epoch": epoch + 1, "train_loss": float(loop.running) / max(loop.count, 1),
+                "step": state.global_step, "end": True}
     state.epoch = epoch + 1
     loop.watch.check(loop.out)
+    metrics = {"epoch": state.epoch, "train_loss": float(loop.running) / max(loop.count, 1), "step": state.global_step}
     if state.epoch % t.eval_every_epochs == 0 or state.epoch == loop.epochs:
-        _evaluate_epoch(loop)
+        metrics["eval"] = evaluate(loop)["eval"]
     _checkpoint(loop, mid_epoch=False)
     if loop.early_stopped:
         log.info("early stopping at epoch %d: validation %s has not improved since epoch %d",
                  state.epoch, t.metric_for_best, state.best["epoch"])
-    return loop.stopped or loop.early_stopped
+    return {**metrics, "end": loop.stopped or loop.early_stopped}
 
 
 def _step(loop: Loop, batch: dict) -> tuple[torch.Tensor, int]:
@@ -654,7 +501,7 @@ def _after_step(loop: Loop, epoch: int, bar, signalled) -> bool:
     loop.scheduler.step()
     state.global_step += 1
     if state.global_step == 1 and loop.main:  # started: what --overwrite replaced is gone now
-        rundir.discard_previous(loop.out)
+        run_folder.discard_previous(loop.out)
         write_metrics(loop.out, {"status": "running", "history": state.history})
     bar.update(1)
     if state.global_step % 10 == 0 or loop.count == len(loop.train_dl):  # a host sync, now and then
@@ -666,7 +513,7 @@ def _after_step(loop: Loop, epoch: int, bar, signalled) -> bool:
     if t.checkpoint_every_steps and state.global_step % t.checkpoint_every_steps == 0:
         _checkpoint(loop, mid_epoch=True)
     if signalled.name:  # at a step boundary: the checkpoint resumes exactly
-        if not rundir.is_complete(rundir.checkpoint_dir(loop.out, state.global_step)):
+        if not run_folder.is_complete(run_folder.checkpoint_dir(loop.out, state.global_step)):
             _checkpoint(loop, mid_epoch=True)
         raise UserError(f"interrupted ({signalled.name}) at step {state.global_step}; checkpoint saved, continue "
                         "with --resume")
@@ -676,9 +523,10 @@ def _after_step(loop: Loop, epoch: int, bar, signalled) -> bool:
     return state.global_step >= loop.total_steps  # a step budget ends inside its last epoch
 
 
-def _evaluate_epoch(loop: Loop) -> None:
-    """Every eval set (and the A-distance between the domains) after an epoch; the history entry, the best
-    weights kept, metrics.json 'running', and whether patience ran out."""
+def evaluate(loop: Loop) -> dict:
+    """Every eval set (and the A-distance between the domains) after an epoch: returns the history entry
+    ({"epoch", "step", "train_loss", "eval": {set: metrics}, ...}); keeps the best weights, writes metrics.json
+    'running', and notes whether patience ran out."""
     t, state, domains = loop.t, loop.state, loop.splits.domains
     tick = time.perf_counter()
     results, feats = evaluate_sets(loop.model, loop.eval_dls, loop.accelerator, loop.splits.label_names,
@@ -703,6 +551,7 @@ def _evaluate_epoch(loop: Loop) -> None:
     if loop.main:
         write_metrics(loop.out, {"status": "running", "history": state.history})
     loop.early_stopped = loop.has_validation and _patience_ran_out(state, t)
+    return entry
 
 
 def _keep_if_best(loop: Loop, value: float, feats: dict) -> None:
@@ -750,20 +599,13 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
     cfg, t, state, splits, unwrapped = loop.cfg, loop.t, loop.state, loop.splits, loop.unwrapped
     trainable, total = count_parameters(unwrapped)
     metrics = {
-        "status": "finished", "name": cfg.name, "task": splits.task, "model": cfg.model.name,
-        "library": unwrapped.library, "strategy": cfg.strategy.name, "label_names": splits.label_names,
-        "eval_datasets": {"validation": "carved from train" if splits.validation is not None else None,
-                          **splits.dataset_ids},
-        "train_on": loop.strategy.train_on, "train_samples": len(splits.train), "batch_size": t.batch_size,
-        "class_weights": resolve_class_weights(t.class_weights, splits.train["label"], len(splits.label_names)),
-        "data_pipeline": loop.loaders.pipeline,
-        "pooling": unwrapped.pooling.to_dict() if unwrapped.pooling is not None else None,
-        "domains": splits.domains, "selected_epoch": chosen["epoch"],
+        **pipeline.base_metrics(cfg, splits, loop.strategy, cfg.model.name, unwrapped.library, unwrapped),
+        "train_samples": len(splits.train), "data_pipeline": loop.loaders.pipeline, "domains": splits.domains, "selected_epoch": chosen["epoch"],
         "steps": {"done": state.global_step, "budget": loop.total_steps, "per_epoch": loop.steps_per_epoch,
                   "early_stopped": loop.early_stopped},
         "selected_by": f"validation/{t.metric_for_best}" if loop.has_validation and t.load_best_at_end else "last epoch",
         "final": chosen["eval"], "history": state.history, "parameters": {"trainable": trainable, "total": total},
-        "timings": {"total_seconds": round(time.perf_counter() - loop.started, 2),
+        "timings": {"total_seconds": 0.0,  # pipeline.finish
                     "train_seconds": round(loop.train_seconds, 2), "eval_seconds": round(loop.eval_seconds, 2),
                     "train_samples_per_second": round(loop.samples_seen / loop.train_seconds, 2)
                     if loop.train_seconds else None,
@@ -772,23 +614,21 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
     }
     advice = collapse_advice(metrics["class_weights"], t.lr, t.min_steps)
     metrics["warnings"] = splits.warnings + collapse_warnings(chosen["eval"], splits.label_names, advice)
-    for warning in metrics["warnings"]:
-        log.warning("%s: %s", cfg.name, warning)
     if torch.cuda.is_available():
         metrics["timings"]["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     return metrics
 
 
 def _write_outputs(loop: Loop, metrics: dict) -> None:
-    """model/ (written whole), the domain features, then what every run writes at its end (outputs.finish:
+    """model/ (written whole), the domain features, then what every run writes at its end (pipeline.finish:
     metrics.json, the card, report.md, the Hub push)."""
     cfg, out, unwrapped = loop.cfg, loop.out, loop.unwrapped
     image_size = cfg.data.image_size if loop.splits.task == "image" else None
     if loop.cl_model is not None:
         unwrapped.to(memory_format=torch.contiguous_format)  # training is over
-    with rundir.written_whole(out / rundir.MODEL) as model_dir:
+    with run_folder.written_whole(out / run_folder.MODEL) as model_dir:
         if not loop.strategy.save(unwrapped, model_dir, image_size):
             unwrapped.save_pretrained(model_dir, image_size=image_size)
     if loop.splits.domains and loop.selected_features:
-        save_features(out / rundir.FEATURES, loop.selected_features, loop.splits.domains, loop.t.seed)
-    outputs.finish(out, cfg, metrics)
+        save_features(out / run_folder.FEATURES, loop.selected_features, loop.splits.domains, loop.t.seed)
+    pipeline.finish(loop.start, cfg, metrics)

@@ -2,7 +2,7 @@
 
 The trained source model (`model.name`, e.g. a source_only run's model/) is loaded with its head,
 adjusted with the unlabelled target train set (strategies/posthoc.py: no gradient step), scored on
-every eval set by the loop's own evaluation (`train.evaluate_sets`) and saved as a plain model, with
+every eval set by the loop's own evaluation (`environment.evaluate_sets`) and saved as a plain model, with
 the same metrics.json, features, report.md and card as a trained run, so `hf-transfer report` puts it
 beside the methods that train.
 """
@@ -17,9 +17,9 @@ import torch
 from accelerate.utils import send_to_device
 from tqdm.auto import tqdm
 
-from . import rundir
-from .config import Config
-from .errors import UserError
+from ..config import Config
+from ..errors import UserError
+from . import pipeline, run_folder
 
 UNLABELLED = "target_unlabelled"
 
@@ -27,7 +27,7 @@ UNLABELLED = "target_unlabelled"
 def trained_prior(splits, cfg: Config) -> np.ndarray:
     """The class prior a model trained on `splits.train` with `cfg.train.class_weights` was fitted to: the
     label frequencies, re-weighted by the loss's class weights (balanced weights: uniform)."""
-    from .runtime import class_weight_tensor
+    from .class_weights import class_weight_tensor
 
     n = len(splits.label_names)
     counts = np.bincount(np.asarray(splits.train["label"]), minlength=n).astype(float)
@@ -36,12 +36,12 @@ def trained_prior(splits, cfg: Config) -> np.ndarray:
     return prior / prior.sum()
 
 
-def _source_model(cfg: Config, strategy, overwrite: bool):
-    """(out, started, splits, model): the trained source model and the data, checked; then the run folder."""
-    from .fitted_run import make_run_dir, start_run
-    from .models import load_backbone
+def _source_model(cfg: Config, strategy, start: pipeline.Start):
+    """(splits, model): the data and the trained source model, checked; then the run folder."""
+    from ..data.sources import build_splits
+    from ..models import load_backbone
 
-    out, started, splits = start_run(cfg, overwrite)
+    splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
     model = load_backbone(cfg.model, splits.task, splits.label_names)
     if model.head_is_new:
         raise UserError(f"model.name: {strategy.name} adjusts a trained source model; {cfg.model.name!r} has no head "
@@ -49,8 +49,8 @@ def _source_model(cfg: Config, strategy, overwrite: bool):
     if splits.validation is None and strategy.needs_validation:
         raise UserError(f"data.validation_split: {strategy.name} reads a held-out source validation set; do not "
                         "set it to null")
-    make_run_dir(out, cfg, overwrite)
-    return out, started, splits, model
+    pipeline.open_folder(start, cfg)
+    return splits, model
 
 
 def _predictor(model, loaders, device, desc: str):
@@ -74,14 +74,14 @@ def _predictor(model, loaders, device, desc: str):
     return predict
 
 
-def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
+def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
     """Adjust `cfg.model.name` by `strategy` and write the run directory; returns metrics.json."""
-    from .data.loaders import build_loaders
-    from .fitted_run import write_outputs
-    from .metrics import proxy_a_distance
-    from .runtime import evaluate_sets, fresh_accelerator, save_features
+    from ..data.loaders import build_loaders
+    from ..metrics import proxy_a_distance
+    from .environment import evaluate_sets, fresh_accelerator, save_features
 
-    out, started, splits, model = _source_model(cfg, strategy, overwrite)
+    splits, model = _source_model(cfg, strategy, start)
+    out = start.out
     accelerator, t = fresh_accelerator(), cfg.train
     sets = dataclasses.replace(splits, evals={**splits.evals, UNLABELLED: splits.target_train})
     loaders = build_loaders(sets, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
@@ -104,23 +104,22 @@ def run(cfg: Config, strategy, overwrite: bool = False) -> dict:
         details["label_shift"]["true_target_priors"] = (counts / counts.sum()).tolist()
     timings = {"adjust": adjust_seconds, "eval": time.perf_counter() - tick}
     metrics = _metrics(cfg, strategy, splits, model, loaders, accelerator, entry, details, timings)
-    with rundir.written_whole(out / rundir.MODEL) as model_dir:
+    with run_folder.written_whole(out / run_folder.MODEL) as model_dir:
         model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
-    save_features(out / rundir.FEATURES, feats, domains, t.seed)
-    return write_outputs(out, cfg, metrics, started)
+    save_features(out / run_folder.FEATURES, feats, domains, t.seed)
+    return pipeline.finish(start, cfg, metrics)
 
 
 def _metrics(cfg: Config, strategy, splits, model, loaders, accelerator, entry: dict, details: dict,
              timings: dict) -> dict:
     """metrics.json of a post-hoc run: one history entry, no training."""
-    from .fitted_run import common_metrics
-    from .metrics import collapse_warnings
-    from .models import count_parameters
-    from .runtime import environment, peak_host_memory_mb
+    from ..metrics import collapse_warnings
+    from ..models import count_parameters
+    from .environment import environment, peak_host_memory_mb
 
     results, adjust_seconds = entry["eval"], timings["adjust"]
     return {
-        **common_metrics(cfg, splits, strategy.name, cfg.model.name, model.library, model),
+        **pipeline.base_metrics(cfg, splits, strategy, cfg.model.name, model.library, model), "selected_epoch": 1,
         "train_samples": 0, "data_pipeline": loaders.pipeline, "domains": splits.domains,
         "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False},
         "selected_by": f"{strategy.name} of {cfg.model.name} (no training)", "final": results, "history": [entry],

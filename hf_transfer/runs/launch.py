@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import config as config_mod
-from .errors import UserError
+from .. import config as config_mod
+from ..errors import UserError
 
 # Short flags for the fields people change most; anything else goes through --set key=value.
 FLAGS = {
@@ -146,18 +146,19 @@ def load_configs(target, overrides: list[str], output_dir: str | None = None, re
 
 def run_configs(configs: list, report_dir: str | None, overwrite: bool = False, resume: bool = False) -> list[dict]:
     """Train each config in order (a finished run is skipped under --resume); compare them if several."""
-    from . import report, rundir
-    from .train import config_changes, train
+    from ..reports import run_report as report
+    from . import run_folder
+    from .pipeline import config_changes, run_config
 
     results = []
     for cfg in configs:
         out = Path(cfg.output_dir)
-        earlier = json.loads((out / rundir.METRICS).read_text()) if resume and (out / rundir.METRICS).is_file() else {}
+        earlier = json.loads((out / run_folder.METRICS).read_text()) if resume and (out / run_folder.METRICS).is_file() else {}
         if earlier.get("status") == "finished":
             changed = config_changes(cfg, out)
             if changed:
                 raise UserError(f"--resume: {str(out)!r} is a finished run and the config differs from its "
-                                f"{rundir.CONFIG} in {', '.join(changed)}; pass --overwrite to train it again with "
+                                f"{run_folder.CONFIG} in {', '.join(changed)}; pass --overwrite to train it again with "
                                 "this config, or choose another --output-dir")
             print(f"[{cfg.name}] finished earlier, kept: {out}", file=sys.stderr)
             results.append(earlier)
@@ -167,17 +168,17 @@ def run_configs(configs: list, report_dir: str | None, overwrite: bool = False, 
         this_resume = resume and not not_started
         print(f"[{cfg.name}] {cfg.model.name} on {cfg.data.dataset} -> {out}", file=sys.stderr)
         tick = time.perf_counter()
-        metrics = train(cfg, overwrite=overwrite, resume=this_resume)
+        metrics = run_config(cfg, overwrite=overwrite, resume=this_resume)
         print(f"[{cfg.name}] {metrics.get('status', 'done')} in {time.perf_counter() - tick:.0f} s", file=sys.stderr)
         results.append(metrics)
         if metrics.get("status") == "stopped":
             print(metrics["message"], file=sys.stderr)
             return results
-    if report_dir and rundir.is_main_process():
+    if report_dir and run_folder.is_main_process():
         path = report.compare([c.output_dir for c in configs], report_dir, update_cards=True)
         print(report.results_table(Path(report_dir) / "report.json"))
         print(f"\nreport: {path}")
-    elif len(configs) == 1 and rundir.is_main_process():
+    elif len(configs) == 1 and run_folder.is_main_process():
         print(run_summary(results[0], configs[0].output_dir))
     return results
 
@@ -216,7 +217,7 @@ def quiet_libraries() -> None:
 
 def guarded(fn, *args) -> int:
     """Run fn; a UserError becomes one line on stderr and exit status 2."""
-    from .rundir import CANNOT_WRITE, cannot_write
+    from .run_folder import CANNOT_WRITE, cannot_write
 
     try:
         return fn(*args) or 0

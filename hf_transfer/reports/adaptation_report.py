@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import rundir
+from ..runs import run_folder
 
 FLOOR, CEILING = "source_only", "oracle"
 _ORDER = ("source_only", "adabn", "source_only_joint", "bbse", "mlls", "target_finetune", "dann", "dann_adabn",
@@ -254,7 +254,7 @@ def markdown_table(table: dict) -> list[str]:
     for r in table["rows"]:
         paired = r.get("paired") or {}
         closed = r["method"] not in (FLOOR, CEILING)
-        lines.append(f"| {rundir.md_text(r['method'])} | {len(r['runs'])} | {_pm(r['source_accuracy'])} | {_pm(r['source_f1_macro'])} | "
+        lines.append(f"| {run_folder.md_text(r['method'])} | {len(r['runs'])} | {_pm(r['source_accuracy'])} | {_pm(r['source_f1_macro'])} | "
                      f"{_pm(r['target_accuracy'])} | {_pm(r['target_f1_macro'])} | {_pm(r['gap'])} | "
                      f"{_signed(r['gain_accuracy']) if r['method'] != FLOOR else ''} "
                      f"{_ci(paired.get('gain_accuracy'))} | "
@@ -383,7 +383,7 @@ def embed_2d(x: np.ndarray, seed: int = 0) -> np.ndarray:
 
 def plot_embeddings(firsts: list, path: Path, per_domain: int = 200) -> bool:
     """t-SNE of source (blue) vs target (orange) test features of each method's first seed."""
-    found = [(method, np.load(d / rundir.FEATURES)) for method, _, d in firsts if (d / rundir.FEATURES).is_file()]
+    found = [(method, np.load(d / run_folder.FEATURES)) for method, _, d in firsts if (d / run_folder.FEATURES).is_file()]
     if not found:
         return False
     plt = _plt()

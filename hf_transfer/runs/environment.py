@@ -1,6 +1,6 @@
 """What every kind of run shares (the training loop, the fitted baselines, the post-hoc adjustments):
-the accelerator, the process-wide numeric switches, evaluation of the eval sets, the class weights,
-the environment and memory records, the run's log file and metrics.json."""
+the accelerator, the process-wide numeric switches, evaluation of the eval sets, the environment and
+memory records, the run's log file and metrics.json."""
 
 from __future__ import annotations
 
@@ -17,39 +17,11 @@ from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import DataLoaderConfiguration, send_to_device
 from tqdm.auto import tqdm
 
-from . import rundir
-from .config import TrainConfig
-from .errors import ConfigError
-from .metrics import classification_metrics
+from ..config import TrainConfig
+from ..metrics import classification_metrics
+from . import run_folder
 
 log = logging.getLogger("hf_transfer")
-
-
-IMBALANCED = 1.5  # class_weights 'auto': balanced when the largest class has more than this times the smallest's samples
-
-
-def resolve_class_weights(setting, labels: list[int], num_classes: int):
-    """train.class_weights with 'auto' decided from the training labels: 'balanced' when the classes present are
-    imbalanced (largest / smallest count over IMBALANCED), else None; any other setting as it is."""
-    if setting != "auto":
-        return setting
-    counts = torch.bincount(torch.as_tensor(list(labels)), minlength=num_classes)
-    present = counts[counts > 0]
-    return "balanced" if len(present) and present.max() > IMBALANCED * present.min() else None
-
-
-def class_weight_tensor(setting, labels: list[int], num_classes: int, device=None) -> torch.Tensor | None:
-    """train.class_weights as a tensor: None, 'auto' (see resolve_class_weights), 'balanced' (n / (k * count), as
-    scikit-learn) or a list."""
-    setting = resolve_class_weights(setting, labels, num_classes)
-    if setting is None:
-        return None
-    if setting == "balanced":
-        counts = torch.bincount(torch.as_tensor(list(labels)), minlength=num_classes).float()
-        return (len(labels) / (num_classes * counts.clamp(min=1))).to(device)
-    if len(setting) != num_classes:
-        raise ConfigError(f"train.class_weights: {len(setting)} weights for {num_classes} classes")
-    return torch.tensor(setting, dtype=torch.float, device=device)
 
 
 @torch.no_grad()
@@ -129,16 +101,16 @@ def setup_logging(out: Path, main: bool) -> None:
     log.setLevel(logging.INFO)
     close_log_file()
     if main:
-        handler = logging.FileHandler(out / rundir.LOG)
+        handler = logging.FileHandler(out / run_folder.LOG)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         handler._hf_transfer = True
         log.addHandler(handler)
 
 
 def write_metrics(out: Path, payload: dict) -> None:
-    tmp = out / (rundir.METRICS + ".tmp")
-    tmp.write_text(rundir.strict_json(payload))
-    tmp.replace(out / rundir.METRICS)
+    tmp = out / (run_folder.METRICS + ".tmp")
+    tmp.write_text(run_folder.strict_json(payload))
+    tmp.replace(out / run_folder.METRICS)
 
 
 def peak_host_memory_mb() -> float | None:

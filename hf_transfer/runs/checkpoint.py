@@ -27,7 +27,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from .errors import UserError
+from ..errors import UserError
 
 MODEL, OPTIMIZER, OPTIMIZER_JSON, SCHEDULER, SCALER = (
     "model.safetensors", "optimizer.safetensors", "optimizer.json", "scheduler.json", "scaler.json")

@@ -19,8 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import rank, rundir
-from .errors import UserError
+from .. import rank
+from ..errors import UserError
+from ..runs import run_folder
 
 NAMES = {"logme": "LogME", "leep": "LEEP", "nce": "NCE", "h_score": "H-score"}
 
@@ -31,7 +32,7 @@ def label(row: dict) -> str:
 
 def finetune_config(row: dict, out: Path, options: dict, index: int = 1):
     """The validation run of a candidate: full fine-tuning with the same budget for every candidate."""
-    from .config import apply_overrides, from_dict
+    from ..config import apply_overrides, from_dict
 
     name = row["model"]
     short = Path(name.removeprefix(rank.RANDOM_PREFIX)).name.replace(":", "_")
@@ -127,7 +128,7 @@ def markdown(result: dict) -> list[str]:
         if validated:
             cells.append(_num(r.get("finetuned_accuracy")))
         lines.append("| " + " | ".join(cells) + " |")
-    lines += [f"- not scored: {rundir.md_text(x['model'])} ({rundir.md_text(x['reason'])})" for x in result.get("skipped") or []]
+    lines += [f"- not scored: {run_folder.md_text(x['model'])} ({run_folder.md_text(x['reason'])})" for x in result.get("skipped") or []]
     lines += ["", f"Scoring took {result['rank_seconds']:.0f} s for {len(rows)} candidates. LEEP and NCE need the "
               "checkpoint's own classifier (n/a without one, and for layer candidates); FLOPs are the whole forward pass. "
               "Higher is better for every score."]
@@ -146,7 +147,7 @@ def markdown(result: dict) -> list[str]:
 def run_rank(models: str, dataset: str, out: str, layers: str | None = None, validate: bool = False,
              **options) -> dict:
     """Score, rank and (with `validate`) fine-tune every candidate; writes OUT/rank.{md,html,json}."""
-    from .report import write_html
+    from .run_report import write_html
 
     out_dir = Path(out)
     if out_dir.is_dir() and (out_dir / "rank.json").exists() and not options.get("overwrite"):
@@ -165,7 +166,7 @@ def run_rank(models: str, dataset: str, out: str, layers: str | None = None, val
     out_dir.mkdir(parents=True, exist_ok=True)
     if validate:
         result["validation"] = validate_rows(rows, out_dir, options)
-    (out_dir / "rank.json").write_text(rundir.strict_json(result))
+    (out_dir / "rank.json").write_text(run_folder.strict_json(result))
     md = out_dir / "rank.md"
     md.write_text("\n".join(markdown(result)))
     write_html(md, out_dir / "rank.html")
@@ -176,7 +177,7 @@ def rank_splits(dataset: str, options: dict):
     """The labelled samples every candidate is scored on, loaded once."""
     from accelerate.utils import set_seed
 
-    from .data.sources import build_splits
+    from ..data.sources import build_splits
 
     set_seed(options["seed"])
     config = rank.data_config(dataset, options["max_samples"], options["image_size"], options["max_length"])
@@ -189,7 +190,7 @@ def usable_candidates(candidates: list, task: str, dataset: str) -> tuple[list, 
     """(candidates to score, [{model, reason}] skipped): before any is loaded, a model of the other modality (a
     timm model on text) is set aside with a warning, so that it neither costs the time of scoring the others
     nor loses their scores; a bad name or path is refused here, at once (one line)."""
-    from .models import modality
+    from ..models import modality
 
     kinds = {name: modality(name) for name in dict.fromkeys(name for name, _ in candidates)}
     wrong = {name: f"a{'n' if kind == 'image' else ''} {kind} model, and {dataset} is {task} data"
@@ -203,7 +204,7 @@ def usable_candidates(candidates: list, task: str, dataset: str) -> tuple[list, 
 
 def validate_rows(rows: list[dict], out_dir: Path, options: dict) -> dict:
     """Fine-tune every head-input candidate with one budget; record its test accuracy in its row."""
-    from .runner import run_configs
+    from ..runs.launch import run_configs
 
     tick = time.perf_counter()
     whole = [r for r in rows if r["layer"] is None]

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from . import rundir
-from .errors import UserError
+from ..errors import UserError
+from ..runs import run_folder
 
 FITTED = ("tfidf_logreg", "frozen_logreg")  # the baselines every user tries first (strategies/classic.py)
 
@@ -61,7 +61,7 @@ def _plot_curves(runs: dict[str, dict], path: Path) -> Path | None:
 
 def per_class_table(final: dict, names: list[str]) -> list[str]:
     """Markdown rows of per-class F1, a column per eval set of `final`; 'absent' where a set has no sample of it."""
-    md = rundir.md_text
+    md = run_folder.md_text
     return ["| class | " + " | ".join(map(md, final)) + " |", "|---|" + "---:|" * len(final),
             *(f"| {md(n)} | " + " | ".join("absent" if n in m.get("absent_classes", ()) else _fmt(m["per_class_f1"][n])
                                           for m in final.values()) + " |" for n in names)]
@@ -70,7 +70,7 @@ def per_class_table(final: dict, names: list[str]) -> list[str]:
 def write_run_report(run_dir: str | Path, cfg, metrics: dict) -> Path:
     """report.md of one finished run: results, per-epoch history, per-class F1, timings."""
     run_dir = Path(run_dir)
-    final, md = metrics["final"], rundir.md_text
+    final, md = metrics["final"], run_folder.md_text
     lines = [f"# {md(metrics['name'])}", "",
              f"{md(metrics['model'])} ({metrics['library']}, strategy `{metrics['strategy']}`) on "
              f"{md(cfg.data.dataset)}. Weights of epoch {metrics['selected_epoch']} ({metrics['selected_by']}).", "",
@@ -98,7 +98,7 @@ def write_run_report(run_dir: str | Path, cfg, metrics: dict) -> Path:
               if t.get(key) is not None]
     if memory:
         lines[-1:-1] = [f"Peak memory: {', '.join(memory)}."]
-    path = run_dir / rundir.REPORT
+    path = run_dir / run_folder.REPORT
     path.write_text("\n".join(lines))
     return path
 
@@ -106,22 +106,22 @@ def write_run_report(run_dir: str | Path, cfg, metrics: dict) -> Path:
 def load_run(run_dir: str | Path) -> tuple[dict, dict]:
     """(metrics, config dict) of a finished run."""
     run_dir = Path(run_dir)
-    metrics_path = run_dir / rundir.METRICS
+    metrics_path = run_dir / run_folder.METRICS
     metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
     if metrics.get("status") == "diverged":
         raise UserError(f"{run_dir}: the run diverged, so it has no model to report: {metrics.get('message', '')}")
     if metrics.get("status") == "finished":
-        return metrics, yaml.safe_load((run_dir / rundir.CONFIG).read_text())
-    checkpoint = rundir.latest_checkpoint(run_dir)
-    if checkpoint is not None and (run_dir / rundir.CONFIG).is_file():  # stopped, interrupted or killed
-        saved = yaml.safe_load((run_dir / rundir.CONFIG).read_text()) or {}
+        return metrics, yaml.safe_load((run_dir / run_folder.CONFIG).read_text())
+    checkpoint = run_folder.latest_checkpoint(run_dir)
+    if checkpoint is not None and (run_dir / run_folder.CONFIG).is_file():  # stopped, interrupted or killed
+        saved = yaml.safe_load((run_dir / run_folder.CONFIG).read_text()) or {}
         more = " --set train.stop_after_steps=null" if saved.get("train", {}).get("stop_after_steps") else ""
         raise UserError(f"{run_dir}: the run stopped before finishing (last checkpoint: {checkpoint.name}); continue "
-                        f"it with `hf-transfer run {run_dir / rundir.CONFIG} --resume{more}`, then report")
+                        f"it with `hf-transfer run {run_dir / run_folder.CONFIG} --resume{more}`, then report")
     if metrics:
         raise UserError(f"{run_dir}: the run has not finished (status {metrics.get('status')!r}) and has no "
                         "checkpoint to resume from")
-    raise UserError(f"{run_dir}: not a run directory (no {rundir.METRICS})")
+    raise UserError(f"{run_dir}: not a run directory (no {run_folder.METRICS})")
 
 
 def comparison(runs: dict[str, tuple[dict, dict]], baseline: str | None = None) -> dict:
@@ -169,14 +169,14 @@ def load_runs(run_dirs: list[str | Path]) -> dict[str, tuple[dict, dict, Path]]:
 
 
 def _update_cards(tables: list[dict], runs: dict) -> None:
-    from . import hub
-    from .config import from_dict
+    from .. import hub
+    from ..config import from_dict
 
     for t in tables:
         for row in t["rows"]:
             for run in row["runs"]:
                 m, c, d = runs[run]
-                (d / hub.ADAPTATION).write_text(rundir.strict_json(t, indent=1))
+                (d / hub.ADAPTATION).write_text(run_folder.strict_json(t, indent=1))
                 hub.write_model_card(d, from_dict(c), m)
 
 
@@ -197,7 +197,7 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
         lines += adaptation_report.write_section(table["adaptation"], runs, out) + ["## All runs", ""]
         if update_cards:
             _update_cards(table["adaptation"], runs)
-    (out / "report.json").write_text(rundir.strict_json(table))
+    (out / "report.json").write_text(run_folder.strict_json(table))
     if table["baseline"]:
         lines += [f"Gain (in brackets) is over `{table['baseline']}` on the same eval set.", ""]
     over = table["classic_baselines"]
@@ -207,7 +207,7 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
     lines += ["| run | model | pretrained | strategy | eval set | samples | accuracy | macro-F1 | "
               + "".join(f"macro-F1 gain over {b} | " for b in over) + "time (s) |",
               "|---|---|---|---|---|---:|---:|---:|" + "---:|" * len(over) + "---:|"]
-    md = rundir.md_text
+    md = run_folder.md_text
     for row in table["rows"]:
         for split, cell in row["eval"].items():
             gain = lambda k: f" ({cell['gain_' + k]:+.4f})" if "gain_" + k in cell else ""  # noqa: E731
@@ -221,7 +221,7 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
         lines += ["", "**Warnings:**", "", *warnings]
     if _plot_curves({n: m for n, (m, *_) in runs.items()}, out / "curves.png"):
         lines += ["", "![training curves](curves.png)"]
-    path = out / rundir.REPORT
+    path = out / run_folder.REPORT
     path.write_text("\n".join(lines) + "\n")
     write_html(path, out / "report.html")
     return path

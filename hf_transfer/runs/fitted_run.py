@@ -1,0 +1,106 @@
+"""Run a fitted baseline (`strategy.name: tfidf_logreg | frozen_logreg`) into a run directory.
+
+The same data splits, metrics code, metrics.json, report.md and model card as a fine-tuned run, so
+`hf-transfer report` puts them side by side. Steps: features of every split (TF-IDF, or the frozen
+backbone's pooled features), logistic regression for each C of a grid, the C that scores best on
+validation (`train.metric_for_best`), metrics of every eval set, then the model: the regression
+folded into the backbone's linear head (frozen_logreg; a plain timm / transformers model), or the
+TF-IDF vocabulary and regression as numbers (tfidf_logreg: model/tfidf.json + tfidf.safetensors, no pickle,
+so a downloaded model loads without running code; `load_tfidf`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from ..config import Config
+from ..errors import UserError
+from ..metrics import collapse_advice, collapse_warnings
+from . import pipeline, run_folder
+from .logreg import C_GRID, backbone_features, fit_logreg, fold_into_head, labels_of, save_tfidf, scores, tfidf_features
+
+
+def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
+    """Fit the baseline `strategy` on `cfg`'s data and write its run directory; returns metrics.json."""
+    from ..data.sources import build_splits
+    from ..models import load_backbone
+
+    splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
+    if splits.task not in strategy.tasks:
+        raise UserError(f"strategy.name: {strategy.name} works on {' or '.join(strategy.tasks)} data, "
+                        f"and {cfg.data.dataset} is {splits.task}")
+    model = load_backbone(cfg.model, splits.task, splits.label_names) if strategy.needs_backbone else None
+    pipeline.open_folder(start, cfg)
+    n = len(splits.label_names)
+    tick = time.perf_counter()
+    vectorizer = None
+    if model is None:
+        features, vectorizer = tfidf_features(splits)
+    else:
+        for p in model.parameters():
+            p.requires_grad_(False)
+        features = backbone_features(model, splits, cfg)
+    labels = labels_of(splits)
+    feature_seconds = time.perf_counter() - tick
+    tick = time.perf_counter()
+    pipe, c, value = fit_logreg(features, labels, cfg, n, scale=model is not None)
+    fit = {"pipe": pipe, "C": c, "value": value, "feature_seconds": feature_seconds,
+           "fit_seconds": time.perf_counter() - tick}
+    metrics = _metrics(cfg, strategy, splits, model, features, labels, fit)
+    with run_folder.written_whole(start.out / run_folder.MODEL) as model_dir:
+        if model is not None:
+            fold_into_head(model, pipe, n)
+            model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
+        else:
+            save_tfidf(model_dir, vectorizer, pipe[-1], splits.label_names)
+    return pipeline.finish(start, cfg, metrics)
+
+
+def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict, fit: dict) -> dict:
+    """metrics.json of a fitted baseline: the chosen C's scores on every eval set."""
+    from ..models import count_parameters
+    from .environment import environment_info, peak_host_memory_mb
+
+    n, pipe, c = len(splits.label_names), fit["pipe"], fit["C"]
+    results = {k: scores(pipe, features[k], labels[k], n, splits.label_names) for k in splits.eval_sets}
+    coefficients = int(pipe[-1].coef_.size + pipe[-1].intercept_.size)
+    selected_by = (f"validation/{cfg.train.metric_for_best} over C in {list(C_GRID)} (C={c:g}, {fit['value']:.4f})"
+                   if "validation" in results else "C=1 (no validation split)")
+    what = ("TF-IDF of word 1-2-grams (sublinear tf)" if model is None else
+            f"frozen {cfg.model.name} features ({features['train'].shape[1]}), standardised")
+    seconds = fit["feature_seconds"] + fit["fit_seconds"]
+    base = pipeline.base_metrics(cfg, splits, strategy, "tfidf" if model is None else cfg.model.name,
+                                 "scikit-learn" if model is None else model.library, model)
+    return {
+        **base, "selected_epoch": 1,
+        "train_samples": len(splits.train), "data_pipeline": "features", "domains": {}, "selected_by": selected_by,
+        "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False},
+        "baseline": {"features": what, "classifier": f"LogisticRegression(C={c:g}, class_weight="
+                                                     f"{base['class_weights']})", "C": c,
+                     "feature_dim": int(features["train"].shape[1])},
+        "final": results,
+        "history": [{"epoch": 1, "step": 0, "train_loss": scores(pipe, features["train"], labels["train"], n)["loss"],
+                     "train_seconds": round(fit["fit_seconds"], 3), "eval": results}],
+        "parameters": {"trainable": coefficients,
+                       "total": coefficients + (count_parameters(model)[1] if model is not None else 0)},
+        "timings": {"total_seconds": 0.0, "train_seconds": round(seconds, 2), "eval_seconds": 0.0,
+                    "feature_seconds": round(fit["feature_seconds"], 2),
+                    "train_samples_per_second": round(len(splits.train) / seconds, 2),
+                    "peak_host_memory_mb": peak_host_memory_mb()},
+        "environment": environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+        "warnings": splits.warnings + collapse_warnings(results, splits.label_names,
+                                                        collapse_advice(base["class_weights"])),
+    }
+
+
+def baseline_configs(cfg: Config, strategies: tuple = ("tfidf_logreg", "frozen_logreg")) -> list[Config]:
+    """The fitted baselines of a fine-tuning config, for a recipe's `--baselines`: the same data, backbone,
+    seed, class weights and selection metric, each in a folder beside the config's own."""
+    from ..config import apply_overrides
+
+    parent, prefix = Path(cfg.output_dir).parent, cfg.name.split("_")[0]  # digits_finetune -> digits_frozen_logreg
+    return [apply_overrides(cfg, [f"strategy.name={s}", f"name={prefix}_{s}", f"output_dir={parent / s}"])
+            for s in strategies]
