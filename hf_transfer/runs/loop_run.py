@@ -25,13 +25,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import yaml
 from accelerate import Accelerator
 from accelerate.utils import find_executable_batch_size, send_to_device, set_seed
 from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 
-from ..config import Config, bottleneck_width, from_dict
+from ..config import Config, bottleneck_width
 from ..data.loaders import build_loaders, join_batches
 from ..data.sources import build_splits
 from ..errors import ConfigError, UserError
@@ -39,21 +38,19 @@ from ..metrics import collapse_advice, collapse_warnings, proxy_a_distance
 from ..models import TransferModel, count_parameters, load_backbone
 from ..models.heads import add_bottleneck
 from ..strategies import get_strategy
-from .optim import build_optimizer, make_scheduler, step_budget
 from ..strategies.base import Outputs, Step
 from . import checkpoint, pipeline, run_folder
 from .class_weights import class_weight_tensor
 from .environment import (
-    close_log_file,
     environment,
     evaluate_sets,
     fresh_accelerator,
     peak_host_memory_mb,
     save_features,
     set_numerics,
-    setup_logging,
     write_metrics,
 )
+from .optim import build_optimizer, make_scheduler, step_budget
 from .signals import StopRequest
 
 log = logging.getLogger("hf_transfer")

@@ -28,7 +28,8 @@ from . import run_folder
 
 log = logging.getLogger("hf_transfer")
 
-KINDS = {"loop": "loop_run", "fitted": "fitted_run", "posthoc": "posthoc_run"}  # run kind -> module in runs/
+KINDS = {"loop": "hf_transfer.runs.loop_run", "fitted": "hf_transfer.runs.fitted_run",  # run kind -> module
+         "posthoc": "hf_transfer.runs.posthoc_run"}
 _RESUME_MAY_CHANGE = ("train.stop_after_steps", "hub.")
 
 
@@ -47,7 +48,10 @@ def run_config(cfg, overwrite: bool = False, resume: bool = False) -> dict:
     from ..strategies import get_strategy
 
     strategy = get_strategy(cfg.strategy)
-    kind = importlib.import_module(f"{__package__}.{KINDS[strategy.run_kind]}")
+    if strategy.run_kind not in KINDS:
+        raise UserError(f"strategy.name: {strategy.name} runs as {strategy.run_kind!r}, which is not a run kind "
+                        f"(one of: {', '.join(KINDS)})")
+    kind = importlib.import_module(KINDS[strategy.run_kind])
     out = Path(cfg.output_dir)
     there_before = {p.name for p in out.iterdir()} if out.is_dir() else None  # what a failed start must not touch
     try:

@@ -1,0 +1,199 @@
+"""A logistic regression on fixed features: frozen backbone features (standardised) or TF-IDF word n-grams,
+C chosen on the validation split. The fitted baselines are these (fitted_run.py); the loop starts a new head
+from one (model.new_head_init: logreg, LP-FT); predict and evaluate load the saved TF-IDF form."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import Config
+from ..errors import UserError
+from ..metrics import scores_from_log_probabilities
+from .class_weights import sklearn_class_weight
+
+log = logging.getLogger("hf_transfer")
+
+
+C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
+
+
+TFIDF_JSON, TFIDF_TENSORS = "tfidf.json", "tfidf.safetensors"
+
+
+_VECTORIZER_PARAMS = ("ngram_range", "sublinear_tf", "min_df", "lowercase", "norm", "use_idf", "smooth_idf",
+                      "analyzer", "token_pattern", "strip_accents")
+
+
+def _text_column(ds) -> str:
+    return next(c for c in ds.column_names if c != "label")
+
+
+def tfidf_features(splits) -> tuple[dict, object]:
+    """{split: sparse TF-IDF matrix} (fitted on train only) and the vectorizer."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+    column = _text_column(splits.train)
+    sets = {"train": splits.train, **splits.eval_sets}
+    features = {"train": vectorizer.fit_transform(splits.train[column])}
+    features.update({k: vectorizer.transform(v[column]) for k, v in sets.items() if k != "train"})
+    return features, vectorizer
+
+
+@torch.no_grad()
+def backbone_features(model, splits, cfg: Config) -> dict:
+    """{split: (n, d) array} of the head's input (pooled features) of the frozen model, eval transforms."""
+    from accelerate.utils import send_to_device
+    from tqdm.auto import tqdm
+
+    from ..data.loaders import build_loaders
+    from .environment import set_numerics
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    set_numerics(cfg.train, device)
+    every = dataclasses.replace(splits, evals={"train": splits.train, **splits.evals})
+    t = cfg.train
+    loaders = build_loaders(every, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
+                            augment={})
+    model.to(device).eval()
+    features = {}
+    for name, dl in loaders.evals.items():
+        chunks = []
+        for batch in tqdm(dl, desc=f"features {name}", leave=False):
+            batch = loaders.on_device(send_to_device(batch, device), False)
+            chunks.append(model(batch, return_features=True)[1].float().cpu())
+        features[name] = torch.cat(chunks).numpy()
+    return features
+
+
+def fit_logreg(features: dict, labels: dict, cfg: Config, num_classes: int, scale: bool):
+    """(pipeline, C, validation score) of the C in C_GRID that scores best on validation."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    t = cfg.train
+    weight = sklearn_class_weight(t.class_weights, labels["train"], num_classes)
+    has_validation = "validation" in features
+    sign = -1.0 if t.metric_for_best == "loss" else 1.0
+    scaler = _scaler(features["train"]) if scale else None
+    best = None
+    for c in C_GRID if has_validation else (1.0,):
+        regression = LogisticRegression(C=c, max_iter=3000, class_weight=weight, random_state=t.seed)
+        pipe = make_pipeline(*([scaler] if scaler is not None else []), regression)
+        regression.fit(scaler.transform(features["train"]) if scaler is not None else features["train"],
+                       labels["train"])
+        score = (sign * scores(pipe, features["validation"], labels["validation"], num_classes)[t.metric_for_best]
+                 if has_validation else 0.0)
+        log.info("logistic regression C=%g: validation %s %.4f", c, t.metric_for_best, sign * score)
+        if best is None or score > best[2]:
+            best = (pipe, c, score)
+    return best[0], best[1], sign * best[2]
+
+
+def _scaler(x: np.ndarray):
+    """StandardScaler fitted on `x`, with every scale at least 1e-3 of the median one: embedding models
+    have dead dimensions (all-MiniLM-L6-v2: 3 of 384 are ~1e-34 everywhere) that plain standardising
+    blows up into unit-variance noise, and folded into a head as weights of ~1e31."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x)
+    scaler.scale_ = np.maximum(scaler.scale_, 1e-3 * np.median(scaler.scale_))
+    return scaler
+
+
+def scores(pipe, x, y, num_classes: int, label_names=None) -> dict:
+    return scores_from_log_probabilities(log_proba(pipe, x, num_classes), y,
+                                         label_names or [str(i) for i in range(num_classes)])
+
+
+def log_proba(pipe, x, num_classes: int) -> np.ndarray:
+    """log of `_proba`, each probability at least 1e-12 (a class absent from train: log 1e-12, not -inf)."""
+    return np.log(np.clip(_proba(pipe, x, num_classes), 1e-12, None))
+
+
+def _proba(pipe, x, num_classes: int) -> np.ndarray:
+    """Class probabilities over all classes (a class absent from train gets 0)."""
+    proba = np.zeros((x.shape[0], num_classes))
+    proba[:, pipe.classes_] = pipe.predict_proba(x)
+    return proba
+
+
+def labels_of(splits) -> dict:
+    """{split: labels} of the train split and every evaluation set."""
+    return {k: list(v["label"]) for k, v in {"train": splits.train, **splits.eval_sets}.items()}
+
+
+def init_head_from_logreg(model, splits, cfg: Config) -> None:
+    """model.new_head_init: logreg (LP-FT): fit the regression on the frozen features of the train split
+    (C on validation) and fold it into the new head, before fine-tuning starts."""
+    train_and_validation = dataclasses.replace(splits, evals={})
+    features = backbone_features(model, train_and_validation, cfg)
+    labels = labels_of(train_and_validation)
+    pipe, c, value = fit_logreg(features, labels, cfg, len(splits.label_names), scale=True)
+    fold_into_head(model, pipe, len(splits.label_names), who="model.new_head_init: logreg")
+    log.info("new head: logistic regression on frozen features (C=%g, validation %s %.4f)", c,
+             cfg.train.metric_for_best, value)
+
+
+def fold_into_head(model, pipe, num_classes: int, who: str = "strategy.name: frozen_logreg") -> None:
+    """Set the model's linear head to standardisation + logistic regression: logits = W (x - mu) / sigma + b,
+    so that the saved model predicts as the fitted pipeline does."""
+    scaler, reg = pipe[0], pipe[-1]
+    coef, intercept = reg.coef_, reg.intercept_
+    if coef.shape[0] == 1 and len(reg.classes_) == 2:  # binary: one score for the second class
+        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])
+    weight = np.full((num_classes, coef.shape[1]), 0.0)
+    bias = np.full(num_classes, -1e4)  # a class never seen in training is never predicted
+    w = coef / scaler.scale_
+    weight[reg.classes_], bias[reg.classes_] = w, intercept - w @ scaler.mean_
+    head = model.head
+    if not isinstance(head, torch.nn.Linear):
+        raise UserError(f"{who} needs a model whose head is one linear layer, not {type(head).__name__} "
+                        "(for a text model, set model.pooling: mean)")
+    with torch.no_grad():
+        head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype))
+        head.bias.copy_(torch.as_tensor(bias, dtype=head.bias.dtype))
+
+
+def save_tfidf(directory: Path, vectorizer, regression, label_names: list[str]) -> None:
+    """The TF-IDF + logistic regression model as JSON (vocabulary, settings, labels) and safetensors (idf,
+    coefficients): numbers only, nothing that runs when loaded."""
+    from safetensors.numpy import save_file
+
+    params = vectorizer.get_params()
+    settings = {k: params[k] for k in _VECTORIZER_PARAMS}
+    settings["ngram_range"] = list(settings["ngram_range"])
+    vocabulary = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
+    (directory / TFIDF_JSON).write_text(json.dumps({"label_names": label_names, "vectorizer": settings,
+                                                    "vocabulary": vocabulary}))
+    arrays = {"idf": vectorizer.idf_, "coef": regression.coef_, "intercept": regression.intercept_,
+              "classes": regression.classes_.astype(np.int64)}
+    # C order: safetensors writes the raw buffer, and a fitted coef_ can be Fortran-ordered
+    save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(directory / TFIDF_TENSORS))
+
+
+def load_tfidf(directory: str | Path):
+    """(scikit-learn pipeline, label names) of a model `save_tfidf` wrote; `pipeline.predict(texts)` gives class
+    ids into the label names, `predict_proba` their probabilities."""
+    from safetensors.numpy import load_file
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    directory = Path(directory)
+    saved = json.loads((directory / TFIDF_JSON).read_text())
+    arrays = load_file(str(directory / TFIDF_TENSORS))
+    settings = {**saved["vectorizer"], "ngram_range": tuple(saved["vectorizer"]["ngram_range"])}
+    vectorizer = TfidfVectorizer(**settings)
+    vectorizer.vocabulary_ = saved["vocabulary"]
+    vectorizer.idf_ = arrays["idf"]
+    regression = LogisticRegression()
+    regression.coef_, regression.intercept_, regression.classes_ = arrays["coef"], arrays["intercept"], arrays["classes"]
+    return make_pipeline(vectorizer, regression), saved["label_names"]
+

@@ -1,0 +1,96 @@
+"""Every run kind goes through the same start and the same finish (runs/pipeline.py), and a new kind is one
+module plus a line in the registry: here a kind defined in this file (the backbone with its new head, scored
+untrained: a "no transfer" control) runs, writes the same outputs and pushes like the others."""
+
+import time
+
+import pytest
+from helpers import FakeApi, tiny_config
+
+from hf_transfer.config import apply_overrides
+from hf_transfer.runs import pipeline
+
+
+def run(cfg, strategy, start):
+    """A run kind: data and model, the folder, the model scored as loaded, then the common finish."""
+    from hf_transfer.data.loaders import build_loaders
+    from hf_transfer.data.sources import build_splits
+    from hf_transfer.models import count_parameters, load_backbone
+    from hf_transfer.runs import run_folder
+    from hf_transfer.runs.environment import environment, evaluate_sets, fresh_accelerator
+
+    splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
+    model = load_backbone(cfg.model, splits.task, splits.label_names)
+    pipeline.open_folder(start, cfg)
+    accelerator = fresh_accelerator()
+    loaders = build_loaders(splits, model, cfg.data, 8, 16, cfg.train.seed, augment={})
+    tick = time.perf_counter()
+    results, _ = evaluate_sets(model.eval(), loaders.evals, accelerator, splits.label_names, prepare=loaders.on_device)
+    entry = {"epoch": 1, "step": 0, "train_loss": None, "train_seconds": 0.0, "eval": results}
+    with run_folder.written_whole(start.out / run_folder.MODEL) as model_dir:
+        model.save_pretrained(model_dir, image_size=cfg.data.image_size)
+    metrics = {**pipeline.base_metrics(cfg, splits, strategy, cfg.model.name, model.library, model),
+               "selected_epoch": 1, "train_samples": 0, "data_pipeline": loaders.pipeline, "domains": {},
+               "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False}, "selected_by": "untrained",
+               "final": results, "history": [entry], "parameters": {"trainable": 0, "total": count_parameters(model)[1]},
+               "timings": {"total_seconds": 0.0, "train_seconds": 0.0, "eval_seconds": time.perf_counter() - tick,
+                           "train_samples_per_second": None, "peak_host_memory_mb": None},
+               "environment": environment(accelerator), "warnings": splits.warnings}
+    return pipeline.finish(start, cfg, metrics)
+
+
+@pytest.fixture
+def untrained_kind(monkeypatch):
+    """The kind above under the name "untrained", and a strategy that runs as it."""
+    from hf_transfer.strategies import REGISTRY, Strategy, register
+
+    monkeypatch.setitem(pipeline.KINDS, "untrained", __name__)
+
+    @register("untrained_control")
+    class Untrained(Strategy):
+        run_kind = "untrained"
+
+    yield
+    REGISTRY.pop("untrained_control")
+
+
+def _spied(monkeypatch) -> list:
+    """The pipeline steps as they are called."""
+    calls = []
+    for step in ("start", "open_folder", "finish"):
+        real = getattr(pipeline, step)
+        monkeypatch.setattr(pipeline, step, lambda *a, _real=real, _step=step, **k: (calls.append(_step), _real(*a, **k))[1])
+    return calls
+
+
+@pytest.mark.parametrize("strategy", ["full", "frozen_logreg", "untrained_control"])
+def test_each_kind_starts_and_finishes_the_same_way(strategy, untrained_kind, tmp_path, tiny_timm, cifar_like, monkeypatch):
+    import huggingface_hub
+
+    FakeApi.calls = []
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    calls = _spied(monkeypatch)
+    cfg = tiny_config(tmp_path / "run", tiny_timm, cifar_like, strategy={"name": strategy}, train={"epochs": 1})
+    metrics = pipeline.run_config(apply_overrides(cfg, ["hub.push_to_hub=true", "hub.repo_id=me/run"]))
+    assert calls == ["start", "open_folder", "finish"] and metrics["strategy"] == strategy
+    outputs = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"config.yaml", "metrics.json", "report.md", "train.log", "model"} <= outputs
+    assert (tmp_path / "run" / "model" / "README.md").is_file()  # the card
+    (_, _, _), (_, repo, files) = FakeApi.calls
+    assert repo == "me/run" and {"report.md", "metrics.json", "config.yaml", "README.md"} <= set(files)
+
+
+def test_a_strategy_of_an_unknown_kind_is_refused_in_one_line(tmp_path, tiny_timm, cifar_like):
+    from hf_transfer.errors import UserError
+    from hf_transfer.strategies import REGISTRY, Strategy, register
+
+    @register("nowhere")
+    class Nowhere(Strategy):
+        run_kind = "teleport"
+
+    try:
+        with pytest.raises(UserError, match="strategy.name: nowhere runs as 'teleport', which is not a run kind"):
+            pipeline.run_config(tiny_config(tmp_path / "run", tiny_timm, cifar_like, strategy={"name": "nowhere"}))
+        assert not (tmp_path / "run").exists()
+    finally:
+        REGISTRY.pop("nowhere")
