@@ -98,7 +98,7 @@ def cmd_push(args) -> int:
 
 
 def cmd_rank(args) -> int:
-    from .reports.rank_report import run_rank
+    from .rank import run_rank
 
     result = run_rank(args.models, args.dataset, args.output, layers=args.layers, validate=args.validate,
                       max_samples=args.max_samples, max_eval_samples=args.max_eval_samples, image_size=args.image_size,

@@ -33,7 +33,7 @@ class Classifier:
     config: object  # the run's Config (config.yaml beside the model), or None
     source: str  # where it was loaded from
     library: str  # timm | transformers | scikit-learn
-    model: object = None  # a backbones.TransferModel
+    model: object = None  # a models.TransferModel
     tfidf: object = None  # the TF-IDF baseline's scikit-learn pipeline
 
     def log_probabilities(self, ds, batch_size: int = 64, desc: str = "predict") -> np.ndarray:

@@ -1,118 +1,36 @@
-"""Which backbone should I start from? Transferability scores from one forward pass.
+"""Which backbone should I start from? `hf-transfer rank`: transferability scores from one forward pass.
 
 `score(model, dataset)` runs a candidate backbone (any form `model.name` accepts) once over up to
 `max_samples` labelled samples of the target data, frozen, and scores how well its features (or
-its source classifier's predictions) fit the target labels:
-
-* LogME (You et al. 2021, https://arxiv.org/abs/2102.11005): the log marginal likelihood (evidence)
-  per sample of a Bayesian linear regression from the features to each one-hot label column, with
-  the prior and noise precisions (alpha, beta) set by evidence maximisation (MacKay's fixed-point
-  updates), averaged over classes. Any features; higher is better.
-* H-score (Bao et al. 2019, https://ieeexplore.ieee.org/document/8803726): tr(cov(f)^-1 cov(E[f|y])),
-  how much of the features' variance the classes explain, with the shrunk covariance of the
-  regularised H-score (Ibrahim et al. 2022). Any features; higher is better.
-* LEEP (Nguyen et al. 2020, https://arxiv.org/abs/2002.12462): the log-likelihood of the target
-  labels under the "expected empirical predictor" built from the source classifier's soft
-  predictions, P(y|z) estimated on the same samples. Needs a model with its source head
-  (ImageNet classes, a model this project trained...); higher is better.
-* NCE (Tran et al. 2019, https://arxiv.org/abs/1908.08142): -H(Y|Z), the negative conditional
-  entropy of the target labels given the source classifier's hard predictions. Needs a source head.
-
-plus the candidate's parameters, its forward FLOPs on one sample (counted by
+its source classifier's predictions) fit the target labels with the estimators of transferability.py
+(LogME, H-score; LEEP and NCE for a model with its source head), plus the candidate's parameters, its forward FLOPs on one sample (counted by
 torch.utils.flop_counter) and the samples/s measured while extracting. `layer` picks features of
 another depth: timm's `forward_intermediates` block index (global-average pooled) or a transformers
 hidden-state index (mean pooled over the attention mask), e.g. -1 for the last block.
-`hf-transfer rank` (rank_report.py) scores several candidates and ranks them.
+`run_rank` (`hf-transfer rank`) scores every candidate (each `--models` entry at its head's input, and at
+each `--layers` depth) and ranks them; `--validate` fine-tunes every candidate at its head's input with one
+budget (full fine-tuning, `--epochs`, `--lr`, `--batch-size`) on the same train split (less the validation
+set carved from it to pick the epoch) and tests it on the test split, to check the ranking. Layer candidates
+are scored only (a truncated network has no fine-tuning recipe here). reports/rank_report.py writes the report.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from .errors import UserError
+from .runs import run_folder
+from .transferability import h_score, leep, logme, nce
 
-ESTIMATORS = ("logme", "leep", "nce", "h_score")
 RANDOM_PREFIX = "random:"  # "random:NAME": the architecture of NAME with random weights (the from-scratch control)
 
 
-# -- the estimators ------------------------------------------------------------------------------
-
-def _logme_column(u: np.ndarray, s2: np.ndarray, y: np.ndarray, d: int, tol: float = 1e-6,
-                  max_iter: int = 100) -> tuple[float, float, float]:
-    """Evidence per sample of one label column y (n,) given F = U diag(s) V^T (s2 = s**2, r values):
-    (evidence / n, alpha, beta) at the fixed point of alpha = gamma / m'm, beta = (n - gamma) / ||Fm - y||^2."""
-    n = len(y)
-    z = u.T @ y  # y's coordinates in the span of F
-    outside = max(float(y @ y - z @ z), 0.0)  # the part of y no linear map of F reaches
-    alpha, beta = 1.0, 1.0
-    for _ in range(max_iter):
-        shrink = beta * s2 / (alpha + beta * s2)
-        gamma = float(shrink.sum())
-        mm = float(np.sum(beta**2 * s2 * z**2 / (alpha + beta * s2) ** 2))  # m'm, m the posterior mean
-        residual = outside + float(np.sum((alpha / (alpha + beta * s2)) ** 2 * z**2))  # ||Fm - y||^2
-        new_alpha, new_beta = gamma / max(mm, 1e-12), (n - gamma) / max(residual, 1e-12)
-        done = abs(new_alpha - alpha) / alpha < tol and abs(new_beta - beta) / beta < tol
-        alpha, beta = new_alpha, new_beta
-        if done:
-            break
-    shrink = beta * s2 / (alpha + beta * s2)
-    mm = float(np.sum(beta**2 * s2 * z**2 / (alpha + beta * s2) ** 2))
-    residual = outside + float(np.sum((alpha / (alpha + beta * s2)) ** 2 * z**2))
-    log_det = float(np.sum(np.log(alpha + beta * s2))) + (d - len(s2)) * math.log(alpha)  # log|alpha I + beta F'F|
-    evidence = (n / 2 * math.log(beta) + d / 2 * math.log(alpha) - n / 2 * math.log(2 * math.pi)
-                - beta / 2 * residual - alpha / 2 * mm - log_det / 2)
-    return evidence / n, alpha, beta
-
-
-def logme(features: np.ndarray, labels: np.ndarray) -> float:
-    """LogME of features (n, d) for integer labels (n,): the mean over classes of the evidence per sample."""
-    f = np.asarray(features, dtype=np.float64)
-    u, s, _ = np.linalg.svd(f, full_matrices=False)
-    keep = s > s.max() * 1e-10 if len(s) else s > 0
-    u, s2 = u[:, keep], s[keep] ** 2
-    classes = np.unique(labels)
-    return float(np.mean([_logme_column(u, s2, (labels == c).astype(np.float64), f.shape[1])[0] for c in classes]))
-
-
-def h_score(features: np.ndarray, labels: np.ndarray) -> float:
-    """H-score with a shrunk feature covariance (the regularised H-score of Ibrahim et al. 2022,
-    https://arxiv.org/abs/2208.07734): tr(S^-1 (1 - a) cov(E[f|y])), S = (1 - a) cov(f) + a mu I with
-    Ledoit-Wolf's a. The plain inverse makes every score classes - 1 once the width reaches the samples."""
-    from sklearn.covariance import ledoit_wolf
-
-    f = np.asarray(features, dtype=np.float64)
-    f = f - f.mean(0)
-    means = np.zeros_like(f)
-    for c in np.unique(labels):
-        means[labels == c] = f[labels == c].mean(0)
-    shrunk, a = ledoit_wolf(f, assume_centered=True)
-    cov_g = (1 - a) * means.T @ means / len(f)
-    return float(np.trace(np.linalg.solve(shrunk, cov_g)))
-
-
-def leep(source_probs: np.ndarray, labels: np.ndarray, num_classes: int) -> float:
-    """(1/n) sum_i log sum_z P(y_i|z) theta_z(x_i), P(y, z) = (1/n) sum_i theta_z(x_i) [y_i = y]."""
-    theta = np.asarray(source_probs, dtype=np.float64)
-    joint = np.zeros((num_classes, theta.shape[1]))
-    np.add.at(joint, labels, theta)
-    joint /= len(labels)
-    conditional = joint / np.maximum(joint.sum(0, keepdims=True), 1e-300)  # P(y|z)
-    return float(np.mean(np.log(np.maximum(np.sum(conditional[labels] * theta, 1), 1e-300))))
-
-
-def nce(source_pred: np.ndarray, labels: np.ndarray) -> float:
-    """-H(Y|Z) = sum_{y,z} P(y, z) log P(y|z), from hard source predictions z."""
-    joint = np.zeros((labels.max() + 1, source_pred.max() + 1))
-    np.add.at(joint, (labels, source_pred), 1.0)
-    joint /= len(labels)
-    conditional = joint / np.maximum(joint.sum(0, keepdims=True), 1e-300)
-    nonzero = joint > 0
-    return float(np.sum(joint[nonzero] * np.log(conditional[nonzero])))
 
 
 # -- running a candidate -------------------------------------------------------------------------
@@ -255,3 +173,97 @@ def parse_candidates(models: str, layers: str | None) -> list[tuple[str, int | N
     except ValueError as e:
         raise UserError(f"--layers: {layers!r} is not a comma-separated list of block indexes ({e})") from e
     return [(name, depth) for name in names for depth in [None, *depths]]
+
+
+def finetune_config(row: dict, out: Path, options: dict, index: int = 1):
+    """The validation run of a candidate: full fine-tuning with the same budget for every candidate."""
+    from .config import apply_overrides, from_dict
+
+    name = row["model"]
+    short = Path(name.removeprefix(RANDOM_PREFIX)).name.replace(":", "_")
+    slug = f"{index:02d}_" + (f"random_{short}" if name.startswith(RANDOM_PREFIX) else short)
+    data = {"dataset": row["dataset"], "max_train_samples": options["max_samples"], "eval_splits": ["test"],
+            "max_eval_samples": options["max_eval_samples"], "max_length": options["max_length"]}
+    if options["image_size"]:
+        data["image_size"] = options["image_size"]
+    cfg = from_dict({
+        "name": slug, "output_dir": str(out / "finetune" / slug),
+        "model": {"name": name.removeprefix(RANDOM_PREFIX), "pretrained": not name.startswith(RANDOM_PREFIX)},
+        "data": data, "train": {"epochs": options["epochs"], "lr": options["lr"], "batch_size": options["batch_size"],
+                                "seed": options["seed"]}})
+    return apply_overrides(cfg, options.get("overrides") or [])
+
+
+def run_rank(models: str, dataset: str, out: str, layers: str | None = None, validate: bool = False,
+             **options) -> dict:
+    """Score, rank and (with `validate`) fine-tune every candidate; writes OUT/rank.{md,html,json}."""
+    from .reports.rank_report import markdown
+    from .reports.run_report import write_html
+
+    out_dir = Path(out)
+    if out_dir.is_dir() and (out_dir / "rank.json").exists() and not options.get("overwrite"):
+        raise UserError(f"-o: {str(out_dir)!r} already holds a ranking; pass --overwrite or choose another folder")
+    splits = rank_splits(dataset, options)
+    candidates, skipped = usable_candidates(parse_candidates(models, layers), splits.task, dataset)
+    tick = time.perf_counter()
+    rows = []
+    for i, (name, layer) in enumerate(candidates, 1):
+        print(f"[{i}/{len(candidates)}] scoring {name}" + ("" if layer is None else f" @ layer {layer}"), file=sys.stderr)
+        rows.append(score(name, dataset, options["max_samples"], layer, options["image_size"],
+                               options["max_length"], options["batch_size"], options["seed"], splits=splits))
+    rows.sort(key=lambda r: -r["logme"])
+    result = {"dataset": dataset, "candidates": rows, "rank_seconds": time.perf_counter() - tick, "validation": None,
+              "skipped": skipped}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if validate:
+        result["validation"] = validate_rows(rows, out_dir, options)
+    (out_dir / "rank.json").write_text(run_folder.strict_json(result))
+    md = out_dir / "rank.md"
+    md.write_text("\n".join(markdown(result)))
+    write_html(md, out_dir / "rank.html")
+    return result
+
+
+def rank_splits(dataset: str, options: dict):
+    """The labelled samples every candidate is scored on, loaded once."""
+    from accelerate.utils import set_seed
+
+    from .data.sources import build_splits
+
+    set_seed(options["seed"])
+    config = data_config(dataset, options["max_samples"], options["image_size"], options["max_length"])
+    splits = build_splits(config, "auto", options["seed"])
+    check_samples(splits, dataset)
+    return splits
+
+
+def usable_candidates(candidates: list, task: str, dataset: str) -> tuple[list, list]:
+    """(candidates to score, [{model, reason}] skipped): before any is loaded, a model of the other modality (a
+    timm model on text) is set aside with a warning, so that it neither costs the time of scoring the others
+    nor loses their scores; a bad name or path is refused here, at once (one line)."""
+    from .models import modality
+
+    kinds = {name: modality(name) for name in dict.fromkeys(name for name, _ in candidates)}
+    wrong = {name: f"a{'n' if kind == 'image' else ''} {kind} model, and {dataset} is {task} data"
+             for name, kind in kinds.items() if kind is not None and kind != task}
+    for name, reason in wrong.items():
+        print(f"hf-transfer: warning: not scoring {name}: {reason}", file=sys.stderr)
+    if len(wrong) == len(kinds):
+        raise UserError(f"--models: no candidate reads {task} data ({'; '.join(f'{n}: {r}' for n, r in wrong.items())})")
+    return [c for c in candidates if c[0] not in wrong], [{"model": n, "reason": r} for n, r in wrong.items()]
+
+
+def validate_rows(rows: list[dict], out_dir: Path, options: dict) -> dict:
+    """Fine-tune every head-input candidate with one budget; record its test accuracy in its row."""
+    from .reports.rank_report import correlations, plot
+    from .runs.launch import run_configs
+
+    tick = time.perf_counter()
+    whole = [r for r in rows if r["layer"] is None]
+    configs = [finetune_config(r, out_dir, options, i) for i, r in enumerate(whole, 1)]
+    for row, metrics in zip(whole, run_configs(configs, None, overwrite=options.get("overwrite", False))):
+        row["finetuned_accuracy"] = metrics["final"]["test"]["accuracy"]
+    plot(rows, out_dir / "rank_validation.png")
+    budget = f"full fine-tuning, {options['epochs']} epochs, lr {options['lr']:g}, batch {options['batch_size']}"
+    return {"budget": budget, "seconds": time.perf_counter() - tick, "correlations": correlations(rows)}
+

@@ -83,6 +83,12 @@ def tiny_config(output_dir, model_name, dataset, **sections):
     return from_dict(values)
 
 
+def da_config(out, model, source, target, method="dann", **train):
+    """A tiny domain-adaptation run: `method` from `source` to the unlabelled `target`."""
+    return tiny_config(out, model, source, data={"target": {"dataset": str(target), "labelled_samples": 6}},
+                       strategy={"name": method}, train={"batch_size": 6, **train})
+
+
 KINDS = ["timm", "transformers"]
 LABELS = {"timm": ["airplane", "bird", "cat"], "transformers": ["0", "1", "2"]}
 

@@ -81,3 +81,14 @@ def test_no_two_modules_share_a_name():
             names.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
     shared = {n: p for n, p in names.items() if len(p) > 1}
     assert not shared, shared
+
+
+def test_tests_mirror_the_package():
+    """A test folder for each subpackage it tests (tests/models/ for hf_transfer/models/...), and no test file name
+    twice (pytest imports them by name)."""
+    tests = ROOT / "tests"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
+    packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert folders and folders <= packages, folders - packages
+    names = [p.name for p in tests.rglob("test_*.py")]
+    assert len(names) == len(set(names))

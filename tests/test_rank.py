@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from hf_transfer.errors import UserError
-from hf_transfer.rank import _logme_column, h_score, leep, logme, nce, parse_candidates
+from hf_transfer.rank import parse_candidates
+from hf_transfer.transferability import _logme_column, h_score, leep, logme, nce
 
 
 def _log_evidence(f: np.ndarray, y: np.ndarray, alpha: float, beta: float) -> float:

@@ -1,27 +1,15 @@
-"""`hf-transfer rank`: score candidate backbones on the target data, rank them, and with `--validate`
-check the ranking against real fine-tuning.
-
-For each candidate (every `--models` entry at its head's input, and at each `--layers` depth),
-rank.score() gives LogME, LEEP, NCE, H-score, parameters, FLOPs and samples/s. The table is ranked by
-LogME (the estimator of the four that needs no source head and whose scale does not grow with the
-width). `--validate` fine-tunes every candidate at its head's input with one budget (full
-fine-tuning, `--epochs`, `--lr`, `--batch-size`) on the same train split (less the validation set
-carved from it to pick the epoch) and tests it on the test split;
-Kendall's tau and Spearman's rho between each score and the fine-tuned test accuracy then say how
-far the cheap scores can be trusted on this data, with a score-vs-accuracy plot. Layer candidates
-are scored only (a truncated network has no fine-tuning recipe here). Output: OUT/rank.md,
-rank.html (the report style of `hf-transfer report`), rank.json, rank_validation.png.
-"""
+"""The report of `hf-transfer rank` (rank.py runs it): the candidates ranked by LogME (the estimator of the
+four that needs no source head and whose scale does not grow with the width), a recommendation, and after
+`--validate` Kendall's tau and Spearman's rho between each score and the fine-tuned test accuracy, which say
+how far the cheap scores can be trusted on this data, with a score-vs-accuracy plot. Output: OUT/rank.md,
+rank.html (the report style of `hf-transfer report`), rank.json, rank_validation.png."""
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 
-from .. import rank
-from ..errors import UserError
 from ..runs import run_folder
+from ..transferability import ESTIMATORS
 
 NAMES = {"logme": "LogME", "leep": "LEEP", "nce": "NCE", "h_score": "H-score"}
 
@@ -30,31 +18,12 @@ def label(row: dict) -> str:
     return row["model"] if row["layer"] is None else f"{row['model']} @ layer {row['layer']}"
 
 
-def finetune_config(row: dict, out: Path, options: dict, index: int = 1):
-    """The validation run of a candidate: full fine-tuning with the same budget for every candidate."""
-    from ..config import apply_overrides, from_dict
-
-    name = row["model"]
-    short = Path(name.removeprefix(rank.RANDOM_PREFIX)).name.replace(":", "_")
-    slug = f"{index:02d}_" + (f"random_{short}" if name.startswith(rank.RANDOM_PREFIX) else short)
-    data = {"dataset": row["dataset"], "max_train_samples": options["max_samples"], "eval_splits": ["test"],
-            "max_eval_samples": options["max_eval_samples"], "max_length": options["max_length"]}
-    if options["image_size"]:
-        data["image_size"] = options["image_size"]
-    cfg = from_dict({
-        "name": slug, "output_dir": str(out / "finetune" / slug),
-        "model": {"name": name.removeprefix(rank.RANDOM_PREFIX), "pretrained": not name.startswith(rank.RANDOM_PREFIX)},
-        "data": data, "train": {"epochs": options["epochs"], "lr": options["lr"], "batch_size": options["batch_size"],
-                                "seed": options["seed"]}})
-    return apply_overrides(cfg, options.get("overrides") or [])
-
-
 def correlations(rows: list[dict]) -> dict:
     """{estimator: {tau, rho, n}} between each score and the fine-tuned test accuracy (None below 3 candidates)."""
     from scipy import stats
 
     result = {}
-    for key in rank.ESTIMATORS:
+    for key in ESTIMATORS:
         pairs = [(r[key], r["finetuned_accuracy"]) for r in rows
                  if r.get(key) is not None and r.get("finetuned_accuracy") is not None]
         if len(pairs) < 3:
@@ -72,7 +41,7 @@ def plot(rows: list[dict], path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    used = [k for k in rank.ESTIMATORS if any(r.get(k) is not None and "finetuned_accuracy" in r for r in rows)]
+    used = [k for k in ESTIMATORS if any(r.get(k) is not None and "finetuned_accuracy" in r for r in rows)]
     if not used:
         return None
     fig, axes = plt.subplots(1, len(used), figsize=(4 * len(used), 3.6), squeeze=False)
@@ -144,73 +113,3 @@ def markdown(result: dict) -> list[str]:
     return lines + [""]
 
 
-def run_rank(models: str, dataset: str, out: str, layers: str | None = None, validate: bool = False,
-             **options) -> dict:
-    """Score, rank and (with `validate`) fine-tune every candidate; writes OUT/rank.{md,html,json}."""
-    from .run_report import write_html
-
-    out_dir = Path(out)
-    if out_dir.is_dir() and (out_dir / "rank.json").exists() and not options.get("overwrite"):
-        raise UserError(f"-o: {str(out_dir)!r} already holds a ranking; pass --overwrite or choose another folder")
-    splits = rank_splits(dataset, options)
-    candidates, skipped = usable_candidates(rank.parse_candidates(models, layers), splits.task, dataset)
-    tick = time.perf_counter()
-    rows = []
-    for i, (name, layer) in enumerate(candidates, 1):
-        print(f"[{i}/{len(candidates)}] scoring {name}" + ("" if layer is None else f" @ layer {layer}"), file=sys.stderr)
-        rows.append(rank.score(name, dataset, options["max_samples"], layer, options["image_size"],
-                               options["max_length"], options["batch_size"], options["seed"], splits=splits))
-    rows.sort(key=lambda r: -r["logme"])
-    result = {"dataset": dataset, "candidates": rows, "rank_seconds": time.perf_counter() - tick, "validation": None,
-              "skipped": skipped}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if validate:
-        result["validation"] = validate_rows(rows, out_dir, options)
-    (out_dir / "rank.json").write_text(run_folder.strict_json(result))
-    md = out_dir / "rank.md"
-    md.write_text("\n".join(markdown(result)))
-    write_html(md, out_dir / "rank.html")
-    return result
-
-
-def rank_splits(dataset: str, options: dict):
-    """The labelled samples every candidate is scored on, loaded once."""
-    from accelerate.utils import set_seed
-
-    from ..data.sources import build_splits
-
-    set_seed(options["seed"])
-    config = rank.data_config(dataset, options["max_samples"], options["image_size"], options["max_length"])
-    splits = build_splits(config, "auto", options["seed"])
-    rank.check_samples(splits, dataset)
-    return splits
-
-
-def usable_candidates(candidates: list, task: str, dataset: str) -> tuple[list, list]:
-    """(candidates to score, [{model, reason}] skipped): before any is loaded, a model of the other modality (a
-    timm model on text) is set aside with a warning, so that it neither costs the time of scoring the others
-    nor loses their scores; a bad name or path is refused here, at once (one line)."""
-    from ..models import modality
-
-    kinds = {name: modality(name) for name in dict.fromkeys(name for name, _ in candidates)}
-    wrong = {name: f"a{'n' if kind == 'image' else ''} {kind} model, and {dataset} is {task} data"
-             for name, kind in kinds.items() if kind is not None and kind != task}
-    for name, reason in wrong.items():
-        print(f"hf-transfer: warning: not scoring {name}: {reason}", file=sys.stderr)
-    if len(wrong) == len(kinds):
-        raise UserError(f"--models: no candidate reads {task} data ({'; '.join(f'{n}: {r}' for n, r in wrong.items())})")
-    return [c for c in candidates if c[0] not in wrong], [{"model": n, "reason": r} for n, r in wrong.items()]
-
-
-def validate_rows(rows: list[dict], out_dir: Path, options: dict) -> dict:
-    """Fine-tune every head-input candidate with one budget; record its test accuracy in its row."""
-    from ..runs.launch import run_configs
-
-    tick = time.perf_counter()
-    whole = [r for r in rows if r["layer"] is None]
-    configs = [finetune_config(r, out_dir, options, i) for i, r in enumerate(whole, 1)]
-    for row, metrics in zip(whole, run_configs(configs, None, overwrite=options.get("overwrite", False))):
-        row["finetuned_accuracy"] = metrics["final"]["test"]["accuracy"]
-    plot(rows, out_dir / "rank_validation.png")
-    budget = f"full fine-tuning, {options['epochs']} epochs, lr {options['lr']:g}, batch {options['batch_size']}"
-    return {"budget": budget, "seconds": time.perf_counter() - tick, "correlations": correlations(rows)}

@@ -169,15 +169,15 @@ def load_runs(run_dirs: list[str | Path]) -> dict[str, tuple[dict, dict, Path]]:
 
 
 def _update_cards(tables: list[dict], runs: dict) -> None:
-    from .. import hub
     from ..config import from_dict
+    from . import model_card
 
     for t in tables:
         for row in t["rows"]:
             for run in row["runs"]:
                 m, c, d = runs[run]
-                (d / hub.ADAPTATION).write_text(run_folder.strict_json(t, indent=1))
-                hub.write_model_card(d, from_dict(c), m)
+                (d / model_card.ADAPTATION).write_text(run_folder.strict_json(t, indent=1))
+                model_card.write_model_card(d, from_dict(c), m)
 
 
 def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = None, update_cards: bool = False) -> Path:

@@ -106,7 +106,7 @@ def finish(start: Start, cfg, metrics: dict) -> dict:
     """What every finished run holds besides its model (already in model/, in each kind's form): metrics.json
     with the total time and warnings, the model card, report.md; then the Hub push when hub.push_to_hub asks."""
     from .. import hub
-    from ..reports import run_report
+    from ..reports import model_card, run_report
     from .environment import write_metrics
 
     out = start.out
@@ -115,7 +115,7 @@ def finish(start: Start, cfg, metrics: dict) -> dict:
     for warning in metrics["warnings"]:
         log.warning("%s: %s", cfg.name, warning)
     write_metrics(out, metrics)
-    hub.write_model_card(out, cfg, metrics)
+    model_card.write_model_card(out, cfg, metrics)
     run_report.write_run_report(out, cfg, metrics)
     log.info("finished: %s", "  ".join(f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}"
                                        for k, v in metrics["final"].items()))

@@ -36,4 +36,4 @@ class TfidfLogreg(Fitted):
 
 @register("frozen_logreg")
 class FrozenLogreg(Fitted):
-    """Frozen backbone features + logistic regression (fitted_run.py)."""
+    """Frozen backbone features + logistic regression (runs/fitted_run.py, runs/logreg.py)."""

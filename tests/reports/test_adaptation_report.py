@@ -9,7 +9,6 @@ import shutil
 import subprocess
 
 import pytest
-from test_adaptation import _da_config
 
 from hf_transfer.reports import run_report as report
 from hf_transfer.runs.pipeline import run_config
@@ -17,14 +16,14 @@ from hf_transfer.runs.pipeline import run_config
 
 @pytest.fixture(scope="module")
 def adaptation_runs(tmp_path_factory, tiny_timm, cifar_like):
-    from helpers import image_target as _image_target
+    from helpers import da_config, image_target
 
     root = tmp_path_factory.mktemp("da_runs")
-    target = _image_target(root / "target")
+    target = image_target(root / "target")
     runs = []
     for method, seeds in (("source_only", (0, 1)), ("dann", (0, 1)), ("oracle", (0,))):
         for seed in seeds:
-            cfg = _da_config(root / method / f"seed{seed}", tiny_timm, cifar_like, target, method=method, epochs=1,
+            cfg = da_config(root / method / f"seed{seed}", tiny_timm, cifar_like, target, method=method, epochs=1,
                              seed=seed)
             cfg.name = method
             run_config(cfg)

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import image_target, text_target, tiny_config
+from helpers import da_config, image_target, text_target, tiny_config
 from safetensors.torch import load_file
 
 from hf_transfer.config import StrategyConfig
@@ -208,11 +208,6 @@ def domains(tiny_timm, tiny_bert, cifar_like, text_like, tmp_path):
     return make
 
 
-def _da_config(out, model, source, target, method="dann", **train):
-    return tiny_config(out, model, source, data={"target": {"dataset": str(target), "labelled_samples": 6}},
-                       strategy={"name": method}, train={"batch_size": 6, **train})
-
-
 def _weights(run):
     return load_file(str(run / "checkpoints" / "best" / "model.safetensors")) if (run / "checkpoints" / "best").exists() \
         else None
@@ -233,7 +228,7 @@ def test_unsupervised_runs_never_read_target_labels(domains, tmp_path, library):
     """Scrambling the target train labels changes nothing: same weights, same metrics, bit for bit."""
     model, source, target = domains(library, name="target_a")
     _, _, scrambled = domains(library, train_labels=lambda ys: [(y + 1) % 3 for y in ys][::-1], name="target_b")
-    runs = [run_config(_da_config(tmp_path / f"run{i}", model, source, t, method="dann+mcc+self_training"))
+    runs = [run_config(da_config(tmp_path / f"run{i}", model, source, t, method="dann+mcc+self_training"))
             for i, t in enumerate((target, scrambled))]
     untimed = [[{k: v for k, v in h.items() if k != "train_seconds"} for h in r["history"]] for r in runs]
     assert runs[0]["final"] == runs[1]["final"] and untimed[0] == untimed[1]
@@ -248,11 +243,11 @@ def test_unsupervised_runs_never_read_target_labels(domains, tmp_path, library):
 def test_adaptation_resume_is_exact(domains, tmp_path, library):
     """Stopped mid-epoch and resumed, the target stream goes on where it was: the same final weights."""
     model, source, target = domains(library)
-    whole = _da_config(tmp_path / "whole", model, source, target, method="cdan", epochs=3)
+    whole = da_config(tmp_path / "whole", model, source, target, method="cdan", epochs=3)
     run_config(whole)
-    part = _da_config(tmp_path / "part", model, source, target, method="cdan", epochs=3, stop_after_steps=4)
+    part = da_config(tmp_path / "part", model, source, target, method="cdan", epochs=3, stop_after_steps=4)
     assert run_config(part)["status"] == "stopped"
-    resumed = _da_config(tmp_path / "part", model, source, target, method="cdan", epochs=3)
+    resumed = da_config(tmp_path / "part", model, source, target, method="cdan", epochs=3)
     run_config(resumed, resume=True)
     assert _same(_final_weights(tmp_path / "whole"), _final_weights(tmp_path / "part"))
 
@@ -281,7 +276,7 @@ def test_self_training_strong_augment_resumes_exactly_and_never_reads_target_lab
 
 def test_baselines_train_on_the_data_they_name(domains, tmp_path):
     model, source, target = domains("timm")
-    sizes = {m: run_config(_da_config(tmp_path / m, model, source, target, method=m, epochs=1))
+    sizes = {m: run_config(da_config(tmp_path / m, model, source, target, method=m, epochs=1))
              for m in ("source_only", "target_finetune", "oracle")}
     assert {m: (r["train_on"], r["train_samples"]) for m, r in sizes.items()} == {
         "source_only": ("source", 43), "target_finetune": ("target_labelled", 6), "oracle": ("target", 36)}
