@@ -125,7 +125,7 @@ def cmd_predict(args) -> int:
     from .predictor import predict_file
 
     path = predict_file(args.model, args.input, args.output, top_k=args.top_k, batch_size=args.batch_size,
-                        text_column=args.text_column, overwrite=args.overwrite)
+                        text_column=args.text_column, overwrite=args.overwrite, abstain_below=args.abstain_below)
     print(f"predictions: {path}")
     return 0
 
@@ -155,8 +155,18 @@ def _add_use_parsers(sub) -> None:
     p.add_argument("--text-column", default=None, help="the text column of a table (default: found)")
     p.add_argument("--top-k", type=_positive(int), default=3, help="labels listed per row, most probable first")
     p.add_argument("--batch-size", type=_positive(int), default=64)
+    p.add_argument("--abstain-below", type=_probability, default=None, metavar="P",
+                   help="leave the label empty (abstained=true) where the top probability is below P, for a human to "
+                        "check; the report's risk-coverage table says what accuracy each share of kept rows has")
     p.add_argument("--overwrite", action="store_true", help="replace the output file")
     p.set_defaults(func=cmd_predict)
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability in [0, 1]")
+    return value
 
 
 def _positive(kind):

@@ -182,6 +182,10 @@ class TrainConfig:
     metric_for_best: str = _f("f1_macro", "Metric on the validation split that picks the best epoch (f1_macro, accuracy, "
                                           "loss...); macro-F1 does not reward predicting the majority class.")
     load_best_at_end: bool = _f(True, "Save the best epoch's weights (by metric_for_best on validation) rather than the last.")
+    calibrate: Literal["temperature", "none"] = _f(
+        "temperature", "After training: temperature scaling (one scalar T fitted on the validation split by LBFGS on "
+                       "the NLL; accuracy unchanged), folded into the saved model's last layer, so its probabilities "
+                       "are calibrated wherever it is loaded; none: the model as trained.")
     stop_after_steps: Optional[int] = _f(
         None, "End early after this many optimizer steps with a checkpoint, for time-boxed jobs; continue with --resume."
     )

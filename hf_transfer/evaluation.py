@@ -18,6 +18,8 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .errors import UserError
 from .reports import evaluation_report
 from .runs import run_folder
@@ -77,11 +79,25 @@ def load_labelled(clf, dataset: str, split: str | None, columns: dict, max_sampl
     return subsample(ds, max_samples, seed), f"{dataset}/{split}"
 
 
-def score(clf, ds, desc: str) -> dict:
-    """The metrics a run reports for an eval set (accuracy, F1s, per class, loss) of `clf` on `ds`."""
+def score(clf, ds, desc: str) -> tuple[dict, np.ndarray]:
+    """(the metrics a run reports for an eval set: accuracy, F1s, per class, loss, calibration; the
+    log-probabilities) of `clf` on `ds`."""
+    from . import calibration
     from .metrics import scores_from_log_probabilities
 
-    return scores_from_log_probabilities(clf.log_probabilities(ds, desc=desc), ds["label"], clf.label_names)
+    log_p = clf.log_probabilities(ds, desc=desc)
+    scores = scores_from_log_probabilities(log_p, ds["label"], clf.label_names)
+    scores["calibration"] = calibration.scores(log_p, ds["label"])
+    return scores, log_p
+
+
+def ood(log_probabilities: dict) -> dict:
+    """{set: {msp}}: the AUROC of telling each later set from the first by the maximum softmax probability."""
+    from . import calibration
+
+    first, *others = log_probabilities
+    return {name: {"msp": calibration.ood_auroc(log_probabilities[first], log_probabilities[name])["msp"]}
+            for name in others}
 
 
 def evaluate(model: str, datasets: list[str], out: str | Path, split: str | None = None, columns: dict | None = None,
@@ -103,7 +119,8 @@ def evaluate(model: str, datasets: list[str], out: str | Path, split: str | None
     for dataset in datasets:
         name = set_name(dataset, set(sets))
         sets[name], ids[name] = load_labelled(clf, dataset, split, columns or {}, max_samples, seed)
-    final = {name: score(clf, ds, f"eval {name}") for name, ds in sets.items()}
+    scored = {name: score(clf, ds, f"eval {name}") for name, ds in sets.items()}
+    final = {name: s for name, (s, _) in scored.items()}
     cfg = config_mod.apply_overrides(cfg, [f"data.dataset={datasets[0]}", f"name=evaluate_{Path(str(model)).name}",
                                            f"output_dir={out}"])
     import torch
@@ -111,7 +128,8 @@ def evaluate(model: str, datasets: list[str], out: str | Path, split: str | None
     metrics = {"status": "finished", "kind": "evaluation", "name": cfg.name, "model": str(model),
                "library": clf.library, "task": clf.task, "strategy": "evaluation", "label_names": clf.label_names,
                "eval_datasets": ids, "domains": {}, "selected_epoch": None, "selected_by": "a saved model, not trained",
-               "final": final, "history": [], "parameters": {"trainable": 0, "total": _parameters(clf)},
+               "final": final, "ood": ood({name: log_p for name, (_, log_p) in scored.items()}),
+               "history": [], "parameters": {"trainable": 0, "total": _parameters(clf)},
                "timings": {"total_seconds": round(time.perf_counter() - started, 2)},
                "environment": environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
                "warnings": collapse_warnings(final, clf.label_names)}

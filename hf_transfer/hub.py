@@ -8,7 +8,7 @@ from .errors import UserError
 from .reports import model_card
 from .runs import run_folder
 
-REPORT_FILES = ("report.md", "curves.png", "metrics.json", "config.yaml")
+REPORT_FILES = ("report.md", "curves.png", "calibration.png", "metrics.json", "config.yaml")
 
 
 def stage(run_dir: str | Path, repo_id: str, into: str | Path) -> Path:

@@ -217,9 +217,10 @@ def _only_text(table) -> str:
 
 
 def predict_file(model: str, path: str, output: str, top_k: int = 3, batch_size: int = 64,
-                 text_column: str | None = None, overwrite: bool = False) -> Path:
+                 text_column: str | None = None, overwrite: bool = False, abstain_below: float | None = None) -> Path:
     """predictions.csv of every row or image of `path`: the input's own columns, then label, score (its
-    probability), the top-k labels with their probabilities, and p_<class> for every class."""
+    probability), the top-k labels with their probabilities, and p_<class> for every class. With
+    `abstain_below`, a row whose score is below it gets an empty label and abstained=true."""
     output = Path(output)
     if output.exists() and not overwrite:
         raise UserError(f"-o: {str(output)!r} exists; pass --overwrite to replace it, or choose another file")
@@ -229,6 +230,9 @@ def predict_file(model: str, path: str, output: str, top_k: int = 3, batch_size:
     order = np.argsort(-p, axis=1)[:, :max(1, min(top_k, len(clf.label_names)))]
     rows["label"] = [clf.label_names[i] for i in order[:, 0]]
     rows["score"] = p[np.arange(len(p)), order[:, 0]]
+    if abstain_below is not None:
+        rows["abstained"] = rows["score"] < abstain_below
+        rows.loc[rows["abstained"], "label"] = ""
     rows["top_k"] = [" | ".join(f"{clf.label_names[i]} {p[r, i]:.4f}" for i in o) for r, o in enumerate(order)]
     for i, name in enumerate(clf.label_names):
         rows[f"p_{name}"] = p[:, i]

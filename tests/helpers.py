@@ -185,3 +185,37 @@ class FakeApi:
         files = {str(p.relative_to(folder_path)): p.read_bytes() for p in Path(folder_path).rglob("*") if p.is_file()}
         FakeApi.calls.append(("upload_folder", repo_id, files))
         return type("Commit", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/1"})()
+
+
+def rendered_in_chromium(html_path, tmp_path) -> dict:
+    """A self-contained report page as headless Chromium renders it, from a copy in another folder (the page must
+    not need its neighbours): {tables, cells, images: [[complete, width, height], ...]}. Skipped without Chromium
+    (`make test` installs it and sets HF_TRANSFER_REQUIRE_CHROMIUM, which turns the skip into a failure)."""
+    import html
+    import json
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    import pytest
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if browser is None:
+        if os.environ.get("HF_TRANSFER_REQUIRE_CHROMIUM"):
+            pytest.fail("chromium is not installed (make test installs Debian's chromium package)")
+        pytest.skip("chromium is not installed")
+    page = Path(html_path).read_text()
+    assert 'src="data:image/png;base64,' in page and ".png\"" not in page  # every image inlined
+    probe = ("<script>window.addEventListener('load', () => document.body.setAttribute('data-probe', JSON.stringify({"
+             "tables: document.querySelectorAll('table').length, cells: document.querySelectorAll('td').length,"
+             "images: [...document.images].map(i => [i.complete, i.naturalWidth, i.naturalHeight])})));</script>")
+    copy = Path(tmp_path) / "probe.html"
+    copy.write_text(page.replace("</body>", probe + "</body>"))
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                          "--dump-dom", copy.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    found = re.search(r'data-probe="([^"]*)"', dom)
+    assert found, dom[-2000:]
+    rendered = json.loads(html.unescape(found.group(1)))
+    assert len(rendered["images"]) == page.count("<img")
+    return rendered

@@ -132,6 +132,26 @@ def test_fitted_baselines_predict_the_labels_evaluate_scores(strategy, tmp_path,
     assert float((rows["label"] == pd.read_csv(data / "test.csv")["sentiment"]).mean()) == pytest.approx(accuracy)
 
 
+def test_predict_abstains_below_a_probability(tmp_path, tiny_bert, capsys):
+    """--abstain-below P: rows whose top probability is under P keep their probabilities but no label."""
+    data, out = _reviews(tmp_path / "reviews"), tmp_path / "tfidf"
+    assert cli(["run", "--model", str(tiny_bert), "--dataset", str(data), "--label-column", "sentiment",
+                "--output-dir", str(out), "--set", "strategy.name=tfidf_logreg", *FAST], capsys).returncode == 0
+    args = ["predict", str(out), "--input", str(data / "test.csv")]
+    assert cli([*args, "-o", str(tmp_path / "all.csv")], capsys).returncode == 0
+    every = pd.read_csv(tmp_path / "all.csv")
+    threshold = float(np.median(every["score"]))
+    assert cli([*args, "-o", str(tmp_path / "some.csv"), "--abstain-below", str(threshold)], capsys).returncode == 0
+    some = pd.read_csv(tmp_path / "some.csv", keep_default_na=False)
+    abstained = some["abstained"].astype(str) == "True"
+    assert list(abstained) == list(every["score"] < threshold) and 0 < abstained.sum() < len(some)
+    assert (some.loc[abstained, "label"] == "").all()
+    assert list(some.loc[~abstained, "label"]) == list(every.loc[~abstained, "label"])
+    refused = cli([*args, "-o", str(tmp_path / "x.csv"), "--abstain-below", "1.5"], capsys)  # argparse's usage + error
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "error: argument --abstain-below: 1.5 is not a probability in [0, 1]" in refused.stderr
+
+
 def test_an_image_folder_trains_evaluates_and_predicts_without_a_config(tmp_path, tiny_timm, image_folder, capsys):
     out = tmp_path / "run"
     result = cli(["run", "--model", str(tiny_timm), "--dataset", str(image_folder), "--output-dir", str(out),

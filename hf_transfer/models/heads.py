@@ -40,3 +40,13 @@ def rebuild(model, spec: dict | None) -> None:
 
         spec = {k: v for k, v in spec.items() if k != "head_attr"}
         model.set_head(build_head(spec, spec["mlp_in"], len(model.label_names)), spec)
+
+
+def divide_logits(model, temperature: float) -> None:
+    """Fold a temperature into the model: its last linear layer (the one that gives the logits) divided by T,
+    so that the model's logits are the calibrated logits / T wherever it is loaded."""
+    last = [m for m in model.head.modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.weight.div_(temperature)
+        if last.bias is not None:
+            last.bias.div_(temperature)

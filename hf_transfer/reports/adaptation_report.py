@@ -285,6 +285,36 @@ def label_shift_lines(table: dict, runs: dict) -> list[str]:
     return lines
 
 
+def calibration_lines(table: dict, runs: dict) -> list[str]:
+    """Per method: whether its probabilities held under the shift (ECE on source and target test sets, before and
+    after temperature scaling fitted on source validation) and how well its scores tell target rows from source
+    rows (AUROC), mean ± std over seeds. Target labels are read here for the ECE only, never by a method."""
+    rows = []
+    for r in table["rows"]:
+        ms = [runs[run][0] for run in r["runs"] if runs[run][0].get("calibration", {}).get("sets")]
+        if not ms:
+            continue
+        d = ms[0]["domains"]
+
+        def ece(m, where, when):
+            return m["calibration"]["sets"][d[where]][when]["ece"]
+
+        def ood(m, score):
+            return m["calibration"].get("ood", {}).get(d["target"], {}).get(score)
+
+        rows.append(f"| {run_folder.md_text(r['method'])} | " + " | ".join(_pm(_stats([f(m) for m in ms])) for f in (
+            lambda m: ece(m, "source", "before"), lambda m: ece(m, "source", "after"),
+            lambda m: ece(m, "target", "before"), lambda m: ece(m, "target", "after"),
+            lambda m: ood(m, "msp"), lambda m: ood(m, "energy"), lambda m: ood(m, "mahalanobis"))) + " |")
+    if not rows:
+        return []
+    return ["Calibration under the shift (ECE, 15 bins of equal mass; *after*: with the temperature fitted on source "
+            "validation) and out-of-distribution detection (AUROC of telling target test rows from source test rows; "
+            "0.5: cannot), mean ± std over seeds:", "",
+            "| method | source ECE before | source ECE after | target ECE before | target ECE after | AUROC MSP "
+            "| AUROC energy | AUROC Mahalanobis |", "|---|---:|---:|---:|---:|---:|---:|---:|", *rows, ""]
+
+
 # ----------------------------------------------------------------------------------------------
 # Figures
 
@@ -416,7 +446,7 @@ def write_section(tables: list[dict], runs: dict[str, tuple[dict, dict, Path]], 
     for i, table in enumerate(tables):
         stem = f"adaptation{i + 1 if len(tables) > 1 else ''}"
         lines += [f"### {table['source']} -> {table['target']} ({table['model']})", ""] + markdown_table(table) + [""]
-        lines += label_shift_lines(table, runs) + curve_lines(table) + selection_lines(table)
+        lines += label_shift_lines(table, runs) + calibration_lines(table, runs) + curve_lines(table) + selection_lines(table)
         missing = [m for m in (FLOOR, CEILING) if m not in {r["method"] for r in table["rows"]}]
         if missing:
             lines += [f"No `{'` / `'.join(missing)}` run in this report: gain / gap closed are left blank.", ""]

@@ -35,6 +35,19 @@ def write_report(out: Path, metrics: dict) -> Path:
         if change:
             row += (f" {change[k]['accuracy']:+.4f} | {change[k]['f1_macro']:+.4f} |" if k in change else " | |")
         lines.append(row)
+    lines += ["", "## Calibration and selective prediction", "", "The model's probabilities as saved (a run's "
+              "temperature is already in them). ECE over 15 bins of equal mass, and of equal width; accuracy of the "
+              "most confident 80 % / 90 % of rows.", "",
+              "| eval set | ECE | ECE (equal width) | NLL | Brier | accuracy at 80 % coverage | at 90 % |"
+              + (" told from the first (MSP AUROC) |" if metrics.get("ood") else ""),
+              "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if metrics.get("ood") else "")]
+    for k, m in final.items():
+        c = m["calibration"]
+        row = (f"| {md(k)} | {c['ece']:.4f} | {c['ece_equal_width']:.4f} | {c['nll']:.4f} | {c['brier']:.4f} | "
+               f"{c['accuracy_at_80']:.4f} | {c['accuracy_at_90']:.4f} |")
+        if metrics.get("ood"):
+            row += f" {metrics['ood'][k]['msp']:.3f} |" if k in metrics["ood"] else " |"
+        lines.append(row)
     lines += ["", "## Per-class F1", "", *per_class_table(final, metrics["label_names"])]
     if _plot(final, out / "sets.png"):
         lines += ["", "![accuracy and macro-F1 per set](sets.png)"]

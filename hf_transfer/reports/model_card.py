@@ -13,6 +13,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from .. import packaged
 from ..config import Config
 from ..runs import run_folder
+from . import calibration_report
 
 TEMPLATE = "classification.md"
 _METRICS = (("accuracy", "Accuracy"), ("f1_macro", "F1 (macro)"), ("f1_weighted", "F1 (weighted)"))
@@ -160,6 +161,8 @@ def card_context(cfg: Config, metrics: dict, run_dir: Path | None = None) -> dic
         "training_rows": training_rows, "timings": metrics["timings"], "environment": metrics["environment"],
         "usage": _usage(metrics["library"], metrics["task"], cfg.hub.repo_id or "OWNER/NAME", _form(run_dir, metrics)),
         "adaptation": _adaptation(cfg, metrics, run_dir), "warnings": metrics.get("warnings", []),
+        "calibration_text": calibration_report.how(metrics["calibration"]) if metrics.get("calibration") else None,
+        "calibration_table": "\n".join(calibration_report.table(metrics["calibration"])) if metrics.get("calibration") else None,
     }
 
 

@@ -19,6 +19,7 @@ import yaml
 
 from ..errors import UserError
 from ..runs import run_folder
+from . import calibration_report
 
 FITTED = ("tfidf_logreg", "frozen_logreg")  # the baselines every user tries first (strategies/classic.py)
 
@@ -89,6 +90,7 @@ def write_run_report(run_dir: str | Path, cfg, metrics: dict) -> Path:
     lines += ["", "## Per-class F1", "", "Macro-F1 averages over the classes present in a set's labels or predictions; "
               "a class a set has no sample of is marked *absent* (its F1 there means nothing).", "",
               *per_class_table(final, names)]
+    lines += calibration_report.section(metrics, run_dir)
     t = metrics["timings"]
     lines += ["", "## Time", "", f"{t['total_seconds']:.0f} s in all, {t['train_seconds']:.0f} s training "
               f"({t['train_samples_per_second']} samples/s), {t['eval_seconds']:.0f} s evaluating, on "
@@ -100,6 +102,7 @@ def write_run_report(run_dir: str | Path, cfg, metrics: dict) -> Path:
         lines[-1:-1] = [f"Peak memory: {', '.join(memory)}."]
     path = run_dir / run_folder.REPORT
     path.write_text("\n".join(lines))
+    write_html(path, run_dir / "report.html")
     return path
 
 

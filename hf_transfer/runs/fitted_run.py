@@ -14,13 +14,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..config import Config
 from ..errors import UserError
 from ..metrics import collapse_advice, collapse_warnings
+from ..models.heads import divide_logits
 from . import pipeline, run_folder
-from .logreg import C_GRID, backbone_features, fit_logreg, fold_into_head, labels_of, save_tfidf, scores, tfidf_features
+from .calibrate import calibrate
+from .logreg import C_GRID, backbone_features, fit_logreg, fold_into_head, labels_of, log_proba, save_tfidf, scores, tfidf_features
 
 
 def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
@@ -50,12 +53,18 @@ def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
     fit = {"pipe": pipe, "C": c, "value": value, "feature_seconds": feature_seconds,
            "fit_seconds": time.perf_counter() - tick}
     metrics = _metrics(cfg, strategy, splits, model, features, labels, fit)
+    logits = {k: (log_proba(pipe, features[k], n), np.asarray(labels[k])) for k in splits.eval_sets}
+    metrics["final"], metrics["calibration"] = calibrate(cfg, logits, metrics["final"])
+    temperature = metrics["calibration"]["temperature"]
     with run_folder.written_whole(start.out / run_folder.MODEL) as model_dir:
         if model is not None:
             fold_into_head(model, pipe, n)
+            divide_logits(model, temperature)  # the saved model gives calibrated logits
             model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
         else:
-            save_tfidf(model_dir, vectorizer, pipe[-1], splits.label_names)
+            regression = pipe[-1]
+            regression.coef_, regression.intercept_ = regression.coef_ / temperature, regression.intercept_ / temperature
+            save_tfidf(model_dir, vectorizer, regression, splits.label_names)
     return pipeline.finish(start, cfg, metrics)
 
 

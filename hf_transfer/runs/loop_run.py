@@ -36,10 +36,11 @@ from ..data.sources import build_splits
 from ..errors import ConfigError, UserError
 from ..metrics import collapse_advice, collapse_warnings, proxy_a_distance
 from ..models import TransferModel, count_parameters, load_backbone
-from ..models.heads import add_bottleneck
+from ..models.heads import add_bottleneck, divide_logits
 from ..strategies import get_strategy
 from ..strategies.base import Outputs, Step
 from . import checkpoint, pipeline, run_folder
+from .calibrate import calibrate
 from .class_weights import class_weight_tensor
 from .environment import (
     environment,
@@ -235,7 +236,8 @@ class Loop:
     eval_seconds: float = 0.0
     samples_seen: int = 0
     resumed_mid_epoch: bool = False
-    selected_features: dict = field(default_factory=dict)
+    selected_features: dict = field(default_factory=dict)  # of the kept epoch: {set: (features, labels)}
+    selected_logits: dict = field(default_factory=dict)  # of the kept epoch: {set: (logits, labels)}, for calibration
     stopped: bool = False
     early_stopped: bool = False
 
@@ -526,8 +528,9 @@ def evaluate(loop: Loop) -> dict:
     'running', and notes whether patience ran out."""
     t, state, domains = loop.t, loop.state, loop.splits.domains
     tick = time.perf_counter()
+    logits = {}
     results, feats = evaluate_sets(loop.model, loop.eval_dls, loop.accelerator, loop.splits.label_names,
-                                   feature_sets=tuple(domains.values()), prepare=loop.loaders.on_device)
+                                   feature_sets=_feature_sets(loop), prepare=loop.loaders.on_device, logits_out=logits)
     entry = {"epoch": state.epoch, "step": state.global_step, "train_loss": float(loop.running) / max(loop.count, 1),
              "train_seconds": round(loop.train_seconds, 3), "eval": results}
     if loop.strategy.uses_target:
@@ -542,21 +545,28 @@ def evaluate(loop: Loop) -> dict:
         loop.accelerator.log({f"{k}/{m}": v[m] for k, v in results.items() for m in ("accuracy", "f1_macro", "loss")},
                              step=state.global_step)
     if loop.has_validation:
-        _keep_if_best(loop, results["validation"][t.metric_for_best], feats)
+        _keep_if_best(loop, results["validation"][t.metric_for_best], feats, logits)
     if not loop.has_validation or not t.load_best_at_end:
-        loop.selected_features = feats
+        loop.selected_features, loop.selected_logits = feats, logits
     if loop.main:
         write_metrics(loop.out, {"status": "running", "history": state.history})
     loop.early_stopped = loop.has_validation and _patience_ran_out(state, t)
     return entry
 
 
-def _keep_if_best(loop: Loop, value: float, feats: dict) -> None:
+def _feature_sets(loop: Loop) -> tuple:
+    """The eval sets whose features are kept: the domains (A-distance, t-SNE, OOD) and the validation set the
+    Mahalanobis OOD score is fitted on."""
+    domains = tuple(loop.splits.domains.values())
+    return domains + ("validation",) if domains and loop.has_validation else domains
+
+
+def _keep_if_best(loop: Loop, value: float, feats: dict, logits: dict) -> None:
     """Save the weights (checkpoints/best) when the validation score beats the best so far."""
     state, sign = loop.state, (-1.0 if loop.t.metric_for_best == "loss" else 1.0)
     if not state.best or sign * value > sign * state.best["value"]:
         state.best = {"epoch": state.epoch, "value": value}
-        loop.selected_features = feats
+        loop.selected_features, loop.selected_logits = feats, logits
         if loop.main:
             loop.best_path.parent.mkdir(parents=True, exist_ok=True)
             with _contiguous(loop.cl_model):
@@ -578,16 +588,17 @@ def _finish(loop: Loop) -> dict:
 
 def _select(loop: Loop) -> dict:
     """The history entry of the epoch the model is kept from (the best on validation, or the last), its
-    weights loaded, and the domain features of that epoch."""
-    t, state, domains = loop.t, loop.state, loop.splits.domains
+    weights loaded, and the logits and features of that epoch."""
+    t, state = loop.t, loop.state
     chosen = state.history[-1]
     if t.load_best_at_end and loop.has_validation and state.best:
         load_model(loop.unwrapped, str(loop.best_path))
         chosen = next(h for h in state.history if h["epoch"] == state.best["epoch"])
-    if domains and not loop.selected_features:  # resumed after the selected epoch: features again, from the kept weights
-        _, loop.selected_features = evaluate_sets(loop.model, {k: loop.eval_dls[k] for k in domains.values()},
-                                                  loop.accelerator, loop.splits.label_names,
-                                                  feature_sets=tuple(domains.values()), prepare=loop.loaders.on_device)
+    if not loop.selected_logits:  # resumed after the selected epoch: logits and features again, from the kept weights
+        loop.selected_logits = {}
+        _, loop.selected_features = evaluate_sets(loop.model, loop.eval_dls, loop.accelerator, loop.splits.label_names,
+                                                  feature_sets=_feature_sets(loop), prepare=loop.loaders.on_device,
+                                                  logits_out=loop.selected_logits)
     return chosen
 
 
@@ -597,7 +608,8 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
     trainable, total = count_parameters(unwrapped)
     metrics = {
         **pipeline.base_metrics(cfg, splits, loop.strategy, cfg.model.name, unwrapped.library, unwrapped),
-        "train_samples": len(splits.train), "data_pipeline": loop.loaders.pipeline, "domains": splits.domains, "selected_epoch": chosen["epoch"],
+        "train_samples": len(splits.train), "data_pipeline": loop.loaders.pipeline, "domains": splits.domains,
+        "selected_epoch": chosen["epoch"],
         "steps": {"done": state.global_step, "budget": loop.total_steps, "per_epoch": loop.steps_per_epoch,
                   "early_stopped": loop.early_stopped},
         "selected_by": f"validation/{t.metric_for_best}" if loop.has_validation and t.load_best_at_end else "last epoch",
@@ -609,6 +621,8 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
                     "peak_host_memory_mb": peak_host_memory_mb()},
         "environment": environment(loop.accelerator),
     }
+    metrics["final"], metrics["calibration"] = calibrate(cfg, loop.selected_logits, chosen["eval"],
+                                                         loop.selected_features, splits.domains.get("source"))
     advice = collapse_advice(metrics["class_weights"], t.lr, t.min_steps)
     metrics["warnings"] = splits.warnings + collapse_warnings(chosen["eval"], splits.label_names, advice)
     if torch.cuda.is_available():
@@ -623,6 +637,7 @@ def _write_outputs(loop: Loop, metrics: dict) -> None:
     image_size = cfg.data.image_size if loop.splits.task == "image" else None
     if loop.cl_model is not None:
         unwrapped.to(memory_format=torch.contiguous_format)  # training is over
+    divide_logits(unwrapped, metrics["calibration"]["temperature"])  # the saved model gives calibrated logits
     with run_folder.written_whole(out / run_folder.MODEL) as model_dir:
         if not loop.strategy.save(unwrapped, model_dir, image_size):
             unwrapped.save_pretrained(model_dir, image_size=image_size)

@@ -19,7 +19,9 @@ from tqdm.auto import tqdm
 
 from ..config import Config
 from ..errors import UserError
+from ..models.heads import divide_logits
 from . import pipeline, run_folder
+from .calibrate import calibrate
 
 UNLABELLED = "target_unlabelled"
 
@@ -93,8 +95,9 @@ def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
     adjust_seconds = time.perf_counter() - tick
     tick = time.perf_counter()
     eval_dls = {k: v for k, v in loaders.evals.items() if k != UNLABELLED}
-    results, feats = evaluate_sets(model, eval_dls, accelerator, splits.label_names,
-                                   feature_sets=tuple(splits.domains.values()), prepare=loaders.on_device)
+    logits = {}
+    results, feats = evaluate_sets(model, eval_dls, accelerator, splits.label_names, prepare=loaders.on_device,
+                                   feature_sets=(*splits.domains.values(), "validation"), logits_out=logits)
     model.eval()
     domains = splits.domains
     entry = {"epoch": 1, "step": 0, "train_loss": None, "train_seconds": round(adjust_seconds, 3), "eval": results,
@@ -104,6 +107,8 @@ def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
         details["label_shift"]["true_target_priors"] = (counts / counts.sum()).tolist()
     timings = {"adjust": adjust_seconds, "eval": time.perf_counter() - tick}
     metrics = _metrics(cfg, strategy, splits, model, loaders, accelerator, entry, details, timings)
+    metrics["final"], metrics["calibration"] = calibrate(cfg, logits, results, feats, domains.get("source"))
+    divide_logits(model, metrics["calibration"]["temperature"])  # the saved model gives calibrated logits
     with run_folder.written_whole(out / run_folder.MODEL) as model_dir:
         model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
     save_features(out / run_folder.FEATURES, feats, domains, t.seed)

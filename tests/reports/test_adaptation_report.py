@@ -1,14 +1,10 @@
 """The domain-adaptation report: its numbers against each run's metrics.json, the model card's
 table, and the self-contained HTML as headless Chromium renders it."""
 
-import html
 import json
-import os
-import re
-import shutil
-import subprocess
 
 import pytest
+from helpers import rendered_in_chromium
 
 from hf_transfer.reports import run_report as report
 from hf_transfer.runs.pipeline import run_config
@@ -61,6 +57,25 @@ def test_report_numbers_match_metrics_json(adaptation_runs):
     assert f"{dann['target_accuracy']['mean']:.4f} ± {dann['target_accuracy']['std']:.4f}" in md
     for name in ("curves", "per_class_f1", "confusion", "embedding"):
         assert f"adaptation_{name}.png" in md and (out / f"adaptation_{name}.png").stat().st_size > 1000
+
+
+def test_calibration_under_the_shift_and_ood_scores_match_metrics_json(adaptation_runs):
+    """The report's calibration-and-OOD rows are the seeds' own numbers: ECE on both domains before and after
+    the temperature, and the AUROC of telling target rows from source rows by MSP, energy and Mahalanobis."""
+    runs, out = adaptation_runs
+    md = (out / "report.md").read_text()
+    dann = [_metrics(r) for r in runs if r.parent.name == "dann"]
+    row = next(line for line in md.splitlines() if line.startswith("| dann |") and "AUROC" not in line
+               and line.count("±") == 7)
+    cells = [c.strip() for c in row.strip("|").split("|")][1:]
+    expected = [[m["calibration"]["sets"]["test"]["before"]["ece"] for m in dann],
+                [m["calibration"]["sets"]["target"]["after"]["ece"] for m in dann],
+                [m["calibration"]["ood"]["target"]["mahalanobis"] for m in dann]]
+    for cell, values in zip((cells[0], cells[3], cells[6]), expected):
+        assert float(cell.split(" ± ")[0]) == pytest.approx(sum(values) / len(values), abs=5e-5)
+    for m in dann:
+        ood = m["calibration"]["ood"]["target"]
+        assert set(ood) == {"msp", "energy", "mahalanobis"} and all(0 <= v <= 1 for v in ood.values())
 
 
 def test_paired_confidence_intervals_recomputed_from_metrics_json(adaptation_runs):
@@ -143,31 +158,10 @@ def test_model_cards_carry_the_table(adaptation_runs):
     assert json.loads((runs[2] / "adaptation.json").read_text()) == table
 
 
-def _chromium():
-    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-
-
 def test_html_renders_in_headless_chromium(adaptation_runs, tmp_path):
-    browser = _chromium()
-    if browser is None:
-        if os.environ.get("HF_TRANSFER_REQUIRE_CHROMIUM"):
-            pytest.fail("chromium is not installed (make test installs Debian's chromium package)")
-        pytest.skip("chromium is not installed")
     _, out = adaptation_runs
-    page = (out / "report.html").read_text()
-    assert 'src="data:image/png;base64,' in page and ".png\"" not in page  # every image inlined
-    probe = ("<script>window.addEventListener('load', () => document.body.setAttribute('data-probe', JSON.stringify({"
-             "tables: document.querySelectorAll('table').length, cells: document.querySelectorAll('td').length,"
-             "images: [...document.images].map(i => [i.complete, i.naturalWidth, i.naturalHeight])})));</script>")
-    copy = tmp_path / "probe.html"  # a copy in another folder: the page must not need its neighbours
-    copy.write_text(page.replace("</body>", probe + "</body>"))
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-                          "--dump-dom", copy.as_uri()], capture_output=True, text=True, timeout=120).stdout
-    found = re.search(r'data-probe="([^"]*)"', dom)
-    assert found, dom[-2000:]
-    probe = json.loads(html.unescape(found.group(1)))
+    probe = rendered_in_chromium(out / "report.html", tmp_path)
     assert probe["tables"] >= 2 and probe["cells"] > 20
-    assert len(probe["images"]) == page.count("<img")
     assert len(probe["images"]) >= 5 and all(ok and w > 100 and h > 100 for ok, w, h in probe["images"])
 
 

@@ -161,9 +161,10 @@ def test_lp_ft_starts_from_the_frozen_logreg_head(tmp_path, kind, assets):
     model_dir, data = assets[kind]
     task = "image" if kind == "timm" else "text"
     extra = {"data": {"eval_splits": ["validation"]}} if kind == "transformers" else {}
-    frozen = run_config(tiny_config(tmp_path / "frozen", model_dir, data, strategy={"name": "frozen_logreg"}, **extra))
+    frozen = run_config(tiny_config(tmp_path / "frozen", model_dir, data, strategy={"name": "frozen_logreg"},
+                                    train={"calibrate": "none"}, **extra))  # the heads as fitted, not scaled
     lp_ft = run_config(tiny_config(tmp_path / "lp_ft", model_dir, data, model={"new_head_init": "logreg"},
-                              train={"max_steps": 1, "lr": 1e-12, "epochs": 1}, **extra))
+                                   train={"max_steps": 1, "lr": 1e-12, "epochs": 1, "calibrate": "none"}, **extra))
     heads = [load_backbone(ModelConfig(name=str(tmp_path / run / "model")), task, frozen["label_names"]).head
              for run in ("frozen", "lp_ft")]
     assert torch.allclose(heads[0].weight, heads[1].weight, rtol=1e-4, atol=1e-4)

@@ -38,11 +38,15 @@ def test_training_learns_the_tiny_task(image_run):
     assert metrics["history"][-1]["train_loss"] < metrics["history"][0]["train_loss"] + 0.5
 
 
-def test_best_epoch_weights_are_the_saved_model(image_run):
+def test_best_epoch_weights_are_the_saved_model_with_its_temperature(image_run):
+    """The saved model is the best epoch's, its last layer divided by the temperature fitted on validation."""
     out, _, metrics = image_run
     best = load_file(str(out / "checkpoints" / "best" / "model.safetensors"))
     model = load_file(str(out / "model" / "model.safetensors"))
-    assert all(torch.equal(best[f"net.{k}"], v) for k, v in model.items())
+    t = metrics["calibration"]["temperature"]
+    differ = sorted(k for k, v in model.items() if not torch.equal(best[f"net.{k}"], v))
+    assert t != 1.0 and len(differ) == 2 and differ[0].endswith(".bias") and differ[1].endswith(".weight")
+    assert all(torch.allclose(best[f"net.{k}"] / t, model[k]) for k in differ)
     chosen = next(h for h in metrics["history"] if h["epoch"] == metrics["selected_epoch"])
     assert chosen["eval"]["validation"]["accuracy"] == max(h["eval"]["validation"]["accuracy"] for h in metrics["history"])
 
