@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..runs import run_folder
+from . import figures
 
 FLOOR, CEILING = "source_only", "oracle"
 _ORDER = ("source_only", "adabn", "source_only_joint", "bbse", "mlls", "target_finetune", "dann", "dann_adabn",
@@ -319,14 +320,6 @@ def calibration_lines(table: dict, runs: dict) -> list[str]:
 # Figures
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
 
 def _first_runs(table: dict, runs: dict) -> list[tuple[str, dict, Path]]:
     """(method, metrics, run dir) of each method's first seed."""
@@ -335,7 +328,7 @@ def _first_runs(table: dict, runs: dict) -> list[tuple[str, dict, Path]]:
 
 def plot_curves(table: dict, runs: dict, path: Path) -> None:
     """Source and target test accuracy per epoch, every run (seeds as separate lines)."""
-    plt = _plt()
+    plt = figures.pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     colors = plt.get_cmap("tab10")
     for i, r in enumerate(table["rows"]):
@@ -353,14 +346,12 @@ def plot_curves(table: dict, runs: dict, path: Path) -> None:
         ax.set(title=title, xlabel="epoch")
         ax.grid(alpha=0.3)
     axes[2].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    figures.save(fig, path, dpi=100)
 
 
 def plot_per_class(table: dict, path: Path) -> None:
     """Target per-class F1 (mean over seeds), one bar per method."""
-    plt = _plt()
+    plt = figures.pyplot()
     names, rows = table["label_names"], table["rows"]
     fig, ax = plt.subplots(figsize=(min(14, max(6, 0.9 * len(names) * max(1, len(rows)) / 3)), 3.8))
     width = 0.8 / len(rows)
@@ -371,14 +362,12 @@ def plot_per_class(table: dict, path: Path) -> None:
     ax.set(title="per-class F1 on the target test set", ylabel="F1", ylim=(0, 1))
     ax.legend(fontsize=8, ncol=min(4, len(rows)))
     ax.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    figures.save(fig, path, dpi=100)
 
 
 def plot_confusions(table: dict, firsts: list, path: Path) -> None:
     """Row-normalised target confusion matrices (first seed of each method)."""
-    plt = _plt()
+    plt = figures.pyplot()
     n = len(firsts)
     cols = min(4, n)
     rows = math.ceil(n / cols)
@@ -395,9 +384,7 @@ def plot_confusions(table: dict, firsts: list, path: Path) -> None:
         ax.set_xticks(ticks, [x[:6] for x in names], fontsize=7, rotation=90)
         ax.set_yticks(ticks, [x[:6] for x in names], fontsize=7)
     fig.suptitle("target confusion matrices (rows: true class, normalised)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    figures.save(fig, path, dpi=100)
 
 
 def embed_2d(x: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -416,7 +403,7 @@ def plot_embeddings(firsts: list, path: Path, per_domain: int = 200) -> bool:
     found = [(method, np.load(d / run_folder.FEATURES)) for method, _, d in firsts if (d / run_folder.FEATURES).is_file()]
     if not found:
         return False
-    plt = _plt()
+    plt = figures.pyplot()
     cols = min(4, len(found))
     rows = math.ceil(len(found) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.3 * rows), squeeze=False)
@@ -430,9 +417,7 @@ def plot_embeddings(firsts: list, path: Path, per_domain: int = 200) -> bool:
         ax.set(title=method + (" (before adaptation)" if method == FLOOR else ""), xticks=[], yticks=[])
     axes.flat[0].legend(fontsize=8, markerscale=3)
     fig.suptitle("t-SNE of source vs target test features")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    figures.save(fig, path, dpi=100)
     return True
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..runs import run_folder
+from . import figures
 
 
 def _f(x, fmt: str = ".4f") -> str:
@@ -56,11 +57,7 @@ def section(metrics: dict, run_dir: Path) -> list[str]:
 def plot(calibration: dict, path: Path) -> Path | None:
     """Per eval set: the reliability diagram (accuracy against confidence per equal-width bin, before and after
     scaling), and one risk-coverage panel (accuracy of the most confident x % of predictions)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = figures.pyplot()
     sets = calibration["sets"]
     if not sets:
         return None
@@ -80,7 +77,4 @@ def plot(calibration: dict, path: Path) -> Path | None:
     ax.set(title="risk-coverage (after)", xlabel="coverage (most confident share kept)", ylabel="accuracy", ylim=(0, 1.02))
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return figures.save(fig, path, dpi=100)

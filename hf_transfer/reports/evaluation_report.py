@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..runs import run_folder
+from . import figures
 from .run_report import per_class_table, write_html
 
 
@@ -59,11 +60,7 @@ def write_report(out: Path, metrics: dict) -> Path:
 
 
 def _plot(final: dict, path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = figures.pyplot()
     names = list(final)
     x = np.arange(len(names))
     fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(names)), 3.2))
@@ -72,8 +69,5 @@ def _plot(final: dict, path: Path) -> Path:
     ax.set(xticks=x, xticklabels=names, ylim=(0, 1), title="score per eval set")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return figures.save(fig, path)
 

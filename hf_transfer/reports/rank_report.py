@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..runs import run_folder
 from ..transferability import ESTIMATORS
+from . import figures
 
 NAMES = {"logme": "LogME", "leep": "LEEP", "nce": "NCE", "h_score": "H-score"}
 
@@ -36,11 +37,7 @@ def correlations(rows: list[dict]) -> dict:
 
 
 def plot(rows: list[dict], path: Path) -> Path | None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = figures.pyplot()
     used = [k for k in ESTIMATORS if any(r.get(k) is not None and "finetuned_accuracy" in r for r in rows)]
     if not used:
         return None
@@ -53,10 +50,7 @@ def plot(rows: list[dict], path: Path) -> Path | None:
             ax.annotate(text.split("/")[-1][:28], (x, y), fontsize=7)
         ax.set_xlabel(NAMES[key])
         ax.set_ylabel("fine-tuned test accuracy")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return figures.save(fig, path)
 
 
 def _num(x, fmt: str = ".3f") -> str:

@@ -19,7 +19,7 @@ import yaml
 
 from ..errors import UserError
 from ..runs import run_folder
-from . import calibration_report
+from . import calibration_report, figures
 
 FITTED = ("tfidf_logreg", "frozen_logreg")  # the baselines every user tries first (strategies/classic.py)
 
@@ -30,11 +30,7 @@ def _fmt(x: float | None) -> str:
 
 def _plot_curves(runs: dict[str, dict], path: Path) -> Path | None:
     """Validation (or first eval set) accuracy per epoch, one line per run."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = figures.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     drawn = False
     for name, m in runs.items():
@@ -54,10 +50,7 @@ def _plot_curves(runs: dict[str, dict], path: Path) -> Path | None:
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return figures.save(fig, path)
 
 
 def per_class_table(final: dict, names: list[str]) -> list[str]:
