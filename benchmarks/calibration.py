@@ -70,6 +70,7 @@ def main() -> None:
                 s = c["sets"][name]
                 row.update({f"{where}_accuracy": m["final"][name]["accuracy"],
                             f"{where}_ece_before": s["before"]["ece"], f"{where}_ece_after": s["after"]["ece"],
+                            f"{where}_ece_floor": s["after"]["ece_floor"],
                             f"{where}_ece_width_before": s["before"]["ece_equal_width"],
                             f"{where}_ece_width_after": s["after"]["ece_equal_width"],
                             f"{where}_nll_before": s["before"]["nll"], f"{where}_nll_after": s["after"]["nll"],
@@ -78,7 +79,7 @@ def main() -> None:
                 row.update({f"ood_{k}": v for k, v in c["ood"][shifted].items()})
             emit(row, RESULTS)
             rows.append(row)
-    keys = [k for k in rows[0] if k.endswith(("before", "after", "accuracy", "acc80")) or k.startswith("ood_")
+    keys = [k for k in rows[0] if k.endswith(("before", "after", "floor", "accuracy", "acc80")) or k.startswith("ood_")
             or k == "temperature"]
     for task in dict.fromkeys(r["task"] for r in rows):
         mine = [r for r in rows if r["task"] == task]

@@ -28,12 +28,25 @@ def _probabilities(logits) -> np.ndarray:
 
 def ece_equal_mass(probs: np.ndarray, labels: np.ndarray, bins: int = BINS) -> float:
     """ECE over `bins` bins holding the same number of predictions (sorted by confidence)."""
-    confidence, correct = probs.max(1), (probs.argmax(1) == labels).astype(float)
+    return _ece_mass(probs.max(1), (probs.argmax(1) == labels).astype(float), bins)
+
+
+def _ece_mass(confidence: np.ndarray, correct: np.ndarray, bins: int) -> float:
     order = np.argsort(confidence, kind="stable")
     total = 0.0
     for part in np.array_split(order, min(bins, len(order))):
         total += len(part) * abs(correct[part].mean() - confidence[part].mean())
-    return float(total / len(labels))
+    return float(total / len(confidence))
+
+
+def ece_floor(probs: np.ndarray, bins: int = BINS, draws: int = 200, seed: int = 0) -> float:
+    """The equal-mass ECE a perfectly calibrated model with these confidences would show on this many rows (each
+    prediction right with probability its confidence; the mean over `draws` simulations): an ECE near it cannot be
+    told from perfect calibration, so no method can be shown to lower it further on this set."""
+    confidence = probs.max(1)
+    rng = np.random.default_rng(seed)
+    return float(np.mean([_ece_mass(confidence, (rng.random(len(confidence)) < confidence).astype(float), bins)
+                          for _ in range(draws)]))
 
 
 def ece_equal_width(probs: np.ndarray, labels: np.ndarray, bins: int = BINS) -> float:
@@ -80,10 +93,12 @@ def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = BINS) -> dict
 
 
 def scores(logits, labels) -> dict:
-    """ECE (equal mass and equal width), NLL, Brier and the accuracy at 80 % and 90 % coverage of one eval set."""
+    """ECE (equal mass, its noise floor, and equal width), NLL, Brier and the accuracy at 80 % and 90 % coverage of
+    one eval set."""
     labels = np.asarray(labels)
     probs = _probabilities(logits)
-    return {"ece": ece_equal_mass(probs, labels), "ece_equal_width": ece_equal_width(probs, labels),
+    return {"ece": ece_equal_mass(probs, labels), "ece_floor": ece_floor(probs),
+            "ece_equal_width": ece_equal_width(probs, labels),
             "nll": nll(logits, labels), "brier": brier(probs, labels),
             **{f"accuracy_at_{int(c * 100)}": accuracy_at_coverage(probs, labels, c) for c in COVERAGES}}
 

@@ -35,6 +35,16 @@ def test_ece_nll_and_brier_against_a_hand_computation():
     assert calibration.brier(p, LABELS) == pytest.approx(brier, abs=1e-9)
 
 
+def test_the_ece_floor_is_what_a_calibrated_model_shows_and_far_below_an_overconfident_one():
+    rng = np.random.default_rng(0)
+    p = _softmax(rng.normal(0, 2, size=(3000, 4)))
+    calibrated = np.array([rng.choice(4, p=row) for row in p])  # each label drawn from the model's own probabilities
+    floor = calibration.ece_floor(p)
+    assert 0 < floor < 0.05 and abs(calibration.ece_equal_mass(p, calibrated) - floor) < 0.5 * floor
+    sharp = _softmax(3 * np.log(p))  # the same argmax, overconfident
+    assert calibration.ece_equal_mass(sharp, calibrated) > 5 * calibration.ece_floor(sharp)
+
+
 def test_selective_accuracy_keeps_the_most_confident_rows():
     p = _softmax(LOGITS)  # by confidence: row 3 (right), 0 (right), 1 (wrong), 2 (right)
     assert calibration.accuracy_at_coverage(p, LABELS, 0.5) == 1.0

@@ -17,12 +17,13 @@ def _f(x, fmt: str = ".4f") -> str:
 def table(calibration: dict) -> list[str]:
     """Markdown rows: per eval set, ECE (equal mass) before -> after, equal-width ECE, NLL, Brier, selective accuracy."""
     md = run_folder.md_text
-    lines = ["| eval set | ECE before | ECE after | ECE (equal width) after | NLL before | NLL after | Brier after "
-             "| accuracy at 80 % coverage | at 90 % |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| eval set | ECE before | ECE after | its floor | ECE (equal width) after | NLL before | NLL after "
+             "| Brier after | accuracy at 80 % coverage | at 90 % |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, s in calibration["sets"].items():
         b, a = s["before"], s["after"]
-        lines.append(f"| {md(name)} | {_f(b['ece'])} | {_f(a['ece'])} | {_f(a['ece_equal_width'])} | {_f(b['nll'])} | "
-                     f"{_f(a['nll'])} | {_f(a['brier'])} | {_f(a['accuracy_at_80'])} | {_f(a['accuracy_at_90'])} |")
+        lines.append(f"| {md(name)} | {_f(b['ece'])} | {_f(a['ece'])} | {_f(a.get('ece_floor'))} | "
+                     f"{_f(a['ece_equal_width'])} | {_f(b['nll'])} | {_f(a['nll'])} | {_f(a['brier'])} | "
+                     f"{_f(a['accuracy_at_80'])} | {_f(a['accuracy_at_90'])} |")
     return lines
 
 
@@ -39,8 +40,9 @@ def section(metrics: dict, run_dir: Path) -> list[str]:
     calibration = metrics.get("calibration")
     if not calibration:
         return []
-    lines = ["", "## Calibration and selective prediction", "", how(calibration) + f" ECE bins: {calibration['bins']}.",
-             "", *table(calibration)]
+    lines = ["", "## Calibration and selective prediction", "", how(calibration) + f" ECE bins: {calibration['bins']}. "
+             "Floor: the ECE a perfectly calibrated model with the same confidences would show on this many rows "
+             "(simulated); an ECE near it cannot be told from perfect calibration.", "", *table(calibration)]
     if calibration.get("ood"):
         md = run_folder.md_text
         lines += ["", "Telling each other eval set from the in-domain test set (AUROC; 0.5: cannot, 1: always): by "
