@@ -12,13 +12,17 @@ from .. import calibration
 log = logging.getLogger("hf_transfer")
 
 
-def calibrate(cfg, logits: dict, final: dict, features: dict | None = None, in_domain: str | None = None) -> tuple[dict, dict]:
+def calibrate(cfg, logits: dict, final: dict, features: dict | None = None, in_domain: str | None = None,
+              keep: str | None = None) -> tuple[dict, dict]:
     """(final, calibration entry of metrics.json). `logits`: {set: (logits, labels)} of the chosen model;
     `final`: each set's metrics, returned with the calibrated scores and its loss the calibrated NLL (the saved
     model's); `features`: {set: (features, labels)} where the run kept them (domain adaptation), for the
-    Mahalanobis score; `in_domain`: the test set the other sets are told apart from."""
+    Mahalanobis score; `in_domain`: the test set the other sets are told apart from; `keep`: why the model is
+    kept as it is (no temperature fitted), e.g. a post-hoc adjustment of a model calibrated by its own run."""
     temperature, method, note = 1.0, cfg.train.calibrate, None
-    if method == "temperature" and "validation" not in logits:
+    if keep:
+        method, note = "none", keep
+    elif method == "temperature" and "validation" not in logits:
         method, note = "none", "no validation split to fit a temperature on (data.validation_split is null)"
     elif method == "temperature" and (logits["validation"][0].argmax(1) == logits["validation"][1]).all():
         method, note = "none", ("the validation split is classified without an error, so a temperature fitted on it "

@@ -19,7 +19,6 @@ from tqdm.auto import tqdm
 
 from ..config import Config
 from ..errors import UserError
-from ..models.heads import divide_logits
 from . import pipeline, run_folder
 from .calibrate import calibrate
 
@@ -107,8 +106,9 @@ def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
         details["label_shift"]["true_target_priors"] = (counts / counts.sum()).tolist()
     timings = {"adjust": adjust_seconds, "eval": time.perf_counter() - tick}
     metrics = _metrics(cfg, strategy, splits, model, loaders, accelerator, entry, details, timings)
-    metrics["final"], metrics["calibration"] = calibrate(cfg, logits, results, feats, domains.get("source"))
-    divide_logits(model, metrics["calibration"]["temperature"])  # the saved model gives calibrated logits
+    metrics["final"], metrics["calibration"] = calibrate(
+        cfg, logits, results, feats, domains.get("source"),
+        keep=f"{strategy.name} adjusts a trained model and keeps the temperature its own run fitted")
     with run_folder.written_whole(out / run_folder.MODEL) as model_dir:
         model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
     save_features(out / run_folder.FEATURES, feats, domains, t.seed)
