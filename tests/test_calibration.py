@@ -81,7 +81,9 @@ def calibrated_and_not(tmp_path_factory, tiny_timm, cifar_like):
     from hf_transfer.runs.pipeline import run_config
 
     root = tmp_path_factory.mktemp("calibration")
-    return {c: (root / c, run_config(tiny_config(root / c, tiny_timm, cifar_like, train={"calibrate": c})))
+    again = {"again": {"dataset": str(cifar_like), "split": "test"}}  # the test set a second time: nothing to tell apart
+    return {c: (root / c, run_config(tiny_config(root / c, tiny_timm, cifar_like, train={"calibrate": c},
+                                                 data={"extra_eval": again})))
             for c in ("none", "temperature")}
 
 
@@ -99,6 +101,13 @@ def test_temperature_scaling_changes_no_prediction_and_reports_before_and_after(
     # T is the NLL minimiser on validation: no other temperature does better there
     assert scaled["calibration"]["sets"]["validation"]["after"]["nll"] <= \
         scaled["calibration"]["sets"]["validation"]["before"]["nll"] + 1e-9
+
+
+def test_every_other_eval_set_gets_the_three_ood_scores(calibrated_and_not):
+    """An extra eval set is scored against the in-domain test by MSP, energy and Mahalanobis; the same rows again
+    cannot be told apart by any of them (AUROC exactly 0.5: every score ties)."""
+    for _, metrics in calibrated_and_not.values():
+        assert metrics["calibration"]["ood"] == {"again": {"msp": 0.5, "energy": 0.5, "mahalanobis": 0.5}}
 
 
 def test_the_saved_model_carries_its_temperature_into_predict(calibrated_and_not, cifar_like):

@@ -555,10 +555,12 @@ def evaluate(loop: Loop) -> dict:
 
 
 def _feature_sets(loop: Loop) -> tuple:
-    """The eval sets whose features are kept: the domains (A-distance, t-SNE, OOD) and the validation set the
-    Mahalanobis OOD score is fitted on."""
+    """The eval sets whose features are kept: the domains (A-distance, t-SNE) and, where the run scores more than
+    one test set (a target domain, data.extra_eval), every eval set with the validation split the Mahalanobis OOD
+    score is fitted on."""
     domains = tuple(loop.splits.domains.values())
-    return domains + ("validation",) if domains and loop.has_validation else domains
+    tests = [name for name in loop.eval_dls if name != "validation"]
+    return tuple(dict.fromkeys(domains + tuple(loop.eval_dls))) if len(tests) > 1 and loop.has_validation else domains
 
 
 def _keep_if_best(loop: Loop, value: float, feats: dict, logits: dict) -> None:
