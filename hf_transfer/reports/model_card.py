@@ -103,14 +103,10 @@ def _adaptation(cfg: Config, metrics: dict, run_dir: Path | None) -> dict | None
             "table": "\n".join(adaptation_report.markdown_table(table)), "compared": len(table["rows"]) > 1}
 
 
-def card_context(cfg: Config, metrics: dict, run_dir: Path | None = None) -> dict:
-    """Everything the template needs, from the config and metrics.json (and the run's adaptation.json)."""
+def _training_rows(cfg: Config, metrics: dict) -> list[tuple]:
+    """The card's training table: the settings that made this model (a fitted baseline's or a post-hoc
+    adjustment's own rows instead of an optimizer's)."""
     t = cfg.train
-    final = metrics["final"]
-    reported = [k for k in final if k != "validation"] or list(final)
-    reference = reported[0]
-    domain_rows = [{"name": k, "accuracy": final[k]["accuracy"], "f1_macro": final[k]["f1_macro"],
-                    "gap": final[k]["accuracy"] - final[reference]["accuracy"]} for k in reported[1:]]
     schedule = t.scheduler + (f" (x{t.step_gamma} at epochs {t.step_epochs})" if t.scheduler == "step" else "")
     training_rows = [
         ("epochs", t.epochs), ("batch size", f"{t.batch_size} x {t.grad_accum_steps} accumulation x "
@@ -141,6 +137,17 @@ def card_context(cfg: Config, metrics: dict, run_dir: Path | None = None) -> dic
         training_rows.append(("image size", cfg.data.image_size or "backbone default"))
     else:
         training_rows.append(("max tokens", cfg.data.max_length))
+    return training_rows
+
+
+def card_context(cfg: Config, metrics: dict, run_dir: Path | None = None) -> dict:
+    """Everything the template needs, from the config and metrics.json (and the run's adaptation.json)."""
+    final = metrics["final"]
+    reported = [k for k in final if k != "validation"] or list(final)
+    reference = reported[0]
+    domain_rows = [{"name": k, "accuracy": final[k]["accuracy"], "f1_macro": final[k]["f1_macro"],
+                    "gap": final[k]["accuracy"] - final[reference]["accuracy"]} for k in reported[1:]]
+    training_rows = _training_rows(cfg, metrics)
     return {
         "model_name": cfg.hub.repo_id or cfg.name,
         "summary": (f"A baseline {metrics['task']} classifier ({metrics['baseline']['features']} + logistic "
