@@ -80,7 +80,14 @@ class TargetConfig:
     train_split: str = _f("train", "Target split used unlabelled for adaptation (and labelled by target_finetune / oracle).")
     test_split: str = _f("test", "Labelled target split, for evaluation only.")
     labelled_samples: int = _f(100, "target_finetune: how many labelled target samples it may use (stratified, from train_split).")
-    max_train_samples: Optional[int] = _f(None, "Use at most this many target train samples (stratified).")
+    max_train_samples: Optional[int] = _f(
+        None, "Use at most this many target train samples (a seeded shuffle, not stratified: stratifying would read "
+              "the target labels).")
+    validation_samples: int = _f(
+        0, "Carve this many labelled target train samples (a seeded shuffle) into the 'target_validation' eval set, "
+           "disjoint from the target train rows any method sees and from the target test: scored every epoch for "
+           "choices made across runs (a budget, a method, a threshold), never read by training or the epoch pick; "
+           "the report marks it. 0: none.")
 
 
 @dataclass
@@ -405,6 +412,7 @@ def _data_rules(cfg: Config) -> list[tuple[str, bool, str]]:
         ("model.drop_rate", cfg.model.drop_rate is None or 0 <= cfg.model.drop_rate < 1, "must be in [0, 1)"),
         ("hub.repo_id", not cfg.hub.push_to_hub or bool(cfg.hub.repo_id), "is required when hub.push_to_hub is true"),
         ("data.target.labelled_samples", d.target.labelled_samples >= 1, "must be at least 1"),
+        ("data.target.validation_samples", d.target.validation_samples >= 0, "must be 0 (none) or more"),
         ("data.target.max_train_samples", d.target.max_train_samples is None or d.target.max_train_samples >= 1,
          "must be at least 1"),
     ]

@@ -141,16 +141,17 @@ def strategy_cfg(**values):
     return from_dict({"strategy": values}).strategy
 
 
-def image_target(path, train_labels=None):
-    """A target domain for cifar_like: other images (darker, shifted squares), same class names."""
+def image_target(path, train_labels=None, test_labels=None):
+    """A target domain for cifar_like: other images (darker, shifted squares), same class names; `train_labels` /
+    `test_labels` map a split's labels to others (scrambled ones, for the tests that no method reads them)."""
     names = ["airplane", "bird", "cat"]
     features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=names)})
     splits = {}
     for split, n, seed in (("train", 12, 11), ("test", 6, 12)):
         imgs, labels = images(n, 3, 16, seed)
         imgs = [np.roll(i // 2, 3, axis=1) for i in imgs]
-        if split == "train" and train_labels is not None:
-            labels = train_labels(labels)
+        relabel = train_labels if split == "train" else test_labels
+        labels = relabel(labels) if relabel is not None else labels
         splits[split] = datasets.Dataset.from_dict({"image": imgs, "label": labels}, features=features)
     datasets.DatasetDict(splits).save_to_disk(str(path))
     return path

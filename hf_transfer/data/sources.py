@@ -302,19 +302,29 @@ def _drop_bad_rows(ds: datasets.Dataset, found: tuple[list[int], str], where: st
 
 
 def _target(cfg: DataConfig, task: str, names: list[str], seed: int, train_on: str):
-    """(labelled target train or None, unlabelled target train, labelled target test) of `data.target`;
-    the labelled train set is only made for the baselines that train on target labels."""
+    """(labelled target train or None, unlabelled target train, {name: labelled target eval set}) of `data.target`:
+    'target' (its test split) and, with validation_samples, 'target_validation' (carved from its train split, for
+    choices across runs). The labelled train set is only made for the baselines that train on target labels."""
     t = cfg.target
     dd, _ = load_canonical(t.dataset, t.config_name, cfg, task, "data.target.dataset")
     train = _split(dd, t.train_split, "data.target.train_split", t.dataset)
     test = labelled_rows(_split(dd, t.test_split, "data.target.test_split", t.dataset), "target " + t.test_split)
-    # the unlabelled view: shuffled, not stratified (that would read the labels), label column gone
-    unlabelled = train.shuffle(seed=seed).select(range(min(len(train), t.max_train_samples or len(train))))
+    evals = {"target": _align(test, names, "data.target.dataset")}
+    # shuffled, not stratified (that would read the labels); the first validation_samples rows are the dev set
+    order = train.shuffle(seed=seed)
+    if t.validation_samples:
+        if t.validation_samples >= len(train):
+            raise ConfigError(f"data.target.validation_samples: {t.validation_samples} of the {len(train)} target "
+                              f"{t.train_split} rows would leave none to adapt on")
+        dev = order.select(range(t.validation_samples))
+        evals["target_validation"] = _align(labelled_rows(dev, "target validation"), names, "data.target.dataset")
+        train = order = order.select(range(t.validation_samples, len(order)))
+    unlabelled = order.select(range(min(len(order), t.max_train_samples or len(order))))
     labelled = None
     if train_on != "source":
         labelled = subsample(_align(labelled_rows(train, "target " + t.train_split), names, "data.target.dataset"),
                              t.max_train_samples, seed)
-    return labelled, unlabelled.remove_columns("label"), _align(test, names, "data.target.dataset")
+    return labelled, unlabelled.remove_columns("label"), evals
 
 
 def _validation(dd, train, cfg: DataConfig, num_classes: int, seed: int):
@@ -380,8 +390,12 @@ def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42, train_on: 
     evals, ids = _eval_sets(dd, cfg, task, names)
     target_train, domains = None, {}
     if cfg.target.dataset:
-        labelled, target_train, evals["target"] = _target(cfg, task, names, seed, train_on)
+        labelled, target_train, target_evals = _target(cfg, task, names, seed, train_on)
+        evals.update(target_evals)
         ids["target"] = f"{cfg.target.dataset}/{cfg.target.test_split}"
+        if "target_validation" in target_evals:
+            ids["target_validation"] = (f"{cfg.target.validation_samples} rows of {cfg.target.dataset}/"
+                                        f"{cfg.target.train_split}, for choices across runs only")
         domains = {"source": cfg.eval_splits[0] if cfg.eval_splits else "validation", "target": "target"}
         if train_on == "target_labelled":
             train = subsample(labelled, cfg.target.labelled_samples, seed)

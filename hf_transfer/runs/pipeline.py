@@ -132,7 +132,8 @@ def base_metrics(cfg, splits, strategy, model_name: str, library: str, model=Non
             "strategy": cfg.strategy.name, "label_names": splits.label_names,
             "eval_datasets": {"validation": "carved from train" if splits.validation is not None else None,
                               **splits.dataset_ids},
-            "train_on": strategy.train_on, "batch_size": cfg.train.batch_size,
+            "train_on": strategy.train_on, "reads_target_labels": strategy.reads_target_labels or None,
+            "batch_size": cfg.train.batch_size,
             "class_weights": resolve_class_weights(cfg.train.class_weights, splits.train["label"],
                                                    len(splits.label_names)),
             "pooling": model.pooling.to_dict() if model is not None and model.pooling is not None else None}

@@ -51,6 +51,9 @@ class Strategy:
     not_with_why = ""
     single_process = ""  # why it needs one process (a reason refuses `accelerate launch` with several)
     builds_head = False  # True: it makes its own head (no model.bottleneck, no model.new_head_init: logreg)
+    # how it reads target-domain labels by design ("" for never): the adaptation report flags such runs, and the
+    # test that scrambles the target labels (same weights, same epoch) holds for every method that leaves it ""
+    reads_target_labels = ""
 
     def __init__(self, cfg=None):
         self.cfg = cfg  # its own section of the config (strategy.<name>), or None without options
@@ -102,6 +105,7 @@ class Stack(Strategy):
         self.name = "+".join(s.name for s in strategies)
         self.train_on = next((s.train_on for s in strategies if s.train_on != "source"), "source")
         self.uses_target = any(s.uses_target for s in strategies)
+        self.reads_target_labels = "; ".join(s.reads_target_labels for s in strategies if s.reads_target_labels)
 
     def data_augment(self) -> dict:
         return {k: v for s in self.strategies for k, v in s.data_augment().items()}

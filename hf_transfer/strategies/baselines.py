@@ -33,8 +33,10 @@ class SourceOnlyJoint(AdaptStrategy):
 @register("target_finetune")
 class TargetFinetune(Strategy):
     train_on = "target_labelled"
+    reads_target_labels = "training: the labelled target samples (data.target.labelled_samples)"
 
 
 @register("oracle")
 class Oracle(Strategy):
     train_on = "target"
+    reads_target_labels = "training: every labelled target train sample"

@@ -220,6 +220,11 @@ def macro_f1_offsets(probs: np.ndarray, grid=np.linspace(-4, 4, 33), rounds: int
 @register("mlls", config=MllsConfig)
 class MLLS(LabelShift):
 
+    @property
+    def reads_target_labels(self) -> str:
+        return "priors: strategy.mlls.target_priors given (the benchmark's control: the true ones)" \
+            if self.cfg.target_priors is not None else ""
+
     def adjust(self, model, predict, trained_prior) -> dict:
         classifier = self.classifier(model)
         val_logits, val_true = predict("validation")

@@ -80,3 +80,33 @@ def test_unknown_hub_dataset_names_the_id_and_the_network():
 def test_missing_local_path_is_reported():
     with pytest.raises(UserError, match="local path './nope.csv' does not exist"):
         load_source("./nope.csv")
+
+
+def test_target_validation_rows_are_carved_from_target_train_and_seen_by_no_method(cifar_like, tmp_path):
+    """data.target.validation_samples: N labelled rows of the target train split, none of them among the rows the
+    methods adapt on (unlabelled) or train on (oracle), scored as the 'target_validation' eval set."""
+    from helpers import image_target
+
+    from hf_transfer.config import TargetConfig
+
+    target = image_target(tmp_path / "target")
+    total = len(datasets.load_from_disk(str(target))["train"])
+
+    def splits(n, train_on="source"):
+        return build_splits(DataConfig(dataset=str(cifar_like), eval_splits=["test"],
+                                       target=TargetConfig(dataset=str(target), validation_samples=n)),
+                            seed=3, train_on=train_on)
+
+    def rows(ds):
+        return {bytes(memoryview(ds[i]["image"].tobytes())) for i in range(len(ds))}
+
+    s, oracle, none = splits(5), splits(5, "target"), splits(0)
+    dev = s.evals["target_validation"]
+    assert len(dev) == 5 and len(s.target_train) == total - 5 and "label" not in s.target_train.column_names
+    assert not rows(dev) & rows(s.target_train) and not rows(dev) & rows(oracle.train)
+    assert not rows(dev) & rows(s.evals["target"]) and len(oracle.train) == total - 5
+    assert "target_validation" not in none.evals and len(none.target_train) == total
+    assert rows(dev) | rows(s.target_train) == rows(none.target_train)
+    assert "for choices across runs only" in s.dataset_ids["target_validation"]
+    with pytest.raises(ConfigError, match=rf"^data\.target\.validation_samples: {total} of the {total} target train rows"):
+        splits(total)

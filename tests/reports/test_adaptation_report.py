@@ -176,7 +176,9 @@ def test_model_cards_carry_the_table(adaptation_runs):
     card = (runs[2] / "model" / "README.md").read_text()  # a dann run
     assert "This model is the `dann` row" in card
     for row in table["rows"]:
-        assert f"| {row['method']} | {len(row['runs'])} | " in card
+        assert f"| {row['method']} | {row['reads_target_labels']} | {len(row['runs'])} | " in card
+    read = {row["method"]: row["reads_target_labels"] for row in table["rows"]}
+    assert read == {"source_only": "no", "dann": "no", "oracle": "training: every labelled target train sample"}
     assert json.loads((runs[2] / "adaptation.json").read_text()) == table
 
 
@@ -204,6 +206,15 @@ def test_budget_curve_is_the_per_epoch_mean_over_seeds_and_names_methods_still_r
     lines = curve_lines({"rows": [{"method": "mcc", "target_curve": curve}, {"method": "dann", "target_curve": flat}]})
     assert "| mcc | 0.300 ± 0.141 (10) | 0.500 ± 0.000 (20) | 0.800 ± 0.141 (30) |" in lines
     assert "Still rising at the last epoch: mcc (more steps may pay off)." in lines
+    assert lines[0].startswith("Target test accuracy (read with the target test labels")
+    # with target validation rows (data.target.validation_samples) the curve is drawn from them, and says so
+    dev = run([0.2, 0.5, 0.7])
+    dev["final"] = {"target_validation": {}}
+    for h, a in zip(dev["history"], (0.1, 0.3, 0.2)):
+        h["eval"]["target_validation"] = {"accuracy": a}
+    on_dev = target_curve([dev])
+    assert [p["accuracy"]["mean"] for p in on_dev] == [0.1, 0.3, 0.2] and {p["on"] for p in on_dev} == {"target_validation"}
+    assert curve_lines({"rows": [{"method": "mcc", "target_curve": on_dev}]})[0].startswith("Target validation accuracy")
 
 
 def test_selection_check_pairs_last_epochs_not_selected_ones():
