@@ -27,7 +27,7 @@ from . import figures
 
 FLOOR, CEILING = "source_only", "oracle"
 DEV = "target_validation"  # data.target.validation_samples: labelled target rows for choices across runs
-_ORDER = ("source_only", "adabn", "source_only_joint", "bbse", "mlls", "target_finetune", "dann", "dann_adabn",
+_ORDER = ("source_only", "adabn", "source_only_joint", "bbse", "mlls", "wise_ft", "target_finetune", "dann", "dann_adabn",
           "dann_self_training", "dann_self_training_strong", "dann_strong_views", "cdan", "cdan_adabn",
           "cdan_self_training", "mmd", "mcc", "self_training", "self_training_2", "oracle")
 
@@ -331,6 +331,35 @@ def label_shift_lines(table: dict, runs: dict) -> list[str]:
     return lines
 
 
+def wise_ft_lines(table: dict, runs: dict) -> list[str]:
+    """Per WiSE-FT method: its alpha curve (source validation macro-F1, source and target test accuracy per alpha;
+    mean ± std over seeds), the alpha each seed chose on source validation, and the chosen model against the
+    fine-tuned one (alpha 1) on the same seed, with 95 % intervals."""
+    lines = []
+    for r in table["rows"]:
+        mine = [runs[run][0] for run in r["runs"] if runs[run][0].get("wise_ft")]
+        if not mine:
+            continue
+        d = mine[0]["domains"]
+        at = [{p["alpha"]: p["sets"] for p in m["wise_ft"]["curve"]} for m in mine]
+        lines += [f"WiSE-FT alpha curve of `{r['method']}` ({len(mine)} seed(s); alpha 0: the start model, 1: the "
+                  f"fine-tuned one; chosen on {mine[0]['wise_ft']['chosen_on']}: "
+                  f"{', '.join(str(m['wise_ft']['alpha']) for m in mine)}):", "",
+                  "| alpha | source validation macro-F1 | source test acc | target acc |", "|---:|---:|---:|---:|"]
+        for alpha in sorted(set.intersection(*(set(a) for a in at))):
+            cell = lambda s, k: _short(_stats([a[alpha][s][k] for a in at]))  # noqa: E731
+            lines.append(f"| {alpha:g} | {cell('validation', 'f1_macro')} | {cell(d['source'], 'accuracy')} | "
+                         f"{cell(d['target'], 'accuracy')} |")
+        if all(1.0 in a for a in at):
+            diff = lambda s: _interval([a[m["wise_ft"]["alpha"]][s]["accuracy"] - a[1.0][s]["accuracy"]  # noqa: E731
+                                        for a, m in zip(at, mine)])
+            src, tgt = diff(d["source"]), diff(d["target"])
+            lines += ["", f"Chosen alpha against the fine-tuned model (paired): source test {_signed(src['mean'])} "
+                          f"{_ci(src)}, target {_signed(tgt['mean'])} {_ci(tgt)} accuracy."]
+        lines.append("")
+    return lines
+
+
 def calibration_lines(table: dict, runs: dict) -> list[str]:
     """Per method: whether its probabilities held under the shift (ECE on source and target test sets, before and
     after temperature scaling fitted on source validation) and how well its scores tell target rows from source
@@ -479,7 +508,8 @@ def write_section(tables: list[dict], runs: dict[str, tuple[dict, dict, Path]], 
     for i, table in enumerate(tables):
         stem = f"adaptation{i + 1 if len(tables) > 1 else ''}"
         lines += [f"### {table['source']} -> {table['target']} ({table['model']})", ""] + markdown_table(table) + [""]
-        lines += label_shift_lines(table, runs) + calibration_lines(table, runs) + curve_lines(table) + selection_lines(table)
+        lines += label_shift_lines(table, runs) + wise_ft_lines(table, runs) + calibration_lines(table, runs)
+        lines += curve_lines(table) + selection_lines(table)
         missing = [m for m in (FLOOR, CEILING) if m not in {r["method"] for r in table["rows"]}]
         if missing:
             lines += [f"No `{'` / `'.join(missing)}` run in this report: gain / gap closed are left blank.", ""]

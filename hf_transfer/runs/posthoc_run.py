@@ -1,4 +1,4 @@
-"""Run a post-hoc adaptation (`strategy.name: adabn | bbse | mlls`) into a run directory.
+"""Run a post-hoc adaptation (`strategy.name: adabn | bbse | mlls | wise_ft`) into a run directory.
 
 The trained source model (`model.name`, e.g. a source_only run's model/) is loaded with its head,
 adjusted with the unlabelled target train set (strategies/posthoc.py: no gradient step), scored on
@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from ..config import Config
 from ..errors import UserError
+from ..models.heads import divide_logits
 from . import pipeline, run_folder
 from .calibrate import calibrate
 
@@ -72,6 +73,7 @@ def _predictor(model, loaders, device, desc: str):
         model.eval()
         return torch.cat(logits), torch.cat(labels) if labels else None
 
+    predict.labelled = [name for name in loaders.evals if name != UNLABELLED]  # the sets with labels
     return predict
 
 
@@ -108,7 +110,9 @@ def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
     metrics = _metrics(cfg, strategy, splits, model, loaders, accelerator, entry, details, timings)
     metrics["final"], metrics["calibration"] = calibrate(
         cfg, logits, results, feats, domains.get("source"),
-        keep=f"{strategy.name} adjusts a trained model and keeps the temperature its own run fitted")
+        keep=f"{strategy.name} adjusts a trained model and keeps the temperature its own run fitted"
+        if strategy.keeps_temperature else None)
+    divide_logits(model, metrics["calibration"]["temperature"])  # 1.0 where kept: the saved model is calibrated
     with run_folder.written_whole(out / run_folder.MODEL) as model_dir:
         model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
     save_features(out / run_folder.FEATURES, feats, domains, t.seed)

@@ -66,6 +66,7 @@ class PostHoc(Strategy):
     run_kind = "posthoc"  # runs/posthoc_run.py runs it
     uses_target = True
     needs_validation = False  # True: reads the held-out source validation set
+    keeps_temperature = True  # the source model's own run fitted it; False: fit one for the adjusted model
 
     def adjust(self, model, predict, trained_prior: np.ndarray) -> dict:
         """Change `model` in place; `predict(name, train_mode_for=None)` runs the model over a set

@@ -43,10 +43,13 @@ def _values(name: str, kind: str, world) -> dict:
     cls = REGISTRY[name]
     values = {"model": {"name": str(model)}, "strategy": {"name": name}, "train": {"batch_size": 8, "epochs": 2,
                                                                                     "load_best_at_end": False}}
-    if cls.uses_target or cls.train_on != "source" or name in ("adabn", "bbse", "mlls"):
+    posthoc = cls.run_kind == "posthoc"
+    if cls.uses_target or cls.train_on != "source" or posthoc:
         values["data"] = {"target": {"dataset": str(target), "labelled_samples": 6}}
-    if name in ("adabn", "bbse", "mlls", "self_training", "target_finetune"):
+    if posthoc or name in ("self_training", "target_finetune"):
         values["model"]["name"] = str(trained)  # they start from a trained source model
+    if name == "wise_ft":
+        values["strategy"]["wise_ft"] = {"start": str(trained)}  # the same network (here the same weights)
     if name == "distill":
         values["strategy"]["distill"] = {"teacher": str(trained)}
     if name == "lora":

@@ -4,7 +4,7 @@ domain trains the same weights, bit for bit, and keeps the same epoch."""
 
 import datasets
 import pytest
-from helpers import da_config, image_target
+from helpers import da_config, image_target, tiny_config
 from safetensors.torch import load_file
 
 from hf_transfer.config import StrategyConfig
@@ -41,9 +41,10 @@ def targets(tmp_path_factory, tiny_timm, cifar_like):
     scrambled = image_target(root / "scrambled", train_labels=_scramble, test_labels=_scramble)
     true, fake = datasets.load_from_disk(str(target)), datasets.load_from_disk(str(scrambled))
     assert all(true[s]["label"] != fake[s]["label"] and true[s]["image"] == fake[s]["image"] for s in ("train", "test"))
-    source_model = root / "source_only"
-    run_config(da_config(source_model, tiny_timm, cifar_like, target, method="source_only", epochs=2))
-    return root, target, scrambled, source_model / "model"
+    for seed in (0, 1):  # seed 1: wise_ft's other end (the same network, other weights)
+        run_config(da_config(root / f"source_only{seed}", tiny_timm, cifar_like, target, method="source_only", epochs=2,
+                             seed=seed))
+    return root, target, scrambled, root / "source_only0" / "model"
 
 
 @pytest.mark.parametrize("method", BLIND)
@@ -53,9 +54,11 @@ def test_scrambled_target_labels_change_no_weight_and_no_choice(method, targets,
     runs = {}
     for name, data in (("true", target), ("scrambled", scrambled)):
         out = root / method / name
-        cfg = da_config(out, model, cifar_like, data, method=method, epochs=2)
-        cfg.data.target.validation_samples = 4  # its labels are scrambled too (they are target train rows)
-        runs[name] = (out, run_config(cfg))
+        strategy = {"name": method, "wise_ft": {"start": str(root / "source_only1" / "model")}}
+        # 4 target validation rows: their labels are scrambled too (they are target train rows)
+        target = {"dataset": str(data), "labelled_samples": 6, "validation_samples": 4}
+        runs[name] = (out, run_config(tiny_config(out, model, cifar_like, data={"target": target}, strategy=strategy,
+                                                  train={"batch_size": 6, "epochs": 2})))
     (a, true), (b, fake) = runs["true"], runs["scrambled"]
     weights = load_file(str(a / "model" / "model.safetensors")), load_file(str(b / "model" / "model.safetensors"))
     assert weights[0].keys() == weights[1].keys() and all((weights[0][k] == weights[1][k]).all() for k in weights[0])
