@@ -23,9 +23,11 @@ round: self_training's student as the teacher), `dann_adabn` (adabn applied to d
 self_training over 5 seeds), `dann_self_training_strong` (the same with the student on strongly augmented
 target views: `strategy.self_training.strong_augment`) and its control `dann_strong_views` (the same, trade-off 0:
 the strong views only pass through BatchNorm), `cdan_adabn` and `cdan_self_training` (cdan's chain),
-`target_finetune` (the
+`linear_probe` (the bottleneck and head on frozen features, lr 1e-2) and `wise_ft` (source_only's and
+linear_probe's weights mixed, alpha chosen on source validation), `target_finetune` (the
 source-only model fine-tuned on `labelled_samples` labelled target samples) and `oracle` (all
-labelled target training samples: the ceiling). Every method has the 256-wide bottleneck
+labelled target training samples: the ceiling). `--target-validation N` carves N labelled target train
+rows that no method trains on, scored every epoch to choose a budget or method on. Every method has the 256-wide bottleneck
 (`model.bottleneck`). `--seeds 5` repeats each; the report gives mean, spread and paired 95 %
 confidence intervals against source_only.
 
@@ -62,7 +64,7 @@ BENCHMARKS = {
 METHODS = ("source_only,adabn,source_only_joint,bbse,mlls,dann,dann_adabn,cdan,mmd,mcc,self_training,self_training_2,"
            "target_finetune,oracle")
 # methods that start from another method's model of the same seed (which must run too, and first)
-STARTS_FROM = {"target_finetune": "source_only", "adabn": "source_only", "bbse": "source_only", "mlls": "source_only",
+STARTS_FROM = {"target_finetune": "source_only", "adabn": "source_only", "wise_ft": "source_only", "bbse": "source_only", "mlls": "source_only",
                "self_training": "adabn", "self_training_2": "self_training", "dann_adabn": "dann",
                "dann_self_training": "dann_adabn", "dann_self_training_strong": "dann_adabn",
                "dann_strong_views": "dann_adabn", "cdan_adabn": "cdan",
@@ -76,12 +78,18 @@ STRATEGY = {"dann_adabn": {"name": "adabn"}, "cdan_adabn": {"name": "adabn"},
             "dann_strong_views": {"name": "self_training", "self_training": {"strong_augment": True, "trade_off": 0.0}}}
 
 
+# WiSE-FT mixes source_only's weights (its model.name) with a linear probe's of the same network (its start)
+MIXES_WITH = {"wise_ft": "linear_probe"}
+# a linear probe trains the bottleneck and the head only: the step size of a probe, not of fine-tuning
+METHOD_TRAIN = {"linear_probe": {"lr": 1e-2}}
+
+
 def _depth(method: str) -> int:
     return 1 + _depth(STARTS_FROM[method]) if method in STARTS_FROM else 0
 
 
 def recipe(output_dir: str = "runs/domain_adaptation", benchmark: str = "digits", methods: str = METHODS,
-           seeds: int = 1, source_samples: int = 0, full: bool = False) -> list[Config]:
+           seeds: int = 1, source_samples: int = 0, full: bool = False, target_validation: int = 0) -> list[Config]:
     if benchmark not in BENCHMARKS:
         raise UserError(f"--benchmark: {benchmark!r} is not one of: {', '.join(BENCHMARKS)}")
     if full and "full" not in BENCHMARKS[benchmark]:
@@ -89,8 +97,9 @@ def recipe(output_dir: str = "runs/domain_adaptation", benchmark: str = "digits"
                         f"{', '.join(b for b in BENCHMARKS if 'full' in BENCHMARKS[b])})")
     chosen = [m.strip() for m in methods.split(",") if m.strip()]
     for m in chosen:
-        if m in STARTS_FROM and STARTS_FROM[m] not in chosen:
-            raise UserError(f"--methods: {m} starts from the {STARTS_FROM[m]} model; name {STARTS_FROM[m]} too")
+        for needed, how in ((STARTS_FROM.get(m), "starts from"), (MIXES_WITH.get(m), "mixes with")):
+            if needed and needed not in chosen:
+                raise UserError(f"--methods: {m} {how} the {needed} model; name {needed} too")
     base = BENCHMARKS[benchmark]
     train = {**base["train"], **(base["full"] if full else {})}
     runs = []
@@ -99,8 +108,13 @@ def recipe(output_dir: str = "runs/domain_adaptation", benchmark: str = "digits"
             values = {"name": method, "output_dir": f"{output_dir}/{method}/seed{seed}", "model": dict(base["model"]),
                       "data": {**base["data"]}, "train": {**train, "seed": seed},
                       "strategy": copy.deepcopy(STRATEGY.get(method, {"name": method}))}
+            values["train"].update(METHOD_TRAIN.get(method, {}))
             if source_samples:
                 values["data"]["max_train_samples"] = source_samples
+            if target_validation:  # labelled target rows for choices across runs (no method trains on them)
+                values["data"]["target"] = {**values["data"]["target"], "validation_samples": target_validation}
+            if method in MIXES_WITH:
+                values["strategy"][method] = {"start": f"{output_dir}/{MIXES_WITH[method]}/seed{seed}/model"}
             if method in ("target_finetune", "oracle"):  # no source validation: keep the last epoch
                 values["train"]["load_best_at_end"] = False
             if method in STARTS_FROM:

@@ -101,6 +101,20 @@ def test_domain_adaptation_runs_a_model_before_the_methods_that_start_from_it():
         load_configs("domain_adaptation", [], recipe_args=["--methods", "source_only,self_training"])
 
 
+def test_domain_adaptation_wise_ft_mixes_source_only_with_a_linear_probe_and_target_validation_reaches_every_run():
+    from hf_transfer.errors import UserError
+
+    configs, _ = load_configs("domain_adaptation", [], output_dir="OUT", recipe_args=[
+        "--methods", "wise_ft,linear_probe,source_only", "--target-validation", "50"])
+    by_name = {c.name: c for c in configs}
+    assert [c.name for c in configs][-1] == "wise_ft" and by_name["wise_ft"].model.name == "OUT/source_only/seed0/model"
+    assert by_name["wise_ft"].strategy.wise_ft.start == "OUT/linear_probe/seed0/model"
+    assert by_name["linear_probe"].train.lr == 1e-2 and by_name["source_only"].train.lr != 1e-2
+    assert {c.data.target.validation_samples for c in configs} == {50}
+    with pytest.raises(UserError, match="--methods: wise_ft mixes with the linear_probe model; name linear_probe too"):
+        load_configs("domain_adaptation", [], recipe_args=["--methods", "source_only,wise_ft"])
+
+
 def test_domain_adaptation_full_budget_doubles_the_digits_epochs_only_where_measured():
     from hf_transfer.errors import UserError
 
