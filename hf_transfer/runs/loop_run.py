@@ -292,6 +292,10 @@ def _load(cfg: Config, accelerator: Accelerator, start: pipeline.Start):
     log.info("data: task=%s, %d classes, train=%d (%s), %s%s", splits.task, len(splits.label_names), len(splits.train),
              strategy.train_on, ", ".join(f"{k}={len(v)}" for k, v in splits.eval_sets.items()),
              f", unlabelled target={len(splits.target_train)}" if strategy.uses_target else "")
+    for part in getattr(strategy, "strategies", [strategy]):
+        if splits.task == "text" and getattr(part, "text_warning", ""):
+            splits.warnings.append(part.text_warning.format(name=part.name))
+            log.warning(splits.warnings[-1])
     alone = next((s for s in getattr(strategy, "strategies", [strategy]) if s.single_process), None)
     if accelerator.num_processes > 1 and alone:
         raise UserError(f"strategy.name: {alone.name} needs a single process ({alone.single_process})")

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..fields import option
-from .adapt import AdaptStrategy, DomainDiscriminator, adversarial_loss, entropy
+from .adapt import TEXT_ALIGNMENT_WARNING, AdaptStrategy, DomainDiscriminator, adversarial_loss, entropy
 from .dann import DannConfig
 from .registry import register
 
@@ -62,6 +62,7 @@ class MultilinearMap(nn.Module):
 
 @register("cdan", config=CdanConfig)
 class Cdan(AdaptStrategy):
+    text_warning = TEXT_ALIGNMENT_WARNING
 
     def setup(self, model) -> None:
         c = self.cfg

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from ..fields import option
-from .adapt import AdaptStrategy, DomainDiscriminator, adversarial_loss
+from .adapt import TEXT_ALIGNMENT_WARNING, AdaptStrategy, DomainDiscriminator, adversarial_loss
 from .registry import register
 
 
@@ -37,6 +37,7 @@ class DannConfig:
 
 @register("dann", config=DannConfig)
 class Dann(AdaptStrategy):
+    text_warning = TEXT_ALIGNMENT_WARNING
 
     def setup(self, model) -> None:
         model.domain_discriminator = DomainDiscriminator(model.feature_dim, self.cfg.hidden)

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..fields import option
-from .adapt import AdaptStrategy, entropy
+from .adapt import TEXT_ALIGNMENT_WARNING, AdaptStrategy, entropy
 from .registry import register
 
 
@@ -43,6 +43,7 @@ class MccConfig:
 
 @register("mcc", config=MccConfig)
 class Mcc(AdaptStrategy):
+    text_warning = TEXT_ALIGNMENT_WARNING
 
     def loss(self, step):
         loss, target = step.loss, step.target

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ..fields import option
-from .adapt import AdaptStrategy
+from .adapt import TEXT_ALIGNMENT_WARNING, AdaptStrategy
 from .registry import register
 
 
@@ -44,6 +44,7 @@ class MmdConfig:
 
 @register("mmd", config=MmdConfig)
 class Mmd(AdaptStrategy):
+    text_warning = TEXT_ALIGNMENT_WARNING
 
     def loss(self, step):
         loss, source, target = step.loss, step.source, step.target
