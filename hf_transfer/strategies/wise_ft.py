@@ -49,12 +49,12 @@ def interpolate(start: dict, tuned: dict, alpha: float) -> dict:
     return {k: (1.0 - alpha) * start[k] + alpha * v if v.is_floating_point() else v for k, v in tuned.items()}
 
 
-def _scores(logits: torch.Tensor, labels: torch.Tensor, classes: int) -> dict:
-    from sklearn.metrics import f1_score
+def _scores(logits: torch.Tensor, labels: torch.Tensor, label_names: list[str]) -> dict:
+    """Accuracy and macro-F1 by the code that scores every eval set (metrics.classification_metrics)."""
+    from ..metrics import classification_metrics
 
-    pred, true = logits.argmax(-1).numpy(), labels.numpy()
-    return {"accuracy": float((pred == true).mean()),
-            "f1_macro": float(f1_score(true, pred, labels=list(range(classes)), average="macro", zero_division=0))}
+    scored = classification_metrics(logits.argmax(-1).tolist(), labels.tolist(), label_names)
+    return {"accuracy": scored["accuracy"], "f1_macro": scored["f1_macro"]}
 
 
 @register("wise_ft", config=WiseFtConfig)
@@ -80,7 +80,7 @@ class WiseFT(PostHoc):
         curve = []
         for alpha in sorted(set(float(a) for a in self.cfg.alphas)):
             model.load_state_dict(interpolate(start, tuned, alpha))
-            curve.append({"alpha": alpha, "sets": {name: _scores(*predict(name), len(model.label_names))
+            curve.append({"alpha": alpha, "sets": {name: _scores(*predict(name), model.label_names)
                                                    for name in predict.labelled}})
         best = max(curve, key=lambda p: (p["sets"]["validation"][self.cfg.metric], p["alpha"]))  # ties: nearer 1
         model.load_state_dict(interpolate(start, tuned, best["alpha"]))
