@@ -28,14 +28,18 @@ def _probabilities(logits) -> np.ndarray:
 
 def ece_equal_mass(probs: np.ndarray, labels: np.ndarray, bins: int = BINS) -> float:
     """ECE over `bins` bins holding the same number of predictions (sorted by confidence)."""
-    return _ece_mass(probs.max(1), (probs.argmax(1) == labels).astype(float), bins)
+    confidence = probs.max(1)
+    return _ece_mass(confidence, (probs.argmax(1) == labels).astype(float), _mass_bins(confidence, bins))
 
 
-def _ece_mass(confidence: np.ndarray, correct: np.ndarray, bins: int) -> float:
+def _mass_bins(confidence: np.ndarray, bins: int) -> list[np.ndarray]:
+    """The row indices of each equal-mass bin, by ascending confidence."""
     order = np.argsort(confidence, kind="stable")
-    total = 0.0
-    for part in np.array_split(order, min(bins, len(order))):
-        total += len(part) * abs(correct[part].mean() - confidence[part].mean())
+    return np.array_split(order, min(bins, len(order)))
+
+
+def _ece_mass(confidence: np.ndarray, correct: np.ndarray, parts: list[np.ndarray]) -> float:
+    total = sum(len(part) * abs(correct[part].mean() - confidence[part].mean()) for part in parts)
     return float(total / len(confidence))
 
 
@@ -44,8 +48,8 @@ def ece_floor(probs: np.ndarray, bins: int = BINS, draws: int = 200, seed: int =
     prediction right with probability its confidence; the mean over `draws` simulations): an ECE near it cannot be
     told from perfect calibration, so no method can be shown to lower it further on this set."""
     confidence = probs.max(1)
-    rng = np.random.default_rng(seed)
-    return float(np.mean([_ece_mass(confidence, (rng.random(len(confidence)) < confidence).astype(float), bins)
+    parts, rng = _mass_bins(confidence, bins), np.random.default_rng(seed)  # the bins depend on confidence only
+    return float(np.mean([_ece_mass(confidence, (rng.random(len(confidence)) < confidence).astype(float), parts)
                           for _ in range(draws)]))
 
 

@@ -32,10 +32,11 @@ def calibrate(cfg, logits: dict, final: dict, features: dict | None = None, in_d
         log.info("temperature scaling: T = %.3f (fitted on validation)", temperature)
     sets, final = {}, {k: dict(v) for k, v in final.items()}
     for name, (z, y) in logits.items():
-        before = calibration.scores(z, y)
-        after = calibration.scores(z / temperature, y) if temperature != 1.0 else before
-        sets[name] = {"before": before, "after": after, "before_curves": calibration.curves(z, y),
-                      "after_curves": calibration.curves(z / temperature, y)}
+        before, before_curves = calibration.scores(z, y), calibration.curves(z, y)
+        scaled = temperature != 1.0  # else after is before: scored once
+        after = calibration.scores(z / temperature, y) if scaled else before
+        sets[name] = {"before": before, "after": after, "before_curves": before_curves,
+                      "after_curves": calibration.curves(z / temperature, y) if scaled else before_curves}
         if name in final:
             final[name].update(loss=after["nll"], calibration=after)
     entry = {"method": method, "temperature": temperature, "fitted_on": "validation" if method == "temperature" else None,
