@@ -71,10 +71,11 @@ def _usage(library: str, task: str, repo: str, form: str = "plain") -> str:
             "import hf_transfer",
             "from huggingface_hub import snapshot_download",
             f'print(hf_transfer.load(snapshot_download("{repo}")).predict(["some text"]))  # or "PATH/model"',
-            "# With transformers alone: trust_remote_code=True runs the repository's modeling_hf_transfer.py (read it",
-            "# first, and pin the revision you read with revision=...); without it transformers refuses to load the model",
+            "# With transformers alone: trust_remote_code=True runs the repository's modeling_hf_transfer.py, so read",
+            "# it first and pin the commit you read; without it transformers refuses to load the model",
             "from transformers import pipeline",
-            f'classifier = pipeline("text-classification", model="{repo}", trust_remote_code=True)  # or PATH/model',
+            'revision = "COMMIT"  # the commit of this repository whose modeling_hf_transfer.py you read',
+            f'classifier = pipeline("text-classification", model="{repo}", trust_remote_code=True, revision=revision)',
             'print(classifier("some text"))',
         ])
     from ..models.names import library as adapter
