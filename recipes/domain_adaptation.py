@@ -28,7 +28,7 @@ linear_probe's weights mixed, alpha chosen on source validation), `target_finetu
 source-only model fine-tuned on `labelled_samples` labelled target samples) and `oracle` (all
 labelled target training samples: the ceiling). `--target-validation N` carves N labelled target train
 rows that no method trains on, scored every epoch to choose a budget or method on. Every method has the 256-wide bottleneck
-(`model.bottleneck`). `--seeds 5` repeats each; the report gives mean, spread and paired 95 %
+(`model.bottleneck`). `--seeds 5` repeats each (`--first-seed 5`: seeds 5-9, fresh ones); the report gives mean, spread and paired 95 %
 confidence intervals against source_only.
 
     hf-transfer run domain_adaptation --benchmark tweets --seeds 3
@@ -89,7 +89,8 @@ def _depth(method: str) -> int:
 
 
 def recipe(output_dir: str = "runs/domain_adaptation", benchmark: str = "digits", methods: str = METHODS,
-           seeds: int = 1, source_samples: int = 0, full: bool = False, target_validation: int = 0) -> list[Config]:
+           seeds: int = 1, source_samples: int = 0, full: bool = False, target_validation: int = 0,
+           first_seed: int = 0) -> list[Config]:
     if benchmark not in BENCHMARKS:
         raise UserError(f"--benchmark: {benchmark!r} is not one of: {', '.join(BENCHMARKS)}")
     if full and "full" not in BENCHMARKS[benchmark]:
@@ -103,7 +104,7 @@ def recipe(output_dir: str = "runs/domain_adaptation", benchmark: str = "digits"
     base = BENCHMARKS[benchmark]
     train = {**base["train"], **(base["full"] if full else {})}
     runs = []
-    for seed in range(seeds):
+    for seed in range(first_seed, first_seed + seeds):  # fresh seeds (e.g. 5-9) for a held-out rerun
         for method in sorted(chosen, key=_depth):  # a model before the methods that start from it
             values = {"name": method, "output_dir": f"{output_dir}/{method}/seed{seed}", "model": dict(base["model"]),
                       "data": {**base["data"]}, "train": {**train, "seed": seed},

@@ -111,6 +111,11 @@ def test_domain_adaptation_wise_ft_mixes_source_only_with_a_linear_probe_and_tar
     assert by_name["wise_ft"].strategy.wise_ft.start == "OUT/linear_probe/seed0/model"
     assert by_name["linear_probe"].train.lr == 1e-2 and by_name["source_only"].train.lr != 1e-2
     assert {c.data.target.validation_samples for c in configs} == {50}
+    fresh, _ = load_configs("domain_adaptation", [], output_dir="OUT", recipe_args=[
+        "--methods", "source_only,adabn", "--seeds", "2", "--first-seed", "5"])
+    assert [(c.train.seed, c.output_dir) for c in fresh] == [
+        (s, f"OUT/{m}/seed{s}") for s in (5, 6) for m in ("source_only", "adabn")]
+    assert fresh[1].model.name == "OUT/source_only/seed5/model"
     with pytest.raises(UserError, match="--methods: wise_ft mixes with the linear_probe model; name linear_probe too"):
         load_configs("domain_adaptation", [], recipe_args=["--methods", "source_only,wise_ft"])
 
