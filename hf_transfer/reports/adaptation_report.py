@@ -24,6 +24,7 @@ import numpy as np
 
 from ..runs import run_folder
 from . import figures
+from .intervals import bracket, spread, t_interval
 
 FLOOR, CEILING = "source_only", "oracle"
 DEV = "target_validation"  # data.target.validation_samples: labelled target rows for choices across runs
@@ -34,13 +35,6 @@ _ORDER = ("source_only", "adabn", "source_only_joint", "bbse", "mlls", "wise_ft"
 
 def is_adaptation_run(metrics: dict) -> bool:
     return bool(metrics.get("domains"))
-
-
-def _stats(values: list[float]) -> dict:
-    v = [x for x in values if x is not None and not (isinstance(x, float) and math.isnan(x))]
-    if not v:
-        return {"mean": None, "std": None, "n": 0}
-    return {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0, "n": len(v)}
 
 
 def _selected(m: dict) -> dict:
@@ -79,7 +73,7 @@ def adaptation_table(runs: dict[str, tuple[dict, dict]]) -> list[dict]:
                    "per_class_target": {n: [m["final"][m["domains"]["target"]]["per_class_f1"][n] for _, m, _ in items]
                                         for n in names}}
             for k in scores[0]:
-                row[k] = _stats([s[k] for s in scores])
+                row[k] = spread([s[k] for s in scores])
             row["target_curve"] = target_curve([m for _, m, _ in items])
             rows.append(row)
         by_name = {r["method"]: r for r in rows}
@@ -126,7 +120,7 @@ def _add_last_epoch(rows: list[dict], methods: dict[str, list]) -> None:
         if row["method"] in last:
             mine = last[row["method"]]
             row["last_epoch"] = {"selected_epochs": mine["selected_epochs"], "last_epochs": mine["last_epochs"],
-                                 "target_accuracy": _stats([s["target_accuracy"] for s in mine["per_run"]]),
+                                 "target_accuracy": spread([s["target_accuracy"] for s in mine["per_run"]]),
                                  "paired": paired_gain(mine, floor, ceiling) if floor and mine is not floor else None}
 
 
@@ -142,8 +136,8 @@ def selection_lines(table: dict) -> list[str]:
              "gain at the last epoch (95% CI) | gap closed at the last epoch (95% CI) |", "|---|---|---:|---:|---:|---:|"]
     for r in rows:
         le, p = r["last_epoch"], r["last_epoch"]["paired"]
-        gain = f"{_signed(p['gain_accuracy']['mean'])} {_ci(p['gain_accuracy'])}" if p else ""
-        share = f"{_signed(p['gap_closed']['mean'], True)} {_ci(p['gap_closed'], True)}" \
+        gain = f"{_signed(p['gain_accuracy']['mean'])} {bracket(p['gain_accuracy'])}" if p else ""
+        share = f"{_signed(p['gap_closed']['mean'], True)} {bracket(p['gap_closed'], True)}" \
             if p and p["gap_closed"] and r["method"] != CEILING else ""
         lines.append(f"| {r['method']} | {' '.join(map(str, le['selected_epochs']))} of {max(le['last_epochs'])} | "
                      f"{_short(r['target_accuracy'])} | {_short(le['target_accuracy'])} | {gain} | {share} |")
@@ -161,7 +155,7 @@ def target_curve(metrics: list[dict]) -> list[dict]:
             return []
         for h in m["history"]:
             by_epoch.setdefault(h["epoch"], []).append((h["step"], h["eval"][on or m["domains"]["target"]]["accuracy"]))
-    return [{"epoch": e, "step": max(s for s, _ in v), "accuracy": _stats([a for _, a in v]), "on": on or "target"}
+    return [{"epoch": e, "step": max(s for s, _ in v), "accuracy": spread([a for _, a in v]), "on": on or "target"}
             for e, v in sorted(by_epoch.items())]
 
 
@@ -188,18 +182,6 @@ def curve_lines(table: dict) -> list[str]:
     if rising:
         lines += ["", f"Still rising at the last epoch: {', '.join(rising)} (more steps may pay off)."]
     return lines + [""]
-
-
-def _interval(values: list[float]) -> dict:
-    """Mean and 95 % confidence interval (Student's t) of paired differences; no interval from one value."""
-    n = len(values)
-    mean = float(np.mean(values)) if n else None
-    if n < 2:
-        return {"mean": mean, "low": None, "high": None, "n": n}
-    from scipy import stats
-
-    half = float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / math.sqrt(n))
-    return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
 
 
 SMALL_GAP = 0.05  # a seed whose source_only is this close to its oracle barely has a gap to close
@@ -233,7 +215,7 @@ def paired_gain(row: dict, floor: dict, ceiling: dict | None) -> dict:
     f1_gains = [mine[s]["target_f1_macro"] - base[s]["target_f1_macro"] for s in seeds]
     with_top = [s for s in seeds if s in top]
     spans = {s: top[s]["target_accuracy"] - base[s]["target_accuracy"] for s in with_top}
-    gain, f1 = _interval(gains), _interval(f1_gains)
+    gain, f1 = t_interval(gains), t_interval(f1_gains)
     share = gap_closed([mine[s]["target_accuracy"] - base[s]["target_accuracy"] for s in with_top],
                        list(spans.values())) if with_top and row["method"] != CEILING else None
     small = [s for s in with_top if spans[s] < SMALL_GAP]
@@ -242,11 +224,11 @@ def paired_gain(row: dict, floor: dict, ceiling: dict | None) -> dict:
     elif gain["low"] <= 0 <= gain["high"]:
         verdict = f"not distinguishable from {FLOOR} ({gain['n']} seeds)"
     else:
-        verdict = f"{'better' if gain['mean'] > 0 else 'worse'} than {FLOOR}: {gain['mean']:+.3f} {_ci(gain)} target accuracy"
+        verdict = f"{'better' if gain['mean'] > 0 else 'worse'} than {FLOOR}: {gain['mean']:+.3f} {bracket(gain)} target accuracy"
         if share is not None and share["low"] is not None:
-            verdict += f", {_signed(share['mean'], True)} {_ci(share, True)} of the gap to {CEILING}"
+            verdict += f", {_signed(share['mean'], True)} {bracket(share, True)} of the gap to {CEILING}"
     if gain["n"] >= 2 and gain["low"] > 0 and f1["mean"] < 0:  # accuracy bought with the rare classes
-        verdict += f", but macro-F1 {f1['mean']:+.3f} {_ci(f1)}"
+        verdict += f", but macro-F1 {f1['mean']:+.3f} {bracket(f1)}"
     collapsed = sum(bool(mine[s].get("target_collapsed")) for s in seeds)
     if collapsed:
         verdict += f"; collapsed to one class on {collapsed} of {len(seeds)} seeds"
@@ -255,13 +237,6 @@ def paired_gain(row: dict, floor: dict, ceiling: dict | None) -> dict:
                     f"{SMALL_GAP} of {CEILING}, little gap to close")
     return {"seeds": seeds, "gain_accuracy": gain, "gain_f1_macro": f1, "gap_closed": share,
             "small_gap_seeds": small, "verdict": verdict}
-
-
-def _ci(s: dict | None, pct: bool = False) -> str:
-    if not s or s["low"] is None:
-        return ""
-    k, unit = (100, "%") if pct else (1, "")
-    return f"[{k * s['low']:+.{0 if pct else 3}f}{unit}, {k * s['high']:+.{0 if pct else 3}f}{unit}]"
 
 
 def _pm(s: dict) -> str:
@@ -304,9 +279,9 @@ def markdown_table(table: dict) -> list[str]:
                  _pm(r["target_f1_macro"])]
         cells += ([_pm(r["target_validation_accuracy"])] if dev else []) + [
             _pm(r["gap"]),
-            f"{'' if floor else _signed(r['gain_accuracy'])} {_ci(paired.get('gain_accuracy'))}",
-            f"{'' if floor else _signed(r['gain_f1_macro'])} {_ci(paired.get('gain_f1_macro'))}",
-            f"{_signed(_share(r), pct=True)} {_ci(paired.get('gap_closed'), pct=True)}" if closed else " ",
+            f"{'' if floor else _signed(r['gain_accuracy'])} {bracket(paired.get('gain_accuracy'))}",
+            f"{'' if floor else _signed(r['gain_f1_macro'])} {bracket(paired.get('gain_f1_macro'))}",
+            f"{_signed(_share(r), pct=True)} {bracket(paired.get('gap_closed'), pct=True)}" if closed else " ",
             _pm(r["a_distance"]), paired.get("verdict", "")]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -324,7 +299,7 @@ def label_shift_lines(table: dict, runs: dict) -> list[str]:
         lines += [f"Target class priors {where} `{r['method']}` ({len(shifts)} seed(s)):", "",
                   "| class | source prior | estimated target prior | true target prior |", "|---|---:|---:|---:|"]
         for i, name in enumerate(table["label_names"]):
-            est = _stats([x["estimated_target_priors"][i] for x in shifts])
+            est = spread([x["estimated_target_priors"][i] for x in shifts])
             lines.append(f"| {name} | {shifts[0]['source_priors'][i]:.3f} | {_pm(est)} | "
                          f"{shifts[0]['true_target_priors'][i]:.3f} |")
         lines.append("")
@@ -347,15 +322,15 @@ def wise_ft_lines(table: dict, runs: dict) -> list[str]:
                   f"{', '.join(str(m['wise_ft']['alpha']) for m in mine)}):", "",
                   "| alpha | source validation macro-F1 | source test acc | target acc |", "|---:|---:|---:|---:|"]
         for alpha in sorted(set.intersection(*(set(a) for a in at))):
-            cell = lambda s, k: _short(_stats([a[alpha][s][k] for a in at]))  # noqa: E731
+            cell = lambda s, k: _short(spread([a[alpha][s][k] for a in at]))  # noqa: E731
             lines.append(f"| {alpha:g} | {cell('validation', 'f1_macro')} | {cell(d['source'], 'accuracy')} | "
                          f"{cell(d['target'], 'accuracy')} |")
         if all(1.0 in a for a in at):
-            diff = lambda s: _interval([a[m["wise_ft"]["alpha"]][s]["accuracy"] - a[1.0][s]["accuracy"]  # noqa: E731
+            diff = lambda s: t_interval([a[m["wise_ft"]["alpha"]][s]["accuracy"] - a[1.0][s]["accuracy"]  # noqa: E731
                                         for a, m in zip(at, mine)])
             src, tgt = diff(d["source"]), diff(d["target"])
             lines += ["", f"Chosen alpha against the fine-tuned model (paired): source test {_signed(src['mean'])} "
-                          f"{_ci(src)}, target {_signed(tgt['mean'])} {_ci(tgt)} accuracy."]
+                          f"{bracket(src)}, target {_signed(tgt['mean'])} {bracket(tgt)} accuracy."]
         lines.append("")
     return lines
 
@@ -377,7 +352,7 @@ def calibration_lines(table: dict, runs: dict) -> list[str]:
         def ood(m, score):
             return m["calibration"].get("ood", {}).get(d["target"], {}).get(score)
 
-        rows.append(f"| {run_folder.md_text(r['method'])} | " + " | ".join(_pm(_stats([f(m) for m in ms])) for f in (
+        rows.append(f"| {run_folder.md_text(r['method'])} | " + " | ".join(_pm(spread([f(m) for m in ms])) for f in (
             lambda m: ece(m, "source", "before"), lambda m: ece(m, "source", "after"),
             lambda m: ece(m, "target", "before"), lambda m: ece(m, "target", "after"),
             lambda m: ood(m, "msp"), lambda m: ood(m, "energy"), lambda m: ood(m, "mahalanobis"))) + " |")
