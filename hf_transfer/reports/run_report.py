@@ -155,11 +155,14 @@ def comparison(runs: dict[str, tuple[dict, dict]], baseline: str | None = None) 
 
 
 def load_runs(run_dirs: list[str | Path]) -> dict[str, tuple[dict, dict, Path]]:
-    """{unique run name: (metrics, config, run dir)}; a repeated name gets its folder's name added."""
+    """{unique run name: (metrics, config, run dir)}; a repeated name gets as many of its folders' names added as
+    tell it apart (`setfit (seed1)`, then `setfit (n2/seed1)`)."""
     runs = {}
     for d in run_dirs:
         m, c = load_run(d)
-        name = m["name"] if m["name"] not in runs else f"{m['name']} ({Path(d).name})"
+        parts, name, depth = Path(d).resolve().parts, m["name"], 1
+        while name in runs and depth <= len(parts):
+            name, depth = f"{m['name']} ({'/'.join(parts[-depth:])})", depth + 1
         runs[name] = (m, c, Path(d))
     return runs
 
@@ -181,7 +184,7 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
 
     `update_cards`: domain-adaptation runs get the comparison table in their model card (and in
     their adaptation.json, which a later push reads)."""
-    from . import adaptation_report
+    from . import adaptation_report, label_efficiency_report
 
     runs = load_runs(run_dirs)
     table = comparison(runs, baseline)
@@ -193,6 +196,9 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
         lines += adaptation_report.write_section(table["adaptation"], runs, out) + ["## All runs", ""]
         if update_cards:
             _update_cards(table["adaptation"], runs)
+    table["label_efficiency"] = label_efficiency_report.curve_table(runs)
+    if table["label_efficiency"]:
+        lines += label_efficiency_report.write_section(table["label_efficiency"], out) + ["## All runs", ""]
     (out / "report.json").write_text(run_folder.strict_json(table))
     if table["baseline"]:
         lines += [f"Gain (in brackets) is over `{table['baseline']}` on the same eval set.", ""]
