@@ -116,6 +116,10 @@ class DataConfig:
     csv_delimiter: Optional[str] = _f(None, "csv files: the character between fields (e.g. ';'); default: ',' "
                                             "(tab for .tsv files).")
     max_train_samples: Optional[int] = _f(None, "Use at most this many training samples (stratified).")
+    labelled_per_class: Optional[int] = _f(
+        None, "Few labels: keep this many labelled training samples per class (a seeded draw per class) and as many "
+              "per class of the validation split, and give the rest of the training split to the method unlabelled "
+              "(self_training's pseudo-labels read it; labels never read). null: every label.")
     max_eval_samples: Optional[int] = _f(None, "Evaluate on at most this many samples of each eval set (stratified).")
     on_bad_rows: Literal["drop", "error"] = _f(
         "drop", "Rows with an empty or missing text, or an image file PIL cannot read: 'drop' them with a warning "
@@ -404,6 +408,9 @@ def _data_rules(cfg: Config) -> list[tuple[str, bool, str]]:
         ("data.validation_size", 0 < d.validation_size < 1, "must be in (0, 1)"),
         ("data.eval_splits", all(isinstance(s, str) for s in d.eval_splits), "must be a list of split names"),
         ("data.max_train_samples", d.max_train_samples is None or d.max_train_samples >= 1, "must be at least 1"),
+        ("data.labelled_per_class", d.labelled_per_class is None or d.labelled_per_class >= 1, "must be at least 1"),
+        ("data.labelled_per_class", d.labelled_per_class is None or not d.target.dataset,
+         "gives the unlabelled rest of the same domain to the method; leave data.target out"),
         ("data.max_eval_samples", d.max_eval_samples is None or d.max_eval_samples >= 1, "must be at least 1"),
         ("data.image_size", d.image_size is None or d.image_size >= 8, "must be at least 8 pixels"),
         ("data.max_length", d.max_length >= 2, "must be at least 2"),
@@ -445,8 +452,10 @@ def _check_strategy_names(cfg: Config) -> None:
             raise ConfigError(f"strategy.name: {part} does not stack with {', '.join(sorted(clash))} "
                               f"({REGISTRY[part].not_with_why})")
     needs_target = [p for p in parts if REGISTRY[p].train_on != "source" or REGISTRY[p].uses_target]
-    if needs_target and not d.target.dataset:
-        raise ConfigError(f"data.target.dataset: required by strategy {needs_target[0]} (the target domain)")
+    unlabelled_rest = d.labelled_per_class and all(REGISTRY[p].train_on == "source" for p in needs_target)
+    if needs_target and not d.target.dataset and not unlabelled_rest:  # the unlabelled rest can stand in for a target
+        raise ConfigError(f"data.target.dataset: required by strategy {needs_target[0]} (the target domain, or "
+                          "data.labelled_per_class for the unlabelled rest of the same domain)")
     if len({REGISTRY[p].train_on for p in parts}) > 1:
         raise ConfigError(f"strategy.name: {s.name!r} mixes strategies that train on different data")
     if len(parts) > 1 and any(REGISTRY[p].run_kind != "loop" for p in parts):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+import numpy as np
 
 from .. import packaged
 from ..config import DataConfig, EvalSource
@@ -234,6 +235,15 @@ def subsample(ds: datasets.Dataset, n: int | None, seed: int) -> datasets.Datase
         return ds.shuffle(seed=seed).select(range(n))
 
 
+def per_class(ds: datasets.Dataset, n: int, seed: int) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """(at most n rows of each class, the other rows): the first n of each class in a seeded permutation."""
+    labels = np.asarray(ds["label"])
+    order = np.random.default_rng(seed).permutation(len(ds))
+    chosen = np.concatenate([order[labels[order] == c][:n] for c in np.unique(labels)])
+    rest = np.setdiff1d(np.arange(len(ds)), chosen)
+    return ds.select(np.sort(chosen)), ds.select(rest)
+
+
 def _align(ds: datasets.Dataset, names: list[str], key: str) -> datasets.Dataset:
     own = ds.features["label"].names
     if own == names:
@@ -389,6 +399,10 @@ def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42, train_on: 
     train = subsample(train, cfg.max_train_samples, seed)
     evals, ids = _eval_sets(dd, cfg, task, names)
     target_train, domains = None, {}
+    if cfg.labelled_per_class:  # few labels: as many per class to validate on; the rest, unlabelled, to the method
+        train, rest = per_class(train, cfg.labelled_per_class, seed)
+        validation = per_class(validation, cfg.labelled_per_class, seed)[0] if validation is not None else None
+        target_train = rest.remove_columns("label") if len(rest) else None
     if cfg.target.dataset:
         labelled, target_train, target_evals = _target(cfg, task, names, seed, train_on)
         evals.update(target_evals)

@@ -286,6 +286,9 @@ def _load(cfg: Config, accelerator: Accelerator, start: pipeline.Start):
     strategy = get_strategy(cfg.strategy)
     with accelerator.main_process_first():  # the folder is made only once data and model load: a bad id leaves nothing
         splits = build_splits(cfg.data, cfg.task, t.seed, train_on=strategy.train_on)
+        if strategy.uses_target and splits.target_train is None:  # data.labelled_per_class took every row
+            raise UserError(f"data.labelled_per_class: {cfg.data.labelled_per_class} per class leaves no unlabelled "
+                            f"training rows for strategy {strategy.name}; keep fewer labels")
         set_seed(t.seed)  # the new head's init must not depend on what loading the data drew
         model: TransferModel = load_backbone(cfg.model, splits.task, splits.label_names)
     pipeline.open_folder(start, cfg, accelerator)

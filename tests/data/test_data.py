@@ -110,3 +110,37 @@ def test_target_validation_rows_are_carved_from_target_train_and_seen_by_no_meth
     assert "for choices across runs only" in s.dataset_ids["target_validation"]
     with pytest.raises(ConfigError, match=rf"^data\.target\.validation_samples: {total} of the {total} target train rows"):
         splits(total)
+
+
+def test_labelled_per_class_keeps_n_of_each_class_seeded_and_gives_the_rest_unlabelled(cifar_like):
+    """data.labelled_per_class: N: N labelled train rows per class (a seeded draw, another per seed), at most N per
+    class of validation, and every other train row, without its label, as the method's unlabelled data."""
+    from collections import Counter
+
+    def splits(n, seed=0):
+        return build_splits(DataConfig(dataset=str(cifar_like), eval_splits=["test"], labelled_per_class=n), seed=seed)
+
+    def rows(ds):
+        return [bytes(memoryview(ds[i]["image"].tobytes())) for i in range(len(ds))]
+
+    every = build_splits(DataConfig(dataset=str(cifar_like), eval_splits=["test"]), seed=0)
+    few, again, other = splits(4), splits(4), splits(4, seed=1)
+    assert Counter(few.train["label"]) == {0: 4, 1: 4, 2: 4} and every.target_train is None
+    assert rows(few.train) == rows(again.train) and set(rows(few.train)) != set(rows(other.train))
+    assert max(Counter(few.validation["label"]).values()) <= 4 and set(rows(few.validation)) <= set(rows(every.validation))
+    assert "label" not in few.target_train.column_names and len(few.target_train) == len(every.train) - 12
+    assert sorted(rows(few.train) + rows(few.target_train)) == sorted(rows(every.train))  # disjoint, nothing lost
+    assert few.evals["test"]["label"] == every.evals["test"]["label"]  # the test set is untouched
+
+
+def test_labelled_per_class_is_checked(cifar_like, tmp_path):
+    from hf_transfer.config import from_dict
+
+    base = {"data": {"dataset": str(cifar_like)}, "strategy": {"name": "self_training"}}
+    from_dict({**base, "data": {**base["data"], "labelled_per_class": 4}})  # the unlabelled rest stands in for a target
+    with pytest.raises(ConfigError, match=r"^data\.target\.dataset: required by strategy self_training"):
+        from_dict(base)
+    with pytest.raises(ConfigError, match=r"^data\.labelled_per_class: must be at least 1"):
+        from_dict({"data": {"dataset": str(cifar_like), "labelled_per_class": 0}})
+    with pytest.raises(ConfigError, match=r"^data\.labelled_per_class: gives the unlabelled rest .* leave data\.target out"):
+        from_dict({"data": {"dataset": str(cifar_like), "labelled_per_class": 4, "target": {"dataset": str(tmp_path)}}})
