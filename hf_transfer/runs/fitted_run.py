@@ -43,6 +43,7 @@ def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
     if model is None:
         features, vectorizer = tfidf_features(splits)
     else:
+        strategy.tune_body(model, splits, cfg)
         for p in model.parameters():
             p.requires_grad_(False)
         features = backbone_features(model, splits, cfg)
@@ -79,7 +80,7 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
     selected_by = (f"validation/{cfg.train.metric_for_best} over C in {list(C_GRID)} (C={c:g}, {fit['value']:.4f})"
                    if "validation" in results else "C=1 (no validation split)")
     what = ("TF-IDF of word 1-2-grams (sublinear tf)" if model is None else
-            f"frozen {cfg.model.name} features ({features['train'].shape[1]}), standardised")
+            f"{strategy.features_note or 'frozen'} {cfg.model.name} features ({features['train'].shape[1]}), standardised")
     seconds = fit["feature_seconds"] + fit["fit_seconds"]
     base = pipeline.base_metrics(cfg, splits, strategy, "tfidf" if model is None else cfg.model.name,
                                  "scikit-learn" if model is None else model.library, model)

@@ -29,7 +29,8 @@ strategies are class attributes (`not_with`, `single_process`, `builds_head`), r
 checks and the loop.
 
 Strategies of another run kind run no loop and do not stack: `run_kind = "fitted"`, the baselines users
-try first (`tfidf_logreg`, `frozen_logreg`), fitted by runs/fitted_run.py, and `run_kind = "posthoc"`, the
+try first (`tfidf_logreg`, `frozen_logreg`) and few-shot `setfit` (its body tuned contrastively first, few_shot.py),
+fitted by runs/fitted_run.py, and `run_kind = "posthoc"`, the
 post-hoc adaptations (`adabn`, `bbse`, `mlls`, `wise_ft`), which runs/posthoc_run.py applies to a trained source model
 with unlabelled target data.
 """
@@ -41,7 +42,7 @@ from __future__ import annotations
 from .base import Stack, Strategy, default_param_groups
 from .registry import REGISTRY, register
 from . import freeze, lr, l2sp, lora, distill, augment, head
-from . import baselines, dann, cdan, mmd, mcc, self_training, posthoc, wise_ft, classic
+from . import baselines, dann, cdan, mmd, mcc, self_training, posthoc, wise_ft, classic, few_shot
 
 
 def get_strategy(cfg) -> Strategy:

@@ -26,6 +26,10 @@ class Fitted(Strategy):
     run_kind = "fitted"  # runs/fitted_run.py runs it
     needs_backbone = True
     tasks = ("image", "text")
+    features_note = ""  # how the features differ from the pretrained backbone's (setfit: tuned first)
+
+    def tune_body(self, model, splits, cfg) -> None:
+        """Before the features are computed: adjust the backbone (setfit tunes it); the baselines leave it as loaded."""
 
 
 @register("tfidf_logreg")

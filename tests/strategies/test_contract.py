@@ -18,7 +18,7 @@ from hf_transfer.config import apply_overrides
 from hf_transfer.runs.pipeline import run_config
 from hf_transfer.strategies import REGISTRY
 
-TEXT_ONLY = {"tfidf_logreg"}
+TEXT_ONLY = {name for name, cls in REGISTRY.items() if getattr(cls, "tasks", ("image", "text")) == ("text",)}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,9 @@ def _values(name: str, kind: str, world) -> dict:
         values["strategy"]["distill"] = {"teacher": str(trained)}
     if name == "lora":
         values["strategy"]["lora"] = {"r": 2}
+    if name == "setfit":  # a sentence-embedding body: pooled over its tokens; a few pairs
+        values["model"]["pooling"] = "mean"
+        values["strategy"]["setfit"] = {"iterations": 1, "batch_size": 4}
     return values
 
 
