@@ -130,3 +130,27 @@ def test_domain_adaptation_full_budget_doubles_the_digits_epochs_only_where_meas
     assert epochs() == {10} and epochs("--full") == {20}
     with pytest.raises(UserError, match="--full: the tweets benchmark has no measured longer budget"):
         load_configs("domain_adaptation", [], recipe_args=["--benchmark", "tweets", "--full"])
+
+
+def test_label_efficiency_runs_methods_by_count_and_seed_with_the_teacher_first():
+    from hf_transfer.errors import UserError
+
+    configs, report = load_configs("label_efficiency", [], output_dir="OUT", recipe_args=[
+        "--preset", "digits", "--counts", "4,all", "--seeds", "2", "--first-seed", "3"])
+    runs = {(c.name, c.data.labelled_per_class, c.train.seed): c for c in configs}
+    assert report == "OUT/report" and {s for *_, s in runs} == {3, 4}
+    assert ("self_training", None, 3) not in runs  # every label: no unlabelled rest
+    student = runs[("self_training", 4, 3)]
+    assert student.model.name == "OUT/full/n4/seed3/model" and student.strategy.self_training.strong_augment
+    assert configs.index(runs[("full", 4, 3)]) < configs.index(student)
+    assert runs[("lp_ft", 4, 3)].model.new_head_init == "logreg" and runs[("full", 4, 3)].strategy.name == "full"
+    assert runs[("frozen_logreg", None, 4)].output_dir == "OUT/frozen_logreg/all/seed4"
+    text, _ = load_configs("label_efficiency", [], recipe_args=["--preset", "tweets", "--counts", "8", "--seeds", "1",
+                                                               "--data", "mine.csv"])
+    assert {c.name for c in text} == {"tfidf_logreg", "frozen_logreg", "setfit", "lp_ft", "full"}
+    assert {c.data.dataset for c in text} == {"mine.csv"} and {c.train.min_steps for c in text} == {300}
+    for args, message in ((["--counts", "8,lots"], "--counts: 'lots' is not a count"),
+                          (["--preset", "x"], "--preset: 'x' is not one of"),
+                          (["--methods", "self_training"], "--methods: self_training starts from the full model")):
+        with pytest.raises(UserError, match=message):
+            load_configs("label_efficiency", [], recipe_args=["--preset", "digits", *args])
