@@ -7,10 +7,11 @@ and is tested on the whole test split. Methods for text: `tfidf_logreg`, `frozen
 starts as the regression, then full fine-tuning) and `full` (full fine-tuning, zero head); for images:
 `frozen_logreg`, `lp_ft`, `full` and `self_training` (full's model of the same count and seed as a fixed teacher,
 its confident pseudo-labels on the unlabelled rest of the training split; strong views of them for the student).
-The loop methods train with the settings `hf-transfer run --model M --dataset D` picks (early stopping on
-validation macro-F1; at a few labels, at least 300 optimizer steps for images too). The report (md/html/json, `label_efficiency.png`) gives per method and
-count the mean and spread of macro-F1 and accuracy, the paired 95 % interval of each method against the best
-baseline at that count, and where the methods cross.
+The loop methods train with the settings `hf-transfer run --model M --dataset D` picks (early stopping
+on validation macro-F1; at a few labels, at least 300 optimizer steps for images too). The report
+(md/html/json, `label_efficiency.png`) gives per method and count the mean and spread of macro-F1 and
+accuracy, the paired 95 % interval of each method against the best baseline at that count, and where
+the methods cross.
 
     hf-transfer run label_efficiency --preset tweets --counts 8,16 --seeds 5
     hf-transfer run label_efficiency --preset tweets --data my_reviews.csv --backbone pypi:all-MiniLM-L6-v2

@@ -71,28 +71,34 @@ def _told_apart(d: dict) -> bool:
 
 
 def crossing(rows: list[dict], counts: list) -> list[str]:
-    """Per count, the best method by mean macro-F1 and how it stands against the runner-up; runs of counts
-    with the same best method merged, so the lines say where the methods cross."""
+    """Per count, the best method by mean macro-F1 and the paired interval against each other method (which it is
+    told apart from, which not); runs of counts with the same best method merged: where the methods cross."""
     best = []
     for count in counts:
         at = sorted((r for r in rows if r["count"] == count), key=lambda r: -r["f1_macro"]["mean"])
-        if not at:
-            continue
-        top, second = at[0], (at[1] if len(at) > 1 else None)
-        d = paired(top, second)["f1_macro"] if second else None
-        how = ("" if second is None else f"ahead of {second['method']} by {d['mean']:+.3f} {bracket(d)} macro-F1"
-               if _told_apart(d) else f"not told apart from {second['method']} ({d['mean']:+.3f} {bracket(d)})")
-        best.append((count, top["method"], top["f1_macro"]["mean"], how))
+        if at:
+            best.append((count, at[0]["method"], at[0]["f1_macro"]["mean"], _standing(at[0], at[1:])))
     lines, i = [], 0
     while i < len(best):
         j = i
         while j + 1 < len(best) and best[j + 1][1] == best[i][1]:
             j += 1
-        span = _span(best[i][0], best[j][0])
-        detail = "; ".join(f"{c}: {f1:.3f}, {how}" if how else f"{c}: {f1:.3f}" for c, _, f1, how in best[i:j + 1])
-        lines.append(f"{span}: **{best[i][1]}** is best ({detail})")
+        detail = "; ".join(f"{c}: {f1:.3f}{', ' + how if how else ''}" for c, _, f1, how in best[i:j + 1])
+        lines.append(f"{_span(best[i][0], best[j][0])}: **{best[i][1]}** is best ({detail})")
         i = j + 1
     return lines
+
+
+def _standing(top: dict, others: list[dict]) -> str:
+    """'ahead of every other method (closest: X +d [lo, hi])' or 'not told apart from X (+d [lo, hi]), ...'."""
+    if not others:
+        return ""
+    gaps = [(o["method"], paired(top, o)["f1_macro"]) for o in others]
+    tied = [f"{m} ({d['mean']:+.3f} {bracket(d)})".replace(" )", ")") for m, d in gaps if not _told_apart(d)]
+    if tied:
+        return "not told apart from " + ", ".join(tied)
+    m, d = gaps[0]
+    return f"ahead of every other method (closest: {m}, {d['mean']:+.3f} {bracket(d)} macro-F1)"
 
 
 def _span(first, last) -> str:

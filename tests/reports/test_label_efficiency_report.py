@@ -52,10 +52,13 @@ def test_paired_intervals_against_the_best_baseline_at_each_count():
 
 def test_the_words_say_where_the_methods_cross_and_whether_the_best_is_told_apart():
     lines = le.curve_table(_runs(SCORES))["crossing"]
-    assert lines[0].startswith("At 8 labels per class: **setfit** is best (8: 0.650, ahead of frozen_logreg by +0.100 [")
-    assert lines[1].startswith("From 32 labels per class to every label: **full** is best (32: 0.860, ahead of setfit")
+    assert lines[0].startswith("At 8 labels per class: **setfit** is best (8: 0.650, ahead of every other method "
+                               "(closest: frozen_logreg, +0.100 [")
+    assert lines[1].startswith("From 32 labels per class to every label: **full** is best (32: 0.860, ahead of every")
+    assert lines[1].endswith("; all: 0.950, ahead of every other method (closest: frozen_logreg, +0.050 [+0.050, +0.050] "
+                             "macro-F1))")
     tied = {**SCORES, ("setfit", 32): [0.86 + e for e in NOISE[::-1]]}
-    assert "not told apart from" in le.curve_table(_runs(tied))["crossing"][1]
+    assert "32: 0.860, not told apart from setfit (+0.000 [" in le.curve_table(_runs(tied))["crossing"][1]
 
 
 def test_runs_without_few_labels_make_no_curve():
