@@ -34,3 +34,22 @@ def bracket(s: dict | None, pct: bool = False) -> str:
         return ""
     k, unit = (100, "%") if pct else (1, "")
     return f"[{k * s['low']:+.{0 if pct else 3}f}{unit}, {k * s['high']:+.{0 if pct else 3}f}{unit}]"
+
+
+def row_bootstrap(pairs: list[tuple], draws: int = 2000, seed: int = 0) -> dict | None:
+    """The accuracy difference of two models over test rows, seeds fixed: `pairs` holds per seed the two boolean
+    arrays (row correct under A, under B) over the same rows. Each draw resamples every seed's rows (with
+    replacement) and averages the per-seed differences; 95 % percentile interval. What the test set's own
+    size leaves uncertain, beside the spread over seeds."""
+    pairs = [(np.asarray(a, float), np.asarray(b, float)) for a, b in pairs if len(a) and len(a) == len(b)]
+    if not pairs:
+        return None
+    rng = np.random.default_rng(seed)
+    total = np.zeros(draws)
+    for a, b in pairs:
+        pick = rng.integers(0, len(a), (draws, len(a)))
+        total += (a - b)[pick].mean(1)
+    total /= len(pairs)
+    mean = float(np.mean([(a - b).mean() for a, b in pairs]))
+    low, high = np.percentile(total, [2.5, 97.5])
+    return {"mean": mean, "low": float(low), "high": float(high), "n": len(pairs), "rows": int(len(pairs[0][0]))}

@@ -60,6 +60,29 @@ def evaluate_sets(model, loaders: dict, accelerator: Accelerator, label_names: l
     return results, features
 
 
+def save_predictions(path: Path, logits: dict) -> None:
+    """predictions.npz: per eval set, the predicted class (`NAME`) and the label (`NAME.labels`) of every row, in
+    the set's order (rows pair across runs of one seed: a paired bootstrap over test rows reads them)."""
+    import numpy as np
+
+    arrays = {}
+    for name, (scores, labels) in logits.items():
+        arrays[name] = np.asarray(scores).argmax(-1).astype(np.int32)
+        arrays[f"{name}.labels"] = np.asarray(labels).astype(np.int32)
+    np.savez_compressed(path, **arrays)
+
+
+def load_predictions(run_dir: Path, name: str):
+    """(predicted, labels) of eval set `name` from a run's predictions.npz, or None (an older run, another set)."""
+    import numpy as np
+
+    path = Path(run_dir) / "predictions.npz"
+    if not path.is_file():
+        return None
+    with np.load(path) as saved:
+        return (saved[name], saved[f"{name}.labels"]) if name in saved.files else None
+
+
 def save_features(path: Path, features: dict, domains: dict, seed: int, per_domain: int = 500) -> None:
     """Features of the source and target test sets (at most `per_domain` each), for the report's embedding."""
     import numpy as np

@@ -23,6 +23,7 @@ from ..metrics import collapse_advice, collapse_warnings
 from ..models.heads import divide_logits
 from . import pipeline, run_folder
 from .calibrate import calibrate
+from .environment import save_predictions
 from .logreg import C_GRID, backbone_features, fit_logreg, fold_into_head, labels_of, log_proba, save_tfidf, scores, tfidf_features
 
 
@@ -66,6 +67,7 @@ def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
             regression = pipe[-1]
             regression.coef_, regression.intercept_ = regression.coef_ / temperature, regression.intercept_ / temperature
             save_tfidf(model_dir, vectorizer, regression, splits.label_names)
+    save_predictions(start.out / run_folder.PREDICTIONS, logits)
     return pipeline.finish(start, cfg, metrics)
 
 

@@ -48,6 +48,7 @@ from .environment import (
     fresh_accelerator,
     peak_host_memory_mb,
     save_features,
+    save_predictions,
     set_numerics,
     write_metrics,
 )
@@ -652,4 +653,5 @@ def _write_outputs(loop: Loop, metrics: dict) -> None:
             unwrapped.save_pretrained(model_dir, image_size=image_size)
     if loop.splits.domains and loop.selected_features:
         save_features(out / run_folder.FEATURES, loop.selected_features, loop.splits.domains, loop.t.seed)
+    save_predictions(out / run_folder.PREDICTIONS, loop.selected_logits)
     pipeline.finish(loop.start, cfg, metrics)

@@ -81,7 +81,7 @@ def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
     """Adjust `cfg.model.name` by `strategy` and write the run directory; returns metrics.json."""
     from ..data.loaders import build_loaders
     from ..metrics import proxy_a_distance
-    from .environment import evaluate_sets, fresh_accelerator, save_features
+    from .environment import evaluate_sets, fresh_accelerator, save_features, save_predictions
 
     splits, model = _source_model(cfg, strategy, start)
     out = start.out
@@ -116,6 +116,7 @@ def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
     with run_folder.written_whole(out / run_folder.MODEL) as model_dir:
         model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
     save_features(out / run_folder.FEATURES, feats, domains, t.seed)
+    save_predictions(out / run_folder.PREDICTIONS, logits)
     return pipeline.finish(start, cfg, metrics)
 
 

@@ -4,6 +4,8 @@
     report.md       readable summary              model/         save_pretrained output + README.md card
     checkpoints/    accelerate states (resume)    train.log      the log
     features.npz    source/target test features (domain adaptation runs), for the report's embedding
+    predictions.npz the predicted class and the label of every row of every eval set (row order), for paired
+                    bootstraps over test rows
     run.lock        while a run trains or resumes: which process holds the folder (no second run may touch it)
 """
 
@@ -24,6 +26,7 @@ from ..errors import UserError
 
 CONFIG, METRICS, REPORT, LOG, FEATURES = "config.yaml", "metrics.json", "report.md", "train.log", "features.npz"
 MODEL, CHECKPOINTS, BEST, LOCK = "model", "checkpoints", "best", "run.lock"
+PREDICTIONS = "predictions.npz"
 NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 CANNOT_WRITE = (*NO_SPACE, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG)
 STEP_PREFIX = "step_"

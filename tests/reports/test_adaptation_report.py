@@ -102,6 +102,41 @@ def test_paired_confidence_intervals_recomputed_from_metrics_json(adaptation_run
     assert paired["verdict"] in (out / "report.md").read_text()
 
 
+def test_the_gain_is_bootstrapped_over_the_target_rows_from_each_runs_predictions(adaptation_runs):
+    """predictions.npz holds every target row's predicted class and label; the gain's row bootstrap pairs the two
+    runs of each seed row by row, and its mean is the metrics.json gain."""
+    import numpy as np
+
+    runs, out = adaptation_runs
+    saved = {(r.parent.name, int(r.name[4:])): np.load(r / "predictions.npz") for r in runs}
+    for (method, seed), arrays in saved.items():
+        target = _metrics(runs[0].parent.parent / method / f"seed{seed}")["final"]["target"]
+        assert np.mean(arrays["target"] == arrays["target.labels"]) == pytest.approx(target["accuracy"])
+    assert all((a["target.labels"] == saved[("source_only", 0)]["target.labels"]).all() for a in saved.values())
+    table = json.loads((out / "report.json").read_text())["adaptation"][0]
+    rows = next(r for r in table["rows"] if r["method"] == "dann")["paired"]["gain_accuracy_rows"]
+    gains = [np.mean(saved[("dann", s)]["target"] == saved[("dann", s)]["target.labels"])
+             - np.mean(saved[("source_only", s)]["target"] == saved[("source_only", s)]["target.labels"]) for s in (0, 1)]
+    assert rows["mean"] == pytest.approx(np.mean(gains)) and rows["n"] == 2 and rows["rows"] == len(saved[("dann", 0)]["target"])
+    assert rows["low"] <= rows["mean"] <= rows["high"]
+    assert "with the test rows resampled instead of the seeds" in (out / "report.md").read_text()
+
+
+def test_row_bootstrap_of_identical_models_is_zero_and_of_a_fixed_lead_is_that_lead():
+    import numpy as np
+
+    from hf_transfer.reports.intervals import row_bootstrap
+
+    rng = np.random.default_rng(0)
+    a = rng.random(400) < 0.7
+    assert row_bootstrap([(a, a)]) == {"mean": 0.0, "low": 0.0, "high": 0.0, "n": 1, "rows": 400}
+    better = a | (rng.random(400) < 0.5)  # right wherever a is, and on about half of the rest
+    r = row_bootstrap([(better, a), (better, a)])
+    lead = float(np.mean(better) - np.mean(a))
+    assert r["mean"] == pytest.approx(lead) and 0 < r["low"] < lead < r["high"]
+    assert row_bootstrap([(a, a[:10])]) is None  # rows that do not pair: no interval
+
+
 def test_verdicts_say_what_the_interval_says():
     from hf_transfer.reports.adaptation_report import paired_gain
 
