@@ -104,6 +104,19 @@ def _adaptation(cfg: Config, metrics: dict, run_dir: Path | None) -> dict | None
             "table": "\n".join(adaptation_report.markdown_table(table)), "compared": len(table["rows"]) > 1}
 
 
+def _summary(cfg, metrics: dict) -> str:
+    """The card's first sentence: what kind of classifier this is and how it was made."""
+    data, model = _describe(cfg.data.dataset), _describe(cfg.model.name)
+    if metrics["strategy"] == "setfit":
+        return (f"A few-shot text classifier (SetFit: {model} tuned on contrastive pairs of the labels, then logistic "
+                f"regression on its features) trained on {metrics['train_samples']} labelled samples of {data} with "
+                "hf-transfer.")
+    if metrics.get("baseline"):
+        return (f"A baseline {metrics['task']} classifier ({metrics['baseline']['features']} + logistic regression) "
+                f"fitted on {data} with hf-transfer, to measure fine-tuning against.")
+    return f"A {'n image' if metrics['task'] == 'image' else ' text'} classifier fine-tuned from {model} on {data} with hf-transfer."
+
+
 def _training_rows(cfg: Config, metrics: dict) -> list[tuple]:
     """The card's training table: the settings that made this model (a fitted baseline's or a post-hoc
     adjustment's own rows instead of an optimizer's)."""
@@ -151,11 +164,7 @@ def card_context(cfg: Config, metrics: dict, run_dir: Path | None = None) -> dic
     training_rows = _training_rows(cfg, metrics)
     return {
         "model_name": cfg.hub.repo_id or cfg.name,
-        "summary": (f"A baseline {metrics['task']} classifier ({metrics['baseline']['features']} + logistic "
-                    f"regression) fitted on {_describe(cfg.data.dataset)} with hf-transfer, to measure fine-tuning "
-                    "against." if metrics.get("baseline") else
-                    f"A {'n image' if metrics['task'] == 'image' else ' text'} classifier fine-tuned from "
-                    f"{_describe(cfg.model.name)} on {_describe(cfg.data.dataset)} with hf-transfer."),
+        "summary": _summary(cfg, metrics),
         "base_model_text": _describe(cfg.model.name),
         "library": metrics["library"], "task": metrics["task"], "strategy": metrics["strategy"],
         "pipeline_tag": "image-classification" if metrics["task"] == "image" else "text-classification",

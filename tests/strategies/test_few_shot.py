@@ -32,6 +32,8 @@ def test_setfit_tunes_the_body_and_saves_a_model_that_evaluates_as_scored(tmp_pa
     assert again["final"] == m["final"]
     assert m["status"] == "finished" and m["strategy"] == "setfit" and m["train_samples"] == 12  # 4 per class
     assert m["baseline"]["features"].startswith("SetFit-tuned")
+    card = (tmp_path / "sf" / "model" / "README.md").read_text()
+    assert "A few-shot text classifier (SetFit: " in card and "trained on 12 labelled samples" in card
     labels = m["label_names"]
     before, after = _backbone(tiny_bert, labels), _backbone(tmp_path / "sf" / "model", labels)
     changed = [k for k in after if k in before and not torch.equal(after[k], before[k])]
