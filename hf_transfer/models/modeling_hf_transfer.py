@@ -5,10 +5,12 @@ pooling as a sentence-embedding checkpoint was trained, a bottleneck, hidden lay
 config of model_type ``hf_transfer``: loaded as a plain ``BertForSequenceClassification`` it would get a
 freshly initialised pooler or classifier and predict other labels. With this file,
 
-    AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=True)
-    pipeline("text-classification", model=path, trust_remote_code=True)
+    AutoModelForSequenceClassification.from_pretrained(repo, trust_remote_code=True, revision=COMMIT_YOU_READ)
+    pipeline("text-classification", model=repo, trust_remote_code=True, revision=COMMIT_YOU_READ)
 
 give hf-transfer's logits; without ``trust_remote_code=True`` transformers refuses to load it and says so.
+``trust_remote_code=True`` runs this file from the repository: read it and pin the commit you read.
+hf-transfer never passes it (``hf_transfer.load`` builds the same head from its own copy of this code).
 The file needs only torch and transformers (hf-transfer itself imports it for the same head and pooling,
 so both read the same code).
 """
