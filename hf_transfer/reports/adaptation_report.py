@@ -24,7 +24,7 @@ import numpy as np
 
 from ..runs import run_folder
 from . import figures
-from .intervals import bracket, row_bootstrap, spread, t_interval
+from .intervals import bracket, mean_std, row_bootstrap, spread, t_interval
 
 FLOOR, CEILING = "source_only", "oracle"
 DEV = "target_validation"  # data.target.validation_samples: labelled target rows for choices across runs
@@ -101,10 +101,9 @@ def _rows_gain(row: dict, floor: dict, runs: dict) -> dict | None:
     from ..runs.environment import load_predictions
 
     def correct(run: str):
-        if len(runs[run]) < 3:  # runs given without their folders
-            return None
-        m, _, folder = runs[run][:3]
-        saved = load_predictions(folder, m["domains"]["target"])
+        m, _, *rest = runs[run]
+        folder = rest[0] if rest else None  # runs may come without their folders (a card of one run, tests)
+        saved = load_predictions(folder, m["domains"]["target"]) if folder is not None else None
         return None if saved is None else saved[0] == saved[1]
 
     mine, base = dict(zip(row["seeds"], row["runs"])), dict(zip(floor["seeds"], floor["runs"]))
@@ -121,8 +120,8 @@ def row_lines(table: dict) -> list[str]:
         return []
     first = rows[0]["paired"]["gain_accuracy_rows"]
     return [f"Gain over `{FLOOR}` with the test rows resampled instead of the seeds (the {first['rows']} target test "
-            "rows, 2,000 paired draws, each seed's runs on the same rows; what the test set's size alone leaves "
-            "uncertain): " + "; ".join(f"{r['method']} {r['paired']['gain_accuracy_rows']['mean']:+.3f} "
+            f"rows, {first['draws']:,} paired draws, each seed's runs on the same rows; what the test set's size alone "
+            "leaves uncertain): " + "; ".join(f"{r['method']} {r['paired']['gain_accuracy_rows']['mean']:+.3f} "
                                        f"{bracket(r['paired']['gain_accuracy_rows'])}" for r in rows) + ".", ""]
 
 
@@ -172,7 +171,7 @@ def selection_lines(table: dict) -> list[str]:
         share = f"{_signed(p['gap_closed']['mean'], True)} {bracket(p['gap_closed'], True)}" \
             if p and p["gap_closed"] and r["method"] != CEILING else ""
         lines.append(f"| {r['method']} | {' '.join(map(str, le['selected_epochs']))} of {max(le['last_epochs'])} | "
-                     f"{_short(r['target_accuracy'])} | {_short(le['target_accuracy'])} | {gain} | {share} |")
+                     f"{mean_std(r['target_accuracy'])} | {mean_std(le['target_accuracy'])} | {gain} | {share} |")
     return lines + [""]
 
 
@@ -207,7 +206,7 @@ def curve_lines(table: dict) -> list[str]:
     for r in rows:
         at = {p["epoch"]: p for p in r["target_curve"]}
         lines.append(f"| {r['method']} | " + " | ".join(
-            f"{_short(at[e]['accuracy'])} ({at[e]['step']})" if e in at else "" for e in epochs) + " |")
+            f"{mean_std(at[e]['accuracy'])} ({at[e]['step']})" if e in at else "" for e in epochs) + " |")
         means = [p["accuracy"]["mean"] for p in r["target_curve"]]
         if len(means) > 1 and means[-1] >= max(means) and means[-1] - means[-2] > 0.01:
             rising.append(r["method"])
@@ -275,10 +274,6 @@ def _pm(s: dict) -> str:
     if s["mean"] is None:
         return ""
     return f"{s['mean']:.4f} ± {s['std']:.4f}" if s["n"] > 1 else f"{s['mean']:.4f}"
-
-
-def _short(s: dict) -> str:
-    return f"{s['mean']:.3f} ± {s['std']:.3f}" if s["n"] > 1 else f"{s['mean']:.3f}"
 
 
 def _signed(x: float | None, pct: bool = False) -> str:
@@ -354,7 +349,7 @@ def wise_ft_lines(table: dict, runs: dict) -> list[str]:
                   f"{', '.join(str(m['wise_ft']['alpha']) for m in mine)}):", "",
                   "| alpha | source validation macro-F1 | source test acc | target acc |", "|---:|---:|---:|---:|"]
         for alpha in sorted(set.intersection(*(set(a) for a in at))):
-            cell = lambda s, k: _short(spread([a[alpha][s][k] for a in at]))  # noqa: E731
+            cell = lambda s, k: mean_std(spread([a[alpha][s][k] for a in at]))  # noqa: E731
             lines.append(f"| {alpha:g} | {cell('validation', 'f1_macro')} | {cell(d['source'], 'accuracy')} | "
                          f"{cell(d['target'], 'accuracy')} |")
         if all(1.0 in a for a in at):

@@ -28,6 +28,11 @@ def t_interval(values: list[float]) -> dict:
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
 
 
+def mean_std(s: dict) -> str:
+    """'mean ± std' of a `spread` to 3 decimals; the mean alone from one value."""
+    return f"{s['mean']:.3f} ± {s['std']:.3f}" if s["n"] > 1 else f"{s['mean']:.3f}"
+
+
 def bracket(s: dict | None, pct: bool = False) -> str:
     """'[lo, hi]' of an interval (signed; in % with pct); '' without one."""
     if not s or s["low"] is None:
@@ -52,4 +57,5 @@ def row_bootstrap(pairs: list[tuple], draws: int = 2000, seed: int = 0) -> dict 
     total /= len(pairs)
     mean = float(np.mean([(a - b).mean() for a, b in pairs]))
     low, high = np.percentile(total, [2.5, 97.5])
-    return {"mean": mean, "low": float(low), "high": float(high), "n": len(pairs), "rows": int(len(pairs[0][0]))}
+    return {"mean": mean, "low": float(low), "high": float(high), "n": len(pairs), "rows": int(len(pairs[0][0])),
+            "draws": draws}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import figures
-from .intervals import bracket, spread, t_interval
+from .intervals import bracket, mean_std, spread, t_interval
 
 BASELINES = ("tfidf_logreg", "frozen_logreg")
 ALL = "all"
@@ -123,14 +123,10 @@ def markdown(table: dict) -> list[str]:
                   f"{v['accuracy']['mean']:+.3f} {bracket(v['accuracy'])}")
         else:
             vs = "(the best baseline) | " if r["method"] in BASELINES else " | "
-        lines.append(f"| {r['count']} | {r['method']} | {len(r['seeds'])} | {_pm(r['f1_macro'])} | {_pm(r['accuracy'])} | "
+        lines.append(f"| {r['count']} | {r['method']} | {len(r['seeds'])} | {mean_std(r['f1_macro'])} | {mean_std(r['accuracy'])} | "
                      f"{vs} |")
     return lines + ["", "**Where the methods cross** (best mean macro-F1 at each count):", "",
                     *[f"- {line}" for line in table["crossing"]], ""]
-
-
-def _pm(s: dict) -> str:
-    return f"{s['mean']:.3f} ± {s['std']:.3f}" if s["n"] > 1 else f"{s['mean']:.3f}"
 
 
 def plot(table: dict, path: Path) -> Path:
@@ -159,9 +155,7 @@ def plot(table: dict, path: Path) -> Path:
 
 def _half(row: dict) -> float:
     """Half-width of the 95 % t interval of the mean over seeds (0 with one seed)."""
-    values = [s["f1_macro"] for s in row["per_seed"]]
-    mean = sum(values) / len(values)
-    s = t_interval([v - mean for v in values])
+    s = t_interval([seed["f1_macro"] for seed in row["per_seed"]])
     return 0.0 if s["low"] is None else (s["high"] - s["low"]) / 2
 
 

@@ -129,7 +129,7 @@ def test_row_bootstrap_of_identical_models_is_zero_and_of_a_fixed_lead_is_that_l
 
     rng = np.random.default_rng(0)
     a = rng.random(400) < 0.7
-    assert row_bootstrap([(a, a)]) == {"mean": 0.0, "low": 0.0, "high": 0.0, "n": 1, "rows": 400}
+    assert row_bootstrap([(a, a)]) == {"mean": 0.0, "low": 0.0, "high": 0.0, "n": 1, "rows": 400, "draws": 2000}
     better = a | (rng.random(400) < 0.5)  # right wherever a is, and on about half of the rest
     r = row_bootstrap([(better, a), (better, a)])
     lead = float(np.mean(better) - np.mean(a))
