@@ -76,7 +76,9 @@ def load_predictions(run_dir: Path, name: str):
     """(predicted, labels) of eval set `name` from a run's predictions.npz, or None (an older run, another set)."""
     import numpy as np
 
-    path = Path(run_dir) / "predictions.npz"
+    from .run_folder import PREDICTIONS
+
+    path = Path(run_dir) / PREDICTIONS
     if not path.is_file():
         return None
     with np.load(path) as saved:
