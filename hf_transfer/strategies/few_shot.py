@@ -13,7 +13,6 @@ this package pools it (`model.pooling`), and its weights are copied back into th
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from dataclasses import dataclass
 
@@ -23,8 +22,6 @@ from ..errors import UserError
 from ..fields import option
 from .classic import Fitted
 from .registry import register
-
-log = logging.getLogger("hf_transfer")
 
 
 @dataclass
@@ -59,7 +56,7 @@ class SetFit(Fitted):
                             "pooled over its tokens; for one without modules.json, set model.pooling: mean)")
         body = _sentence_transformer(cfg, model)
         o = self.cfg
-        texts = splits.train[next(c for c in splits.train.column_names if c != "label")]
+        texts = splits.train[next(c for c in splits.train.column_names if c != "label")]  # as runs/logreg.py reads it
         with tempfile.TemporaryDirectory() as scratch:
             args = TrainingArguments(output_dir=scratch, batch_size=o.batch_size, num_epochs=o.epochs,
                                      num_iterations=o.iterations, body_learning_rate=o.lr, seed=cfg.train.seed,
@@ -69,10 +66,10 @@ class SetFit(Fitted):
             trainer.train_embeddings(list(texts), list(splits.train["label"]))
         tuned = body[0].auto_model.state_dict()
         own = encoder(model)
-        missing = set(own.state_dict()) - set(tuned)
-        if missing:
-            raise UserError(f"strategy.name: setfit could not map the tuned weights back ({sorted(missing)[0]}, ...)")
-        own.load_state_dict({k: v for k, v in tuned.items() if k in own.state_dict()})
+        names = set(own.state_dict())
+        if names - set(tuned):
+            raise UserError(f"strategy.name: setfit could not map the tuned weights back ({sorted(names - set(tuned))[0]}, ...)")
+        own.load_state_dict({k: v for k, v in tuned.items() if k in names})
 
 
 _ST_POOLING = {"mean_sqrt_len": "mean_sqrt_len_tokens"}  # this package's pooling modes in sentence-transformers' names
