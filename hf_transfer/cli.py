@@ -43,6 +43,7 @@ def cmd_run(args) -> int:
         print_config_help()
         return 0
     target = args.recipe or args.target
+    recipe = bool(target) and not is_config_file(target)
     if args.target_domain and target:
         raise UserError("--target: only with --model and --dataset (a config file sets data.target.dataset)")
     if not target:
@@ -61,7 +62,7 @@ def cmd_run(args) -> int:
     if args.print_config:
         print("\n---\n".join(c.to_yaml() for c in configs), end="")
         return 0
-    run_configs(configs, report_dir, overwrite=args.overwrite, resume=args.resume)
+    run_configs(configs, report_dir, overwrite=args.overwrite, resume=args.resume, recipe=recipe)
     return 0
 
 

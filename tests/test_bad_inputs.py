@@ -110,6 +110,19 @@ def test_resume_without_a_checkpoint_says_so(tmp_path, capsys, tiny_timm, cifar_
     assert not (tmp_path / "missing").exists() and not any(empty.iterdir())
 
 
+def test_resume_of_a_recipe_starts_its_runs_not_started_even_when_it_has_one(tmp_path, capsys, tiny_timm, cifar_like):
+    """--resume continues a sweep: a recipe of one run not started yet trains it (a config file's run would
+    need a checkpoint), and the next --resume keeps it."""
+    cfg = yaml.safe_load(Path(_tiny_run_config(tmp_path, tiny_timm, cifar_like, tmp_path / "sweep" / "only")).read_text())
+    recipe = tmp_path / "one_run.py"
+    recipe.write_text(f"def recipe():\n    return [{cfg!r}]\n")
+    first = _inproc(["run", str(recipe), "--resume"], capsys)
+    assert first.returncode == 0, first.stderr
+    assert json.loads((tmp_path / "sweep" / "only" / "metrics.json").read_text())["status"] == "finished"
+    again = _inproc(["run", str(recipe), "--resume"], capsys)
+    assert again.returncode == 0 and "finished earlier, kept" in again.stderr
+
+
 def test_resume_of_a_finished_run_with_another_config_is_refused(tmp_path, capsys, tiny_timm, cifar_like):
     out = tmp_path / "run"
     cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)

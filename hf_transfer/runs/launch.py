@@ -144,8 +144,11 @@ def load_configs(target, overrides: list[str], output_dir: str | None = None, re
     return configs, report_dir
 
 
-def run_configs(configs: list, report_dir: str | None, overwrite: bool = False, resume: bool = False) -> list[dict]:
-    """Train each config in order (a finished run is skipped under --resume); compare them if several."""
+def run_configs(configs: list, report_dir: str | None, overwrite: bool = False, resume: bool = False,
+                recipe: bool = False) -> list[dict]:
+    """Train each config in order (a finished run is skipped under --resume); compare them if several.
+    Under --resume a recipe's runs (`recipe`, or several configs) not started yet start fresh; a single
+    config's run must have a checkpoint."""
     from ..reports import run_report as report
     from . import run_folder
     from .pipeline import config_changes, run_config
@@ -163,8 +166,7 @@ def run_configs(configs: list, report_dir: str | None, overwrite: bool = False, 
             print(f"[{cfg.name}] finished earlier, kept: {out}", file=sys.stderr)
             results.append(earlier)
             continue
-        # a recipe's runs not started yet start fresh under --resume; a single run must have a checkpoint
-        not_started = len(configs) > 1 and not (out.is_dir() and any(out.iterdir()))
+        not_started = (recipe or len(configs) > 1) and not (out.is_dir() and any(out.iterdir()))
         this_resume = resume and not not_started
         print(f"[{cfg.name}] {cfg.model.name} on {cfg.data.dataset} -> {out}", file=sys.stderr)
         tick = time.perf_counter()
@@ -247,7 +249,7 @@ def recipe_main(recipe, argv: list[str] | None = None) -> None:
             return 0
         configs, report_dir = load_configs(recipe, overrides_of(args), args.output_dir, push_to_hub=args.push_to_hub,
                                            recipe_values=recipe_values(recipe, args))
-        run_configs(configs, report_dir, overwrite=args.overwrite, resume=args.resume)
+        run_configs(configs, report_dir, overwrite=args.overwrite, resume=args.resume, recipe=True)
 
     sys.exit(guarded(go))
 
