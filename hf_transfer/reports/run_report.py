@@ -126,10 +126,7 @@ def comparison(runs: dict[str, tuple[dict, dict]], baseline: str | None = None) 
         baseline = next((n for n, (_, c, *_) in runs.items() if not c["model"]["pretrained"]), None)
     if baseline is not None and baseline not in runs:
         raise UserError(f"--baseline: no run named {baseline!r}; runs: {', '.join(runs)}")
-    classic = {}  # dataset -> {baseline strategy: its run} (tfidf_logreg, frozen_logreg): every run's gain over them
-    for name, (m, c, *_) in runs.items():
-        if m["strategy"] in FITTED:
-            classic.setdefault(c["data"]["dataset"], {})[m["strategy"]] = name
+    classic = {name: (m["strategy"], c) for name, (m, c, *_) in runs.items() if m["strategy"] in FITTED}
     rows = []
     for name, (m, c, *_) in runs.items():
         row = {"run": name, "model": m["model"], "pretrained": c["model"]["pretrained"], "strategy": m["strategy"],
@@ -144,27 +141,49 @@ def comparison(runs: dict[str, tuple[dict, dict]], baseline: str | None = None) 
             if base is not None and name != baseline:
                 cell["gain_accuracy"] = s["accuracy"] - base["accuracy"]
                 cell["gain_f1_macro"] = s["f1_macro"] - base["f1_macro"]
-            over = {b: runs[r][0]["final"][split] for b, r in classic.get(c["data"]["dataset"], {}).items()
+            over = {b: runs[r][0]["final"][split] for b, r in _paired(c, classic).items()
                     if r != name and split in runs[r][0]["final"]}
             if over:
                 cell["gain_over"] = {b: {"accuracy": s["accuracy"] - o["accuracy"], "f1_macro": s["f1_macro"] - o["f1_macro"]}
                                      for b, o in over.items()}
             row["eval"][split] = cell
         rows.append(row)
-    return {"baseline": baseline, "classic_baselines": sorted({b for bs in classic.values() for b in bs}), "rows": rows}  # by strategy
+    return {"baseline": baseline, "classic_baselines": sorted({b for b, _ in classic.values()}), "rows": rows}  # by strategy
+
+
+def _paired(config: dict, classic: dict[str, tuple[str, dict]]) -> dict[str, str]:
+    """{baseline strategy: its run} to measure a run against: on the same dataset, and of the same labelled
+    subset and seed where the runs hold several (a curve over counts and seeds); none where that is ambiguous."""
+    def key(c: dict) -> tuple:
+        return c["data"].get("labelled_per_class"), c["train"].get("seed")
+
+    out = {}
+    for b in {b for b, _ in classic.values()}:
+        same = [r for r, (s, c) in classic.items() if s == b and c["data"]["dataset"] == config["data"]["dataset"]]
+        paired = [r for r in same if key(classic[r][1]) == key(config)]
+        if len(paired) == 1 or len(same) == 1:
+            out[b] = paired[0] if len(paired) == 1 else same[0]
+    return out
 
 
 def load_runs(run_dirs: list[str | Path]) -> dict[str, tuple[dict, dict, Path]]:
-    """{unique run name: (metrics, config, run dir)}; a repeated name gets as many of its folders' names added as
-    tell it apart (`setfit (seed1)`, then `setfit (n2/seed1)`)."""
-    runs = {}
-    for d in run_dirs:
-        m, c = load_run(d)
-        parts, name, depth = Path(d).resolve().parts, m["name"], 1
-        while name in runs and depth <= len(parts):
-            name, depth = f"{m['name']} ({'/'.join(parts[-depth:])})", depth + 1
-        runs[name] = (m, c, Path(d))
-    return runs
+    """{unique run name: (metrics, config, run dir)}; runs of one name get as many of their folders' names added
+    as tell them all apart (`setfit (seed1)`, or `setfit (n2/seed1)` when the counts differ too)."""
+    loaded = [(*load_run(d), Path(d)) for d in run_dirs]
+    groups: dict[str, list[int]] = {}
+    for i, (m, _, _) in enumerate(loaded):
+        groups.setdefault(m["name"], []).append(i)
+    names = {}
+    for name, members in groups.items():
+        parts = [loaded[i][2].resolve().parts for i in members]
+        depth = 0
+        while len(members) > 1 and len({p[-depth:] if depth else () for p in parts}) < len(members) and depth < max(map(len, parts)):
+            depth += 1
+        for i, p in zip(members, parts):
+            names[i] = f"{name} ({'/'.join(p[-depth:])})" if depth else name
+    if len(set(names.values())) < len(loaded):
+        raise UserError("the same run folder is named twice: " + ", ".join(sorted(map(str, run_dirs))))
+    return {names[i]: run for i, run in enumerate(loaded)}
 
 
 def _update_cards(tables: list[dict], runs: dict) -> None:
@@ -205,7 +224,8 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
     over = table["classic_baselines"]
     if over:
         lines += ["Gain over a baseline: macro-F1 of the run minus that of the baseline run (tfidf_logreg, "
-                  "frozen_logreg) on the same data and eval set (positive: fine-tuning pays off).", ""]
+                  "frozen_logreg) on the same data and eval set, and of the same labelled subset and seed where there "
+                  "are several (positive: fine-tuning pays off; blank: no such run).", ""]
     lines += ["| run | model | pretrained | strategy | eval set | samples | accuracy | macro-F1 | "
               + "".join(f"macro-F1 gain over {b} | " for b in over) + "time (s) |",
               "|---|---|---|---|---|---:|---:|---:|" + "---:|" * len(over) + "---:|"]

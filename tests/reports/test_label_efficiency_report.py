@@ -80,7 +80,27 @@ def test_the_recipe_runs_into_the_report(tmp_path, tiny_bert, text_like):
     setfit2 = next(r for r in report["rows"] if (r["method"], r["count"]) == ("setfit", 2))
     metrics = json.loads((tmp_path / "le" / "setfit" / "n2" / "seed1" / "metrics.json").read_text())
     assert setfit2["per_seed"][1]["f1_macro"] == metrics["final"]["test"]["f1_macro"] and metrics["train_samples"] == 6
+    rows = {r["run"]: r for r in json.loads((tmp_path / "le" / "report" / "report.json").read_text())["rows"]}
+    assert {"setfit (n2/seed0)", "setfit (n4/seed0)", "setfit (n2/seed1)", "setfit (n4/seed1)"} <= set(rows)  # no bare name
     md = (tmp_path / "le" / "report" / "report.md").read_text()
     assert "## Label efficiency (test set)" in md and "**Where the methods cross**" in md
     probe = rendered_in_chromium(tmp_path / "le" / "report" / "report.html", tmp_path)
     assert any(ok and w > 100 for ok, w, _ in probe["images"])
+
+
+
+def test_each_run_is_measured_against_the_baseline_of_its_own_count_and_seed():
+    from hf_transfer.reports.run_report import comparison
+
+    runs = {}
+    for (method, count), values in SCORES.items():
+        for seed, f1 in zip(SEEDS, values):
+            m = {"name": method, "strategy": method, "model": "m", "timings": {"total_seconds": 1}, "parameters": {"trainable": 1},
+                 "final": {"test": {"f1_macro": f1, "accuracy": f1, "num_samples": 10}}}
+            c = {"model": {"pretrained": True}, "data": {"dataset": "d", "labelled_per_class": None if count == "all" else count},
+                 "train": {"seed": seed}}
+            runs[f"{method} ({count}/{seed})"] = (m, c)
+    rows = {r["run"]: r["eval"]["test"] for r in comparison(runs)["rows"]}
+    assert rows["setfit (8/3)"]["gain_over"]["frozen_logreg"]["f1_macro"] == pytest.approx(0.10 + NOISE[3])
+    assert rows["full (32/0)"]["gain_over"]["tfidf_logreg"]["f1_macro"] == pytest.approx(0.86 - 0.72 + NOISE[0])
+    assert "tfidf_logreg" not in rows["full (all/1)"].get("gain_over", {})  # no TF-IDF run with every label: none, not another's
