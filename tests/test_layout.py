@@ -63,6 +63,18 @@ def test_no_function_longer_than_60_lines():
     assert not long, long
 
 
+def test_no_call_passes_trust_remote_code():
+    """Running code from a downloaded repository is the user's choice, shown (with a pinned revision) in the card
+    and docstrings; no call in the library or the recipes makes it for them."""
+    calls = [f"{path.relative_to(ROOT)}:{node.lineno}"
+             for path in [*PACKAGE.rglob("*.py"), *(ROOT / "recipes").rglob("*.py")]
+             for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Call) and any(k.arg == "trust_remote_code"  # or inside a **{...}
+                                                   or k.arg is None and "trust_remote_code" in ast.unparse(k.value)
+                                                   for k in node.keywords)]
+    assert not calls, calls
+
+
 def test_readme_is_a_guide_not_a_lab_notebook():
     """At most 300 lines, and none of a lab notebook's marks: dates, issue numbers, commit hashes (those, with
     reruns and their analysis, belong in benchmarks/RESULTS.md)."""
