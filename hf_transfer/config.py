@@ -188,6 +188,12 @@ class TrainConfig:
     mixed_precision: Literal["no", "fp16", "bf16"] = _f("no", "Autocast precision (fp16 needs a GPU).")
     seed: int = _f(42, "Seed of every random number generator (data order, init, dropout).")
     eval_every_epochs: int = _f(1, "Evaluate every N epochs (and always after the last one).")
+    test_during_training: bool = _f(
+        True, "Score the test sets (test, data.extra_eval) at every evaluation, for the per-epoch table and curves; "
+              "false: only the validation split (what picks the epoch) during training, the test sets once at the "
+              "end on the kept weights: the same final scores in less time (a fifth of a few-label text run). An "
+              "adaptation run's source and target sets, and every set of a run without a validation split, are scored "
+              "each time either way.")
     checkpoint_every_steps: Optional[int] = _f(None, "Save a resumable checkpoint every N optimizer steps (always at each epoch end).")
     keep_checkpoints: int = _f(2, "Keep the newest N checkpoints (the best model is kept apart).")
     metric_for_best: str = _f("f1_macro", "Metric on the validation split that picks the best epoch (f1_macro, accuracy, "

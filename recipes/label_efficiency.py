@@ -78,7 +78,8 @@ def _counts(text: str) -> list[int | None]:
 
 def _config(output_dir: str, p: dict, method: str, n: int | None, seed: int) -> Config:
     folder = f"{output_dir}/{method}/{'all' if n is None else f'n{n}'}/seed{seed}"
-    train = {**(autoconfig.TEXT_TRAIN if p["task"] == "text" else autoconfig.IMAGE_TRAIN), "seed": seed}
+    train = {**(autoconfig.TEXT_TRAIN if p["task"] == "text" else autoconfig.IMAGE_TRAIN), "seed": seed,
+             "test_during_training": False}  # the test set once, on the kept weights: the curve reads nothing else
     if n is not None:  # a few labels: at least 300 steps (as text always), ~10 evaluations, not one per tiny epoch
         per_epoch = math.ceil(n * p["classes"] / train["batch_size"])
         train.update(min_steps=MIN_STEPS, eval_every_epochs=max(1, round(MIN_STEPS / per_epoch / 10)))

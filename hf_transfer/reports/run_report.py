@@ -75,7 +75,7 @@ def write_run_report(run_dir: str | Path, cfg, metrics: dict) -> Path:
     sets = list(final)
     lines += ["", "## Per epoch", "", "| epoch | train loss | " + " | ".join(f"{md(s)} acc" for s in sets) + " |",
               "|---:|---:|" + "---:|" * len(sets)]
-    lines += [f"| {h['epoch']} | {_fmt(h['train_loss'])} | " + " | ".join(_fmt(h["eval"][s]["accuracy"]) for s in sets)
+    lines += [f"| {h['epoch']} | {_fmt(h['train_loss'])} | " + " | ".join(_fmt(h["eval"].get(s, {}).get("accuracy")) for s in sets)
               + " |" for h in metrics["history"]]
     if _plot_curves({metrics["name"]: metrics}, run_dir / "curves.png"):
         lines += ["", "![training curves](curves.png)"]

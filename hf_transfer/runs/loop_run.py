@@ -263,6 +263,16 @@ class Loop:
         return "validation" in self.eval_dls
 
     @property
+    def scored_each_time(self) -> dict:
+        """The eval loaders of each evaluation: all, or (train.test_during_training false) the validation split and
+        the domain sets; the others are scored once, on the kept weights (_select). Without a validation split
+        every set is scored each time (the per-epoch table has nothing else to show)."""
+        if self.t.test_during_training or not self.has_validation:
+            return self.eval_dls
+        keep = {"validation", *self.splits.domains.values()}
+        return {name: dl for name, dl in self.eval_dls.items() if name in keep}
+
+    @property
     def best_path(self) -> Path:
         return self.out / run_folder.CHECKPOINTS / run_folder.BEST / "model.safetensors"
 
@@ -537,7 +547,7 @@ def evaluate(loop: Loop) -> dict:
     t, state, domains = loop.t, loop.state, loop.splits.domains
     tick = time.perf_counter()
     logits = {}
-    results, feats = evaluate_sets(loop.model, loop.eval_dls, loop.accelerator, loop.splits.label_names,
+    results, feats = evaluate_sets(loop.model, loop.scored_each_time, loop.accelerator, loop.splits.label_names,
                                    feature_sets=_feature_sets(loop), prepare=loop.loaders.on_device, logits_out=logits)
     entry = {"epoch": state.epoch, "step": state.global_step, "train_loss": float(loop.running) / max(loop.count, 1),
              "train_seconds": round(loop.train_seconds, 3), "eval": results}
@@ -598,17 +608,22 @@ def _finish(loop: Loop) -> dict:
 
 def _select(loop: Loop) -> dict:
     """The history entry of the epoch the model is kept from (the best on validation, or the last), its
-    weights loaded, and the logits and features of that epoch."""
+    weights loaded, and the logits and features of that epoch: the sets not in hand (a run resumed after that
+    epoch, the test sets of train.test_during_training false) are scored now, on the kept weights."""
     t, state = loop.t, loop.state
     chosen = state.history[-1]
     if t.load_best_at_end and loop.has_validation and state.best:
         load_model(loop.unwrapped, str(loop.best_path))
         chosen = next(h for h in state.history if h["epoch"] == state.best["epoch"])
-    if not loop.selected_logits:  # resumed after the selected epoch: logits and features again, from the kept weights
-        loop.selected_logits = {}
-        _, loop.selected_features = evaluate_sets(loop.model, loop.eval_dls, loop.accelerator, loop.splits.label_names,
-                                                  feature_sets=_feature_sets(loop), prepare=loop.loaders.on_device,
-                                                  logits_out=loop.selected_logits)
+    missing = {name: dl for name, dl in loop.eval_dls.items() if name not in loop.selected_logits}
+    if missing:
+        tick = time.perf_counter()
+        results, feats = evaluate_sets(loop.model, missing, loop.accelerator, loop.splits.label_names,
+                                       feature_sets=_feature_sets(loop), prepare=loop.loaders.on_device,
+                                       logits_out=loop.selected_logits)
+        loop.eval_seconds += time.perf_counter() - tick
+        loop.selected_features = {**loop.selected_features, **feats}
+        chosen["eval"] = {name: chosen["eval"].get(name) or results[name] for name in loop.eval_dls}
     return chosen
 
 

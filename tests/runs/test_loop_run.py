@@ -118,3 +118,24 @@ def test_sgd_step_schedule_and_lr_values(tmp_path, tiny_timm, cifar_like):
         opt.step()
         sched.step()
     assert lrs[0] == pytest.approx(1 / 3) and lrs[2] == pytest.approx(1.0) and lrs[-1] < 0.1
+
+
+@pytest.mark.parametrize("task", ["image", "text"])
+def test_test_sets_scored_once_at_the_end_give_the_same_model_and_scores(tmp_path, task, tiny_timm, tiny_bert,
+                                                                        cifar_like, text_like):
+    """train.test_during_training false: only validation during training, the test sets once on the kept
+    weights; the eval loaders have their own generators, so the model and every final score are those of the run
+    that scored the test sets at each epoch (dropout on: a shifted random stream would show)."""
+    model, data = (tiny_timm, cifar_like) if task == "image" else (tiny_bert, text_like)
+    common = dict(model={"drop_rate": 0.2}, data={"extra_eval": {"shifted": {"dataset": str(data), "split": "test"}}})
+    every = run_config(tiny_config(tmp_path / "every", model, data, train={"epochs": 3}, **common))
+    once = run_config(tiny_config(tmp_path / "once", model, data, train={"epochs": 3, "test_during_training": False},
+                                  **common))
+    a, b = _weights(tmp_path / "every"), _weights(tmp_path / "once")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert once["final"] == every["final"] and list(once["final"]) == ["validation", "test", "shifted"]
+    assert once["calibration"]["temperature"] == every["calibration"]["temperature"]
+    scored = [sorted(h["eval"]) for h in once["history"]]
+    assert scored == [sorted(once["final"]) if h["epoch"] == once["selected_epoch"] else ["validation"]
+                      for h in once["history"]]
+    assert len(once["history"]) == 3 and all(len(h["eval"]) == 3 for h in every["history"])
