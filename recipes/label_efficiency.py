@@ -2,7 +2,8 @@
 
 Each run keeps `--counts` labelled training samples per class (`data.labelled_per_class`: a seeded draw,
 another subset per seed; as many per class of validation, so the labels a method sees are 2N per class)
-and is tested on the test split (at most the preset's `max_eval_samples`, stratified). Methods for text:
+and is tested on the test split (at most the preset's `max_eval_samples`, stratified; scored once, on the kept
+weights: `train.test_during_training: false`). Methods for text:
 `tfidf_logreg`, `frozen_logreg` (the baselines),
 `setfit` (contrastive tuning of the body on pairs of the labels, then the regression), `lp_ft` (the head
 starts as the regression, then full fine-tuning) and `full` (full fine-tuning, zero head); for images:
