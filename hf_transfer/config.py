@@ -293,6 +293,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return _coerce(value, inner[0], key)
     if origin is Literal:
         choices = typing.get_args(tp)
+        if value is None and "none" in choices:  # YAML and --set read a bare `none`/`null` as null
+            return "none"
         if value not in choices:
             raise ConfigError(f"{key}: {value!r} is not one of: {', '.join(map(str, choices))}")
         return value
@@ -423,6 +425,9 @@ def _data_rules(cfg: Config) -> list[tuple[str, bool, str]]:
         ("data.num_workers", d.num_workers is None or d.num_workers >= 0, "must be 0 or more"),
         ("model.bottleneck", cfg.model.bottleneck is None or cfg.model.bottleneck >= 0, "must be 0 or more"),
         ("model.drop_rate", cfg.model.drop_rate is None or 0 <= cfg.model.drop_rate < 1, "must be in [0, 1)"),
+        ("model.kwargs", "trust_remote_code" not in cfg.model.kwargs,
+         "trust_remote_code is not taken: hf-transfer never runs code shipped with a model (load such a model "
+         "with transformers yourself, pinning the revision you read)"),
         ("hub.repo_id", not cfg.hub.push_to_hub or bool(cfg.hub.repo_id), "is required when hub.push_to_hub is true"),
         ("data.target.labelled_samples", d.target.labelled_samples >= 1, "must be at least 1"),
         ("data.target.validation_samples", d.target.validation_samples >= 0, "must be 0 (none) or more"),

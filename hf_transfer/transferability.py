@@ -75,7 +75,10 @@ def h_score(features: np.ndarray, labels: np.ndarray) -> float:
         means[labels == c] = f[labels == c].mean(0)
     shrunk, a = ledoit_wolf(f, assume_centered=True)
     cov_g = (1 - a) * means.T @ means / len(f)
-    return float(np.trace(np.linalg.solve(shrunk, cov_g)))
+    try:
+        return float(np.trace(np.linalg.solve(shrunk, cov_g)))
+    except np.linalg.LinAlgError:  # features of no spread (a few repeated inputs): the pseudo-inverse
+        return float(np.trace(np.linalg.pinv(shrunk) @ cov_g))
 
 
 def leep(source_probs: np.ndarray, labels: np.ndarray, num_classes: int) -> float:

@@ -63,16 +63,33 @@ def test_no_function_longer_than_60_lines():
     assert not long, long
 
 
-def test_no_call_passes_trust_remote_code():
-    """Running code from a downloaded repository is the user's choice, shown (with a pinned revision) in the card
-    and docstrings; no call in the library or the recipes makes it for them."""
-    calls = [f"{path.relative_to(ROOT)}:{node.lineno}"
-             for path in [*PACKAGE.rglob("*.py"), *(ROOT / "recipes").rglob("*.py")]
-             for node in ast.walk(ast.parse(path.read_text()))
-             if isinstance(node, ast.Call) and any(k.arg == "trust_remote_code"  # or inside a **{...}
-                                                   or k.arg is None and "trust_remote_code" in ast.unparse(k.value)
-                                                   for k in node.keywords)]
-    assert not calls, calls
+def _calls(paths):
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                yield f"{path.relative_to(ROOT)}:{node.lineno}", node
+
+
+def _says_false(call: ast.Call) -> bool:
+    return any(k.arg == "trust_remote_code" and isinstance(k.value, ast.Constant) and k.value.value is False
+               for k in call.keywords)
+
+
+def test_every_load_refuses_a_folders_code():
+    """A saved hf_transfer-form text model ships modeling_hf_transfer.py, and any Hub repository may ship code:
+    every transformers load of the library says trust_remote_code=False, so transformers neither runs that code
+    nor asks the user whether to (its [y/N] prompt). Running it is the user's own call, shown with a pinned
+    revision in the card and docstrings; no call passes anything but the constant False (nor hides it in **{...})."""
+    package = [*PACKAGE.rglob("*.py"), *(ROOT / "recipes").rglob("*.py")]
+    loads = [(where, c) for where, c in _calls(package)
+             if isinstance(c.func, ast.Attribute) and c.func.attr in ("from_pretrained", "from_config")]
+    assert len(loads) >= 6, loads  # the walk sees the adapter's loads
+    unsafe = [where for where, c in loads if not _says_false(c)]
+    assert not unsafe, f"loads without trust_remote_code=False: {unsafe}"
+    passed = [where for where, c in _calls(package)
+              if any(k.arg == "trust_remote_code" and not (isinstance(k.value, ast.Constant) and k.value.value is False)
+                     or k.arg is None and "trust_remote_code" in ast.unparse(k.value) for k in c.keywords)]
+    assert not passed, passed
 
 
 def test_readme_is_a_guide_not_a_lab_notebook():

@@ -89,9 +89,9 @@ class HFTransferForSequenceClassification(PreTrainedModel):
         encoder_config = AutoConfig.for_model(**config.encoder)
         self.encoder_prefix, self.head_attr = config.encoder_prefix, config.head_attr
         try:  # BERT-like encoders: the pooler only when it feeds the head
-            encoder = AutoModel.from_config(encoder_config, add_pooling_layer=config.pooling is None)
+            encoder = AutoModel.from_config(encoder_config, add_pooling_layer=config.pooling is None, trust_remote_code=False)
         except TypeError:  # encoders without that option
-            encoder = AutoModel.from_config(encoder_config)
+            encoder = AutoModel.from_config(encoder_config, trust_remote_code=False)
             if config.pooling is not None and getattr(encoder, "pooler", None) is not None:
                 encoder.pooler = None
         setattr(self, self.encoder_prefix, encoder)

@@ -64,21 +64,22 @@ class TransformersAdapter(Adapter):
         head_loaded = False
         if cfg.pretrained:  # the hf_transfer form: its encoder's config given, so transformers' own loading reads the weights
             config = {"config": _config(ref, labels, hub, exported)} if exported else labels
-            net, info = auto.from_pretrained(ref, ignore_mismatched_sizes=True, output_loading_info=True, **config, **hub)
+            net, info = auto.from_pretrained(ref, ignore_mismatched_sizes=True, output_loading_info=True, trust_remote_code=False,
+                                             **config, **hub)
             head = _head_attr(net) + "."
             new_keys = {*info["missing_keys"], *(k[0] if isinstance(k, tuple) else k for k in info["mismatched_keys"])}
             head_loaded = not any(k.startswith(head) or f".{head}" in k for k in new_keys)
         else:
-            net = auto.from_config(_config(ref, labels, hub, exported))
+            net = auto.from_config(_config(ref, labels, hub, exported), trust_remote_code=False)
         if task == "image":
-            processor = tf.AutoImageProcessor.from_pretrained(ref, **hub)
+            processor = tf.AutoImageProcessor.from_pretrained(ref, trust_remote_code=False, **hub)
             size = getattr(processor, "crop_size", None) or processor.size
             side = (size.get("height") or size.get("shortest_edge")) if hasattr(size, "get") else size  # dict or SizeDict
             data_config = {"input_size": (3, side, side), "mean": tuple(processor.image_mean),
                            "std": tuple(processor.image_std), "interpolation": "bicubic", "crop_pct": 1.0}
             return Loaded(net, _head_attr(net), processor, data_config, head_loaded)
         pooling = _pooling(cfg, ref, local, exported)
-        return Loaded(net, _head_attr(net), tf.AutoTokenizer.from_pretrained(ref, **hub), {}, head_loaded, pooling)
+        return Loaded(net, _head_attr(net), _tokenizer(ref, hub), {}, head_loaded, pooling)
 
     def save(self, model, directory: Path, image_size: int | None) -> None:
         """`save_pretrained` with the tokenizer / image processor; a pooled or rebuilt text head in the
@@ -158,13 +159,29 @@ def _head_attr(net: nn.Module) -> str:
     raise UserError(f"model.name: cannot find the classification head of {type(net).__name__}")
 
 
+def _tokenizer(ref: str, hub: dict):
+    """The tokenizer saved with `ref`; never runs code shipped in the folder (a saved hf_transfer form ships some)."""
+    import transformers as tf
+
+    try:
+        return tf.AutoTokenizer.from_pretrained(ref, trust_remote_code=False, **hub)
+    except Exception as e:
+        if not Path(ref).is_dir():
+            raise
+        from ..errors import UserError
+
+        raise UserError(f"model.name: {ref!r} has no tokenizer that loads (a text model folder needs its tokenizer "
+                        "files, e.g. tokenizer.json or vocab.txt with tokenizer_config.json: save them beside the "
+                        "weights with tokenizer.save_pretrained(folder))") from e
+
+
 def _config(ref: str, labels: dict, hub: dict, exported: dict | None):
     """The transformers config of `ref` with `labels` set; for the `hf_transfer` form (`exported`, its
     config.json), its encoder's config."""
     import transformers as tf
 
     if exported is None:
-        return tf.AutoConfig.from_pretrained(ref, **labels, **hub)
+        return tf.AutoConfig.from_pretrained(ref, trust_remote_code=False, **labels, **hub)
     config = dict(exported["encoder"])
     return tf.AutoConfig.for_model(config.pop("model_type"), **{**config, **labels})
 
