@@ -109,6 +109,10 @@ def evaluate(model: str, datasets: list[str], out: str | Path, split: str | None
     from .runs.environment import environment_info
 
     out = Path(out)
+    model_folder, config = predictor.folders(str(model)) if Path(str(model)).expanduser().exists() else (None, None)
+    reads = [("the model", model), ("the model folder", model_folder), ("the run's config", config),
+             *(("the data set", d) for d in datasets)]
+    run_folder.refuse_inputs(out, "-o", reads, sealed=("the model folder", "the data set"))
     run_folder.check(out, overwrite=overwrite)
     started = time.perf_counter()
     clf = predictor.load(model)

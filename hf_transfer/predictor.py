@@ -222,8 +222,10 @@ def predict_file(model: str, path: str, output: str, top_k: int = 3, batch_size:
     probability), the top-k labels with their probabilities, and p_<class> for every class. With
     `abstain_below`, a row whose score is below it gets an empty label and abstained=true."""
     output = Path(output)
-    if output.exists() and not overwrite:
-        raise UserError(f"-o: {str(output)!r} exists; pass --overwrite to replace it, or choose another file")
+    _check_output(output, overwrite)
+    folder, config = folders(model) if Path(model).expanduser().exists() else (None, None)
+    run_folder.refuse_inputs(output, "-o", [("the input", path), ("the model", model), ("the model folder", folder),
+                                            ("the run's config", config)], sealed=("the model folder",))
     clf = load(model)
     ds, rows = read_inputs(path, clf.task, text_column, clf.data.csv_delimiter)
     p = np.exp(clf.log_probabilities(ds, batch_size))
@@ -239,3 +241,14 @@ def predict_file(model: str, path: str, output: str, top_k: int = 3, batch_size:
     output.parent.mkdir(parents=True, exist_ok=True)
     rows.to_csv(output, index=False)
     return output
+
+
+def _check_output(output: Path, overwrite: bool) -> None:
+    """-o: a file to write, under folders (not files), not a folder; an existing one only with --overwrite."""
+    if output.is_dir():
+        raise UserError(f"-o: {str(output)!r} is a folder; give the csv file to write, e.g. {str(output / 'predictions.csv')!r}")
+    blocking = next((p for p in output.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise UserError(f"-o: {str(blocking)!r} is a file, so {str(output)!r} cannot be written under it; choose another path")
+    if output.exists() and not overwrite:
+        raise UserError(f"-o: {str(output)!r} exists; pass --overwrite to replace it, or choose another file")

@@ -563,3 +563,35 @@ def test_run_and_label_names_are_escaped_in_the_report_html_and_tables(tmp_path,
     for md in (tmp_path / "out" / "report.md", tmp_path / "out" / "model" / "README.md"):
         rows = [line for line in md.read_text().splitlines() if line.startswith("| a\\|b |")]
         assert rows and all(line.replace("\\|", "").count("|") == rows[0].replace("\\|", "").count("|") for line in rows)
+
+
+def test_no_output_may_be_or_hold_an_input_of_its_command(tmp_path, capsys, tiny_bert):
+    """evaluate, predict, run, report and rank refuse an output that is their model, run or data (or a folder
+    holding one), with --overwrite too: an --overwrite would move it aside and delete it."""
+    data = _text_csv(tmp_path / "data" / "reviews", {"train": [0, 1, 2] * 6, "test": [0, 1, 2] * 2})
+    run = tmp_path / "run"
+    run_config(tiny_config(run, tiny_bert, data, train={"epochs": 1}))
+    before = {**_files(run), **_files(data)}
+    rows = data / "test.csv"
+    refused = {
+        ("evaluate", str(run), "--dataset", str(data), "-o", str(run), "--overwrite"): "is the model",
+        ("evaluate", str(run / "model"), "--dataset", str(data), "-o", str(run), "--overwrite"): "holds the model",
+        ("evaluate", str(run), "--dataset", str(data), "-o", str(data), "--overwrite"): "is the data set",
+        ("evaluate", str(run), "--dataset", str(data), "-o", str(tmp_path / "data"), "--overwrite"): "holds the data set",
+        ("evaluate", str(run), "--dataset", str(data), "-o", str(data / "eval")): "lies inside the data set",
+        ("predict", str(run), "--input", str(rows), "-o", str(rows), "--overwrite"): "is the input",
+        ("predict", str(run), "--input", str(rows), "-o", str(run / "model" / "config.json"), "--overwrite"):
+            "lies inside the model folder",
+        ("predict", str(run), "--input", str(rows), "-o", str(run / "config.yaml"), "--overwrite"): "is the run's config",
+        ("run", "--model", str(run / "model"), "--dataset", str(data), "--output-dir", str(run), "--overwrite"):
+            "output_dir: '%s' holds model.name" % run,
+        ("run", "--model", str(tiny_bert), "--dataset", str(data), "--output-dir", str(data / "run")):
+            "lies inside data.dataset",
+        ("report", str(run), "-o", str(run)): "is the run",
+        ("rank", "--models", str(run / "model"), "--dataset", str(data), "-o", str(run), "--overwrite"):
+            "holds the candidate model",
+    }
+    for args, words in refused.items():
+        line = _one_error_line(_inproc(list(args), capsys))
+        assert words in line and "which this command reads" in line, (args, line)
+    assert {**_files(run), **_files(data)} == before

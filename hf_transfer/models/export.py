@@ -61,10 +61,10 @@ def _shipped_class_agrees(model, fields: dict) -> bool:
 
 def exported_config(ref: str) -> dict | None:
     """The config.json of a local folder saved in the `hf_transfer` form, else None."""
+    from . import saved_config
     from .modeling_hf_transfer import MODEL_TYPE
 
-    path = Path(ref) / "config.json"
-    if not path.is_file():
+    if not (Path(ref) / "config.json").is_file():
         return None
-    config = json.loads(path.read_text())
+    config = saved_config.read(ref)
     return config if config.get("model_type") == MODEL_TYPE else None

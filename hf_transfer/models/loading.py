@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from ..errors import UserError
-from . import heads, names
+from . import heads, names, saved_config
 from .export import exported_config
 from .transfer_model import HEAD_FILE, TransferModel
 
@@ -65,9 +65,28 @@ def _restore_saved_head(model: TransferModel, folder: Path, load_weights: bool, 
     """Rebuild a saved head (hidden layers, a bottleneck; a text model's in the hf_transfer form) and load the
     folder's weights strictly; True when its head was loaded (the same classes), False when the classes differ
     and only the backbone's weights were (the head, of the same shape, starts fresh)."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    heads.rebuild(model, exported.get("head") if exported is not None else json.loads((folder / HEAD_FILE).read_text()))
+    spec = exported.get("head") if exported is not None else _head_file(folder / HEAD_FILE)
+    heads.rebuild(model, spec)
     if not load_weights:
         return False
-    return model.adapter.restore_head(model, load_file(str(folder / "model.safetensors")))
+    try:
+        weights = load_file(str(folder / "model.safetensors"))
+    except (OSError, SafetensorError) as e:
+        raise UserError(f"model.name: {folder / 'model.safetensors'} is not a readable safetensors file ({e})") from None
+    try:
+        return model.adapter.restore_head(model, weights)
+    except RuntimeError as e:  # the head's shapes and the file's differ
+        raise UserError(f"model.name: the head in {folder} does not match its weights ({str(e).splitlines()[0]})") from None
+
+
+def _head_file(path: Path) -> dict:
+    """A timm model's rebuilt head (hf_transfer_head.json), checked as data."""
+    try:
+        spec = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"model.name: {path} is not readable JSON ({e}); the folder is damaged") from None
+    saved_config.check_head(spec, f"model.name: {path}")
+    return spec

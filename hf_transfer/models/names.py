@@ -13,11 +13,11 @@ A third library is one adapter (models/adapter.py) passed to `register_library`;
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from . import saved_config
 from .adapter import Adapter
 from .timm_adapter import TimmAdapter
 from .transformers_adapter import TransformersAdapter
@@ -63,7 +63,7 @@ class Resolved:
     def config(self) -> dict | None:
         """A local folder's config.json, else None."""
         path = Path(self.ref) / "config.json"
-        return json.loads(path.read_text()) if self.local and path.is_file() else None
+        return saved_config.read(self.ref) if self.local and path.is_file() else None
 
 
 def resolve(name: str, library_name: str = "auto") -> Resolved:
@@ -94,7 +94,7 @@ def resolve(name: str, library_name: str = "auto") -> Resolved:
         config = Path(ref) / "config.json"
         if not config.is_file():
             raise UserError(f"model.name: folder {ref!r} has no config.json (not a saved timm or transformers model)")
-        saved = json.loads(config.read_text())
+        saved = saved_config.read(ref)
         return Resolved(next(a for a in LIBRARIES.values() if a.claims_folder(saved)), ref, local, pretrained)
     return Resolved(next(a for a in LIBRARIES.values() if a.claims_name(ref)), ref, local, pretrained)
 

@@ -205,6 +205,7 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
     their adaptation.json, which a later push reads)."""
     from . import adaptation_report, label_efficiency_report
 
+    run_folder.refuse_inputs(out, "-o", [("the run", d) for d in run_dirs])
     runs = load_runs(run_dirs)
     table = comparison(runs, baseline)
     out = Path(out)

@@ -180,15 +180,14 @@ def save_tfidf(directory: Path, vectorizer, regression, label_names: list[str]) 
 
 def load_tfidf(directory: str | Path):
     """(scikit-learn pipeline, label names) of a model `save_tfidf` wrote; `pipeline.predict(texts)` gives class
-    ids into the label names, `predict_proba` their probabilities."""
-    from safetensors.numpy import load_file
+    ids into the label names, `predict_proba` their probabilities. A folder's files are data: anything other than
+    what `save_tfidf` writes (a huge n-gram range, another token pattern, indices out of range) is refused."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
     directory = Path(directory)
-    saved = json.loads((directory / TFIDF_JSON).read_text())
-    arrays = load_file(str(directory / TFIDF_TENSORS))
+    saved, arrays = _read_tfidf(directory)
     settings = {**saved["vectorizer"], "ngram_range": tuple(saved["vectorizer"]["ngram_range"])}
     vectorizer = TfidfVectorizer(**settings)
     vectorizer.vocabulary_ = saved["vocabulary"]
@@ -197,3 +196,60 @@ def load_tfidf(directory: str | Path):
     regression.coef_, regression.intercept_, regression.classes_ = arrays["coef"], arrays["intercept"], arrays["classes"]
     return make_pipeline(vectorizer, regression), saved["label_names"]
 
+
+_TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's, the one save_tfidf writes
+_SETTINGS = {  # what save_tfidf can write: each setting's check
+    "ngram_range": lambda v: isinstance(v, list) and len(v) == 2 and all(type(n) is int for n in v) and 1 <= v[0] <= v[1] <= 3,
+    "sublinear_tf": lambda v: isinstance(v, bool), "lowercase": lambda v: isinstance(v, bool),
+    "use_idf": lambda v: isinstance(v, bool), "smooth_idf": lambda v: isinstance(v, bool),
+    "min_df": lambda v: type(v) is int and v >= 1 or type(v) is float and 0 < v <= 1,
+    "norm": lambda v: v in ("l1", "l2", None), "analyzer": lambda v: v == "word",
+    "token_pattern": lambda v: v == _TOKEN_PATTERN, "strip_accents": lambda v: v in (None, "ascii", "unicode"),
+}
+
+
+def _read_tfidf(directory: Path) -> tuple[dict, dict]:
+    """tfidf.json and tfidf.safetensors, checked against what save_tfidf writes, or one line naming the problem."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    where = f"model: {directory / TFIDF_JSON}"
+    try:
+        saved = json.loads((directory / TFIDF_JSON).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{where}: not readable JSON ({e})") from None
+    if not isinstance(saved, dict) or set(saved) != {"label_names", "vectorizer", "vocabulary"}:
+        raise UserError(f"{where}: expected the keys label_names, vectorizer and vocabulary; the folder is not a saved "
+                        "TF-IDF model")
+    settings, names, vocabulary = saved["vectorizer"], saved["label_names"], saved["vocabulary"]
+    if not isinstance(settings, dict) or set(settings) != set(_SETTINGS):
+        raise UserError(f"{where}: vectorizer must hold exactly {', '.join(_SETTINGS)}")
+    bad = [k for k, ok in _SETTINGS.items() if not ok(settings[k])]
+    if bad:
+        raise UserError(f"{where}: vectorizer.{bad[0]} = {settings[bad[0]]!r} is not a value hf-transfer writes "
+                        "(n-grams of 1 to 3 words, scikit-learn's word pattern); the file was changed")
+    if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) for n in names)
+            and len(set(names)) == len(names)):
+        raise UserError(f"{where}: label_names must be two or more distinct strings")
+    try:
+        arrays = load_file(str(directory / TFIDF_TENSORS))
+    except (OSError, SafetensorError) as e:
+        raise UserError(f"model: {directory / TFIDF_TENSORS}: not a readable safetensors file ({e})") from None
+    _check_tfidf_arrays(where, arrays, vocabulary, len(names))
+    return saved, arrays
+
+
+def _check_tfidf_arrays(where: str, arrays: dict, vocabulary, classes: int) -> None:
+    """idf, coef, intercept and classes shaped for the vocabulary and the labels; vocabulary indices 0..V-1 once each."""
+    if set(arrays) != {"idf", "coef", "intercept", "classes"}:
+        raise UserError(f"{where}: tfidf.safetensors must hold idf, coef, intercept and classes")
+    width = arrays["idf"].shape[0] if arrays["idf"].ndim == 1 else -1
+    if not (isinstance(vocabulary, dict) and all(isinstance(t, str) and type(i) is int for t, i in vocabulary.items())
+            and sorted(vocabulary.values()) == list(range(width))):
+        raise UserError(f"{where}: vocabulary must map each term to one of the indices 0..{max(width, 1) - 1}, once each")
+    rows = 1 if classes == 2 else classes
+    shapes = {"coef": (rows, width), "intercept": (rows,), "classes": (classes,)}
+    wrong = [k for k, shape in shapes.items() if arrays[k].shape != shape]
+    if wrong or not np.array_equal(arrays["classes"], np.arange(classes)):
+        raise UserError(f"{where}: tfidf.safetensors does not fit {classes} labels and {width} terms "
+                        f"({', '.join(wrong) or 'classes'} differ)")

@@ -75,6 +75,7 @@ def start(cfg, overwrite: bool = False, resume: bool = False) -> Start:
     from accelerate.utils import set_seed
 
     out = Path(cfg.output_dir)
+    run_folder.refuse_inputs(out, "output_dir", _inputs(cfg), sealed=("model.name", "data.dataset"))
     run_folder.check(out, overwrite=overwrite, resume=resume)
     if resume:
         changed = config_changes(cfg, out)
@@ -85,6 +86,15 @@ def start(cfg, overwrite: bool = False, resume: bool = False) -> Start:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()  # this run's peak, not an earlier run's in the same process
     return Start(out, time.perf_counter(), overwrite, resume)
+
+
+def _inputs(cfg) -> list[tuple[str, str]]:
+    """What a run reads from disk, by the field that names it: the backbone, the data sets, a teacher."""
+    d = cfg.data
+    teacher = getattr(getattr(cfg.strategy, "distill", None), "teacher", None)
+    return [("model.name", cfg.model.name), ("data.dataset", d.dataset), ("data.target.dataset", d.target.dataset),
+            *((f"data.extra_eval.{name}.dataset", e.dataset) for name, e in d.extra_eval.items()),
+            ("strategy.distill.teacher", teacher)]
 
 
 def open_folder(start: Start, cfg, accelerator=None) -> None:

@@ -85,6 +85,23 @@ def check(path: str | Path, overwrite: bool = False, resume: bool = False) -> No
                         "--resume to continue that run, or choose another --output-dir")
 
 
+def refuse_inputs(output: str | Path, flag: str, inputs: list[tuple[str, object]], sealed: tuple = ()) -> None:
+    """A command's output may not be one of its own inputs nor a folder that holds one ((what, path); names
+    that are not local paths, a Hub id or pypi:..., are skipped), since --overwrite would move it aside and
+    delete it; nor lie inside the folders named in `sealed` (a model folder, a data set), whose contents it
+    would change. Checked before anything is written."""
+    out = Path(output).expanduser().resolve()
+    for what, given in inputs:
+        path = Path(str(given)).expanduser() if given else None
+        if path is None or not path.exists():
+            continue
+        path = path.resolve()
+        if out == path or out in path.parents or (what in sealed and path in out.parents):
+            relation = "is" if out == path else "holds" if out in path.parents else "lies inside"
+            raise UserError(f"{flag}: {str(output)!r} {relation} {what} {str(given)!r}, which this command reads; "
+                            f"choose an {flag} outside it")
+
+
 def previous(path: str | Path) -> Path:
     """Where `--overwrite` keeps the run it replaces until the new run has started."""
     path = Path(path)
