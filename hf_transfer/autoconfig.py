@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import config as config_mod
+from .errors import UserError
 
 TEXT_TRAIN = {"epochs": 3, "batch_size": 16, "lr": 1e-4, "weight_decay": 0.01, "scheduler": "linear",
               "warmup_ratio": 0.1, "min_steps": 300, "early_stopping_patience": 3, "class_weights": "auto",
@@ -27,6 +28,16 @@ IMAGE_TRAIN = {"epochs": 3, "batch_size": 32, "lr": 2e-3, "weight_decay": 0.01, 
 # default flip of 0.5, benchmarks/RESULTS.md section 10); set data.augment to flip natural photos
 IMAGE_AUGMENT = {"hflip": 0.0, "scale": [0.85, 1.0], "ratio": [0.9, 1.1]}
 SMALL_IMAGE = 64  # images no larger than this are fed at their own size (rounded up to 32), not upscaled
+
+
+SETTINGS = "{settings}"  # in the training line: the settings as the run uses them (after --epochs, --set)
+
+
+def settled(lines: list[str], cfg: config_mod.Config) -> list[str]:
+    """`from_data`'s lines with the training settings of `cfg`, the config as overridden and run."""
+    keys = TEXT_TRAIN if cfg.data.text_column else IMAGE_TRAIN
+    settings = ", ".join(f"{k}={getattr(cfg.train, k)}" for k in keys)
+    return [line.replace(SETTINGS, settings) for line in lines]
 
 
 def _name(text: str) -> str:
@@ -46,6 +57,16 @@ def _fixed_input(model: str) -> bool | None:
     return bool(config["pretrained_cfg"].get("fixed_input_size", False))
 
 
+def _first_image_side(ds, column: str, dataset: str) -> int:
+    """The larger side of the first training image that can be read (a corrupt one is dropped by the run)."""
+    for i in range(min(len(ds), 100)):
+        try:
+            return max(ds[i][column].size)
+        except Exception:  # PIL's errors for an unreadable or oversized file: the next one
+            continue
+    raise UserError(f"--dataset: none of the first {min(len(ds), 100)} training images of {dataset} can be read")
+
+
 def from_data(model: str, dataset: str, label_column: str | None = None, text_column: str | None = None,
               image_column: str | None = None, target: str | None = None,
               output_dir: str | None = None) -> tuple[config_mod.Config, list[str]]:
@@ -57,7 +78,7 @@ def from_data(model: str, dataset: str, label_column: str | None = None, text_co
     given = config_mod.DataConfig(dataset=dataset, **columns)
     dd = load_source(dataset, None, "--dataset")
     train_split = "train" if "train" in dd else next(iter(dd))
-    task, x, y = pick_columns(list(dd[train_split].column_names), given, "auto", dataset)
+    task, x, y = pick_columns(dd[train_split].features, given, "auto", dataset)
     data = {"dataset": dataset, f"{task}_column": x, "label_column": y, "train_split": train_split,
             "eval_splits": [s for s in ("test",) if s in dd and s != train_split]}
     feature = dd[train_split].features[y]
@@ -74,7 +95,7 @@ def from_data(model: str, dataset: str, label_column: str | None = None, text_co
     train = dict(TEXT_TRAIN if task == "text" else IMAGE_TRAIN)
     if task == "image":
         data["augment"] = dict(IMAGE_AUGMENT)
-        side = max(dd[train_split][0][x].size)
+        side = _first_image_side(dd[train_split], x, dataset)
         if side <= SMALL_IMAGE and _fixed_input(model) is False:
             data["image_size"] = max(32, 32 * math.ceil(side / 32))
             lines.append(f"images: {side} px, fed at {data['image_size']} px (not upscaled to the model's own size)")
@@ -82,7 +103,7 @@ def from_data(model: str, dataset: str, label_column: str | None = None, text_co
         data["target"] = {"dataset": target}
         lines.append(f"target domain: {target} (its train split unlabelled, its test split scored as 'target')")
     imbalance = max(counts.values()) / max(min(counts.values()), 1)
-    lines.append(f"training: {', '.join(f'{k}={v}' for k, v in train.items())} (measured best on small data: "
+    lines.append(f"training: {SETTINGS} (measured best on small data: "
                  f"benchmarks/RESULTS.md); class_weights auto = "
                  f"{'balanced' if imbalance > IMBALANCED else 'none'} here (largest class {imbalance:.1f}x the smallest)")
     name = f"{_name(dataset)}_{_name(model)}"

@@ -50,15 +50,16 @@ def cmd_run(args) -> int:
         if not (args.model and args.dataset):
             raise UserError("run: give a config file (.yaml/.json), a recipe file (.py) or a recipe name, or "
                             "--model and --dataset (a config built from the data)")
-        from .autoconfig import from_data
+        from .autoconfig import from_data, settled
 
         cfg, lines = from_data(args.model, args.dataset, args.label_column, args.text_column, args.image_column,
                                args.target_domain, args.output_dir)
-        print("\n".join(lines), file=sys.stderr)
         target = lambda: cfg  # noqa: E731 (a recipe of one config)
     values = recipe_values(args.recipe, args) if args.recipe else None
     configs, report_dir = load_configs(target, overrides_of(args), args.output_dir,
                                        push_to_hub=args.push_to_hub, recipe_values=values)
+    if not (args.recipe or args.target):
+        print("\n".join(settled(lines, configs[0])), file=sys.stderr)
     if args.print_config:
         print("\n---\n".join(c.to_yaml() for c in configs), end="")
         return 0

@@ -13,6 +13,7 @@ run, so `predict` gives the labels `hf-transfer evaluate` scores.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import numpy as np
 from .config import DataConfig
 from .errors import UserError
 from .runs import run_folder
+
+log = logging.getLogger("hf_transfer")
 
 
 @dataclass
@@ -44,12 +47,23 @@ class Classifier:
             return log_proba(self.tfidf, np.asarray(ds["text"], dtype=object), len(self.label_names))
         return _model_log_probabilities(self, ds, batch_size, desc)
 
-    def predict(self, inputs: list, batch_size: int = 64) -> list[dict]:
-        """One dict per input (a text, or an image: a path or a PIL image): the label, its probability, and
-        the probability of every class."""
-        scores = np.exp(self.log_probabilities(inputs_dataset(self.task, list(inputs)), batch_size))
+    def predict(self, inputs, batch_size: int = 64) -> list[dict]:
+        """One dict per input (a text, or an image: a path or a PIL image; one of them alone, or a list): the
+        label, its probability, and the probability of every class."""
+        scores = np.exp(self.log_probabilities(inputs_dataset(self.task, _as_list(inputs)), batch_size))
         return [{"label": self.label_names[int(p.argmax())], "score": float(p.max()),
                  "probabilities": dict(zip(self.label_names, map(float, p)))} for p in scores]
+
+
+def _as_list(inputs) -> list:
+    """A text, path or image alone is one input (never its characters); a list or other sequence, its items."""
+    from PIL import Image
+
+    if isinstance(inputs, (str, Path, Image.Image)):
+        return [inputs]
+    if isinstance(inputs, (dict, set, bytes)) or not hasattr(inputs, "__iter__"):
+        raise UserError(f"predict: give a text or image, or a list of them, not a {type(inputs).__name__}")
+    return list(inputs)
 
 
 def inputs_dataset(task: str, inputs: list):
@@ -61,6 +75,10 @@ def inputs_dataset(task: str, inputs: list):
     if task == "text":
         if not all(isinstance(x, str) for x in inputs):
             raise UserError("predict: a text model takes strings")
+        blank = [i for i, x in enumerate(inputs) if not x.strip()]
+        if blank:
+            raise UserError(f"predict: input {blank[0]} (counted from 0) is an empty text; {len(blank)} of "
+                            f"{len(inputs)} are: leave them out")
         return datasets.Dataset.from_dict({"text": inputs})
     inputs = [str(x) if isinstance(x, Path) else x for x in inputs]
     return datasets.Dataset.from_dict({"image": inputs}).cast_column("image", datasets.Image())
@@ -195,7 +213,7 @@ def read_inputs(path: str, task: str, text_column: str | None = None, delimiter:
     if source.is_dir():
         raise UserError(f"--input: a text model reads a .txt, csv, tsv, json, jsonl or parquet file; {path!r} is a folder")
     if source.suffix.lower() == ".txt":
-        texts = [line for line in source.read_text().splitlines() if line.strip()]
+        texts = source.read_text().splitlines()  # a blank line stays a row (left unlabelled), so rows match lines
         rows = pd.DataFrame({"text": texts})
     else:
         from .data.sources import find_column, load_source
@@ -206,7 +224,9 @@ def read_inputs(path: str, task: str, text_column: str | None = None, delimiter:
         texts = ["" if t is None else str(t) for t in rows[column]]
     if not texts:
         raise UserError(f"--input: {path!r} has no rows")
-    return inputs_dataset("text", texts), rows
+    import datasets
+
+    return datasets.Dataset.from_dict({"text": texts}), rows
 
 
 def _only_text(table) -> str:
@@ -228,19 +248,43 @@ def predict_file(model: str, path: str, output: str, top_k: int = 3, batch_size:
                                             ("the run's config", config)], sealed=("the model folder",))
     clf = load(model)
     ds, rows = read_inputs(path, clf.task, text_column, clf.data.csv_delimiter)
-    p = np.exp(clf.log_probabilities(ds, batch_size))
-    order = np.argsort(-p, axis=1)[:, :max(1, min(top_k, len(clf.label_names)))]
-    rows["label"] = [clf.label_names[i] for i in order[:, 0]]
+    p, note = _scored_rows(clf, ds, batch_size, path)
+    scored = ~np.isnan(p[:, 0])
+    order = np.argsort(-np.nan_to_num(p, nan=0.0), axis=1)[:, :max(1, min(top_k, len(clf.label_names)))]
+    rows["label"] = [clf.label_names[o[0]] if ok else "" for o, ok in zip(order, scored)]
     rows["score"] = p[np.arange(len(p)), order[:, 0]]
     if abstain_below is not None:
         rows["abstained"] = rows["score"] < abstain_below
         rows.loc[rows["abstained"], "label"] = ""
-    rows["top_k"] = [" | ".join(f"{clf.label_names[i]} {p[r, i]:.4f}" for i in o) for r, o in enumerate(order)]
+    rows["top_k"] = [" | ".join(f"{clf.label_names[i]} {p[r, i]:.4f}" for i in o) if scored[r] else ""
+                     for r, o in enumerate(order)]
     for i, name in enumerate(clf.label_names):
         rows[f"p_{name}"] = p[:, i]
+    if note is not None:
+        rows["note"] = note
     output.parent.mkdir(parents=True, exist_ok=True)
     rows.to_csv(output, index=False)
     return output
+
+
+def _scored_rows(clf: Classifier, ds, batch_size: int, path: str) -> tuple[np.ndarray, list | None]:
+    """(probabilities, one row per input: NaN for the rows left unlabelled; a note per row, or None when every
+    row was scored). An empty text or an unreadable image is left unlabelled, counted in a warning."""
+    from .data.sources import bad_rows
+
+    bad, problem = bad_rows(ds, clf.task)
+    if len(bad) == len(ds):
+        raise UserError(f"--input: every one of the {len(ds)} rows of {path!r} has {problem.split(' (')[0]}")
+    bad = set(bad)
+    keep = [i for i in range(len(ds)) if i not in bad]
+    p = np.full((len(ds), len(clf.label_names)), np.nan)
+    p[keep] = np.exp(clf.log_probabilities(ds.select(keep) if bad else ds, batch_size))
+    if not bad:
+        return p, None
+    log.warning("predict: %d of the %d rows have %s: left unlabelled (empty label and scores; see the note column)",
+                len(bad), len(ds), problem)
+    reason = problem.split(" (")[0]
+    return p, [reason if i in bad else "" for i in range(len(ds))]
 
 
 def _check_output(output: Path, overwrite: bool) -> None:

@@ -114,18 +114,28 @@ def find_column(columns: list[str], kind: str, wanted: str | None, key: str) -> 
 
 def _canonical(dd: datasets.DatasetDict, cfg: DataConfig, task: str, source: str) -> tuple[datasets.DatasetDict, str]:
     """Rename the input and label columns to image|text and label; drop the rest."""
-    task, x, y = pick_columns(list(next(iter(dd.values())).column_names), cfg, task, source)
+    task, x, y = pick_columns(next(iter(dd.values())).features, cfg, task, source)
     dd = dd.select_columns([x, y])
     renames = {k: v for k, v in {x: task, y: "label"}.items() if k != v}
     return (dd.rename_columns(renames) if renames else dd), task
 
 
-def pick_columns(columns: list[str], cfg: DataConfig, task: str, source: str) -> tuple[str, str, str]:
-    """(task, input column, label column) of data with `columns`: the configured ones, else found by name."""
+def pick_columns(features, cfg: DataConfig, task: str, source: str) -> tuple[str, str, str]:
+    """(task, input column, label column) of data with these `features` (datasets.Features): the configured
+    ones, else found by name; a text column must hold strings."""
+    columns = list(features)
+    strings = [c for c, f in features.items() if getattr(f, "dtype", None) in ("string", "large_string")]
     if task == "auto":
         task = "image" if find_column(columns, "image", cfg.image_column, "data.image_column") else (
             "text" if find_column(columns, "text", cfg.text_column, "data.text_column") else "auto")
         if task == "auto":
+            label = find_column(columns, "label", cfg.label_column, "data.label_column")
+            texts = [c for c in strings if c != label]
+            if len(texts) > 1:
+                raise ConfigError(f"data.text_column: no column of {source} is named as a text column "
+                                  f"({', '.join(CANDIDATES['text'])}) and {len(texts)} hold text "
+                                  f"({', '.join(map(repr, texts))}): name the one to read with --text-column "
+                                  "(data.text_column)")
             raise ConfigError(f"data.image_column / data.text_column: no image or text column found in {source}; "
                               f"available columns: {', '.join(columns)}" + delimiter_hint(columns))
     wanted = cfg.image_column if task == "image" else cfg.text_column
@@ -133,6 +143,10 @@ def pick_columns(columns: list[str], cfg: DataConfig, task: str, source: str) ->
     if x is None:
         raise ConfigError(f"data.{task}_column: no {task} column found in {source}; "
                           f"available columns: {', '.join(columns)}" + delimiter_hint(columns))
+    if task == "text" and x not in strings:
+        kind = getattr(features[x], "dtype", type(features[x]).__name__)
+        raise ConfigError(f"data.text_column: column {x!r} of {source} holds {kind} values, not text; the text "
+                          f"columns are: {', '.join(strings) or 'none'} (--text-column)")
     y = find_column(columns, "label", cfg.label_column, "data.label_column")
     if y is None:
         raise ConfigError(f"data.label_column: no label column found in {source}; available columns: {', '.join(columns)}"
@@ -264,9 +278,14 @@ def load_canonical(dataset: str, config_name: str | None, cfg: DataConfig, task:
     `loaded`: its DatasetDict, when the caller already read it with load_source."""
     dd = loaded if loaded is not None else load_source(dataset, config_name, key, cfg.csv_delimiter)
     dd, task = _canonical(dd, cfg, task, dataset)
-    check = _empty_texts if task == "text" else _unreadable_images
     return _as_class_labels(datasets.DatasetDict(
-        {split: _drop_bad_rows(ds, check(ds), f"{dataset}/{split}", cfg.on_bad_rows) for split, ds in dd.items()})), task
+        {split: _drop_bad_rows(ds, bad_rows(ds, task), f"{dataset}/{split}", cfg.on_bad_rows)
+         for split, ds in dd.items()})), task
+
+
+def bad_rows(ds: datasets.Dataset, task: str) -> tuple[list[int], str]:
+    """(rows, what is wrong with them): texts missing or blank, or image files PIL cannot read."""
+    return _empty_texts(ds) if task == "text" else _unreadable_images(ds)
 
 
 def _empty_texts(ds: datasets.Dataset) -> tuple[list[int], str]:
