@@ -105,7 +105,9 @@ def cmd_rank(args) -> int:
     result = run_rank(args.models, args.dataset, args.output, layers=args.layers, validate=args.validate,
                       max_samples=args.max_samples, max_eval_samples=args.max_eval_samples, image_size=args.image_size,
                       max_length=args.max_length, batch_size=args.batch_size, seed=args.seed, epochs=args.epochs,
-                      lr=args.lr, overwrite=args.overwrite, overrides=args.set)
+                      lr=args.lr, overwrite=args.overwrite, overrides=args.set,
+                      columns={"label_column": args.label_column, "text_column": args.text_column,
+                               "image_column": args.image_column})
     from .reports.rank_report import markdown
 
     print("\n".join(markdown(result)[:len(result["candidates"]) + 6]))
@@ -164,8 +166,15 @@ def _add_use_parsers(sub) -> None:
     p.set_defaults(func=cmd_predict)
 
 
+def _number(kind, text: str):
+    try:
+        return kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+
+
 def _probability(text: str) -> float:
-    value = float(text)
+    value = _number(float, text)
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"{text} is not a probability in [0, 1]")
     return value
@@ -173,7 +182,7 @@ def _probability(text: str) -> float:
 
 def _positive(kind):
     def parse(text: str):
-        value = kind(text)
+        value = _number(kind, text)
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be positive, got {text}")
         return value
@@ -199,6 +208,8 @@ def _add_rank_parser(sub) -> None:
     p.add_argument("--epochs", type=_positive(int), default=3, help="--validate: epochs (default 3)")
     p.add_argument("--lr", type=_positive(float), default=1e-3, help="--validate: learning rate (default 1e-3)")
     p.add_argument("--max-eval-samples", type=_positive(int), default=None, help="--validate: test samples")
+    for kind in ("label", "text", "image"):
+        p.add_argument(f"--{kind}-column", default=None, help=f"the {kind} column (default: found by name)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="--validate: a config override for every fine-tuning run, e.g. train.class_weights=balanced")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier ranking in the folder")

@@ -183,6 +183,7 @@ def finetune_config(row: dict, out: Path, options: dict, index: int = 1):
     short = Path(name.removeprefix(RANDOM_PREFIX)).name.replace(":", "_")
     slug = f"{index:02d}_" + (f"random_{short}" if name.startswith(RANDOM_PREFIX) else short)
     data = {"dataset": row["dataset"], "max_train_samples": options["max_samples"], "eval_splits": ["test"],
+            **{k: v for k, v in (options.get("columns") or {}).items() if v is not None},
             "max_eval_samples": options["max_eval_samples"], "max_length": options["max_length"]}
     if options["image_size"]:
         data["image_size"] = options["image_size"]
@@ -227,6 +228,19 @@ def run_rank(models: str, dataset: str, out: str, layers: str | None = None, val
     return result
 
 
+COLUMNS = ("label_column", "text_column", "image_column")
+
+
+def _with_columns(data, options: dict):
+    """`data` with the columns named by --label-column / --text-column / --image-column, or by --set data.X_column."""
+    from .config import Config, apply_overrides
+
+    given = [o for o in options.get("overrides") or [] if o.split("=", 1)[0].strip() in (f"data.{c}" for c in COLUMNS)]
+    data = apply_overrides(Config(data=data), given).data if given else data
+    flags = {k: v for k, v in (options.get("columns") or {}).items() if v is not None}
+    return dataclasses.replace(data, **flags)
+
+
 def rank_splits(dataset: str, options: dict):
     """The labelled samples every candidate is scored on, loaded once."""
     from accelerate.utils import set_seed
@@ -234,7 +248,8 @@ def rank_splits(dataset: str, options: dict):
     from .data.sources import build_splits
 
     set_seed(options["seed"])
-    config = data_config(dataset, options["max_samples"], options["image_size"], options["max_length"])
+    config = _with_columns(data_config(dataset, options["max_samples"], options["image_size"], options["max_length"]),
+                           options)
     splits = build_splits(config, "auto", options["seed"])
     check_samples(splits, dataset)
     return splits

@@ -59,6 +59,8 @@ def recipe(output_dir: str = "runs/label_efficiency", preset: str = "tweets", me
     for m in chosen:
         if m in STARTS_FROM and STARTS_FROM[m] not in chosen:
             raise UserError(f"--methods: {m} starts from the {STARTS_FROM[m]} model; name {STARTS_FROM[m]} too")
+    if seeds < 1:
+        raise UserError(f"--seeds: {seeds} seeds runs nothing; give 1 or more")
     runs = []
     for seed in range(first_seed, first_seed + seeds):
         for n in _counts(counts):

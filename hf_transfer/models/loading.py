@@ -22,6 +22,10 @@ def load_backbone(cfg, task: str, label_names: list[str]) -> TransferModel:
     if task not in adapter.tasks:
         raise UserError(f"model.name: {cfg.name!r} is a {adapter.name} {' or '.join(adapter.tasks)} model, but the "
                         f"data is {task}")
+    reads = adapter.modality(resolved.config) if local else None
+    if reads is not None and reads != task:
+        raise UserError(f"model.name: {cfg.name!r} is a {reads} model (its config.json), but the data is {task}: "
+                        f"give {'an' if task == 'image' else 'a'} {task} model, or {reads} data")
     cfg = dataclasses.replace(cfg, pretrained=cfg.pretrained and resolved.pretrained)
     exported = exported_config(ref) if local else None  # a text classifier saved in the hf_transfer form
     saved_head = local and ((Path(ref) / HEAD_FILE).is_file() or exported is not None)  # rebuilt, then loaded
