@@ -221,7 +221,7 @@ def read_inputs(path: str, task: str, text_column: str | None = None, delimiter:
         table = next(iter(load_source(str(source), None, "--input", delimiter).values()))
         column = find_column(table.column_names, "text", text_column, "--text-column") or _only_text(table)
         rows = table.to_pandas()
-        texts = ["" if t is None else str(t) for t in rows[column]]
+        texts = ["" if pd.isna(t) else str(t) for t in rows[column]]  # a missing cell is NaN in pandas, not "nan"
     if not texts:
         raise UserError(f"--input: {path!r} has no rows")
     import datasets

@@ -310,6 +310,7 @@ BAD_VALUES = [  # (command-line arguments, the field the one line must name)
     *([(["--mixed-precision", "fp16"], "train.mixed_precision")] if not torch.cuda.is_available() else []),  # fp16 needs a GPU
     (["--set", "data.label_column=category"], "data.label_column"), (["--set", "data.image_column=picture"], "data.image_column"),
     (["--model", "./no/such/model"], "model.name"), (["--dataset", "./no/such/data"], "data.dataset"),
+    (["--set", "model.kwargs={trust_remote_code: true}"], "model.kwargs"),
 ]
 
 
@@ -595,3 +596,152 @@ def test_no_output_may_be_or_hold_an_input_of_its_command(tmp_path, capsys, tiny
         line = _one_error_line(_inproc(list(args), capsys))
         assert words in line and "which this command reads" in line, (args, line)
     assert {**_files(run), **_files(data)} == before
+
+
+def test_calibrate_none_is_the_word_not_yaml_null(tmp_path, tiny_timm, cifar_like, capsys):
+    out = tmp_path / "out"
+    cfg = _tiny_run_config(tmp_path, tiny_timm, cifar_like, out)
+    result = _inproc(["run", cfg, "--set", "train.calibrate=none", "--print-config"], capsys)
+    assert result.returncode == 0 and "calibrate: none" in result.stdout, result.stderr
+    from hf_transfer.config import apply_overrides, from_dict
+
+    assert apply_overrides(from_dict({}), ["train.calibrate=none"]).train.calibrate == "none"
+    assert apply_overrides(from_dict({}), ["train.calibrate=null"]).train.calibrate == "none"
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, tiny_bert, tiny_timm, sst2_like, image_folder):
+    """A finished text run (its model in the hf_transfer form) and image run, for the commands that read one."""
+    root = tmp_path_factory.mktemp("finished")
+    run_config(tiny_config(root / "text", tiny_bert, sst2_like, model={"name": str(tiny_bert), "pooling": "mean"},
+                           data={"eval_splits": ["validation"]}, train={"epochs": 1}))
+    run_config(tiny_config(root / "image", tiny_timm, image_folder, train={"epochs": 1}))
+    return root
+
+
+def test_predict_leaves_corrupt_and_bomb_images_unlabelled_and_counts_them(finished, tmp_path, capsys, caplog, image_folder):
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    shutil.copytree(image_folder / "test", photos)
+    (photos / "airplane" / "corrupt.png").write_bytes(b"not a png")
+    Image.new("L", (Image.MAX_IMAGE_PIXELS // 4000 + 1, 8001)).save(photos / "bomb.png")  # over twice PIL's bound
+    result = _inproc(["predict", str(finished / "image"), "--input", str(photos), "-o", str(tmp_path / "p.csv")], capsys)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "2 of the 14 rows have an unreadable image" in caplog.text
+    rows = pd.read_csv(tmp_path / "p.csv", keep_default_na=False).set_index("path")
+    assert rows.loc["bomb.png", "label"] == "" and rows.loc["airplane/corrupt.png", "note"] == "an unreadable image"
+    assert (rows.drop(["bomb.png", "airplane/corrupt.png"])["label"] != "").all()
+
+
+def test_predict_leaves_blank_rows_unlabelled_and_says_so(finished, tmp_path, capsys, caplog):
+    table = tmp_path / "rows.csv"
+    pd.DataFrame({"id": [1, 2, 3, 4], "text": ["good great", "", "   ", "bad awful"]}).to_csv(table, index=False)
+    lines = tmp_path / "rows.txt"
+    lines.write_text("good great\n\nbad\n")
+    for source, blank in ((table, 2), (lines, 1)):
+        out = tmp_path / f"{source.stem}{source.suffix}.csv"
+        caplog.clear()
+        result = _inproc(["predict", str(finished / "text"), "--input", str(source), "-o", str(out)], capsys)
+        assert result.returncode == 0 and f"{blank} of the " in caplog.text, result.stderr
+        rows = pd.read_csv(out, keep_default_na=False)
+        assert len(rows) == (4 if source == table else 3)  # one output row per input row
+        assert (rows["label"] == "").sum() == blank and (rows["note"] == "an empty or missing text").sum() == blank
+
+
+def test_predict_from_python_takes_one_text_as_one_input_and_refuses_a_dict(finished):
+    import hf_transfer
+    from hf_transfer.errors import UserError
+
+    clf = hf_transfer.load(finished / "text")
+    assert len(clf.predict("good great fine")) == 1  # not one prediction per character
+    assert clf.predict("good great fine") == clf.predict(["good great fine"])
+    with pytest.raises(UserError, match="not a dict"):
+        clf.predict({"good": 1, "bad": 2})
+    with pytest.raises(UserError, match="input 1 .* is an empty text"):
+        clf.predict(["good", "  "])
+
+
+def test_predict_output_under_a_file_is_one_line(finished, tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    rows = tmp_path / "rows.txt"
+    rows.write_text("good\n")
+    line = _one_error_line(_inproc(["predict", str(finished / "text"), "--input", str(rows), "-o",
+                                    str(tmp_path / "afile" / "p.csv")], capsys))
+    assert "is a file, so" in line
+
+
+def test_a_config_less_run_whose_first_image_is_corrupt_drops_it(tmp_path, capsys, caplog, tiny_timm, image_folder):
+    photos = tmp_path / "photos"
+    shutil.copytree(image_folder, photos)
+    first = sorted((photos / "train").rglob("*.png"))[0]
+    first.write_bytes(b"garbage")
+    result = _inproc(["run", "--model", str(tiny_timm), "--dataset", str(photos), "--output-dir", str(tmp_path / "o"),
+                      "--epochs", "1"], capsys)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "have an unreadable image" in caplog.text
+
+
+def test_a_config_less_run_prints_the_settings_it_runs_with(tmp_path, capsys, tiny_bert, sst2_like):
+    result = _inproc(["run", "--model", str(tiny_bert), "--dataset", str(sst2_like), "--output-dir", str(tmp_path / "o"),
+                      "--epochs", "1", "--set", "train.min_steps=null", "--print-config"], capsys)
+    assert result.returncode == 0
+    assert "epochs=1" in result.stderr and "min_steps=None" in result.stderr and "epochs=3" not in result.stderr
+
+
+def test_text_column_questions_name_the_columns_and_the_flag(tmp_path, capsys, tiny_bert):
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"id": range(12), "title": ["a b"] * 12, "body": ["good great"] * 12, "label": [0, 1] * 6}).to_csv(data, index=False)
+    numeric = _one_error_line(_inproc(["run", "--model", str(tiny_bert), "--dataset", str(data), "--text-column", "id"], capsys))
+    assert "data.text_column: column 'id'" in numeric and "holds int64 values, not text" in numeric
+    two = _one_error_line(_inproc(["run", "--model", str(tiny_bert), "--dataset", str(data)], capsys))
+    assert "'title', 'body'" in two and "--text-column" in two
+
+
+@pytest.mark.parametrize("content,words", [
+    (b"", "is empty (zero bytes)"), (b"text,label\n", "has a header and no rows"),
+    ("text,label\ncaf\u00e9 good,a\nbad,b\n".encode("latin-1"), "is not UTF-8 text"),
+    (b"text,label\ngood,a\nbad,b\nred,c\n", "class 'a' has 1 of the 3"),
+], ids=["zero bytes", "header only", "latin-1", "one row per class"])
+def test_a_csv_that_cannot_train_says_why_in_the_users_words(content, words, tmp_path, capsys, tiny_bert):
+    data = tmp_path / "d.csv"
+    data.write_bytes(content)
+    line = _one_error_line(_inproc(["run", "--model", str(tiny_bert), "--dataset", str(data), "--output-dir",
+                                    str(tmp_path / "o")], capsys))
+    assert words in line and "test_size" not in line and "generating the dataset" not in line
+
+
+def test_a_text_model_on_image_data_says_which_is_which(tmp_path, capsys, tiny_bert, image_folder):
+    line = _one_error_line(_inproc(["run", "--model", str(tiny_bert), "--dataset", str(image_folder), "--output-dir",
+                                    str(tmp_path / "o")], capsys))
+    assert "is a text model (its config.json), but the data is image" in line
+    assert "BertConfig" not in line and "site-packages" not in line
+
+
+def test_label_efficiency_refuses_no_seeds_and_warns_of_counts_above_the_data(tmp_path, capsys, caplog, tiny_bert):
+    line = _one_error_line(_inproc(["run", "label_efficiency", "--seeds", "0", "--output-dir", str(tmp_path / "le")], capsys))
+    assert "--seeds: 0 seeds runs nothing" in line
+    data = _text_csv(tmp_path / "few", {"train": [0, 1, 2] * 6, "test": [0, 1, 2] * 2})
+    run_config(tiny_config(tmp_path / "n1000", tiny_bert, data, data={"labelled_per_class": 1000}, train={"epochs": 1}))
+    assert "1000 labelled rows per class asked, but a class has only" in caplog.text
+
+
+def test_rank_reads_the_label_column_named_by_flag_or_set(tmp_path, capsys, tiny_bert):
+    data = tmp_path / "d.csv"
+    text, labels = [" ".join(WORDS[i % 3][j % 5] for j in range(i, i + 4)) for i in range(24)], [i % 3 for i in range(24)]
+    pd.DataFrame({"text": text, "sentiment": labels}).to_csv(data, index=False)
+    assert "data.label_column" in _one_error_line(_inproc(["rank", "--models", str(tiny_bert), "--dataset", str(data),
+                                                           "-o", str(tmp_path / "r0")], capsys))
+    for i, flag in enumerate((["--label-column", "sentiment"], ["--set", "data.label_column=sentiment"])):
+        result = _inproc(["rank", "--models", str(tiny_bert), "--dataset", str(data), "-o", str(tmp_path / f"r{i + 1}"), *flag],
+                         capsys)
+        assert result.returncode == 0, result.stderr
+        assert json.loads((tmp_path / f"r{i + 1}" / "rank.json").read_text())["candidates"][0]["classes"] == 3
+
+
+def test_typed_flags_say_what_they_expected(finished, tmp_path, capsys):
+    rows = tmp_path / "rows.txt"
+    rows.write_text("good\n")
+    result = _inproc(["predict", str(finished / "text"), "--input", str(rows), "--abstain-below", "abc"], capsys)
+    assert result.returncode == 2 and "--abstain-below: 'abc' is not a number" in result.stderr
+    assert "_probability" not in result.stderr
