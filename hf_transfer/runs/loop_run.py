@@ -106,7 +106,7 @@ def _save_checkpoint(loop: Loop, state: TrainState) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
         accelerator.wait_for_everyone()
-        with _contiguous(loop.cl_model):
+        with _contiguous(loop.cl_model), run_folder.os_errors():
             checkpoint.save(tmp, accelerator, loop.model, loop.optimizer, loop.scheduler)
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
@@ -126,8 +126,8 @@ def _no_space_for_checkpoint(out: Path, ckpt: Path, tmp: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     kept = run_folder.latest_checkpoint(out)
     message = (f"no space left on device while writing {ckpt.relative_to(out)}; " +
-               (f"the last complete checkpoint, {kept.name}, is kept (free space, then --resume)" if kept
-                else "no checkpoint was complete yet"))
+               (f"the last complete checkpoint, {kept.name}{' (written before at this step)' if kept == ckpt else ''}, "
+                "is kept (free space, then --resume)" if kept else "no checkpoint was complete yet"))
     if run_folder.is_main_process():
         with contextlib.suppress(OSError):
             write_metrics(out, {"status": "failed", "message": message,

@@ -113,8 +113,9 @@ def open_folder(start: Start, cfg, accelerator=None) -> None:
 
 
 def finish(start: Start, cfg, metrics: dict) -> dict:
-    """What every finished run holds besides its model (already in model/, in each kind's form): metrics.json
-    with the total time and warnings, the model card, report.md; then the Hub push when hub.push_to_hub asks."""
+    """What every finished run holds besides its model (already in model/, in each kind's form): the model card,
+    report.md, then metrics.json with the total time and warnings (status 'finished' is the last thing written);
+    then the Hub push when hub.push_to_hub asks."""
     from .. import hub
     from ..reports import model_card, run_report
     from .environment import write_metrics
@@ -124,9 +125,15 @@ def finish(start: Start, cfg, metrics: dict) -> dict:
     metrics["timings"]["total_seconds"] = round(time.perf_counter() - start.started, 2)
     for warning in metrics["warnings"]:
         log.warning("%s: %s", cfg.name, warning)
-    write_metrics(out, metrics)
-    model_card.write_model_card(out, cfg, metrics)
-    run_report.write_run_report(out, cfg, metrics)
+    try:
+        model_card.write_model_card(out, cfg, metrics)
+        run_report.write_run_report(out, cfg, metrics)
+    except OSError as e:  # a full disk while the report is written: metrics.json says failed, not finished
+        if e.errno in run_folder.CANNOT_WRITE and run_folder.is_main_process():
+            with contextlib.suppress(OSError):
+                write_metrics(out, {**metrics, "status": "failed", "message": run_folder.cannot_write(e, out)})
+        raise
+    write_metrics(out, metrics)  # last: 'finished' only once the model, card and report are all written
     log.info("finished: %s", "  ".join(f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}"
                                        for k, v in metrics["final"].items()))
     if cfg.hub.push_to_hub:

@@ -16,6 +16,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import socket
 import sys
@@ -267,11 +268,27 @@ def written_whole(final: Path):
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        yield tmp
+        with os_errors():
+            yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     put_in_place(tmp, final)
+
+
+@contextmanager
+def os_errors():
+    """safetensors reports the file system's refusals (a full disk: 'I/O error: No space left on device (os error
+    28)') as SafetensorError; inside this block they are the OSError they are, so a full disk is one line."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except SafetensorError as e:
+        code = re.search(r"os error (\d+)", str(e))
+        if code is None:
+            raise
+        raise OSError(int(code.group(1)), os.strerror(int(code.group(1)))) from e
 
 
 def prune(path: str | Path, keep: int) -> None:

@@ -183,3 +183,52 @@ def test_a_damaged_checkpoint_file_is_one_line_not_a_traceback(stopped_run, tmp_
     line = _one_line(main(["run", _config_file(tmp_path, out, tiny_timm, cifar_like, checkpoint_every_steps=1),
                            "--resume"]), capsys)
     assert "--resume: step_00000002 cannot be loaded (JSONDecodeError" in line
+
+
+def _disk_full_from_safetensors():
+    """What safetensors raises on a full disk (seen on a 1 MiB tmpfs): a SafetensorError, not an OSError."""
+    from safetensors import SafetensorError
+
+    return SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+
+def test_a_full_disk_seen_by_safetensors_mid_checkpoint_is_one_line_and_resumable(tmp_path, tiny_timm, cifar_like,
+                                                                                 monkeypatch, capsys):
+    out = tmp_path / "run"
+    cfg = _config_file(tmp_path, out, tiny_timm, cifar_like, checkpoint_every_steps=1)
+    calls, save_file = [], checkpoint.save_file
+
+    def fills_the_disk(tensors, path, **kwargs):
+        calls.append(path)
+        if len(calls) == 3:  # the second checkpoint's optimizer file (after its model): cut short, then the error
+            Path(path).write_bytes(b"\0" * 100)
+            raise _disk_full_from_safetensors()
+        save_file(tensors, path, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "save_file", fills_the_disk)
+    line = _one_line(main(["run", cfg]), capsys)
+    assert "no space left on device while writing checkpoints/step_00000002" in line and "step_00000001, is kept" in line
+    assert json.loads((out / run_folder.METRICS).read_text())["status"] == "failed"
+    assert not list((out / run_folder.CHECKPOINTS).glob(".writing-*"))
+    monkeypatch.setattr(checkpoint, "save_file", save_file)
+    assert main(["run", cfg, "--resume"]) == 0
+
+
+def test_a_full_disk_while_a_fitted_run_writes_its_report_leaves_it_failed_not_finished(tmp_path, tiny_bert, sst2_like,
+                                                                                       monkeypatch, capsys):
+    from hf_transfer.reports import run_report
+
+    out = tmp_path / "tfidf"
+    cfg = tiny_config(out, tiny_bert, sst2_like, strategy={"name": "tfidf_logreg"}, data={"eval_splits": ["validation"]})
+    path = tmp_path / "tfidf.yaml"
+    path.write_text(cfg.to_yaml())
+
+    def half_then_full(md_path, html_path):
+        Path(html_path).write_text("<html><body>cut sh")
+        raise OSError(errno.ENOSPC, "No space left on device", str(html_path))
+
+    monkeypatch.setattr(run_report, "write_html", half_then_full)
+    line = _one_line(main(["run", str(path)]), capsys)
+    assert line == f"hf-transfer: error: no space left on device while writing {out / 'report.html'}"
+    metrics = json.loads((out / run_folder.METRICS).read_text())
+    assert metrics["status"] == "failed" and metrics["message"] in line
