@@ -222,8 +222,8 @@ def read_inputs(path: str, task: str, text_column: str | None = None, delimiter:
         column = find_column(table.column_names, "text", text_column, "--text-column") or _only_text(table)
         rows = table.to_pandas()
         texts = ["" if pd.isna(t) else str(t) for t in rows[column]]  # a missing cell is NaN in pandas, not "nan"
-    if not texts:
-        raise UserError(f"--input: {path!r} has no rows")
+    if not any(t.strip() for t in texts):
+        raise UserError(f"--input: {path!r} has no rows{' with text' if texts else ''}")
     import datasets
 
     return datasets.Dataset.from_dict({"text": texts}), rows
