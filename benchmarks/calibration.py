@@ -23,7 +23,7 @@ from pathlib import Path
 from common import RESULTS, emit, environment
 
 from hf_transfer.config import apply_overrides
-from hf_transfer.runs.launch import quiet_libraries
+from hf_transfer.launch import quiet_libraries
 from hf_transfer.runs.pipeline import run_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from hf_transfer.config import from_dict
-from hf_transfer.runs.launch import quiet_libraries
+from hf_transfer.launch import quiet_libraries
 from hf_transfer.runs.pipeline import run_config
 
 SETUPS = {

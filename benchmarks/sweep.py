@@ -21,7 +21,7 @@ from pathlib import Path
 from common import emit, environment, table
 
 from hf_transfer.config import apply_overrides, from_dict
-from hf_transfer.runs.launch import quiet_libraries
+from hf_transfer.launch import quiet_libraries
 from hf_transfer.runs.pipeline import run_config
 
 RECIPE = {"lr": 1e-4, "warmup_ratio": 0.1, "scheduler": "linear", "epochs": 3, "batch_size": 16, "min_steps": 300,

@@ -25,7 +25,7 @@ from common import RESULTS, bare_setup, emit, environment, hf_image_loader, hf_w
 
 from hf_transfer.config import from_dict
 from hf_transfer.data.transforms import resolve_data_config
-from hf_transfer.runs.launch import quiet_libraries
+from hf_transfer.launch import quiet_libraries
 from hf_transfer.runs.optim import make_optimizer, make_scheduler
 from hf_transfer.runs.pipeline import run_config
 from hf_transfer.strategies import default_param_groups

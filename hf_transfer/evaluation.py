@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import run_folder
 from .errors import UserError
 from .reports import evaluation_report
-from .runs import run_folder
 
 log = logging.getLogger("hf_transfer")
 

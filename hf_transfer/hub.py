@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import run_folder
 from .errors import UserError
 from .reports import model_card
-from .runs import run_folder
 
 REPORT_FILES = ("report.md", "curves.png", "calibration.png", "metrics.json", "config.yaml")
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import run_folder
 from .config import DataConfig
 from .errors import UserError
-from .runs import run_folder
 
 log = logging.getLogger("hf_transfer")
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import run_folder
 from .errors import UserError
-from .runs import run_folder
 from .transferability import h_score, leep, logme, nce
 
 RANDOM_PREFIX = "random:"  # "random:NAME": the architecture of NAME with random weights (the from-scratch control)
@@ -274,7 +274,7 @@ def usable_candidates(candidates: list, task: str, dataset: str) -> tuple[list, 
 def validate_rows(rows: list[dict], out_dir: Path, options: dict) -> dict:
     """Fine-tune every head-input candidate with one budget; record its test accuracy in its row."""
     from .reports.rank_report import correlations, plot
-    from .runs.launch import run_configs
+    from .runs.sequence import run_configs
 
     tick = time.perf_counter()
     whole = [r for r in rows if r["layer"] is None]

@@ -30,6 +30,6 @@ def recipe(output_dir: str = "runs/cifar10_to_cifar100", offline: bool = False) 
 
 
 if __name__ == "__main__":
-    from hf_transfer.runs.launch import recipe_main
+    from hf_transfer.launch import recipe_main
 
     recipe_main(recipe)

@@ -31,6 +31,6 @@ def recipe(output_dir: str = "runs/digits", epochs: int = 3, max_train_samples: 
 
 
 if __name__ == "__main__":
-    from hf_transfer.runs.launch import recipe_main
+    from hf_transfer.launch import recipe_main
 
     recipe_main(recipe)

@@ -32,6 +32,6 @@ def recipe(output_dir: str = "runs/distill", offline: bool = False) -> list[Conf
 
 
 if __name__ == "__main__":
-    from hf_transfer.runs.launch import recipe_main
+    from hf_transfer.launch import recipe_main
 
     recipe_main(recipe)

@@ -127,6 +127,6 @@ def recipe(output_dir: str = "runs/domain_adaptation", benchmark: str = "digits"
 
 
 if __name__ == "__main__":
-    from hf_transfer.runs.launch import recipe_main
+    from hf_transfer.launch import recipe_main
 
     recipe_main(recipe)

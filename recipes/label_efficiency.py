@@ -96,6 +96,6 @@ def _config(output_dir: str, p: dict, method: str, n: int | None, seed: int) -> 
 
 
 if __name__ == "__main__":
-    from hf_transfer.runs.launch import recipe_main
+    from hf_transfer.launch import recipe_main
 
     recipe_main(recipe)

@@ -35,6 +35,6 @@ def recipe(output_dir: str = "runs/mnist_transfer", target_samples: int = 1000, 
 
 
 if __name__ == "__main__":
-    from hf_transfer.runs.launch import recipe_main
+    from hf_transfer.launch import recipe_main
 
     recipe_main(recipe)

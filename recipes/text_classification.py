@@ -38,6 +38,6 @@ def recipe(output_dir: str = "runs/text_classification", task: str = "sst2", off
 
 
 if __name__ == "__main__":
-    from hf_transfer.runs.launch import recipe_main
+    from hf_transfer.launch import recipe_main
 
     recipe_main(recipe)

@@ -20,7 +20,7 @@ from helpers import WORDS, hf_transfer_cmd, tiny_config
 from helpers import cli as _inproc
 from helpers import one_error_line as _one_error_line
 
-from hf_transfer.runs import run_folder
+from hf_transfer import run_folder
 from hf_transfer.runs.pipeline import run_config
 
 

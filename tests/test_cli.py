@@ -100,7 +100,7 @@ def recipe():
                       "train": {{"epochs": 1, "batch_size": 8}}}})
 
 if __name__ == "__main__":
-    from hf_transfer.runs.launch import recipe_main
+    from hf_transfer.launch import recipe_main
     recipe_main(recipe)
 ''')
     result = sp.run([sys.executable, str(recipe), "--output-dir", str(tmp_path / "out"), "--lr", "1e-3"],

@@ -121,3 +121,35 @@ def test_tests_mirror_the_package():
     assert folders and folders <= packages, folders - packages
     names = [p.name for p in tests.rglob("test_*.py")]
     assert len(names) == len(set(names))
+
+
+LAYERS = [  # from the ground up: a module imports only from its own group or from groups below it
+    ("errors", "fields", "offline", "metrics", "calibration", "transferability"),  # no package imports
+    ("packaged", "run_folder"),  # offline assets; the run folder's layout, files and lock
+    ("models", "data"),  # backbones by library; data sources and loaders
+    ("strategies",),  # the methods, one file each
+    ("config",),  # the schema (strategies register their options)
+    ("reports",),  # what a run's files say: reports, sections, the model card
+    ("hub",),  # pushing a finished run
+    ("runs",),  # running a config: the pipeline, its kinds, their shared lifecycle
+    ("autoconfig", "predictor", "launch"),  # a config from the data; a saved model loaded; arguments to runs
+    ("evaluation", "rank"),  # a saved model scored on other data; backbones ranked
+    ("",),  # the package's face (hf_transfer/__init__.py)
+    ("cli",),  # the commands
+]
+
+
+def _group(module: str) -> str:
+    return module.split(".")[1] if "." in module else ""
+
+
+def test_no_import_runs_up_a_layer():
+    """The package's floors: a new import from a lower layer to a higher one (a report reading the runs, the data
+    reading the config, a strategy reading the optimizer) fails here; imports inside functions count too."""
+    rank = {group: i for i, groups in enumerate(LAYERS) for group in groups}
+    mods = _modules()
+    unplaced = sorted({_group(m) for m in mods} - set(rank))
+    assert not unplaced, f"give these a layer in LAYERS: {unplaced}"
+    upward = [f"{m} -> {n}" for m, p in mods.items() for n in _imports(m, p, mods)
+              if _group(n) != _group(m) and rank[_group(n)] >= rank[_group(m)]]
+    assert not upward, upward

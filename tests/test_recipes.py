@@ -8,7 +8,8 @@ import json
 import pytest
 
 from hf_transfer.config import apply_overrides
-from hf_transfer.runs.launch import list_recipes, load_configs, run_configs
+from hf_transfer.launch import list_recipes, load_configs
+from hf_transfer.runs.sequence import run_configs
 
 RECIPES = ["resnet50_cifar10", "cifar10_to_cifar100", "mnist_transfer", "text_classification", "distill"]
 

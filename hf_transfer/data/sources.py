@@ -26,7 +26,6 @@ import datasets
 import numpy as np
 
 from .. import packaged
-from ..config import DataConfig, EvalSource
 from ..errors import ConfigError, UserError
 
 log = logging.getLogger(__name__)
@@ -132,7 +131,7 @@ def find_column(columns: list[str], kind: str, wanted: str | None, key: str) -> 
     return next((c for c in CANDIDATES[kind] if c in columns), None)
 
 
-def _canonical(dd: datasets.DatasetDict, cfg: DataConfig, task: str, source: str) -> tuple[datasets.DatasetDict, str]:
+def _canonical(dd: datasets.DatasetDict, cfg, task: str, source: str) -> tuple[datasets.DatasetDict, str]:
     """Rename the input and label columns to image|text and label; drop the rest."""
     task, x, y = pick_columns(next(iter(dd.values())).features, cfg, task, source)
     dd = dd.select_columns([x, y])
@@ -140,7 +139,7 @@ def _canonical(dd: datasets.DatasetDict, cfg: DataConfig, task: str, source: str
     return (dd.rename_columns(renames) if renames else dd), task
 
 
-def pick_columns(features, cfg: DataConfig, task: str, source: str) -> tuple[str, str, str]:
+def pick_columns(features, cfg, task: str, source: str) -> tuple[str, str, str]:
     """(task, input column, label column) of data with these `features` (datasets.Features): the configured
     ones, else found by name; a text column must hold strings."""
     columns = list(features)
@@ -293,7 +292,7 @@ def _split(dd: datasets.DatasetDict, split: str, key: str, source: str) -> datas
     return dd[split]
 
 
-def load_canonical(dataset: str, config_name: str | None, cfg: DataConfig, task: str, key: str, loaded=None):
+def load_canonical(dataset: str, config_name: str | None, cfg, task: str, key: str, loaded=None):
     """(DatasetDict with image|text and label columns, bad rows handled, labels a ClassLabel; task) of `dataset`;
     `loaded`: its DatasetDict, when the caller already read it with load_source."""
     dd = loaded if loaded is not None else load_source(dataset, config_name, key, cfg.csv_delimiter)
@@ -350,7 +349,7 @@ def _drop_bad_rows(ds: datasets.Dataset, found: tuple[list[int], str], where: st
     return ds.select([i for i in range(len(ds)) if i not in drop])
 
 
-def _target(cfg: DataConfig, task: str, names: list[str], seed: int, train_on: str):
+def _target(cfg, task: str, names: list[str], seed: int, train_on: str):
     """(labelled target train or None, unlabelled target train, {name: labelled target eval set}) of `data.target`:
     'target' (its test split) and, with validation_samples, 'target_validation' (carved from its train split, for
     choices across runs). The labelled train set is only made for the baselines that train on target labels."""
@@ -376,7 +375,7 @@ def _target(cfg: DataConfig, task: str, names: list[str], seed: int, train_on: s
     return labelled, unlabelled.remove_columns("label"), evals
 
 
-def _validation(dd, train, cfg: DataConfig, num_classes: int, seed: int):
+def _validation(dd, train, cfg, num_classes: int, seed: int):
     """(train, validation): data.validation_split when the data has it, else a stratified part of train."""
     if cfg.validation_split is None:
         return train, None
@@ -398,7 +397,7 @@ def _validation(dd, train, cfg: DataConfig, num_classes: int, seed: int):
     return parts["train"], parts["test"]
 
 
-def _eval_sets(dd, cfg: DataConfig, task: str, names: list[str]) -> tuple[dict, dict]:
+def _eval_sets(dd, cfg, task: str, names: list[str]) -> tuple[dict, dict]:
     """({name: set}, {name: 'dataset/split'}) of data.eval_splits and data.extra_eval."""
     evals, ids = {}, {}
     for split in cfg.eval_splits:
@@ -407,7 +406,6 @@ def _eval_sets(dd, cfg: DataConfig, task: str, names: list[str]) -> tuple[dict, 
         evals[split] = labelled_rows(_split(dd, split, "data.eval_splits", cfg.dataset), split)
         ids[split] = f"{cfg.dataset}/{split}"
     for name, src in cfg.extra_eval.items():
-        src = src if isinstance(src, EvalSource) else EvalSource(**src)
         key = f"data.extra_eval.{name}"
         other, _ = load_canonical(src.dataset, src.config_name, cfg, task, key + ".dataset")
         evals[name] = _align(labelled_rows(_split(other, src.split, key + ".split", src.dataset), name), names, key)
@@ -432,7 +430,7 @@ def _check_sizes(train, evals: dict, target_train, names: list[str]) -> None:
         raise ConfigError("data.target.train_split: the target train split is empty")
 
 
-def build_splits(cfg: DataConfig, task: str = "auto", seed: int = 42, train_on: str = "source") -> Splits:
+def build_splits(cfg, task: str = "auto", seed: int = 42, train_on: str = "source") -> Splits:
     """Load, map columns, carve validation, limit sizes: everything `train` needs.
 
     `train_on` (from the strategy): ``source``, or with `data.target`, ``target_labelled`` (the

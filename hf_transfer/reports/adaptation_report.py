@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runs import run_folder
+from .. import run_folder
 from . import figures
 from .intervals import bracket, mean_std, row_bootstrap, spread, t_interval
 
@@ -98,7 +98,7 @@ def adaptation_table(runs: dict[str, tuple[dict, dict]]) -> list[dict]:
 def _rows_gain(row: dict, floor: dict, runs: dict) -> dict | None:
     """The target-accuracy gain over source_only with a bootstrap over the target test rows (seeds fixed; each
     seed's two runs scored the same rows), from the runs' predictions.npz; None where a run has none."""
-    from ..runs.environment import load_predictions
+    from ..run_folder import load_predictions
 
     def correct(run: str):
         m, _, *rest = runs[run]

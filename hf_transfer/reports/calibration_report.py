@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..runs import run_folder
+from .. import run_folder
 from . import figures
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runs import run_folder
+from .. import run_folder
 from . import figures
 from .run_report import per_class_table, write_html
 

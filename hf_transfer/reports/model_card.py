@@ -10,9 +10,8 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .. import packaged
+from .. import packaged, run_folder
 from ..config import Config
-from ..runs import run_folder
 from . import calibration_report
 
 TEMPLATE = "classification.md"

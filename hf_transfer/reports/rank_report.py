@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..runs import run_folder
+from .. import run_folder
 from ..transferability import ESTIMATORS
 from . import figures
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from .. import run_folder
 from ..errors import UserError
-from ..runs import run_folder
 from . import calibration_report, figures
 
 FITTED = ("tfidf_logreg", "frozen_logreg")  # the baselines every user tries first (strategies/classic.py)

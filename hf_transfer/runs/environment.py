@@ -17,9 +17,9 @@ from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import DataLoaderConfiguration, send_to_device
 from tqdm.auto import tqdm
 
+from .. import run_folder
 from ..config import TrainConfig
 from ..metrics import classification_metrics
-from . import run_folder
 
 log = logging.getLogger("hf_transfer")
 
@@ -58,31 +58,6 @@ def evaluate_sets(model, loaders: dict, accelerator: Accelerator, label_names: l
             features[name] = (torch.cat(feats).numpy(), torch.cat(refs).numpy())
     model.train()
     return results, features
-
-
-def save_predictions(path: Path, logits: dict) -> None:
-    """predictions.npz: per eval set, the predicted class (`NAME`) and the label (`NAME.labels`) of every row, in
-    the set's order (rows pair across runs of one seed: a paired bootstrap over test rows reads them)."""
-    import numpy as np
-
-    arrays = {}
-    for name, (scores, labels) in logits.items():
-        arrays[name] = np.asarray(scores).argmax(-1).astype(np.int32)
-        arrays[f"{name}.labels"] = np.asarray(labels).astype(np.int32)
-    np.savez_compressed(path, **arrays)
-
-
-def load_predictions(run_dir: Path, name: str):
-    """(predicted, labels) of eval set `name` from a run's predictions.npz, or None (an older run, another set)."""
-    import numpy as np
-
-    from .run_folder import PREDICTIONS
-
-    path = Path(run_dir) / PREDICTIONS
-    if not path.is_file():
-        return None
-    with np.load(path) as saved:
-        return (saved[name], saved[f"{name}.labels"]) if name in saved.files else None
 
 
 def save_features(path: Path, features: dict, domains: dict, seed: int, per_domain: int = 500) -> None:
@@ -135,12 +110,6 @@ def setup_logging(out: Path, main: bool) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         handler._hf_transfer = True
         log.addHandler(handler)
-
-
-def write_metrics(out: Path, payload: dict) -> None:
-    tmp = out / (run_folder.METRICS + ".tmp")
-    tmp.write_text(run_folder.strict_json(payload))
-    tmp.replace(out / run_folder.METRICS)
 
 
 def peak_host_memory_mb() -> float | None:

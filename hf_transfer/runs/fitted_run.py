@@ -17,17 +17,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import run_folder
 from ..config import Config
 from ..errors import UserError
 from ..metrics import collapse_advice, collapse_warnings
 from ..models.heads import divide_logits
-from . import pipeline, run_folder
+from . import lifecycle
 from .calibrate import calibrate
-from .environment import save_predictions
 from .logreg import C_GRID, backbone_features, fit_logreg, fold_into_head, labels_of, log_proba, save_tfidf, scores, tfidf_features
 
 
-def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
+def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
     """Fit the baseline `strategy` on `cfg`'s data and write its run directory; returns metrics.json."""
     from ..data.sources import build_splits
     from ..models import load_backbone
@@ -37,7 +37,7 @@ def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
         raise UserError(f"strategy.name: {strategy.name} works on {' or '.join(strategy.tasks)} data, "
                         f"and {cfg.data.dataset} is {splits.task}")
     model = load_backbone(cfg.model, splits.task, splits.label_names) if strategy.needs_backbone else None
-    pipeline.open_folder(start, cfg)
+    lifecycle.open_folder(start, cfg)
     n = len(splits.label_names)
     tick = time.perf_counter()
     vectorizer = None
@@ -67,8 +67,8 @@ def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
             regression = pipe[-1]
             regression.coef_, regression.intercept_ = regression.coef_ / temperature, regression.intercept_ / temperature
             save_tfidf(model_dir, vectorizer, regression, splits.label_names)
-    save_predictions(start.out / run_folder.PREDICTIONS, logits)
-    return pipeline.finish(start, cfg, metrics)
+    run_folder.save_predictions(start.out / run_folder.PREDICTIONS, logits)
+    return lifecycle.finish(start, cfg, metrics)
 
 
 def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict, fit: dict) -> dict:
@@ -84,7 +84,7 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
     what = ("TF-IDF of word 1-2-grams (sublinear tf)" if model is None else
             f"{strategy.features_note or 'frozen'} {cfg.model.name} features ({features['train'].shape[1]}), standardised")
     seconds = fit["feature_seconds"] + fit["fit_seconds"]
-    base = pipeline.base_metrics(cfg, splits, strategy, "tfidf" if model is None else cfg.model.name,
+    base = lifecycle.base_metrics(cfg, splits, strategy, "tfidf" if model is None else cfg.model.name,
                                  "scikit-learn" if model is None else model.library, model)
     return {
         **base, "selected_epoch": 1,

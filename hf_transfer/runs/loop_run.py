@@ -30,6 +30,7 @@ from accelerate.utils import find_executable_batch_size, send_to_device, set_see
 from safetensors.torch import load_model, save_model
 from tqdm.auto import tqdm
 
+from .. import run_folder
 from ..config import Config, bottleneck_width
 from ..data.loaders import build_loaders, join_batches
 from ..data.sources import build_splits
@@ -39,7 +40,7 @@ from ..models import TransferModel, count_parameters, load_backbone
 from ..models.heads import add_bottleneck, divide_logits
 from ..strategies import get_strategy
 from ..strategies.base import Outputs, Step
-from . import checkpoint, pipeline, run_folder
+from . import checkpoint, lifecycle
 from .calibrate import calibrate
 from .class_weights import class_weight_tensor
 from .environment import (
@@ -48,9 +49,7 @@ from .environment import (
     fresh_accelerator,
     peak_host_memory_mb,
     save_features,
-    save_predictions,
     set_numerics,
-    write_metrics,
 )
 from .optim import build_optimizer, make_scheduler, step_budget
 from .signals import StopRequest
@@ -130,7 +129,7 @@ def _no_space_for_checkpoint(out: Path, ckpt: Path, tmp: Path) -> None:
                 "is kept (free space, then --resume)" if kept else "no checkpoint was complete yet"))
     if run_folder.is_main_process():
         with contextlib.suppress(OSError):
-            write_metrics(out, {"status": "failed", "message": message,
+            run_folder.write_metrics(out, {"status": "failed", "message": message,
                                 "last_checkpoint": kept.name if kept else None})
     raise UserError(message)
 
@@ -164,7 +163,7 @@ class DivergenceWatch:
         message = (f"loss became {'NaN' if math.isnan(bad) else f'{bad:.3g}'} at step {step}: the run diverged; "
                    f"{self.advice}" + (f" (the last good checkpoint, {kept.name}, is kept)" if kept else ""))
         if run_folder.is_main_process():
-            write_metrics(out, {"status": "diverged", "step": step, "loss": bad, "message": message,
+            run_folder.write_metrics(out, {"status": "diverged", "step": step, "loss": bad, "message": message,
                                 "last_finite_loss": last if math.isfinite(last) else None})
         raise UserError(message)
 
@@ -177,8 +176,8 @@ def _patience_ran_out(state: TrainState, t) -> bool:
     return since_best >= t.early_stopping_patience
 
 
-def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
-    """Train `cfg` through the loop and finish the run (pipeline.finish); returns metrics.json. With
+def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
+    """Train `cfg` through the loop and finish the run (lifecycle.finish); returns metrics.json. With
     train.auto_batch_size, a run that runs out of GPU memory starts again with half the batch (accelerate's
     find_executable_batch_size); the folder it made is its own, so it is replaced."""
     if not cfg.train.auto_batch_size:
@@ -186,7 +185,7 @@ def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
     return _train_finding_batch_size(cfg, start)
 
 
-def _train_finding_batch_size(cfg: Config, start: pipeline.Start) -> dict:
+def _train_finding_batch_size(cfg: Config, start: lifecycle.Start) -> dict:
     import copy
 
     tries = []
@@ -226,7 +225,7 @@ class Loop:
     steps_per_epoch: int
     total_steps: int
     epochs: int
-    start: pipeline.Start
+    start: lifecycle.Start
     state: TrainState = field(default_factory=TrainState)
     watch: DivergenceWatch | None = None
     # the running values of the epoch under way (saved in mid-epoch checkpoints through `state`)
@@ -290,7 +289,7 @@ def _accelerator(cfg: Config) -> Accelerator:
     return accelerator
 
 
-def _load(cfg: Config, accelerator: Accelerator, start: pipeline.Start):
+def _load(cfg: Config, accelerator: Accelerator, start: lifecycle.Start):
     """Steps 1-4: data splits, backbone (+ bottleneck), strategy.setup, then the run directory."""
     t = cfg.train
     set_seed(t.seed)
@@ -302,7 +301,7 @@ def _load(cfg: Config, accelerator: Accelerator, start: pipeline.Start):
                             f"training rows for strategy {strategy.name}; keep fewer labels")
         set_seed(t.seed)  # the new head's init must not depend on what loading the data drew
         model: TransferModel = load_backbone(cfg.model, splits.task, splits.label_names)
-    pipeline.open_folder(start, cfg, accelerator)
+    lifecycle.open_folder(start, cfg, accelerator)
     log.info("data: task=%s, %d classes, train=%d (%s), %s%s", splits.task, len(splits.label_names), len(splits.train),
              strategy.train_on, ", ".join(f"{k}={len(v)}" for k, v in splits.eval_sets.items()),
              f", unlabelled target={len(splits.target_train)}" if strategy.uses_target else "")
@@ -323,7 +322,7 @@ def _load(cfg: Config, accelerator: Accelerator, start: pipeline.Start):
     return strategy, splits, model
 
 
-def _build(cfg: Config, accelerator: Accelerator, start: pipeline.Start) -> Loop:
+def _build(cfg: Config, accelerator: Accelerator, start: lifecycle.Start) -> Loop:
     """Steps 1-6: the above, then loaders, optimizer, accelerate's prepare and the schedule."""
     t = cfg.train
     strategy, splits, model = _load(cfg, accelerator, start)
@@ -368,7 +367,7 @@ def _resume(loop: Loop) -> None:
     log.info("resumed from %s (step %d)", ckpt, loop.state.global_step)
 
 
-def _train(cfg: Config, start: pipeline.Start) -> dict:
+def _train(cfg: Config, start: lifecycle.Start) -> dict:
     loop = _build(cfg, _accelerator(cfg), start)
     if start.resume:
         _resume(loop)
@@ -519,7 +518,7 @@ def _after_step(loop: Loop, epoch: int, bar, signalled) -> bool:
     state.global_step += 1
     if state.global_step == 1 and loop.main:  # started: what --overwrite replaced is gone now
         run_folder.discard_previous(loop.out)
-        write_metrics(loop.out, {"status": "running", "history": state.history})
+        run_folder.write_metrics(loop.out, {"status": "running", "history": state.history})
     bar.update(1)
     if state.global_step % 10 == 0 or loop.count == len(loop.train_dl):  # a host sync, now and then
         loop.watch.check(loop.out)
@@ -567,7 +566,7 @@ def evaluate(loop: Loop) -> dict:
     if not loop.has_validation or not t.load_best_at_end:
         loop.selected_features, loop.selected_logits = feats, logits
     if loop.main:
-        write_metrics(loop.out, {"status": "running", "history": state.history})
+        run_folder.write_metrics(loop.out, {"status": "running", "history": state.history})
     loop.early_stopped = loop.has_validation and _patience_ran_out(state, t)
     return entry
 
@@ -632,14 +631,14 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
     cfg, t, state, splits, unwrapped = loop.cfg, loop.t, loop.state, loop.splits, loop.unwrapped
     trainable, total = count_parameters(unwrapped)
     metrics = {
-        **pipeline.base_metrics(cfg, splits, loop.strategy, cfg.model.name, unwrapped.library, unwrapped),
+        **lifecycle.base_metrics(cfg, splits, loop.strategy, cfg.model.name, unwrapped.library, unwrapped),
         "train_samples": len(splits.train), "data_pipeline": loop.loaders.pipeline, "domains": splits.domains,
         "selected_epoch": chosen["epoch"],
         "steps": {"done": state.global_step, "budget": loop.total_steps, "per_epoch": loop.steps_per_epoch,
                   "early_stopped": loop.early_stopped},
         "selected_by": f"validation/{t.metric_for_best}" if loop.has_validation and t.load_best_at_end else "last epoch",
         "final": chosen["eval"], "history": state.history, "parameters": {"trainable": trainable, "total": total},
-        "timings": {"total_seconds": 0.0,  # pipeline.finish
+        "timings": {"total_seconds": 0.0,  # lifecycle.finish
                     "train_seconds": round(loop.train_seconds, 2), "eval_seconds": round(loop.eval_seconds, 2),
                     "train_samples_per_second": round(loop.samples_seen / loop.train_seconds, 2)
                     if loop.train_seconds else None,
@@ -656,7 +655,7 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
 
 
 def _write_outputs(loop: Loop, metrics: dict) -> None:
-    """model/ (written whole), the domain features, then what every run writes at its end (pipeline.finish:
+    """model/ (written whole), the domain features, then what every run writes at its end (lifecycle.finish:
     metrics.json, the card, report.md, the Hub push)."""
     cfg, out, unwrapped = loop.cfg, loop.out, loop.unwrapped
     image_size = cfg.data.image_size if loop.splits.task == "image" else None
@@ -668,5 +667,5 @@ def _write_outputs(loop: Loop, metrics: dict) -> None:
             unwrapped.save_pretrained(model_dir, image_size=image_size)
     if loop.splits.domains and loop.selected_features:
         save_features(out / run_folder.FEATURES, loop.selected_features, loop.splits.domains, loop.t.seed)
-    save_predictions(out / run_folder.PREDICTIONS, loop.selected_logits)
-    pipeline.finish(loop.start, cfg, metrics)
+    run_folder.save_predictions(out / run_folder.PREDICTIONS, loop.selected_logits)
+    lifecycle.finish(loop.start, cfg, metrics)

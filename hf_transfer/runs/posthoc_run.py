@@ -17,10 +17,11 @@ import torch
 from accelerate.utils import send_to_device
 from tqdm.auto import tqdm
 
+from .. import run_folder
 from ..config import Config
 from ..errors import UserError
 from ..models.heads import divide_logits
-from . import pipeline, run_folder
+from . import lifecycle
 from .calibrate import calibrate
 
 UNLABELLED = "target_unlabelled"
@@ -38,7 +39,7 @@ def trained_prior(splits, cfg: Config) -> np.ndarray:
     return prior / prior.sum()
 
 
-def _source_model(cfg: Config, strategy, start: pipeline.Start):
+def _source_model(cfg: Config, strategy, start: lifecycle.Start):
     """(splits, model): the data and the trained source model, checked; then the run folder."""
     from ..data.sources import build_splits
     from ..models import load_backbone
@@ -51,7 +52,7 @@ def _source_model(cfg: Config, strategy, start: pipeline.Start):
     if splits.validation is None and strategy.needs_validation:
         raise UserError(f"data.validation_split: {strategy.name} reads a held-out source validation set; do not "
                         "set it to null")
-    pipeline.open_folder(start, cfg)
+    lifecycle.open_folder(start, cfg)
     return splits, model
 
 
@@ -77,11 +78,11 @@ def _predictor(model, loaders, device, desc: str):
     return predict
 
 
-def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
+def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
     """Adjust `cfg.model.name` by `strategy` and write the run directory; returns metrics.json."""
     from ..data.loaders import build_loaders
     from ..metrics import proxy_a_distance
-    from .environment import evaluate_sets, fresh_accelerator, save_features, save_predictions
+    from .environment import evaluate_sets, fresh_accelerator, save_features
 
     splits, model = _source_model(cfg, strategy, start)
     out = start.out
@@ -116,8 +117,8 @@ def run(cfg: Config, strategy, start: pipeline.Start) -> dict:
     with run_folder.written_whole(out / run_folder.MODEL) as model_dir:
         model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
     save_features(out / run_folder.FEATURES, feats, domains, t.seed)
-    save_predictions(out / run_folder.PREDICTIONS, logits)
-    return pipeline.finish(start, cfg, metrics)
+    run_folder.save_predictions(out / run_folder.PREDICTIONS, logits)
+    return lifecycle.finish(start, cfg, metrics)
 
 
 def _metrics(cfg: Config, strategy, splits, model, loaders, accelerator, entry: dict, details: dict,
@@ -129,7 +130,7 @@ def _metrics(cfg: Config, strategy, splits, model, loaders, accelerator, entry: 
 
     results, adjust_seconds = entry["eval"], timings["adjust"]
     return {
-        **pipeline.base_metrics(cfg, splits, strategy, cfg.model.name, model.library, model), "selected_epoch": 1,
+        **lifecycle.base_metrics(cfg, splits, strategy, cfg.model.name, model.library, model), "selected_epoch": 1,
         "train_samples": 0, "data_pipeline": loaders.pipeline, "domains": splits.domains,
         "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False},
         "selected_by": f"{strategy.name} of {cfg.model.name} (no training)", "final": results, "history": [entry],

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..runs.optim import default_param_groups  # noqa: F401 (strategies build on it)
+from ..models.param_groups import default_param_groups  # noqa: F401 (strategies build on it)
 from .registry import register
 
 

@@ -67,7 +67,8 @@ def test_runs_without_few_labels_make_no_curve():
 
 def test_the_recipe_runs_into_the_report(tmp_path, tiny_bert, text_like):
     from hf_transfer.config import apply_overrides
-    from hf_transfer.runs.launch import load_configs, run_configs
+    from hf_transfer.launch import load_configs
+    from hf_transfer.runs.sequence import run_configs
 
     configs, report_dir = load_configs("label_efficiency", [
         f"model.name={tiny_bert}", "model.pooling=mean", "data.max_length=16"], str(tmp_path / "le"), recipe_values={

@@ -107,7 +107,7 @@ def test_report_shows_gain_over_the_fitted_baselines(tmp_path, text_like, tiny_b
 
 
 def test_recipes_add_the_baselines_on_request():
-    from hf_transfer.runs.launch import load_configs
+    from hf_transfer.launch import load_configs
 
     for name, args, expected in (
         ("bbc_news_minilm", ["--baselines"], ["full", "tfidf_logreg", "frozen_logreg"]),

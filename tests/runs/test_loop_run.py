@@ -6,8 +6,8 @@ import yaml
 from helpers import tiny_config
 from safetensors.torch import load_file
 
+from hf_transfer import run_folder
 from hf_transfer.errors import UserError
-from hf_transfer.runs import run_folder
 from hf_transfer.runs.pipeline import run_config
 
 

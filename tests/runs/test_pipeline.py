@@ -1,27 +1,28 @@
-"""Every run kind goes through the same start and the same finish (runs/pipeline.py), and a new kind is one
+"""Every run kind goes through the same start and the same finish (runs/pipeline.py, runs/lifecycle.py), and a new kind is one
 module plus a line in the registry: here a kind defined in this file (the backbone with its new head, scored
 untrained: a "no transfer" control) runs, writes the same outputs and pushes like the others."""
 
+import sys
 import time
 
 import pytest
 from helpers import FakeApi, tiny_config
 
 from hf_transfer.config import apply_overrides
-from hf_transfer.runs import pipeline
+from hf_transfer.runs import lifecycle, pipeline
 
 
 def run(cfg, strategy, start):
     """A run kind: data and model, the folder, the model scored as loaded, then the common finish."""
+    from hf_transfer import run_folder
     from hf_transfer.data.loaders import build_loaders
     from hf_transfer.data.sources import build_splits
     from hf_transfer.models import count_parameters, load_backbone
-    from hf_transfer.runs import run_folder
     from hf_transfer.runs.environment import environment, evaluate_sets, fresh_accelerator
 
     splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
     model = load_backbone(cfg.model, splits.task, splits.label_names)
-    pipeline.open_folder(start, cfg)
+    lifecycle.open_folder(start, cfg)
     accelerator = fresh_accelerator()
     loaders = build_loaders(splits, model, cfg.data, 8, 16, cfg.train.seed, augment={})
     tick = time.perf_counter()
@@ -29,14 +30,14 @@ def run(cfg, strategy, start):
     entry = {"epoch": 1, "step": 0, "train_loss": None, "train_seconds": 0.0, "eval": results}
     with run_folder.written_whole(start.out / run_folder.MODEL) as model_dir:
         model.save_pretrained(model_dir, image_size=cfg.data.image_size)
-    metrics = {**pipeline.base_metrics(cfg, splits, strategy, cfg.model.name, model.library, model),
+    metrics = {**lifecycle.base_metrics(cfg, splits, strategy, cfg.model.name, model.library, model),
                "selected_epoch": 1, "train_samples": 0, "data_pipeline": loaders.pipeline, "domains": {},
                "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False}, "selected_by": "untrained",
                "final": results, "history": [entry], "parameters": {"trainable": 0, "total": count_parameters(model)[1]},
                "timings": {"total_seconds": 0.0, "train_seconds": 0.0, "eval_seconds": time.perf_counter() - tick,
                            "train_samples_per_second": None, "peak_host_memory_mb": None},
                "environment": environment(accelerator), "warnings": splits.warnings}
-    return pipeline.finish(start, cfg, metrics)
+    return lifecycle.finish(start, cfg, metrics)
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def untrained_kind(monkeypatch):
     """The kind above under the name "untrained", and a strategy that runs as it."""
     from hf_transfer.strategies import REGISTRY, Strategy, register
 
-    monkeypatch.setitem(pipeline.KINDS, "untrained", __name__)
+    monkeypatch.setitem(pipeline.KINDS, "untrained", sys.modules[__name__])
 
     @register("untrained_control")
     class Untrained(Strategy):
@@ -58,8 +59,8 @@ def _spied(monkeypatch) -> list:
     """The pipeline steps as they are called."""
     calls = []
     for step in ("start", "open_folder", "finish"):
-        real = getattr(pipeline, step)
-        monkeypatch.setattr(pipeline, step, lambda *a, _real=real, _step=step, **k: (calls.append(_step), _real(*a, **k))[1])
+        real = getattr(lifecycle, step)
+        monkeypatch.setattr(lifecycle, step, lambda *a, _real=real, _step=step, **k: (calls.append(_step), _real(*a, **k))[1])
     return calls
 
 

@@ -15,8 +15,9 @@ import pytest
 from helpers import tiny_config
 from safetensors.torch import load_file
 
+from hf_transfer import run_folder
 from hf_transfer.cli import main
-from hf_transfer.runs import checkpoint, run_folder
+from hf_transfer.runs import checkpoint
 from hf_transfer.runs.pipeline import run_config
 
 

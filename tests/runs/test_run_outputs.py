@@ -6,7 +6,7 @@ import pytest
 from helpers import tiny_config
 from huggingface_hub import ModelCard
 
-from hf_transfer.runs import run_folder
+from hf_transfer import run_folder
 from hf_transfer.runs.pipeline import run_config
 
 

@@ -14,15 +14,14 @@ import argparse
 import importlib
 import importlib.util
 import inspect
-import json
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 
-from .. import config as config_mod
-from ..errors import UserError
+from . import config as config_mod
+from .errors import UserError
+from .runs.sequence import run_configs
 
 # Short flags for the fields people change most; anything else goes through --set key=value.
 FLAGS = {
@@ -144,58 +143,12 @@ def load_configs(target, overrides: list[str], output_dir: str | None = None, re
     return configs, report_dir
 
 
-def run_configs(configs: list, report_dir: str | None, overwrite: bool = False, resume: bool = False,
-                recipe: bool = False) -> list[dict]:
-    """Train each config in order (a finished run is skipped under --resume); compare them if several.
-    Under --resume a recipe's runs (`recipe`, or several configs) not started yet start fresh; a single
-    config's run must have a checkpoint."""
-    from ..reports import run_report as report
-    from . import run_folder
-    from .pipeline import config_changes, run_config
-
-    results = []
-    for cfg in configs:
-        out = Path(cfg.output_dir)
-        earlier = json.loads((out / run_folder.METRICS).read_text()) if resume and (out / run_folder.METRICS).is_file() else {}
-        if earlier.get("status") == "finished":
-            changed = config_changes(cfg, out)
-            if changed:
-                raise UserError(f"--resume: {str(out)!r} is a finished run and the config differs from its "
-                                f"{run_folder.CONFIG} in {', '.join(changed)}; pass --overwrite to train it again with "
-                                "this config, or choose another --output-dir")
-            print(f"[{cfg.name}] finished earlier, kept: {out}", file=sys.stderr)
-            results.append(earlier)
-            continue
-        not_started = (recipe or len(configs) > 1) and not (out.is_dir() and any(out.iterdir()))
-        this_resume = resume and not not_started
-        print(f"[{cfg.name}] {cfg.model.name} on {cfg.data.dataset} -> {out}", file=sys.stderr)
-        tick = time.perf_counter()
-        metrics = run_config(cfg, overwrite=overwrite, resume=this_resume)
-        print(f"[{cfg.name}] {metrics.get('status', 'done')} in {time.perf_counter() - tick:.0f} s", file=sys.stderr)
-        results.append(metrics)
-        if metrics.get("status") == "stopped":
-            print(metrics["message"], file=sys.stderr)
-            return results
-    if report_dir and run_folder.is_main_process():
-        path = report.compare([c.output_dir for c in configs], report_dir, update_cards=True)
-        print(report.results_table(Path(report_dir) / "report.json"))
-        print(f"\nreport: {path}")
-    elif len(configs) == 1 and run_folder.is_main_process():
-        print(run_summary(results[0], configs[0].output_dir))
-    return results
-
-
-def run_summary(metrics: dict, out: str) -> str:
-    lines = [f"{'eval set':<16} {'n':>6} {'accuracy':>9} {'macro-F1':>9}"]
-    for k, m in metrics.get("final", {}).items():
-        lines.append(f"{k:<16} {m['num_samples']:>6} {m['accuracy']:>9.4f} {m['f1_macro']:>9.4f}")
-    return "\n".join(lines) + f"\n\nrun directory: {out}  (report.md, metrics.json, model/)"
-
-
 def list_recipes() -> list[str]:
-    import recipes
-
-    return sorted(p.stem for p in Path(recipes.__file__).parent.glob("*.py") if not p.stem.startswith("_"))
+    """The recipes by name: the modules of the `recipes` package, found by name as `recipe_function` loads them
+    (the recipes build on this module: `recipe_main`)."""
+    package = importlib.util.find_spec("recipes")
+    folder = Path(package.origin).parent if package is not None and package.origin else None
+    return sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_")) if folder else []
 
 
 def print_config_help() -> None:

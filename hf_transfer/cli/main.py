@@ -21,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import UserError
-from .runs.launch import (
+from ..errors import UserError
+from ..launch import (
     add_run_flags,
     guarded,
     is_config_file,
@@ -34,8 +34,8 @@ from .runs.launch import (
     recipe_function,
     recipe_options,
     recipe_values,
-    run_configs,
 )
+from ..runs.sequence import run_configs
 
 
 def cmd_run(args) -> int:
@@ -50,7 +50,7 @@ def cmd_run(args) -> int:
         if not (args.model and args.dataset):
             raise UserError("run: give a config file (.yaml/.json), a recipe file (.py) or a recipe name, or "
                             "--model and --dataset (a config built from the data)")
-        from .autoconfig import from_data, settled
+        from ..autoconfig import from_data, settled
 
         cfg, lines = from_data(args.model, args.dataset, args.label_column, args.text_column, args.image_column,
                                args.target_domain, args.output_dir)
@@ -83,7 +83,7 @@ def cmd_recipes(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from .reports import run_report as report
+    from ..reports import run_report as report
 
     path = report.compare(args.runs, args.output, baseline=args.baseline, update_cards=args.update_cards)
     print(report.results_table(Path(args.output) / "report.json"))
@@ -92,7 +92,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_push(args) -> int:
-    from .hub import push
+    from ..hub import push
 
     url = push(args.run_dir, args.repo_id, private=args.private)
     print(f"pushed {args.run_dir} to {url}")
@@ -100,7 +100,7 @@ def cmd_push(args) -> int:
 
 
 def cmd_rank(args) -> int:
-    from .rank import run_rank
+    from ..rank import run_rank
 
     result = run_rank(args.models, args.dataset, args.output, layers=args.layers, validate=args.validate,
                       max_samples=args.max_samples, max_eval_samples=args.max_eval_samples, image_size=args.image_size,
@@ -108,7 +108,7 @@ def cmd_rank(args) -> int:
                       lr=args.lr, overwrite=args.overwrite, overrides=args.set,
                       columns={"label_column": args.label_column, "text_column": args.text_column,
                                "image_column": args.image_column})
-    from .reports.rank_report import markdown
+    from ..reports.rank_report import markdown
 
     print("\n".join(markdown(result)[:len(result["candidates"]) + 6]))
     print(f"\nranking: {Path(args.output) / 'rank.md'}")
@@ -116,7 +116,7 @@ def cmd_rank(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluation import evaluate
+    from ..evaluation import evaluate
 
     columns = {"text_column": args.text_column, "image_column": args.image_column, "label_column": args.label_column}
     evaluate(args.model, args.dataset, args.output, split=args.split, columns=columns, max_samples=args.max_samples,
@@ -126,7 +126,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .predictor import predict_file
+    from ..predictor import predict_file
 
     path = predict_file(args.model, args.input, args.output, top_k=args.top_k, batch_size=args.batch_size,
                         text_column=args.text_column, overwrite=args.overwrite, abstain_below=args.abstain_below)
@@ -276,6 +276,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return code
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,8 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import apply_overrides
-from .runs import run_folder
+from .. import run_folder
+from ..config import apply_overrides
 
 # The demo's domain-adaptation comparison: source_only vs adabn on MNIST -> UCI digits, the direction every seed of
 # the 5-seed digits benchmark showed (README, Domain adaptation). The tweets' label-shift methods and the trained
@@ -54,7 +54,7 @@ def demo_configs(out: Path, full: bool = False) -> list:
 
 
 def run_demo(output_dir: str | None = None, full: bool = False) -> Path:
-    from .runs.launch import run_configs
+    from ..runs.sequence import run_configs
 
     out = Path(output_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")
     run_folder.check(out)

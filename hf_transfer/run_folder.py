@@ -23,7 +23,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import UserError
+from .errors import UserError
 
 CONFIG, METRICS, REPORT, LOG, FEATURES = "config.yaml", "metrics.json", "report.md", "train.log", "features.npz"
 MODEL, CHECKPOINTS, BEST, LOCK = "model", "checkpoints", "best", "run.lock"
@@ -295,3 +295,32 @@ def prune(path: str | Path, keep: int) -> None:
     """Keep the `keep` newest complete checkpoints (never fewer than one) and no incomplete one."""
     for old in checkpoints(path)[:-max(keep, 1)] + incomplete_checkpoints(path):
         shutil.rmtree(old, ignore_errors=True)
+
+
+def write_metrics(out: Path, payload: dict) -> None:
+    tmp = out / (METRICS + ".tmp")
+    tmp.write_text(strict_json(payload))
+    tmp.replace(out / METRICS)
+
+
+def save_predictions(path: Path, logits: dict) -> None:
+    """predictions.npz: per eval set, the predicted class (`NAME`) and the label (`NAME.labels`) of every row, in
+    the set's order (rows pair across runs of one seed: a paired bootstrap over test rows reads them)."""
+    import numpy as np
+
+    arrays = {}
+    for name, (scores, labels) in logits.items():
+        arrays[name] = np.asarray(scores).argmax(-1).astype(np.int32)
+        arrays[f"{name}.labels"] = np.asarray(labels).astype(np.int32)
+    np.savez_compressed(path, **arrays)
+
+
+def load_predictions(run_dir: Path, name: str):
+    """(predicted, labels) of eval set `name` from a run's predictions.npz, or None (an older run, another set)."""
+    import numpy as np
+
+    path = Path(run_dir) / PREDICTIONS
+    if not path.is_file():
+        return None
+    with np.load(path) as saved:
+        return (saved[name], saved[f"{name}.labels"]) if name in saved.files else None
