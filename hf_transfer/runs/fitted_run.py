@@ -17,13 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import run_folder
 from ..config import Config
 from ..errors import UserError
 from ..metrics import collapse_advice, collapse_warnings
 from ..models.heads import divide_logits
-from . import lifecycle
-from .calibrate import calibrate
+from . import lifecycle, outputs
+from .class_weights import resolve_class_weights
 from .logreg import C_GRID, backbone_features, fit_logreg, fold_into_head, labels_of, log_proba, save_tfidf, scores, tfidf_features
 
 
@@ -56,9 +55,8 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
            "fit_seconds": time.perf_counter() - tick}
     metrics = _metrics(cfg, strategy, splits, model, features, labels, fit)
     logits = {k: (log_proba(pipe, features[k], n), np.asarray(labels[k])) for k in splits.eval_sets}
-    metrics["final"], metrics["calibration"] = calibrate(cfg, logits, metrics["final"])
-    temperature = metrics["calibration"]["temperature"]
-    with run_folder.written_whole(start.out / run_folder.MODEL) as model_dir:
+
+    def write_model(model_dir, temperature: float) -> None:
         if model is not None:
             fold_into_head(model, pipe, n)
             divide_logits(model, temperature)  # the saved model gives calibrated logits
@@ -67,8 +65,8 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
             regression = pipe[-1]
             regression.coef_, regression.intercept_ = regression.coef_ / temperature, regression.intercept_ / temperature
             save_tfidf(model_dir, vectorizer, regression, splits.label_names)
-    run_folder.save_predictions(start.out / run_folder.PREDICTIONS, logits)
-    return lifecycle.finish(start, cfg, metrics)
+
+    return outputs.close(start, cfg, metrics, logits, write_model)
 
 
 def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict, fit: dict) -> dict:
@@ -84,28 +82,24 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
     what = ("TF-IDF of word 1-2-grams (sublinear tf)" if model is None else
             f"{strategy.features_note or 'frozen'} {cfg.model.name} features ({features['train'].shape[1]}), standardised")
     seconds = fit["feature_seconds"] + fit["fit_seconds"]
-    base = lifecycle.base_metrics(cfg, splits, strategy, "tfidf" if model is None else cfg.model.name,
-                                 "scikit-learn" if model is None else model.library, model)
-    return {
-        **base, "selected_epoch": 1,
-        "train_samples": len(splits.train), "data_pipeline": "features", "domains": {}, "selected_by": selected_by,
-        "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False},
-        "baseline": {"features": what, "classifier": f"LogisticRegression(C={c:g}, class_weight="
-                                                     f"{base['class_weights']})", "C": c,
-                     "feature_dim": int(features["train"].shape[1])},
-        "final": results,
-        "history": [{"epoch": 1, "step": 0, "train_loss": scores(pipe, features["train"], labels["train"], n)["loss"],
-                     "train_seconds": round(fit["fit_seconds"], 3), "eval": results}],
-        "parameters": {"trainable": coefficients,
-                       "total": coefficients + (count_parameters(model)[1] if model is not None else 0)},
-        "timings": {"total_seconds": 0.0, "train_seconds": round(seconds, 2), "eval_seconds": 0.0,
-                    "feature_seconds": round(fit["feature_seconds"], 2),
-                    "train_samples_per_second": round(len(splits.train) / seconds, 2),
-                    "peak_host_memory_mb": peak_host_memory_mb()},
-        "environment": environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
-        "warnings": splits.warnings + collapse_warnings(results, splits.label_names,
-                                                        collapse_advice(base["class_weights"])),
-    }
+    class_weights = resolve_class_weights(cfg.train.class_weights, splits.train["label"], n)
+    return outputs.metrics(
+        cfg, splits, strategy, model_name="tfidf" if model is None else cfg.model.name,
+        library="scikit-learn" if model is None else model.library, model=model, train_samples=len(splits.train),
+        data_pipeline="features", domains={}, selected_epoch=1, selected_by=selected_by, steps=outputs.NO_STEPS,
+        final=results,
+        history=[{"epoch": 1, "step": 0, "train_loss": scores(pipe, features["train"], labels["train"], n)["loss"],
+                  "train_seconds": round(fit["fit_seconds"], 3), "eval": results}],
+        parameters={"trainable": coefficients,
+                    "total": coefficients + (count_parameters(model)[1] if model is not None else 0)},
+        timings={"train_seconds": round(seconds, 2), "eval_seconds": 0.0,
+                 "feature_seconds": round(fit["feature_seconds"], 2),
+                 "train_samples_per_second": round(len(splits.train) / seconds, 2),
+                 "peak_host_memory_mb": peak_host_memory_mb()},
+        environment=environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
+        warnings=splits.warnings + collapse_warnings(results, splits.label_names, collapse_advice(class_weights)),
+        baseline={"features": what, "classifier": f"LogisticRegression(C={c:g}, class_weight={class_weights})", "C": c,
+                  "feature_dim": int(features["train"].shape[1])})
 
 
 def baseline_configs(cfg: Config, strategies: tuple = ("tfidf_logreg", "frozen_logreg")) -> list[Config]:

@@ -2,10 +2,10 @@
 
     start          refuse an output folder in use, one that is an input (or a resume of another config); seed; the clock
     open_folder    once data and model have loaded: the run directory, config.yaml, train.log
-    base_metrics   the metrics.json fields every kind fills the same way
     finish         the model card, report.md, then metrics.json ('finished' last), the log line, the Hub push
 
-runs/pipeline.py runs a config through its kind (loop_run, fitted_run, posthoc_run), which calls these.
+runs/pipeline.py runs a config through its kind (loop_run, fitted_run, posthoc_run), which calls these; a kind
+builds its metrics.json and closes (calibrate, write the model, then `finish`) through runs/outputs.py.
 """
 
 from __future__ import annotations
@@ -100,21 +100,6 @@ def finish(start: Start, cfg, metrics: dict) -> dict:
     if cfg.hub.push_to_hub:
         log.info("pushed to %s", hub.push(out, cfg.hub.repo_id, private=cfg.hub.private))
     return metrics
-
-
-def base_metrics(cfg, splits, strategy, model_name: str, library: str, model=None) -> dict:
-    """The metrics.json fields every kind of run fills the same way."""
-    from .class_weights import resolve_class_weights
-
-    return {"status": "finished", "name": cfg.name, "task": splits.task, "model": model_name, "library": library,
-            "strategy": cfg.strategy.name, "label_names": splits.label_names,
-            "eval_datasets": {"validation": "carved from train" if splits.validation is not None else None,
-                              **splits.dataset_ids},
-            "train_on": strategy.train_on, "reads_target_labels": strategy.reads_target_labels or None,
-            "batch_size": cfg.train.batch_size,
-            "class_weights": resolve_class_weights(cfg.train.class_weights, splits.train["label"],
-                                                   len(splits.label_names)),
-            "pooling": model.pooling.to_dict() if model is not None and model.pooling is not None else None}
 
 
 def config_changes(cfg, out: Path) -> list[str]:

@@ -40,15 +40,13 @@ from ..models import TransferModel, count_parameters, load_backbone
 from ..models.heads import add_bottleneck, divide_logits
 from ..strategies import get_strategy
 from ..strategies.base import Outputs, Step
-from . import checkpoint, lifecycle
-from .calibrate import calibrate
-from .class_weights import class_weight_tensor
+from . import checkpoint, lifecycle, outputs
+from .class_weights import class_weight_tensor, resolve_class_weights
 from .environment import (
     environment,
     evaluate_sets,
     fresh_accelerator,
     peak_host_memory_mb,
-    save_features,
     set_numerics,
 )
 from .optim import build_optimizer, make_scheduler, step_budget
@@ -627,45 +625,40 @@ def _select(loop: Loop) -> dict:
 
 
 def _final_metrics(loop: Loop, chosen: dict) -> dict:
-    """metrics.json of a finished run."""
+    """metrics.json of a finished run (calibrated by outputs.close)."""
     cfg, t, state, splits, unwrapped = loop.cfg, loop.t, loop.state, loop.splits, loop.unwrapped
     trainable, total = count_parameters(unwrapped)
-    metrics = {
-        **lifecycle.base_metrics(cfg, splits, loop.strategy, cfg.model.name, unwrapped.library, unwrapped),
-        "train_samples": len(splits.train), "data_pipeline": loop.loaders.pipeline, "domains": splits.domains,
-        "selected_epoch": chosen["epoch"],
-        "steps": {"done": state.global_step, "budget": loop.total_steps, "per_epoch": loop.steps_per_epoch,
-                  "early_stopped": loop.early_stopped},
-        "selected_by": f"validation/{t.metric_for_best}" if loop.has_validation and t.load_best_at_end else "last epoch",
-        "final": chosen["eval"], "history": state.history, "parameters": {"trainable": trainable, "total": total},
-        "timings": {"total_seconds": 0.0,  # lifecycle.finish
-                    "train_seconds": round(loop.train_seconds, 2), "eval_seconds": round(loop.eval_seconds, 2),
-                    "train_samples_per_second": round(loop.samples_seen / loop.train_seconds, 2)
-                    if loop.train_seconds else None,
-                    "peak_host_memory_mb": peak_host_memory_mb()},
-        "environment": environment(loop.accelerator),
-    }
-    metrics["final"], metrics["calibration"] = calibrate(cfg, loop.selected_logits, chosen["eval"],
-                                                         loop.selected_features, splits.domains.get("source"))
-    advice = collapse_advice(metrics["class_weights"], t.lr, t.min_steps)
-    metrics["warnings"] = splits.warnings + collapse_warnings(chosen["eval"], splits.label_names, advice)
+    timings = {"train_seconds": round(loop.train_seconds, 2), "eval_seconds": round(loop.eval_seconds, 2),
+               "train_samples_per_second": round(loop.samples_seen / loop.train_seconds, 2) if loop.train_seconds else None,
+               "peak_host_memory_mb": peak_host_memory_mb()}
     if torch.cuda.is_available():
-        metrics["timings"]["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    return metrics
+        timings["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    advice = collapse_advice(resolve_class_weights(t.class_weights, splits.train["label"], len(splits.label_names)),
+                             t.lr, t.min_steps)
+    return outputs.metrics(
+        cfg, splits, loop.strategy, model_name=cfg.model.name, library=unwrapped.library, model=unwrapped,
+        train_samples=len(splits.train), data_pipeline=loop.loaders.pipeline, domains=splits.domains,
+        selected_epoch=chosen["epoch"],
+        selected_by=f"validation/{t.metric_for_best}" if loop.has_validation and t.load_best_at_end else "last epoch",
+        steps={"done": state.global_step, "budget": loop.total_steps, "per_epoch": loop.steps_per_epoch,
+               "early_stopped": loop.early_stopped},
+        final=chosen["eval"], history=state.history, parameters={"trainable": trainable, "total": total},
+        timings=timings, environment=environment(loop.accelerator),
+        warnings=splits.warnings + collapse_warnings(chosen["eval"], splits.label_names, advice))
 
 
 def _write_outputs(loop: Loop, metrics: dict) -> None:
-    """model/ (written whole), the domain features, then what every run writes at its end (lifecycle.finish:
-    metrics.json, the card, report.md, the Hub push)."""
-    cfg, out, unwrapped = loop.cfg, loop.out, loop.unwrapped
+    """The closing sequence (outputs.close): calibrated, model/ written whole by the strategy or the model, the
+    domain features, predictions, then lifecycle.finish (card, report, metrics.json, the Hub push)."""
+    cfg, unwrapped = loop.cfg, loop.unwrapped
     image_size = cfg.data.image_size if loop.splits.task == "image" else None
     if loop.cl_model is not None:
         unwrapped.to(memory_format=torch.contiguous_format)  # training is over
-    divide_logits(unwrapped, metrics["calibration"]["temperature"])  # the saved model gives calibrated logits
-    with run_folder.written_whole(out / run_folder.MODEL) as model_dir:
+
+    def write_model(model_dir, temperature: float) -> None:
+        divide_logits(unwrapped, temperature)  # the saved model gives calibrated logits
         if not loop.strategy.save(unwrapped, model_dir, image_size):
             unwrapped.save_pretrained(model_dir, image_size=image_size)
-    if loop.splits.domains and loop.selected_features:
-        save_features(out / run_folder.FEATURES, loop.selected_features, loop.splits.domains, loop.t.seed)
-    run_folder.save_predictions(out / run_folder.PREDICTIONS, loop.selected_logits)
-    lifecycle.finish(loop.start, cfg, metrics)
+
+    outputs.close(loop.start, cfg, metrics, loop.selected_logits, write_model, loop.selected_features,
+                  loop.splits.domains)

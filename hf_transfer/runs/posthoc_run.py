@@ -17,12 +17,10 @@ import torch
 from accelerate.utils import send_to_device
 from tqdm.auto import tqdm
 
-from .. import run_folder
 from ..config import Config
 from ..errors import UserError
 from ..models.heads import divide_logits
-from . import lifecycle
-from .calibrate import calibrate
+from . import lifecycle, outputs
 
 UNLABELLED = "target_unlabelled"
 
@@ -82,10 +80,9 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
     """Adjust `cfg.model.name` by `strategy` and write the run directory; returns metrics.json."""
     from ..data.loaders import build_loaders
     from ..metrics import proxy_a_distance
-    from .environment import evaluate_sets, fresh_accelerator, save_features
+    from .environment import evaluate_sets, fresh_accelerator
 
     splits, model = _source_model(cfg, strategy, start)
-    out = start.out
     accelerator, t = fresh_accelerator(), cfg.train
     sets = dataclasses.replace(splits, evals={**splits.evals, UNLABELLED: splits.target_train})
     loaders = build_loaders(sets, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
@@ -109,16 +106,14 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
         details["label_shift"]["true_target_priors"] = (counts / counts.sum()).tolist()
     timings = {"adjust": adjust_seconds, "eval": time.perf_counter() - tick}
     metrics = _metrics(cfg, strategy, splits, model, loaders, accelerator, entry, details, timings)
-    metrics["final"], metrics["calibration"] = calibrate(
-        cfg, logits, results, feats, domains.get("source"),
-        keep=f"{strategy.name} adjusts a trained model and keeps the temperature its own run fitted"
-        if strategy.keeps_temperature else None)
-    divide_logits(model, metrics["calibration"]["temperature"])  # 1.0 where kept: the saved model is calibrated
-    with run_folder.written_whole(out / run_folder.MODEL) as model_dir:
+
+    def write_model(model_dir, temperature: float) -> None:
+        divide_logits(model, temperature)  # 1.0 where kept: the saved model is calibrated
         model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
-    save_features(out / run_folder.FEATURES, feats, domains, t.seed)
-    run_folder.save_predictions(out / run_folder.PREDICTIONS, logits)
-    return lifecycle.finish(start, cfg, metrics)
+
+    return outputs.close(start, cfg, metrics, logits, write_model, feats, domains,
+                         keep=f"{strategy.name} adjusts a trained model and keeps the temperature its own run fitted"
+                         if strategy.keeps_temperature else None)
 
 
 def _metrics(cfg: Config, strategy, splits, model, loaders, accelerator, entry: dict, details: dict,
@@ -129,18 +124,14 @@ def _metrics(cfg: Config, strategy, splits, model, loaders, accelerator, entry: 
     from .environment import environment, peak_host_memory_mb
 
     results, adjust_seconds = entry["eval"], timings["adjust"]
-    return {
-        **lifecycle.base_metrics(cfg, splits, strategy, cfg.model.name, model.library, model), "selected_epoch": 1,
-        "train_samples": 0, "data_pipeline": loaders.pipeline, "domains": splits.domains,
-        "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False},
-        "selected_by": f"{strategy.name} of {cfg.model.name} (no training)", "final": results, "history": [entry],
-        "posthoc": {"method": strategy.name, "source_model": cfg.model.name, "target_samples": len(splits.target_train)},
-        **details,
-        "parameters": {"trainable": 0, "total": count_parameters(model)[1]},
-        "timings": {"total_seconds": 0.0, "train_seconds": round(adjust_seconds, 2),
-                    "eval_seconds": round(timings["eval"], 2),
-                    "train_samples_per_second": round(len(splits.target_train) / max(adjust_seconds, 1e-9), 2),
-                    "peak_host_memory_mb": peak_host_memory_mb()},
-        "environment": environment(accelerator),
-        "warnings": splits.warnings + collapse_warnings(results, splits.label_names),
-    }
+    return outputs.metrics(
+        cfg, splits, strategy, model_name=cfg.model.name, library=model.library, model=model, train_samples=0,
+        data_pipeline=loaders.pipeline, domains=splits.domains, selected_epoch=1,
+        selected_by=f"{strategy.name} of {cfg.model.name} (no training)", steps=outputs.NO_STEPS, final=results,
+        history=[entry], parameters={"trainable": 0, "total": count_parameters(model)[1]},
+        timings={"train_seconds": round(adjust_seconds, 2), "eval_seconds": round(timings["eval"], 2),
+                 "train_samples_per_second": round(len(splits.target_train) / max(adjust_seconds, 1e-9), 2),
+                 "peak_host_memory_mb": peak_host_memory_mb()},
+        environment=environment(accelerator), warnings=splits.warnings + collapse_warnings(results, splits.label_names),
+        posthoc={"method": strategy.name, "source_model": cfg.model.name, "target_samples": len(splits.target_train)},
+        **details)

@@ -9,12 +9,11 @@ import pytest
 from helpers import FakeApi, tiny_config
 
 from hf_transfer.config import apply_overrides
-from hf_transfer.runs import lifecycle, pipeline
+from hf_transfer.runs import lifecycle, outputs, pipeline
 
 
 def run(cfg, strategy, start):
     """A run kind: data and model, the folder, the model scored as loaded, then the common finish."""
-    from hf_transfer import run_folder
     from hf_transfer.data.loaders import build_loaders
     from hf_transfer.data.sources import build_splits
     from hf_transfer.models import count_parameters, load_backbone
@@ -26,19 +25,18 @@ def run(cfg, strategy, start):
     accelerator = fresh_accelerator()
     loaders = build_loaders(splits, model, cfg.data, 8, 16, cfg.train.seed, augment={})
     tick = time.perf_counter()
-    results, _ = evaluate_sets(model.eval(), loaders.evals, accelerator, splits.label_names, prepare=loaders.on_device)
+    logits = {}
+    results, _ = evaluate_sets(model.eval(), loaders.evals, accelerator, splits.label_names, prepare=loaders.on_device,
+                               logits_out=logits)
     entry = {"epoch": 1, "step": 0, "train_loss": None, "train_seconds": 0.0, "eval": results}
-    with run_folder.written_whole(start.out / run_folder.MODEL) as model_dir:
-        model.save_pretrained(model_dir, image_size=cfg.data.image_size)
-    metrics = {**lifecycle.base_metrics(cfg, splits, strategy, cfg.model.name, model.library, model),
-               "selected_epoch": 1, "train_samples": 0, "data_pipeline": loaders.pipeline, "domains": {},
-               "steps": {"done": 0, "budget": 0, "per_epoch": 0, "early_stopped": False}, "selected_by": "untrained",
-               "final": results, "history": [entry], "parameters": {"trainable": 0, "total": count_parameters(model)[1]},
-               "timings": {"total_seconds": 0.0, "train_seconds": 0.0, "eval_seconds": time.perf_counter() - tick,
-                           "train_samples_per_second": None, "peak_host_memory_mb": None},
-               "environment": environment(accelerator), "warnings": splits.warnings}
-    return lifecycle.finish(start, cfg, metrics)
-
+    metrics = outputs.metrics(
+        cfg, splits, strategy, model_name=cfg.model.name, library=model.library, model=model, train_samples=0,
+        data_pipeline=loaders.pipeline, domains={}, selected_epoch=1, selected_by="untrained", steps=outputs.NO_STEPS,
+        final=results, history=[entry], parameters={"trainable": 0, "total": count_parameters(model)[1]},
+        timings={"train_seconds": 0.0, "eval_seconds": time.perf_counter() - tick}, environment=environment(accelerator),
+        warnings=splits.warnings)
+    return outputs.close(start, cfg, metrics, logits,
+                         lambda folder, temperature: model.save_pretrained(folder, image_size=cfg.data.image_size))
 
 @pytest.fixture
 def untrained_kind(monkeypatch):

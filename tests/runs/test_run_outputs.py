@@ -49,3 +49,23 @@ def test_only_the_newest_checkpoints_are_kept(vit_run):
     out, metrics = vit_run
     kept = run_folder.checkpoints(out)
     assert len(kept) == 2 and kept[-1].name == f"step_{metrics['history'][-1]['step']:08d}"
+
+
+def test_every_run_kind_writes_the_one_metrics_schema(tmp_path, tiny_timm, cifar_like):
+    """metrics.json is built by runs/outputs.metrics for every kind: a loop, a fitted and a post-hoc run have exactly
+    the schema's keys, in its order, then the sections their kind adds."""
+    from helpers import da_config, image_target
+
+    from hf_transfer.runs.outputs import SCHEMA
+
+    target = image_target(tmp_path / "target")
+    loop = run_config(da_config(tmp_path / "loop", tiny_timm, cifar_like, target, "source_only", epochs=1))
+    fitted = run_config(tiny_config(tmp_path / "fitted", tiny_timm, cifar_like, strategy={"name": "frozen_logreg"}))
+    posthoc = run_config(da_config(tmp_path / "posthoc", tmp_path / "loop" / "model", cifar_like, target, "adabn"))
+    kinds = {"loop": (loop, set()), "fitted": (fitted, {"baseline"}), "posthoc": (posthoc, {"posthoc"})}
+    for kind, (metrics, own) in kinds.items():
+        written = json.loads((tmp_path / kind / run_folder.METRICS).read_text())
+        assert written == json.loads(json.dumps(metrics))  # the returned dict is the file
+        assert tuple(written)[:len(SCHEMA)] == SCHEMA, kind
+        assert set(written) - set(SCHEMA) >= own, kind
+        assert written["timings"]["total_seconds"] > 0 and written["calibration"]["method"], kind
