@@ -160,6 +160,9 @@ def _saved_labels(folder: Path) -> tuple[list[str], str, str]:
     if not names:
         raise UserError(f"model: {folder} has no class names in its config.json (label_names / id2label); "
                         "it was not saved as a classifier with its labels")
+    from .models.saved_config import check_distinct
+
+    check_distinct(list(names), f"model.name: {path}")
     return list(names), adapter.name, adapter.saved_task(config)
 
 

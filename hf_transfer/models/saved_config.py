@@ -2,8 +2,9 @@
 writes before anything is built from it, so a damaged or tampered folder is refused with one line instead of a
 traceback, a huge allocation, or a model that loads and predicts other numbers without a word.
 
-    read(folder)         config.json as a dict: a JSON object; class names distinct, id2label keyed 0..n-1;
+    read(folder)         config.json as a dict: a JSON object; class names strings, id2label keyed 0..n-1;
                          sizes and counts positive and bounded
+    check_distinct(...)  a saved classifier's class names, each once
     check_head(spec)     a rebuilt head's spec (hidden layers, a bottleneck, dropout)
     check_pooling(spec)  the hf_transfer form's pooling
 """
@@ -49,7 +50,7 @@ def read(folder: str | Path) -> dict:
 
 
 def _check_labels(config: dict, where: str) -> None:
-    """label_names (timm) or id2label (transformers): distinct strings, id2label keyed 0..n-1."""
+    """label_names (timm) or id2label (transformers): strings, id2label keyed 0..n-1."""
     names = config.get("label_names")
     if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
         raise UserError(f"{where}: label_names must be a list of class names")
@@ -59,8 +60,12 @@ def _check_labels(config: dict, where: str) -> None:
         if keys is None or sorted(keys, key=lambda k: (len(k), k)) != [str(i) for i in range(len(keys))] \
                 or not all(isinstance(v, str) for v in id2label.values()):
             raise UserError(f"{where}: id2label must map the class ids 0..n-1 (as \"0\", \"1\", ...) to class names")
-        names = [id2label[str(i)] for i in range(len(keys))]
-    if names and len(set(names)) != len(names):
+
+
+def check_distinct(names: list[str], where: str) -> None:
+    """A classifier's class names, each once: with a name twice, its predictions could not say which class they
+    mean. (A backbone's source head may repeat one, as ImageNet's two 'crane' classes do; it is replaced.)"""
+    if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
         raise UserError(f"{where}: the class name {twice[0]!r} is given twice; each class needs its own name")
 

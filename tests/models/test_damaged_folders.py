@@ -115,3 +115,16 @@ def _images(folder):
 
     Path(folder).mkdir()
     Image.new("RGB", (16, 16), (200, 10, 10)).save(f"{folder}/a.png")
+
+
+def test_a_backbone_whose_source_head_repeats_a_class_name_still_loads_as_a_backbone(tmp_path, tiny_timm):
+    """ImageNet names two classes 'crane' (the bird, the machine): a backbone's source head may repeat a name (it is
+    replaced); only a classifier loaded to predict must name each class once."""
+    from hf_transfer.config import ModelConfig
+    from hf_transfer.models import load_backbone
+
+    folder = tmp_path / "imagenet_like"
+    shutil.copytree(tiny_timm, folder)
+    _labels(["crane", "crane", "x", "y", "z"])(folder)
+    model = load_backbone(ModelConfig(name=str(folder)), "image", ["a", "b"])
+    assert model.label_names == ["a", "b"] and model.head_is_new
