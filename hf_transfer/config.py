@@ -235,12 +235,12 @@ def strategy_config_class() -> type:
     """`StrategyConfig`: `name`, and one section per registered strategy that has options (`strategy.<name>`,
     the dataclass its file registers with `@register(name, config=...)`). Built from the registry, so a
     strategy registered later (a plugin, a test) gets its section too."""
-    from .strategies import REGISTRY  # noqa: PLC0415 (the strategies' files need no config)
+    from .strategies import REGISTRY, Strategy  # noqa: PLC0415 (the strategies' files need no config)
 
     sections = tuple((name, cls.config) for name, cls in REGISTRY.items() if cls.config is not None)
     key = (tuple(REGISTRY), sections)
     if key not in _STRATEGY_CONFIGS:
-        names = _f("full", "Transfer strategy, or several joined by '+', e.g. gradual_unfreeze+discriminative_lr+l2sp. "
+        names = _f(Strategy.name, "Transfer strategy, or several joined by '+', e.g. gradual_unfreeze+discriminative_lr+l2sp. "
                            f"One of: {', '.join(REGISTRY)}. README's strategy tables say what each does and needs.")
         cls = dataclasses.make_dataclass(
             "StrategyConfig", [("name", str, names), *[(n, c, field(default_factory=c)) for n, c in sections]])

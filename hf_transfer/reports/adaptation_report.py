@@ -23,14 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import run_folder
+from ..intervals import bracket, mean_std, pm, row_bootstrap, signed, spread, t_interval
+from ..strategies.baselines import CEILING, FLOOR, REPORT_ORDER
+from ..strategies.registry import REPORT_SECTIONS
 from . import figures
-from .intervals import bracket, mean_std, row_bootstrap, spread, t_interval
 
-FLOOR, CEILING = "source_only", "oracle"
 DEV = "target_validation"  # data.target.validation_samples: labelled target rows for choices across runs
-_ORDER = ("source_only", "adabn", "source_only_joint", "bbse", "mlls", "wise_ft", "target_finetune", "dann", "dann_adabn",
-          "dann_self_training", "dann_self_training_strong", "dann_strong_views", "cdan", "cdan_adabn",
-          "cdan_self_training", "mmd", "mcc", "self_training", "self_training_2", "oracle")
 
 
 def is_adaptation_run(metrics: dict) -> bool:
@@ -63,7 +61,7 @@ def adaptation_table(runs: dict[str, tuple[dict, dict]]) -> list[dict]:
     tables = []
     for (source, target), methods in pairs.items():
         rows = []
-        for name, items in sorted(methods.items(), key=lambda kv: (_ORDER.index(kv[0]) if kv[0] in _ORDER else 99, kv[0])):
+        for name, items in sorted(methods.items(), key=lambda kv: (REPORT_ORDER.index(kv[0]) if kv[0] in REPORT_ORDER else 99, kv[0])):
             scores = [run_scores(m) for _, m, _ in items]
             names = items[0][1]["label_names"]
             row = {"method": name, "strategy": items[0][1]["strategy"], "model": items[0][1]["model"],
@@ -167,8 +165,8 @@ def selection_lines(table: dict) -> list[str]:
              "gain at the last epoch (95% CI) | gap closed at the last epoch (95% CI) |", "|---|---|---:|---:|---:|---:|"]
     for r in rows:
         le, p = r["last_epoch"], r["last_epoch"]["paired"]
-        gain = f"{_signed(p['gain_accuracy']['mean'])} {bracket(p['gain_accuracy'])}" if p else ""
-        share = f"{_signed(p['gap_closed']['mean'], True)} {bracket(p['gap_closed'], True)}" \
+        gain = f"{signed(p['gain_accuracy']['mean'])} {bracket(p['gain_accuracy'])}" if p else ""
+        share = f"{signed(p['gap_closed']['mean'], True)} {bracket(p['gap_closed'], True)}" \
             if p and p["gap_closed"] and r["method"] != CEILING else ""
         lines.append(f"| {r['method']} | {' '.join(map(str, le['selected_epochs']))} of {max(le['last_epochs'])} | "
                      f"{mean_std(r['target_accuracy'])} | {mean_std(le['target_accuracy'])} | {gain} | {share} |")
@@ -257,7 +255,7 @@ def paired_gain(row: dict, floor: dict, ceiling: dict | None) -> dict:
     else:
         verdict = f"{'better' if gain['mean'] > 0 else 'worse'} than {FLOOR}: {gain['mean']:+.3f} {bracket(gain)} target accuracy"
         if share is not None and share["low"] is not None:
-            verdict += f", {_signed(share['mean'], True)} {bracket(share, True)} of the gap to {CEILING}"
+            verdict += f", {signed(share['mean'], True)} {bracket(share, True)} of the gap to {CEILING}"
     if gain["n"] >= 2 and gain["low"] > 0 and f1["mean"] < 0:  # accuracy bought with the rare classes
         verdict += f", but macro-F1 {f1['mean']:+.3f} {bracket(f1)}"
     collapsed = sum(bool(mine[s].get("target_collapsed")) for s in seeds)
@@ -268,18 +266,6 @@ def paired_gain(row: dict, floor: dict, ceiling: dict | None) -> dict:
                     f"{SMALL_GAP} of {CEILING}, little gap to close")
     return {"seeds": seeds, "gain_accuracy": gain, "gain_f1_macro": f1, "gap_closed": share,
             "small_gap_seeds": small, "verdict": verdict}
-
-
-def _pm(s: dict) -> str:
-    if s["mean"] is None:
-        return ""
-    return f"{s['mean']:.4f} ± {s['std']:.4f}" if s["n"] > 1 else f"{s['mean']:.4f}"
-
-
-def _signed(x: float | None, pct: bool = False) -> str:
-    if x is None:
-        return ""
-    return f"{100 * x:+.0f}%" if pct else f"{x:+.4f}"
 
 
 def _share(row: dict) -> float | None:
@@ -302,63 +288,15 @@ def markdown_table(table: dict) -> list[str]:
         paired = r.get("paired") or {}
         closed, floor = r["method"] not in (FLOOR, CEILING), r["method"] == FLOOR
         cells = [run_folder.md_text(r["method"]), run_folder.md_text(r.get("reads_target_labels", "no")),
-                 str(len(r["runs"])), _pm(r["source_accuracy"]), _pm(r["source_f1_macro"]), _pm(r["target_accuracy"]),
-                 _pm(r["target_f1_macro"])]
-        cells += ([_pm(r["target_validation_accuracy"])] if dev else []) + [
-            _pm(r["gap"]),
-            f"{'' if floor else _signed(r['gain_accuracy'])} {bracket(paired.get('gain_accuracy'))}",
-            f"{'' if floor else _signed(r['gain_f1_macro'])} {bracket(paired.get('gain_f1_macro'))}",
-            f"{_signed(_share(r), pct=True)} {bracket(paired.get('gap_closed'), pct=True)}" if closed else " ",
-            _pm(r["a_distance"]), paired.get("verdict", "")]
+                 str(len(r["runs"])), pm(r["source_accuracy"]), pm(r["source_f1_macro"]), pm(r["target_accuracy"]),
+                 pm(r["target_f1_macro"])]
+        cells += ([pm(r["target_validation_accuracy"])] if dev else []) + [
+            pm(r["gap"]),
+            f"{'' if floor else signed(r['gain_accuracy'])} {bracket(paired.get('gain_accuracy'))}",
+            f"{'' if floor else signed(r['gain_f1_macro'])} {bracket(paired.get('gain_f1_macro'))}",
+            f"{signed(_share(r), pct=True)} {bracket(paired.get('gap_closed'), pct=True)}" if closed else " ",
+            pm(r["a_distance"]), paired.get("verdict", "")]
         lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-def label_shift_lines(table: dict, runs: dict) -> list[str]:
-    """Per label-shift method (bbse, mlls): the target class priors it estimated or was given (mean ± std over seeds) beside
-    the source priors and the true target priors (of the target test set, read for this table only)."""
-    lines = []
-    for r in table["rows"]:
-        shifts = [runs[run][0]["label_shift"] for run in r["runs"] if runs[run][0].get("label_shift")]
-        if not shifts:
-            continue
-        where = "given to" if shifts[0].get("priors_given") else "estimated by"
-        lines += [f"Target class priors {where} `{r['method']}` ({len(shifts)} seed(s)):", "",
-                  "| class | source prior | estimated target prior | true target prior |", "|---|---:|---:|---:|"]
-        for i, name in enumerate(table["label_names"]):
-            est = spread([x["estimated_target_priors"][i] for x in shifts])
-            lines.append(f"| {name} | {shifts[0]['source_priors'][i]:.3f} | {_pm(est)} | "
-                         f"{shifts[0]['true_target_priors'][i]:.3f} |")
-        lines.append("")
-    return lines
-
-
-def wise_ft_lines(table: dict, runs: dict) -> list[str]:
-    """Per WiSE-FT method: its alpha curve (source validation macro-F1, source and target test accuracy per alpha;
-    mean ± std over seeds), the alpha each seed chose on source validation, and the chosen model against the
-    fine-tuned one (alpha 1) on the same seed, with 95 % intervals."""
-    lines = []
-    for r in table["rows"]:
-        mine = [runs[run][0] for run in r["runs"] if runs[run][0].get("wise_ft")]
-        if not mine:
-            continue
-        d = mine[0]["domains"]
-        at = [{p["alpha"]: p["sets"] for p in m["wise_ft"]["curve"]} for m in mine]
-        lines += [f"WiSE-FT alpha curve of `{r['method']}` ({len(mine)} seed(s); alpha 0: the start model, 1: the "
-                  f"fine-tuned one; chosen on {mine[0]['wise_ft']['chosen_on']}: "
-                  f"{', '.join(str(m['wise_ft']['alpha']) for m in mine)}):", "",
-                  "| alpha | source validation macro-F1 | source test acc | target acc |", "|---:|---:|---:|---:|"]
-        for alpha in sorted(set.intersection(*(set(a) for a in at))):
-            cell = lambda s, k: mean_std(spread([a[alpha][s][k] for a in at]))  # noqa: E731
-            lines.append(f"| {alpha:g} | {cell('validation', 'f1_macro')} | {cell(d['source'], 'accuracy')} | "
-                         f"{cell(d['target'], 'accuracy')} |")
-        if all(1.0 in a for a in at):
-            diff = lambda s: t_interval([a[m["wise_ft"]["alpha"]][s]["accuracy"] - a[1.0][s]["accuracy"]  # noqa: E731
-                                        for a, m in zip(at, mine)])
-            src, tgt = diff(d["source"]), diff(d["target"])
-            lines += ["", f"Chosen alpha against the fine-tuned model (paired): source test {_signed(src['mean'])} "
-                          f"{bracket(src)}, target {_signed(tgt['mean'])} {bracket(tgt)} accuracy."]
-        lines.append("")
     return lines
 
 
@@ -379,7 +317,7 @@ def calibration_lines(table: dict, runs: dict) -> list[str]:
         def ood(m, score):
             return m["calibration"].get("ood", {}).get(d["target"], {}).get(score)
 
-        rows.append(f"| {run_folder.md_text(r['method'])} | " + " | ".join(_pm(spread([f(m) for m in ms])) for f in (
+        rows.append(f"| {run_folder.md_text(r['method'])} | " + " | ".join(pm(spread([f(m) for m in ms])) for f in (
             lambda m: ece(m, "source", "before"), lambda m: ece(m, "source", "after"),
             lambda m: ece(m, "target", "before"), lambda m: ece(m, "target", "after"),
             lambda m: ood(m, "msp"), lambda m: ood(m, "energy"), lambda m: ood(m, "mahalanobis"))) + " |")
@@ -511,7 +449,7 @@ def write_section(tables: list[dict], runs: dict[str, tuple[dict, dict, Path]], 
         stem = f"adaptation{i + 1 if len(tables) > 1 else ''}"
         lines += [f"### {table['source']} -> {table['target']} ({table['model']})", ""] + markdown_table(table) + [""]
         lines += row_lines(table)
-        lines += label_shift_lines(table, runs) + wise_ft_lines(table, runs) + calibration_lines(table, runs)
+        lines += [line for section in REPORT_SECTIONS for line in section(table, runs)] + calibration_lines(table, runs)
         lines += curve_lines(table) + selection_lines(table)
         missing = [m for m in (FLOOR, CEILING) if m not in {r["method"] for r in table["rows"]}]
         if missing:

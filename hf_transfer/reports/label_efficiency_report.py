@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..intervals import bracket, mean_std, spread, t_interval
+from ..strategies.registry import baselines
 from . import figures
-from .intervals import bracket, mean_std, spread, t_interval
 
-BASELINES = ("tfidf_logreg", "frozen_logreg")
 ALL = "all"
 
 
@@ -52,7 +52,7 @@ def curve_table(runs: dict) -> dict | None:
                      "accuracy": spread([seeds[s]["accuracy"] for s in sorted(seeds)])})
     for count in counts:
         at = [r for r in rows if r["count"] == count]
-        base = max((r for r in at if r["method"] in BASELINES), key=lambda r: r["f1_macro"]["mean"], default=None)
+        base = max((r for r in at if r["method"] in baselines()), key=lambda r: r["f1_macro"]["mean"], default=None)
         for r in at:
             if base is not None and r is not base:
                 r["versus"] = {"method": base["method"], **paired(r, base)}
@@ -122,7 +122,7 @@ def markdown(table: dict) -> list[str]:
             vs = (f"{v['f1_macro']['mean']:+.3f} {bracket(v['f1_macro'])} ({v['method']}) | "
                   f"{v['accuracy']['mean']:+.3f} {bracket(v['accuracy'])}")
         else:
-            vs = "(the best baseline) | " if r["method"] in BASELINES else " | "
+            vs = "(the best baseline) | " if r["method"] in baselines() else " | "
         lines.append(f"| {r['count']} | {r['method']} | {len(r['seeds'])} | {mean_std(r['f1_macro'])} | {mean_std(r['accuracy'])} | "
                      f"{vs} |")
     return lines + ["", "**Where the methods cross** (best mean macro-F1 at each count):", "",
@@ -143,7 +143,7 @@ def plot(table: dict, path: Path) -> Path:
         means = [r["f1_macro"]["mean"] for r in rows]
         halves = [_half(r) for r in rows]
         ax.errorbar(xs, means, yerr=halves, marker="o", capsize=3, label=method,
-                    linestyle="--" if method in BASELINES else "-")
+                    linestyle="--" if method in baselines() else "-")
     ax.set_xscale("log", base=2)
     ax.set_xticks(list(x_of.values()), [str(c) for c in x_of])
     ax.set_xlabel("labelled samples per class")

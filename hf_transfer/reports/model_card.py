@@ -12,6 +12,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from .. import packaged, run_folder
 from ..config import Config
+from ..strategies import REGISTRY
 from . import calibration_report
 
 TEMPLATE = "classification.md"
@@ -106,10 +107,10 @@ def _adaptation(cfg: Config, metrics: dict, run_dir: Path | None) -> dict | None
 def _summary(cfg, metrics: dict) -> str:
     """The card's first sentence: what kind of classifier this is and how it was made."""
     data, model = _describe(cfg.data.dataset), _describe(cfg.model.name)
-    if metrics["strategy"] == "setfit":
-        return (f"A few-shot text classifier (SetFit: {model} tuned on contrastive pairs of the labels, then logistic "
-                f"regression on its features) trained on {metrics['train_samples']} labelled samples of {data} with "
-                "hf-transfer.")
+    made_by = REGISTRY.get(metrics["strategy"])  # a single strategy may say what its model is
+    special = made_by.card_summary(metrics, model, data) if made_by is not None else None
+    if special:
+        return special
     if metrics.get("baseline"):
         return (f"A baseline {metrics['task']} classifier ({metrics['baseline']['features']} + logistic regression) "
                 f"fitted on {data} with hf-transfer, to measure fine-tuning against.")

@@ -19,9 +19,8 @@ import yaml
 
 from .. import run_folder
 from ..errors import UserError
+from ..strategies.registry import baselines
 from . import calibration_report, figures
-
-FITTED = ("tfidf_logreg", "frozen_logreg")  # the baselines every user tries first (strategies/classic.py)
 
 
 def _fmt(x: float | None) -> str:
@@ -126,7 +125,7 @@ def comparison(runs: dict[str, tuple[dict, dict]], baseline: str | None = None) 
         baseline = next((n for n, (_, c, *_) in runs.items() if not c["model"]["pretrained"]), None)
     if baseline is not None and baseline not in runs:
         raise UserError(f"--baseline: no run named {baseline!r}; runs: {', '.join(runs)}")
-    classic = {name: (m["strategy"], c) for name, (m, c, *_) in runs.items() if m["strategy"] in FITTED}
+    classic = {name: (m["strategy"], c) for name, (m, c, *_) in runs.items() if m["strategy"] in baselines()}
     rows = []
     for name, (m, c, *_) in runs.items():
         row = {"run": name, "model": m["model"], "pretrained": c["model"]["pretrained"], "strategy": m["strategy"],

@@ -102,11 +102,12 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
                   "feature_dim": int(features["train"].shape[1])})
 
 
-def baseline_configs(cfg: Config, strategies: tuple = ("tfidf_logreg", "frozen_logreg")) -> list[Config]:
+def baseline_configs(cfg: Config, strategies: tuple | None = None) -> list[Config]:
     """The fitted baselines of a fine-tuning config, for a recipe's `--baselines`: the same data, backbone,
     seed, class weights and selection metric, each in a folder beside the config's own."""
     from ..config import apply_overrides
+    from ..strategies.registry import baselines
 
     parent, prefix = Path(cfg.output_dir).parent, cfg.name.split("_")[0]  # digits_finetune -> digits_frozen_logreg
     return [apply_overrides(cfg, [f"strategy.name={s}", f"name={prefix}_{s}", f"output_dir={parent / s}"])
-            for s in strategies]
+            for s in strategies or baselines()]

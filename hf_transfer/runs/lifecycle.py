@@ -19,6 +19,7 @@ from pathlib import Path
 from .. import hub, run_folder
 from ..errors import UserError
 from ..reports import model_card, run_report
+from ..strategies import get_strategy
 
 log = logging.getLogger("hf_transfer")
 _RESUME_MAY_CHANGE = ("train.stop_after_steps", "hub.")
@@ -56,10 +57,9 @@ def start(cfg, overwrite: bool = False, resume: bool = False) -> Start:
 def _inputs(cfg) -> list[tuple[str, str]]:
     """What a run reads from disk, by the field that names it: the backbone, the data sets, a teacher."""
     d = cfg.data
-    teacher = getattr(getattr(cfg.strategy, "distill", None), "teacher", None)
     return [("model.name", cfg.model.name), ("data.dataset", d.dataset), ("data.target.dataset", d.target.dataset),
             *((f"data.extra_eval.{name}.dataset", e.dataset) for name, e in d.extra_eval.items()),
-            ("strategy.distill.teacher", teacher)]
+            *get_strategy(cfg.strategy).inputs()]
 
 
 def open_folder(start: Start, cfg, accelerator=None) -> None:

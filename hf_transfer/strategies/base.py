@@ -54,9 +54,20 @@ class Strategy:
     # how it reads target-domain labels by design ("" for never): the adaptation report flags such runs, and the
     # test that scrambles the target labels (same weights, same epoch) holds for every method that leaves it ""
     reads_target_labels = ""
+    baseline = False  # True: a baseline every run is measured against (registry.baselines())
 
     def __init__(self, cfg=None):
         self.cfg = cfg  # its own section of the config (strategy.<name>), or None without options
+
+    def inputs(self) -> list[tuple[str, str]]:
+        """(field, path) of what the strategy reads from disk besides the backbone and the data (a teacher): the
+        run's output folder may not be or hold them."""
+        return []
+
+    @classmethod
+    def card_summary(cls, metrics: dict, model: str, data: str) -> str | None:
+        """The model card's first sentence for a model this strategy made, or None for the usual one."""
+        return None
 
     def data_augment(self) -> dict:
         """Extra keyword arguments for timm's create_transform (train-time augmentation)."""
@@ -106,6 +117,9 @@ class Stack(Strategy):
         self.train_on = next((s.train_on for s in strategies if s.train_on != "source"), "source")
         self.uses_target = any(s.uses_target for s in strategies)
         self.reads_target_labels = "; ".join(s.reads_target_labels for s in strategies if s.reads_target_labels)
+
+    def inputs(self) -> list[tuple[str, str]]:
+        return [i for s in self.strategies for i in s.inputs()]
 
     def data_augment(self) -> dict:
         return {k: v for s in self.strategies for k, v in s.data_augment().items()}

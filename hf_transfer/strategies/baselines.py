@@ -18,6 +18,13 @@ from .adapt import AdaptStrategy
 from .base import Strategy
 from .registry import register
 
+FLOOR, CEILING = "source_only", "oracle"  # the domain-adaptation table's floor and ceiling (the gap closed between)
+# the rows of a domain-adaptation comparison, by run name: the floor, the methods that train nothing, the controls,
+# alignment (with the domain_adaptation recipe's stacks), pseudo-labels, the ceiling; other names after these
+REPORT_ORDER = ("source_only", "adabn", "source_only_joint", "bbse", "mlls", "wise_ft", "target_finetune", "dann",
+                "dann_adabn", "dann_self_training", "dann_self_training_strong", "dann_strong_views", "cdan",
+                "cdan_adabn", "cdan_self_training", "mmd", "mcc", "self_training", "self_training_2", "oracle")
+
 
 @register("source_only")
 class SourceOnly(Strategy):

@@ -34,6 +34,7 @@ class Fitted(Strategy):
 
 @register("tfidf_logreg")
 class TfidfLogreg(Fitted):
+    baseline = True
     needs_backbone = False
     tasks = ("text",)
 
@@ -41,3 +42,5 @@ class TfidfLogreg(Fitted):
 @register("frozen_logreg")
 class FrozenLogreg(Fitted):
     """Frozen backbone features + logistic regression (runs/fitted_run.py, runs/logreg.py)."""
+
+    baseline = True

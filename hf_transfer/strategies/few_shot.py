@@ -45,6 +45,13 @@ class SetFit(Fitted):
     tasks = ("text",)
     features_note = "SetFit-tuned"
 
+    @classmethod
+    def card_summary(cls, metrics: dict, model: str, data: str) -> str | None:
+        """A few-shot classifier, not a baseline to measure fine-tuning against."""
+        return (f"A few-shot text classifier (SetFit: {model} tuned on contrastive pairs of the labels, then logistic "
+                f"regression on its features) trained on {metrics['train_samples']} labelled samples of {data} with "
+                "hf-transfer.")
+
     def tune_body(self, model, splits, cfg) -> None:
         """Fine-tune `model`'s encoder in place on contrastive pairs of the labelled train split."""
         from setfit import SetFitModel, Trainer, TrainingArguments

@@ -39,8 +39,9 @@ from torch import nn
 
 from ..errors import UserError
 from ..fields import option
+from ..intervals import pm, spread
 from .base import Strategy
-from .registry import register
+from .registry import register, report_section
 
 
 @dataclass
@@ -261,3 +262,23 @@ class MLLS(LabelShift):
             raise UserError(f"strategy.mlls.target_priors: {len(given)} numbers for {len(source)} classes")
         given = np.asarray(given, dtype=float)
         return np.maximum(given / given.sum(), 1e-12), 0
+
+
+@report_section
+def label_shift_lines(table: dict, runs: dict) -> list[str]:
+    """Per label-shift method (bbse, mlls): the target class priors it estimated or was given (mean ± std over seeds) beside
+    the source priors and the true target priors (of the target test set, read for this table only)."""
+    lines = []
+    for r in table["rows"]:
+        shifts = [runs[run][0]["label_shift"] for run in r["runs"] if runs[run][0].get("label_shift")]
+        if not shifts:
+            continue
+        where = "given to" if shifts[0].get("priors_given") else "estimated by"
+        lines += [f"Target class priors {where} `{r['method']}` ({len(shifts)} seed(s)):", "",
+                  "| class | source prior | estimated target prior | true target prior |", "|---|---:|---:|---:|"]
+        for i, name in enumerate(table["label_names"]):
+            est = spread([x["estimated_target_priors"][i] for x in shifts])
+            lines.append(f"| {name} | {shifts[0]['source_priors'][i]:.3f} | {pm(est)} | "
+                         f"{shifts[0]['true_target_priors'][i]:.3f} |")
+        lines.append("")
+    return lines

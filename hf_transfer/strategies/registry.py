@@ -23,3 +23,19 @@ def register(name: str, config: type | None = None):
         return cls
 
     return add
+
+
+REPORT_SECTIONS: list = []  # functions (table, runs) -> markdown lines, each a method's own part of the report
+
+
+def report_section(fn):
+    """Decorator: `fn(table, runs)` adds a method's own lines to the domain-adaptation report (its metrics.json
+    section read back: a label-shift method's priors, WiSE-FT's alpha curve); in registration order."""
+    REPORT_SECTIONS.append(fn)
+    return fn
+
+
+def baselines() -> tuple[str, ...]:
+    """The baselines every user tries first (`Strategy.baseline`), in registration order: the report's gain columns,
+    the label-efficiency curve's reference, a recipe's --baselines."""
+    return tuple(name for name, cls in REGISTRY.items() if getattr(cls, "baseline", False))

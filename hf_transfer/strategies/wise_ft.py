@@ -21,8 +21,9 @@ import torch
 
 from ..errors import UserError
 from ..fields import option
+from ..intervals import bracket, mean_std, signed, spread, t_interval
 from .posthoc import PostHoc
-from .registry import register
+from .registry import register, report_section
 
 
 @dataclass
@@ -86,3 +87,33 @@ class WiseFT(PostHoc):
         model.load_state_dict(interpolate(start, tuned, best["alpha"]))
         return {"wise_ft": {"start_model": self.cfg.start, "alpha": best["alpha"],
                             "chosen_on": f"validation/{self.cfg.metric}", "curve": curve}}
+
+
+@report_section
+def wise_ft_lines(table: dict, runs: dict) -> list[str]:
+    """Per WiSE-FT method: its alpha curve (source validation macro-F1, source and target test accuracy per alpha;
+    mean ± std over seeds), the alpha each seed chose on source validation, and the chosen model against the
+    fine-tuned one (alpha 1) on the same seed, with 95 % intervals."""
+    lines = []
+    for r in table["rows"]:
+        mine = [runs[run][0] for run in r["runs"] if runs[run][0].get("wise_ft")]
+        if not mine:
+            continue
+        d = mine[0]["domains"]
+        at = [{p["alpha"]: p["sets"] for p in m["wise_ft"]["curve"]} for m in mine]
+        lines += [f"WiSE-FT alpha curve of `{r['method']}` ({len(mine)} seed(s); alpha 0: the start model, 1: the "
+                  f"fine-tuned one; chosen on {mine[0]['wise_ft']['chosen_on']}: "
+                  f"{', '.join(str(m['wise_ft']['alpha']) for m in mine)}):", "",
+                  "| alpha | source validation macro-F1 | source test acc | target acc |", "|---:|---:|---:|---:|"]
+        for alpha in sorted(set.intersection(*(set(a) for a in at))):
+            cell = lambda s, k: mean_std(spread([a[alpha][s][k] for a in at]))  # noqa: E731
+            lines.append(f"| {alpha:g} | {cell('validation', 'f1_macro')} | {cell(d['source'], 'accuracy')} | "
+                         f"{cell(d['target'], 'accuracy')} |")
+        if all(1.0 in a for a in at):
+            diff = lambda s: t_interval([a[m["wise_ft"]["alpha"]][s]["accuracy"] - a[1.0][s]["accuracy"]  # noqa: E731
+                                        for a, m in zip(at, mine)])
+            src, tgt = diff(d["source"]), diff(d["target"])
+            lines += ["", f"Chosen alpha against the fine-tuned model (paired): source test {signed(src['mean'])} "
+                          f"{bracket(src)}, target {signed(tgt['mean'])} {bracket(tgt)} accuracy."]
+        lines.append("")
+    return lines

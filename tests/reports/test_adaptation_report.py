@@ -125,7 +125,7 @@ def test_the_gain_is_bootstrapped_over_the_target_rows_from_each_runs_prediction
 def test_row_bootstrap_of_identical_models_is_zero_and_of_a_fixed_lead_is_that_lead():
     import numpy as np
 
-    from hf_transfer.reports.intervals import row_bootstrap
+    from hf_transfer.intervals import row_bootstrap
 
     rng = np.random.default_rng(0)
     a = rng.random(400) < 0.7

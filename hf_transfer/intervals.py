@@ -59,3 +59,17 @@ def row_bootstrap(pairs: list[tuple], draws: int = 2000, seed: int = 0) -> dict 
     low, high = np.percentile(total, [2.5, 97.5])
     return {"mean": mean, "low": float(low), "high": float(high), "n": len(pairs), "rows": int(len(pairs[0][0])),
             "draws": draws}
+
+
+def pm(s: dict) -> str:
+    """'mean ± std' to 4 decimals (the mean alone from one value; empty without any)."""
+    if s["mean"] is None:
+        return ""
+    return f"{s['mean']:.4f} ± {s['std']:.4f}" if s["n"] > 1 else f"{s['mean']:.4f}"
+
+
+def signed(x: float | None, pct: bool = False) -> str:
+    """+0.1234, or +12% with `pct`; empty for None."""
+    if x is None:
+        return ""
+    return f"{100 * x:+.0f}%" if pct else f"{x:+.4f}"
