@@ -270,8 +270,17 @@ class Config:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def used(self) -> dict:
+        """`to_dict` with, of the strategy sections, only those of the strategies named: the rest are options
+        the run never reads (and a config.yaml of 16 unused sections hides the few that matter)."""
+        values = self.to_dict()
+        named = set(self.strategy.name.split("+"))
+        values["strategy"] = {k: v for k, v in values["strategy"].items() if k == "name" or k in named}
+        return values
+
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        """The resolved config as a run writes it (config.yaml): the sections the run uses."""
+        return yaml.safe_dump(self.used(), sort_keys=False)
 
 
 _NESTED_DICTS = {"data.extra_eval": EvalSource}

@@ -74,3 +74,11 @@ def test_every_field_has_help():
 def test_min_steps_may_not_exceed_max_steps():
     with pytest.raises(ConfigError, match="train.min_steps: must not exceed train.max_steps"):
         config.apply_overrides(config.Config(), ["train.max_steps=10", "train.min_steps=20"])
+
+
+def test_the_written_config_holds_only_the_strategy_sections_the_run_uses():
+    cfg = config.from_dict({"strategy": {"name": "l2sp+discriminative_lr", "l2sp": {"alpha": 0.5}, "lora": {"r": 2}}})
+    written = yaml.safe_load(cfg.to_yaml())
+    assert set(written["strategy"]) == {"name", "l2sp", "discriminative_lr"} and written["strategy"]["l2sp"]["alpha"] == 0.5
+    assert config.from_dict(written).used() == cfg.used()  # read back: the same run
+    assert cfg.to_dict()["strategy"]["lora"]["r"] == 2  # overrides still see every section

@@ -109,8 +109,8 @@ def config_changes(cfg, out: Path) -> list[str]:
 
     from ..config import from_dict
 
-    saved = from_dict(yaml.safe_load((out / run_folder.CONFIG).read_text())).to_dict()
-    now = cfg.to_dict()
+    saved = from_dict(yaml.safe_load((out / run_folder.CONFIG).read_text())).used()
+    now = cfg.used()
 
     def flat(d, prefix=""):
         for k, v in d.items():
