@@ -77,7 +77,7 @@ def bare_setup(cfg):
     from accelerate.state import AcceleratorState, GradientState
     from accelerate.utils import set_seed
 
-    from hf_transfer.data.sources import build_splits
+    from hf_transfer.data.splits import build_splits
     from hf_transfer.models import load_backbone
 
     AcceleratorState._reset_state(reset_partial_state=False)

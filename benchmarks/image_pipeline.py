@@ -23,7 +23,7 @@ from common import RESULTS, emit, environment, hf_image_loader, hf_workers, tabl
 
 from hf_transfer.config import from_dict
 from hf_transfer.data.loaders import build_loaders
-from hf_transfer.data.sources import build_splits
+from hf_transfer.data.splits import build_splits
 from hf_transfer.launch import quiet_libraries
 
 

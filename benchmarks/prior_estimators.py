@@ -27,7 +27,7 @@ from sklearn.metrics import f1_score
 
 from hf_transfer.config import load
 from hf_transfer.data.loaders import build_loaders
-from hf_transfer.data.sources import build_splits
+from hf_transfer.data.splits import build_splits
 from hf_transfer.launch import quiet_libraries
 from hf_transfer.models import load_backbone
 from hf_transfer.reports.adaptation_report import _interval

@@ -20,7 +20,7 @@ from common import RESULTS, emit, environment, table
 
 from hf_transfer.config import ModelConfig, from_dict
 from hf_transfer.data.loaders import build_loaders
-from hf_transfer.data.sources import build_splits
+from hf_transfer.data.splits import build_splits
 from hf_transfer.launch import quiet_libraries
 from hf_transfer.metrics import classification_metrics
 from hf_transfer.models import load_backbone

@@ -71,7 +71,8 @@ def from_data(model: str, dataset: str, label_column: str | None = None, text_co
               image_column: str | None = None, target: str | None = None,
               output_dir: str | None = None) -> tuple[config_mod.Config, list[str]]:
     """(config, lines saying what was chosen and why) for `model` on `dataset`."""
-    from .data.sources import load_source, pick_columns
+    from .data.columns import pick_columns
+    from .data.readers import load_source
     from .runs.class_weights import IMBALANCED
 
     columns = {"label_column": label_column, "text_column": text_column, "image_column": image_column}

@@ -60,7 +60,9 @@ def _columns(data, dataset: str, columns: dict, names: list[str]):
 
 def load_labelled(clf, dataset: str, split: str | None, columns: dict, max_samples: int | None, seed: int):
     """(set, 'dataset/split'): the labelled rows of `dataset`, labels as the model's class ids."""
-    from .data.sources import labelled_rows, load_canonical, load_source, subsample
+    from .data.columns import load_canonical
+    from .data.readers import load_source
+    from .data.splits import labelled_rows, subsample
 
     raw = load_source(dataset, None, "--dataset", clf.data.csv_delimiter)  # read once: for its columns, then canonical
     data = _columns(clf.data, dataset, columns, next(iter(raw.values())).column_names)

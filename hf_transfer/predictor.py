@@ -90,7 +90,7 @@ def _model_log_probabilities(clf: Classifier, ds, batch_size: int, desc: str) ->
     from tqdm.auto import tqdm
 
     from .data.loaders import build_loaders
-    from .data.sources import Splits
+    from .data.splits import Splits
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     splits = Splits(task=clf.task, label_names=clf.label_names, train=ds.select([0]), validation=None,
@@ -219,7 +219,8 @@ def read_inputs(path: str, task: str, text_column: str | None = None, delimiter:
         texts = source.read_text().splitlines()  # a blank line stays a row (left unlabelled), so rows match lines
         rows = pd.DataFrame({"text": texts})
     else:
-        from .data.sources import find_column, load_source
+        from .data.columns import find_column
+        from .data.readers import load_source
 
         table = next(iter(load_source(str(source), None, "--input", delimiter).values()))
         column = find_column(table.column_names, "text", text_column, "--text-column") or _only_text(table)
@@ -273,7 +274,7 @@ def predict_file(model: str, path: str, output: str, top_k: int = 3, batch_size:
 def _scored_rows(clf: Classifier, ds, batch_size: int, path: str) -> tuple[np.ndarray, list | None]:
     """(probabilities, one row per input: NaN for the rows left unlabelled; a note per row, or None when every
     row was scored). An empty text or an unreadable image is left unlabelled, counted in a warning."""
-    from .data.sources import bad_rows
+    from .data.columns import bad_rows
 
     bad, problem = bad_rows(ds, clf.task)
     if len(bad) == len(ds):

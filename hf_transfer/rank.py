@@ -128,7 +128,7 @@ def score(model: str, dataset: str, max_samples: int = 1000, layer: int | None =
     from accelerate.utils import set_seed
 
     from .data.loaders import build_loaders
-    from .data.sources import build_splits
+    from .data.splits import build_splits
 
     set_seed(seed)
     if splits is None:
@@ -245,7 +245,7 @@ def rank_splits(dataset: str, options: dict):
     """The labelled samples every candidate is scored on, loaded once."""
     from accelerate.utils import set_seed
 
-    from .data.sources import build_splits
+    from .data.splits import build_splits
 
     set_seed(options["seed"])
     config = _with_columns(data_config(dataset, options["max_samples"], options["image_size"], options["max_length"]),

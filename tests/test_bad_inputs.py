@@ -481,7 +481,7 @@ def test_float_labels_that_are_whole_become_classes_and_others_are_refused(tmp_p
 
 def test_labels_differing_by_spaces_are_one_class_and_a_newline_is_refused(tmp_path, tiny_bert, capsys, caplog):
     from hf_transfer.config import DataConfig
-    from hf_transfer.data.sources import build_splits
+    from hf_transfer.data.splits import build_splits
 
     spaced = _text_csv(tmp_path / "spaced", {"train": ["pos", "pos ", " neg", "neg"] * 3, "test": ["pos", "neg"]})
     splits = build_splits(DataConfig(dataset=str(spaced), max_length=16), "auto", 0)

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..errors import ConfigError
 from . import tensor_images, text, transforms
-from .sources import Splits
+from .splits import Splits
 
 
 class EpochSampler(Sampler[int]):

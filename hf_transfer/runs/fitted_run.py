@@ -28,7 +28,7 @@ from .logreg import C_GRID, backbone_features, fit_logreg, fold_into_head, label
 
 def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
     """Fit the baseline `strategy` on `cfg`'s data and write its run directory; returns metrics.json."""
-    from ..data.sources import build_splits
+    from ..data.splits import build_splits
     from ..models import load_backbone
 
     splits = build_splits(cfg.data, cfg.task, cfg.train.seed)

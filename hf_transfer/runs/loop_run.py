@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from .. import run_folder
 from ..config import Config, bottleneck_width
 from ..data.loaders import build_loaders, join_batches
-from ..data.sources import build_splits
+from ..data.splits import build_splits
 from ..errors import ConfigError, UserError
 from ..metrics import collapse_advice, collapse_warnings, proxy_a_distance
 from ..models import TransferModel, count_parameters, load_backbone

@@ -39,7 +39,7 @@ def trained_prior(splits, cfg: Config) -> np.ndarray:
 
 def _source_model(cfg: Config, strategy, start: lifecycle.Start):
     """(splits, model): the data and the trained source model, checked; then the run folder."""
-    from ..data.sources import build_splits
+    from ..data.splits import build_splits
     from ..models import load_backbone
 
     splits = build_splits(cfg.data, cfg.task, cfg.train.seed)

@@ -2,7 +2,8 @@ import datasets
 import pytest
 
 from hf_transfer.config import DataConfig, EvalSource
-from hf_transfer.data.sources import build_splits, load_source
+from hf_transfer.data.readers import load_source
+from hf_transfer.data.splits import build_splits
 from hf_transfer.errors import ConfigError, UserError
 
 

@@ -8,7 +8,7 @@ import torch
 from helpers import tiny_config
 
 from hf_transfer.config import ModelConfig
-from hf_transfer.data.sources import build_splits
+from hf_transfer.data.splits import build_splits
 from hf_transfer.models import load_backbone
 from hf_transfer.runs import logreg
 from hf_transfer.runs.pipeline import run_config

@@ -45,7 +45,7 @@ def test_class_weights_change_the_loss_as_computed_by_hand(tmp_path, tiny_bert, 
     cross-entropy of the initial model, sum_i w[y_i] * nll_i / sum_i w[y_i]."""
     from accelerate.utils import set_seed
 
-    from hf_transfer.data.sources import build_splits
+    from hf_transfer.data.splits import build_splits
     from hf_transfer.models import load_backbone
 
     weights = [1.0, 2.0, 4.0]

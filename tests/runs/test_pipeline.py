@@ -15,7 +15,7 @@ from hf_transfer.runs import lifecycle, outputs, pipeline
 def run(cfg, strategy, start):
     """A run kind: data and model, the folder, the model scored as loaded, then the common finish."""
     from hf_transfer.data.loaders import build_loaders
-    from hf_transfer.data.sources import build_splits
+    from hf_transfer.data.splits import build_splits
     from hf_transfer.models import count_parameters, load_backbone
     from hf_transfer.runs.environment import environment, evaluate_sets, fresh_accelerator
 

@@ -8,7 +8,7 @@ from accelerate.utils import send_to_device
 from helpers import tiny_config
 
 from hf_transfer.data.loaders import EpochSampler, build_loaders
-from hf_transfer.data.sources import build_splits
+from hf_transfer.data.splits import build_splits
 from hf_transfer.data.tensor_images import crop_grid
 from hf_transfer.errors import ConfigError
 from hf_transfer.models import load_backbone

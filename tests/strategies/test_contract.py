@@ -71,7 +71,7 @@ def _reloaded_test_scores(run, cfg) -> dict:
     """The test-set scores of the saved model/, loaded as a user would (a fresh process's view)."""
     from hf_transfer.config import ModelConfig
     from hf_transfer.data.loaders import build_loaders
-    from hf_transfer.data.sources import build_splits
+    from hf_transfer.data.splits import build_splits
     from hf_transfer.models import load_backbone
     from hf_transfer.runs.environment import evaluate_sets, fresh_accelerator
 
