@@ -3,7 +3,7 @@
 Reads the source_only models of a tweets (or any) domain_adaptation run with mlls, scores them once on
 the source validation set, the unlabelled target train set and the labelled target test set, and
 then tries prior estimators and decision rules offline on those logits, with the library's own
-`calibrate`, `estimate_priors_em` and `macro_f1_offsets` (strategies/posthoc.py):
+`calibration.fit_scaling`, `estimate_priors_em` and `macro_f1_offsets` (strategies/posthoc.py):
 
     hf-transfer run domain_adaptation --benchmark tweets --seeds 5 --methods source_only,mlls -o runs/tw
     python benchmarks/prior_estimators.py runs/tw --seeds 0,1,2,3,4
@@ -25,6 +25,7 @@ import torch
 from common import table
 from sklearn.metrics import f1_score
 
+from hf_transfer.calibration import fit_scaling
 from hf_transfer.config import load
 from hf_transfer.data.loaders import build_loaders
 from hf_transfer.data.splits import build_splits
@@ -35,7 +36,6 @@ from hf_transfer.runs.posthoc_run import UNLABELLED, _predictor, trained_prior
 from hf_transfer.strategies.posthoc import (
     AdaBN,
     batch_norms,
-    calibrate,
     estimate_label_shift,
     estimate_priors_em,
     macro_f1_offsets,
@@ -75,8 +75,8 @@ def estimates(d: dict) -> dict:
     k = val.shape[1]
     source = np.bincount(y_val.numpy(), minlength=k) / len(y_val)
     true = np.bincount(d["target_labels"].numpy(), minlength=k) / len(d["target_labels"])
-    t, b = calibrate(val, y_val)
-    t_only, _ = calibrate(val, y_val, class_bias=False)
+    t, b = fit_scaling(val, y_val, class_bias=True, max_iter=200, dtype=torch.float32)
+    t_only, _ = fit_scaling(val, y_val, max_iter=200, dtype=torch.float32)
 
     def softmax(logits, scale=1.0, bias=0.0):
         return torch.softmax(logits.float() / scale + bias, -1).double().numpy()

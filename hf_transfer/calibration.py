@@ -116,22 +116,31 @@ def curves(logits, labels) -> dict:
 T_RANGE = (0.05, 20.0)  # a fitted temperature is kept within this range (a tiny validation set can push it out)
 
 
-def fit_temperature(logits, labels, max_iter: int = 100) -> float:
-    """The T > 0 minimising the NLL of softmax(logits / T) on (validation) logits: LBFGS on log T, then
-    clipped to T_RANGE."""
-    x = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
-    y = torch.as_tensor(np.asarray(labels))
-    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
+def fit_scaling(logits, labels, class_bias: bool = False, max_iter: int = 100,
+                dtype: torch.dtype = torch.float64) -> tuple[float, torch.Tensor]:
+    """(T, b) minimising the NLL of softmax(logits / T + b) on labelled logits: LBFGS on log T (and b). b stays 0
+    without `class_bias`: temperature scaling; with it, bias-corrected temperature scaling (BCTS, Alexandari et al.
+    2020, https://arxiv.org/abs/1901.06852), what label-shift estimation needs."""
+    x = (logits if torch.is_tensor(logits) else torch.as_tensor(np.asarray(logits))).to(dtype)
+    y = labels if torch.is_tensor(labels) else torch.as_tensor(np.asarray(labels))
+    log_t = torch.zeros((), dtype=dtype, requires_grad=True)
+    bias = torch.zeros(x.shape[1], dtype=dtype, requires_grad=class_bias)
+    optimizer = torch.optim.LBFGS([log_t, bias] if class_bias else [log_t], lr=0.1, max_iter=max_iter,
+                                  line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x / log_t.exp(), y)
+        loss = torch.nn.functional.cross_entropy(x / log_t.exp() + bias, y)
         loss.backward()
         return loss
 
     optimizer.step(closure)
-    return float(np.clip(float(log_t.detach().exp()), *T_RANGE))
+    return float(log_t.detach().exp()), bias.detach()
+
+
+def fit_temperature(logits, labels, max_iter: int = 100) -> float:
+    """The T > 0 minimising the NLL of softmax(logits / T) on (validation) logits, clipped to T_RANGE."""
+    return float(np.clip(fit_scaling(logits, labels, max_iter=max_iter)[0], *T_RANGE))
 
 
 def ood_auroc(source_logits, target_logits, source_features=None, target_features=None,

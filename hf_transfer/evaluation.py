@@ -108,7 +108,7 @@ def evaluate(model: str, datasets: list[str], out: str | Path, split: str | None
     from . import config as config_mod
     from . import predictor
     from .metrics import collapse_warnings
-    from .runs.environment import environment_info
+    from .runs.machine import environment_info
 
     out = Path(out)
     model_folder, config = predictor.folders(str(model)) if Path(str(model)).expanduser().exists() else (None, None)

@@ -324,3 +324,16 @@ def load_predictions(run_dir: Path, name: str):
         return None
     with np.load(path) as saved:
         return (saved[name], saved[f"{name}.labels"]) if name in saved.files else None
+
+
+def save_features(path: Path, features: dict, domains: dict, seed: int, per_domain: int = 500) -> None:
+    """Features of the source and target test sets (at most `per_domain` each), for the report's embedding."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for domain, name in domains.items():
+        x, y = features[name]
+        keep = np.sort(rng.permutation(len(x))[:per_domain])
+        arrays[f"{domain}_features"], arrays[f"{domain}_labels"] = x[keep].astype(np.float32), y[keep]
+    np.savez_compressed(path, **arrays)

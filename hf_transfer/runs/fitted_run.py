@@ -72,7 +72,7 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
 def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict, fit: dict) -> dict:
     """metrics.json of a fitted baseline: the chosen C's scores on every eval set."""
     from ..models import count_parameters
-    from .environment import environment_info, peak_host_memory_mb
+    from .machine import environment_info, peak_host_memory_mb
 
     n, pipe, c = len(splits.label_names), fit["pipe"], fit["C"]
     results = {k: scores(pipe, features[k], labels[k], n, splits.label_names) for k in splits.eval_sets}

@@ -65,7 +65,7 @@ def _inputs(cfg) -> list[tuple[str, str]]:
 def open_folder(start: Start, cfg, accelerator=None) -> None:
     """Once data and model have loaded (a bad id leaves nothing): the run directory with its config.yaml, and
     logging into its train.log. With several processes the main one makes it and the others wait."""
-    from .environment import setup_logging
+    from .logs import setup_logging
 
     main = accelerator is None or accelerator.is_main_process
     if main:

@@ -53,7 +53,7 @@ def backbone_features(model, splits, cfg: Config) -> dict:
     from tqdm.auto import tqdm
 
     from ..data.loaders import build_loaders
-    from .environment import set_numerics
+    from .machine import set_numerics
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     set_numerics(cfg.train, device)

@@ -42,14 +42,9 @@ from ..strategies import get_strategy
 from ..strategies.base import Outputs, Step
 from . import checkpoint, lifecycle, outputs
 from .class_weights import class_weight_tensor, resolve_class_weights
-from .environment import (
-    environment,
-    evaluate_sets,
-    fresh_accelerator,
-    peak_host_memory_mb,
-    set_numerics,
-)
+from .machine import environment, fresh_accelerator, peak_host_memory_mb, set_numerics
 from .optim import build_optimizer, make_scheduler, step_budget
+from .scoring import score_sets
 from .signals import StopRequest
 
 log = logging.getLogger("hf_transfer")
@@ -446,7 +441,7 @@ def train_one_epoch(loop: Loop, epoch: int, bar, signalled) -> dict:
     loop.watch.check(loop.out)
     metrics = {"epoch": state.epoch, "train_loss": float(loop.running) / max(loop.count, 1), "step": state.global_step}
     if state.epoch % t.eval_every_epochs == 0 or state.epoch == loop.epochs:
-        metrics["eval"] = evaluate(loop)["eval"]
+        metrics["eval"] = validate(loop)["eval"]
     _checkpoint(loop, mid_epoch=False)
     if loop.early_stopped:
         log.info("early stopping at epoch %d: validation %s has not improved since epoch %d",
@@ -537,14 +532,14 @@ def _after_step(loop: Loop, epoch: int, bar, signalled) -> bool:
     return state.global_step >= loop.total_steps  # a step budget ends inside its last epoch
 
 
-def evaluate(loop: Loop) -> dict:
+def validate(loop: Loop) -> dict:
     """Every eval set (and the A-distance between the domains) after an epoch: returns the history entry
     ({"epoch", "step", "train_loss", "eval": {set: metrics}, ...}); keeps the best weights, writes metrics.json
     'running', and notes whether patience ran out."""
     t, state, domains = loop.t, loop.state, loop.splits.domains
     tick = time.perf_counter()
     logits = {}
-    results, feats = evaluate_sets(loop.model, loop.scored_each_time, loop.accelerator, loop.splits.label_names,
+    results, feats = score_sets(loop.model, loop.scored_each_time, loop.accelerator, loop.splits.label_names,
                                    feature_sets=_feature_sets(loop), prepare=loop.loaders.on_device, logits_out=logits)
     entry = {"epoch": state.epoch, "step": state.global_step, "train_loss": float(loop.running) / max(loop.count, 1),
              "train_seconds": round(loop.train_seconds, 3), "eval": results}
@@ -615,7 +610,7 @@ def _select(loop: Loop) -> dict:
     missing = {name: dl for name, dl in loop.eval_dls.items() if name not in loop.selected_logits}
     if missing:
         tick = time.perf_counter()
-        results, feats = evaluate_sets(loop.model, missing, loop.accelerator, loop.splits.label_names,
+        results, feats = score_sets(loop.model, missing, loop.accelerator, loop.splits.label_names,
                                        feature_sets=_feature_sets(loop), prepare=loop.loaders.on_device,
                                        logits_out=loop.selected_logits)
         loop.eval_seconds += time.perf_counter() - tick

@@ -18,7 +18,6 @@ from .. import run_folder
 from . import lifecycle
 from .calibrate import calibrate
 from .class_weights import resolve_class_weights
-from .environment import save_features
 
 SCHEMA = ("status", "name", "task", "model", "library", "strategy", "label_names", "eval_datasets", "train_on",
           "reads_target_labels", "batch_size", "class_weights", "pooling", "train_samples", "data_pipeline", "domains",
@@ -65,6 +64,6 @@ def close(start, cfg, metrics: dict, logits: dict, write_model: Callable, featur
     with run_folder.written_whole(start.out / run_folder.MODEL) as model_dir:
         write_model(model_dir, metrics["calibration"]["temperature"])
     if domains and features:
-        save_features(start.out / run_folder.FEATURES, features, domains, cfg.train.seed)
+        run_folder.save_features(start.out / run_folder.FEATURES, features, domains, cfg.train.seed)
     run_folder.save_predictions(start.out / run_folder.PREDICTIONS, logits)
     return lifecycle.finish(start, cfg, metrics)

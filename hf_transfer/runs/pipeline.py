@@ -70,7 +70,7 @@ def _undo_failed_start(out: Path, there_before: set[str] | None) -> None:
     """A run that failed before its first step leaves nothing: the run --overwrite replaced comes back, a
     folder it made is removed, what it wrote into a folder that was there goes (and nothing else), so a
     re-run needs no --overwrite."""
-    from .environment import close_log_file
+    from .logs import close_log_file
 
     if run_folder.restore_previous(out):
         log.warning("the run failed before it started: %s is back as it was", out)

@@ -2,7 +2,7 @@
 
 The trained source model (`model.name`, e.g. a source_only run's model/) is loaded with its head,
 adjusted with the unlabelled target train set (strategies/posthoc.py: no gradient step), scored on
-every eval set by the loop's own evaluation (`environment.evaluate_sets`) and saved as a plain model, with
+every eval set by the loop's own evaluation (`scoring.score_sets`) and saved as a plain model, with
 the same metrics.json, features, report.md and card as a trained run, so `hf-transfer report` puts it
 beside the methods that train.
 """
@@ -80,7 +80,8 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
     """Adjust `cfg.model.name` by `strategy` and write the run directory; returns metrics.json."""
     from ..data.loaders import build_loaders
     from ..metrics import proxy_a_distance
-    from .environment import evaluate_sets, fresh_accelerator
+    from .machine import fresh_accelerator
+    from .scoring import score_sets
 
     splits, model = _source_model(cfg, strategy, start)
     accelerator, t = fresh_accelerator(), cfg.train
@@ -95,7 +96,7 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
     tick = time.perf_counter()
     eval_dls = {k: v for k, v in loaders.evals.items() if k != UNLABELLED}
     logits = {}
-    results, feats = evaluate_sets(model, eval_dls, accelerator, splits.label_names, prepare=loaders.on_device,
+    results, feats = score_sets(model, eval_dls, accelerator, splits.label_names, prepare=loaders.on_device,
                                    feature_sets=(*splits.domains.values(), "validation"), logits_out=logits)
     model.eval()
     domains = splits.domains
@@ -121,7 +122,7 @@ def _metrics(cfg: Config, strategy, splits, model, loaders, accelerator, entry: 
     """metrics.json of a post-hoc run: one history entry, no training."""
     from ..metrics import collapse_warnings
     from ..models import count_parameters
-    from .environment import environment, peak_host_memory_mb
+    from .machine import environment, peak_host_memory_mb
 
     results, adjust_seconds = entry["eval"], timings["adjust"]
     return outputs.metrics(

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..calibration import fit_scaling
 from ..errors import UserError
 from ..fields import option
 from ..intervals import pm, spread
@@ -155,25 +156,6 @@ class BBSE(LabelShift):
                                 "correction": correction.tolist()}}
 
 
-def calibrate(logits: torch.Tensor, labels: torch.Tensor, steps: int = 200,
-              class_bias: bool = True) -> tuple[float, torch.Tensor]:
-    """BCTS: the temperature T and per-class bias b minimising the cross-entropy of softmax(logits / T + b);
-    `class_bias=False`: plain temperature scaling (b stays 0)."""
-    log_t = torch.zeros((), requires_grad=True)
-    bias = torch.zeros(logits.shape[1], requires_grad=class_bias)
-    opt = torch.optim.LBFGS([log_t, bias] if class_bias else [log_t], lr=0.1, max_iter=steps,
-                            line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(logits.float() / log_t.exp() + bias, labels)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return float(log_t.detach().exp()), bias.detach()
-
-
 def estimate_priors_em(probs: np.ndarray, source_priors: np.ndarray, max_iter: int = 1000,
                        tol: float = 1e-8) -> tuple[np.ndarray, int]:
     """Saerens' EM: the target priors q that maximise the likelihood of unlabelled samples whose
@@ -230,7 +212,7 @@ class MLLS(LabelShift):
     def adjust(self, model, predict, trained_prior) -> dict:
         classifier = self.classifier(model)
         val_logits, val_true = predict("validation")
-        temperature, bias = calibrate(val_logits, val_true)
+        temperature, bias = fit_scaling(val_logits, val_true, class_bias=True, max_iter=200, dtype=torch.float32)
         source = np.bincount(val_true.numpy(), minlength=len(model.label_names)) / len(val_true)
         source = np.maximum(source, 1e-12)
         target_logits, _ = predict("target_unlabelled")

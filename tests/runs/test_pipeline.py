@@ -17,7 +17,8 @@ def run(cfg, strategy, start):
     from hf_transfer.data.loaders import build_loaders
     from hf_transfer.data.splits import build_splits
     from hf_transfer.models import count_parameters, load_backbone
-    from hf_transfer.runs.environment import environment, evaluate_sets, fresh_accelerator
+    from hf_transfer.runs.machine import environment, fresh_accelerator
+    from hf_transfer.runs.scoring import score_sets
 
     splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
     model = load_backbone(cfg.model, splits.task, splits.label_names)
@@ -26,7 +27,7 @@ def run(cfg, strategy, start):
     loaders = build_loaders(splits, model, cfg.data, 8, 16, cfg.train.seed, augment={})
     tick = time.perf_counter()
     logits = {}
-    results, _ = evaluate_sets(model.eval(), loaders.evals, accelerator, splits.label_names, prepare=loaders.on_device,
+    results, _ = score_sets(model.eval(), loaders.evals, accelerator, splits.label_names, prepare=loaders.on_device,
                                logits_out=logits)
     entry = {"epoch": 1, "step": 0, "train_loss": None, "train_seconds": 0.0, "eval": results}
     metrics = outputs.metrics(

@@ -73,7 +73,8 @@ def _reloaded_test_scores(run, cfg) -> dict:
     from hf_transfer.data.loaders import build_loaders
     from hf_transfer.data.splits import build_splits
     from hf_transfer.models import load_backbone
-    from hf_transfer.runs.environment import evaluate_sets, fresh_accelerator
+    from hf_transfer.runs.machine import fresh_accelerator
+    from hf_transfer.runs.scoring import score_sets
 
     splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
     if (run / "model" / "tfidf.json").is_file():  # tfidf_logreg: vocabulary and regression, no pickle
@@ -86,7 +87,7 @@ def _reloaded_test_scores(run, cfg) -> dict:
         return classification_metrics(pipeline.predict(test[column]).tolist(), test["label"], splits.label_names)
     model = load_backbone(ModelConfig(name=str(run / "model")), splits.task, splits.label_names)
     loaders = build_loaders(splits, model, cfg.data, 8, 16, cfg.train.seed, augment={})
-    results, _ = evaluate_sets(model.eval(), {"test": loaders.evals["test"]}, fresh_accelerator(), splits.label_names,
+    results, _ = score_sets(model.eval(), {"test": loaders.evals["test"]}, fresh_accelerator(), splits.label_names,
                                prepare=loaders.on_device)
     return results["test"]
 
