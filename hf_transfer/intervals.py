@@ -1,5 +1,6 @@
-"""The spread and the intervals every comparison over seeds prints: mean ± standard deviation, and the 95 %
-Student's t interval of paired differences, written [lo, hi]."""
+"""The spread and the intervals every comparison over seeds prints (mean ± standard deviation, the 95 % Student's t
+interval of paired differences written [lo, hi], a bootstrap over test rows), and the number formats of every
+report's tables (`num`, `pm`, `signed`, `mean_std`, `bracket`)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,11 @@ def row_bootstrap(pairs: list[tuple], draws: int = 2000, seed: int = 0) -> dict 
     low, high = np.percentile(total, [2.5, 97.5])
     return {"mean": mean, "low": float(low), "high": float(high), "n": len(pairs), "rows": int(len(pairs[0][0])),
             "draws": draws}
+
+
+def num(x, fmt: str = ".4f", missing: str = "") -> str:
+    """A number as a table cell (`fmt`, 4 decimals by default); `missing` for None."""
+    return missing if x is None else format(x, fmt)
 
 
 def pm(s: dict) -> str:

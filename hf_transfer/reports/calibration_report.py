@@ -7,11 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import run_folder
+from ..intervals import num
 from . import figures
-
-
-def _f(x, fmt: str = ".4f") -> str:
-    return "" if x is None else format(x, fmt)
 
 
 def table(calibration: dict) -> list[str]:
@@ -21,9 +18,9 @@ def table(calibration: dict) -> list[str]:
              "| Brier after | accuracy at 80 % coverage | at 90 % |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, s in calibration["sets"].items():
         b, a = s["before"], s["after"]
-        lines.append(f"| {md(name)} | {_f(b['ece'])} | {_f(a['ece'])} | {_f(a.get('ece_floor'))} | "
-                     f"{_f(a['ece_equal_width'])} | {_f(b['nll'])} | {_f(a['nll'])} | {_f(a['brier'])} | "
-                     f"{_f(a['accuracy_at_80'])} | {_f(a['accuracy_at_90'])} |")
+        lines.append(f"| {md(name)} | {num(b['ece'])} | {num(a['ece'])} | {num(a.get('ece_floor'))} | "
+                     f"{num(a['ece_equal_width'])} | {num(b['nll'])} | {num(a['nll'])} | {num(a['brier'])} | "
+                     f"{num(a['accuracy_at_80'])} | {num(a['accuracy_at_90'])} |")
     return lines
 
 
@@ -49,7 +46,7 @@ def section(metrics: dict, run_dir: Path) -> list[str]:
                   "maximum softmax probability, energy, and where the run kept features, the Mahalanobis distance to "
                   "the nearest class mean (fitted on the validation features).", "",
                   "| eval set | MSP | energy | Mahalanobis |", "|---|---:|---:|---:|"]
-        lines += [f"| {md(name)} | {_f(o['msp'], '.3f')} | {_f(o['energy'], '.3f')} | {_f(o.get('mahalanobis'), '.3f')} |"
+        lines += [f"| {md(name)} | {num(o['msp'], '.3f')} | {num(o['energy'], '.3f')} | {num(o.get('mahalanobis'), '.3f')} |"
                   for name, o in calibration["ood"].items()]
     if plot(calibration, run_dir / "calibration.png"):
         lines += ["", "![reliability diagrams and risk-coverage curves](calibration.png)"]

@@ -17,6 +17,12 @@ from ..strategies.registry import baselines
 from . import figures
 
 ALL = "all"
+KEY = "label_efficiency"  # its part of report.json
+
+
+def table(runs: dict) -> dict | None:
+    """The section's table, or None when the runs are not a label-efficiency curve."""
+    return curve_table(runs)
 
 
 def is_curve(runs: dict) -> bool:
@@ -159,6 +165,7 @@ def _half(row: dict) -> float:
     return 0.0 if s["low"] is None else (s["high"] - s["low"]) / 2
 
 
-def write_section(table: dict, out: Path) -> list[str]:
+def write_section(table: dict, runs: dict, out: Path) -> list[str]:
+    """The report's label-efficiency section (markdown lines); the figure is written next to it."""
     plot(table, out / "label_efficiency.png")
     return markdown(table) + ["![label efficiency](label_efficiency.png)", ""]

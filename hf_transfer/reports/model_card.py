@@ -99,7 +99,7 @@ def _adaptation(cfg: Config, metrics: dict, run_dir: Path | None) -> dict | None
     if saved is not None and saved.is_file():
         table = json.loads(saved.read_text())
     else:
-        table = adaptation_report.adaptation_table({metrics["name"]: (metrics, cfg.to_dict(), run_dir)})[0]
+        table = adaptation_report.table({metrics["name"]: (metrics, cfg.to_dict(), run_dir)})[0]
     return {"source": _describe(table["source"]), "target": _describe(table["target"]), "method": metrics["name"],
             "table": "\n".join(adaptation_report.markdown_table(table)), "compared": len(table["rows"]) > 1}
 

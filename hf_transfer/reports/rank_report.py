@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import run_folder
+from ..intervals import num
 from ..transferability import ESTIMATORS
 from . import figures
 
@@ -53,10 +54,6 @@ def plot(rows: list[dict], path: Path) -> Path | None:
     return figures.save(fig, path)
 
 
-def _num(x, fmt: str = ".3f") -> str:
-    return "n/a" if x is None else format(x, fmt)
-
-
 def recommendation(rows: list[dict]) -> str:
     best = rows[0]
     text = f"Start from **{label(best)}**: the highest LogME ({best['logme']:.3f})."
@@ -86,10 +83,10 @@ def markdown(result: dict) -> list[str]:
              head + (" fine-tuned test acc |" if validated else ""),
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if validated else "")]
     for i, r in enumerate(rows, 1):
-        cells = [str(i), label(r), _num(r["logme"]), _num(r["leep"]), _num(r["nce"]), _num(r["h_score"]),
+        cells = [str(i), label(r), *(num(r[k], ".3f", "n/a") for k in ("logme", "leep", "nce", "h_score")),
                  f"{r['parameters'] / 1e6:.2f}", f"{r['flops'] / 1e6:.0f}", f"{r['samples_per_second']:.0f}"]
         if validated:
-            cells.append(_num(r.get("finetuned_accuracy")))
+            cells.append(num(r.get("finetuned_accuracy"), ".3f", "n/a"))
         lines.append("| " + " | ".join(cells) + " |")
     lines += [f"- not scored: {run_folder.md_text(x['model'])} ({run_folder.md_text(x['reason'])})" for x in result.get("skipped") or []]
     lines += ["", f"Scoring took {result['rank_seconds']:.0f} s for {len(rows)} candidates. LEEP and NCE need the "
@@ -101,7 +98,7 @@ def markdown(result: dict) -> list[str]:
                   f"Every candidate fine-tuned with one budget ({v['budget']}); {v['seconds']:.0f} s in all, against "
                   f"{result['rank_seconds']:.0f} s for the scores.", "",
                   "| estimator | Kendall's tau | Spearman's rho | candidates |", "|---|---:|---:|---:|"]
-        lines += [f"| {NAMES[k]} | {_num(c['tau'], '+.2f')} | {_num(c['rho'], '+.2f')} | {c['n']} |"
+        lines += [f"| {NAMES[k]} | {num(c['tau'], '+.2f', 'n/a')} | {num(c['rho'], '+.2f', 'n/a')} | {c['n']} |"
                   for k, c in v["correlations"].items()]
         lines += ["", "![score vs fine-tuned accuracy](rank_validation.png)"]
     return lines + [""]

@@ -19,12 +19,13 @@ import yaml
 
 from .. import run_folder
 from ..errors import UserError
+from ..intervals import num
 from ..strategies.registry import baselines
-from . import calibration_report, figures
+from . import adaptation_report, calibration_report, figures, label_efficiency_report
 
-
-def _fmt(x: float | None) -> str:
-    return "" if x is None else f"{x:.4f}"
+# the sections a comparison report may hold before its table of all runs, listed once: a new section is a module
+# with KEY (its part of report.json), table(runs) (None or [] when it does not apply) and write_section(table, runs, out)
+SECTIONS = (adaptation_report, label_efficiency_report)
 
 
 def _plot_curves(runs: dict[str, dict], path: Path) -> Path | None:
@@ -56,7 +57,7 @@ def per_class_table(final: dict, names: list[str]) -> list[str]:
     """Markdown rows of per-class F1, a column per eval set of `final`; 'absent' where a set has no sample of it."""
     md = run_folder.md_text
     return ["| class | " + " | ".join(map(md, final)) + " |", "|---|" + "---:|" * len(final),
-            *(f"| {md(n)} | " + " | ".join("absent" if n in m.get("absent_classes", ()) else _fmt(m["per_class_f1"][n])
+            *(f"| {md(n)} | " + " | ".join("absent" if n in m.get("absent_classes", ()) else num(m["per_class_f1"][n])
                                           for m in final.values()) + " |" for n in names)]
 
 
@@ -69,12 +70,12 @@ def write_run_report(run_dir: str | Path, cfg, metrics: dict) -> Path:
              f"{md(cfg.data.dataset)}. Weights of epoch {metrics['selected_epoch']} ({metrics['selected_by']}).", "",
              *(f"**Warning:** {md(w)}" for w in metrics.get("warnings", [])), *([""] if metrics.get("warnings") else []),
              "| eval set | samples | accuracy | macro-F1 | weighted-F1 | loss |", "|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {md(k)} | {m['num_samples']} | {_fmt(m['accuracy'])} | {_fmt(m['f1_macro'])} | "
-              f"{_fmt(m['f1_weighted'])} | {_fmt(m['loss'])} |" for k, m in final.items()]
+    lines += [f"| {md(k)} | {m['num_samples']} | {num(m['accuracy'])} | {num(m['f1_macro'])} | "
+              f"{num(m['f1_weighted'])} | {num(m['loss'])} |" for k, m in final.items()]
     sets = list(final)
     lines += ["", "## Per epoch", "", "| epoch | train loss | " + " | ".join(f"{md(s)} acc" for s in sets) + " |",
               "|---:|---:|" + "---:|" * len(sets)]
-    lines += [f"| {h['epoch']} | {_fmt(h['train_loss'])} | " + " | ".join(_fmt(h["eval"].get(s, {}).get("accuracy")) for s in sets)
+    lines += [f"| {h['epoch']} | {num(h['train_loss'])} | " + " | ".join(num(h["eval"].get(s, {}).get("accuracy")) for s in sets)
               + " |" for h in metrics["history"]]
     if _plot_curves({metrics["name"]: metrics}, run_dir / "curves.png"):
         lines += ["", "![training curves](curves.png)"]
@@ -202,22 +203,18 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
 
     `update_cards`: domain-adaptation runs get the comparison table in their model card (and in
     their adaptation.json, which a later push reads)."""
-    from . import adaptation_report, label_efficiency_report
-
     run_folder.refuse_inputs(out, "-o", [("the run", d) for d in run_dirs])
     runs = load_runs(run_dirs)
     table = comparison(runs, baseline)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     lines = ["# Transfer report", ""]
-    table["adaptation"] = adaptation_report.adaptation_table(runs)
-    if table["adaptation"]:
-        lines += adaptation_report.write_section(table["adaptation"], runs, out) + ["## All runs", ""]
-        if update_cards:
-            _update_cards(table["adaptation"], runs)
-    table["label_efficiency"] = label_efficiency_report.curve_table(runs)
-    if table["label_efficiency"]:
-        lines += label_efficiency_report.write_section(table["label_efficiency"], out) + ["## All runs", ""]
+    for section in SECTIONS:  # each: its report.json part (KEY), its table, its markdown and figures
+        table[section.KEY] = section.table(runs)
+        if table[section.KEY]:
+            lines += section.write_section(table[section.KEY], runs, out) + ["## All runs", ""]
+    if update_cards and table[adaptation_report.KEY]:
+        _update_cards(table[adaptation_report.KEY], runs)
     (out / "report.json").write_text(run_folder.strict_json(table))
     if table["baseline"]:
         lines += [f"Gain (in brackets) is over `{table['baseline']}` on the same eval set.", ""]

@@ -138,7 +138,7 @@ def test_row_bootstrap_of_identical_models_is_zero_and_of_a_fixed_lead_is_that_l
 
 
 def test_verdicts_say_what_the_interval_says():
-    from hf_transfer.reports.adaptation_report import paired_gain
+    from hf_transfer.reports.adaptation_stats import paired_gain
 
     def row(name, accs, seeds=(0, 1, 2)):
         return {"method": name, "seeds": list(seeds), "per_run": [{"target_accuracy": a, "target_f1_macro": a} for a in accs]}
@@ -171,7 +171,7 @@ def test_gap_closed_is_the_ratio_of_mean_gains_and_one_tiny_gap_cannot_flip_the_
     """Four seeds gain +0.2 of a 0.5 gap; on the fifth source_only is 0.998 against an oracle of 1.0 and the method
     loses 0.01 (a per-seed share of -500 %). The gain's interval is above 0, so the verdict says better; the gap
     closed is the mean gain over the mean gap (near 40 %, not the mean of shares, -68 %); the seed is named."""
-    from hf_transfer.reports.adaptation_report import gap_closed, paired_gain
+    from hf_transfer.reports.adaptation_stats import gap_closed, paired_gain
 
     floor, ceiling = _accs("source_only", [0.5] * 4 + [0.998]), _accs("oracle", [1.0] * 5)
     paired = paired_gain(_accs("dann", [0.7] * 4 + [0.988]), floor, ceiling)
@@ -189,7 +189,8 @@ def test_gap_closed_is_the_ratio_of_mean_gains_and_one_tiny_gap_cannot_flip_the_
 
 
 def test_the_table_prints_the_estimate_its_interval_is_for():
-    from hf_transfer.reports.adaptation_report import markdown_table, paired_gain
+    from hf_transfer.reports.adaptation_report import markdown_table
+    from hf_transfer.reports.adaptation_stats import paired_gain
 
     floor, ceiling, st = _accs("source_only", [0.2, 0.6, 0.6]), _accs("oracle", [1.0, 1.0, 1.0]), _accs("st", [0.8] * 3)
     st["paired"] = paired_gain(st, floor, ceiling)
@@ -225,7 +226,8 @@ def test_html_renders_in_headless_chromium(adaptation_runs, tmp_path):
 
 
 def test_budget_curve_is_the_per_epoch_mean_over_seeds_and_names_methods_still_rising():
-    from hf_transfer.reports.adaptation_report import curve_lines, target_curve
+    from hf_transfer.reports.adaptation_report import curve_lines
+    from hf_transfer.reports.adaptation_stats import target_curve
 
     def run(accuracies):
         return {"domains": {"source": "test", "target": "target"},
@@ -253,7 +255,8 @@ def test_budget_curve_is_the_per_epoch_mean_over_seeds_and_names_methods_still_r
 
 
 def test_selection_check_pairs_last_epochs_not_selected_ones():
-    from hf_transfer.reports.adaptation_report import adaptation_table, selection_lines
+    from hf_transfer.reports.adaptation_report import selection_lines
+    from hf_transfer.reports.adaptation_stats import adaptation_table
 
     def metrics(name, curve, selected):
         score = lambda a: {"accuracy": a, "f1_macro": a - 0.1, "per_class_f1": {"a": a}}  # noqa: E731
