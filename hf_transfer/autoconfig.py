@@ -104,8 +104,7 @@ def from_data(model: str, dataset: str, label_column: str | None = None, text_co
         data["target"] = {"dataset": target}
         lines.append(f"target domain: {target} (its train split unlabelled, its test split scored as 'target')")
     imbalance = max(counts.values()) / max(min(counts.values()), 1)
-    lines.append(f"training: {SETTINGS} (measured best on small data: "
-                 f"benchmarks/RESULTS.md); class_weights auto = "
+    lines.append(f"training: {SETTINGS} (the small-data defaults: README, Your own data); class_weights auto = "
                  f"{'balanced' if imbalance > IMBALANCED else 'none'} here (largest class {imbalance:.1f}x the smallest)")
     name = f"{_name(dataset)}_{_name(model)}"
     cfg = config_mod.from_dict({"name": name, "output_dir": output_dir or f"runs/{name}", "model": {"name": model},

@@ -162,8 +162,8 @@ class TrainConfig:
     class_weights: Any = _f(
         "auto", "Class weights of the cross-entropy loss (and of the fitted baselines' logistic regression), for "
                 "imbalanced data: 'auto' ('balanced' when the largest class of the training labels has over 1.5x the "
-                "samples of the smallest, else none; 600 airline tweets at 63/21/16 % collapse to one class without "
-                "weights: benchmarks/RESULTS.md), null (none), 'balanced' (n_samples / (n_classes * count), as "
+                "samples of the smallest, else none: small imbalanced data can collapse to one class without weights), "
+                "null (none), 'balanced' (n_samples / (n_classes * count), as "
                 "scikit-learn) or a list, one weight per class.")
     lr_multipliers: dict = _f(
         {}, "Learning-rate multipliers per part of the model: backbone (the pretrained network), bottleneck "

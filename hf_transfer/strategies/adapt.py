@@ -68,12 +68,12 @@ def entropy(probs: torch.Tensor) -> torch.Tensor:
     return -(probs * torch.log(probs + 1e-5)).sum(-1)
 
 
-# said up front by the alignment methods (dann, cdan, mmd, mcc) on a text backbone: they failed where measured
+# said up front by the alignment methods (dann, cdan, mmd, mcc) on a text backbone (benchmarks/RESULTS.md 6k has
+# the runs: on tweets of two topics dann and cdan predicted one class, mmd and mcc lost target accuracy)
 TEXT_ALIGNMENT_WARNING = (
-    "strategy.name: {name} did not work on text where it was measured: on airline -> self-driving-car tweets "
-    "(MiniLM, 5 seeds) dann and cdan predicted one class on every seed and no setting tried beat source_only; mmd "
-    "and mcc lost 0.4-0.6 target accuracy to it; alignment assumes both domains have the same class priors "
-    "(benchmarks/RESULTS.md section 6k); run source_only beside it")
+    "strategy.name: {name} did not work on text where it was tried (README, Domain adaptation): aligning the domains' "
+    "features assumes both have the same class priors, and where those move it lost to source_only; run source_only "
+    "beside it")
 
 
 class AdaptStrategy(Strategy):

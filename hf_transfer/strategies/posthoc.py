@@ -52,8 +52,7 @@ class MllsConfig:
                     "macro_f1: re-weight the classes to maximise the macro-F1 expected under those posteriors.")
     target_priors: list | None = option(
         None, "The target class priors when you know them (one number per class, in label order; normalised): "
-              "used instead of the EM estimate. The benchmark gives it the true priors as a control: what a perfect "
-              "estimate would be worth.")
+              "used instead of the EM estimate; given the true ones, it says what a perfect estimate would be worth.")
 
     def rules(self) -> list[tuple[str, bool, str]]:
         p = self.target_priors
@@ -206,7 +205,7 @@ class MLLS(LabelShift):
 
     @property
     def reads_target_labels(self) -> str:
-        return "priors: strategy.mlls.target_priors given (the benchmark's control: the true ones)" \
+        return "priors: strategy.mlls.target_priors given" \
             if self.cfg.target_priors is not None else ""
 
     def adjust(self, model, predict, trained_prior) -> dict:
