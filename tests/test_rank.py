@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hf_transfer.errors import UserError
-from hf_transfer.rank import parse_candidates
+from hf_transfer.ranking import parse_candidates
 from hf_transfer.transferability import _logme_column, h_score, leep, logme, nce
 
 

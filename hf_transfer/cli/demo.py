@@ -12,6 +12,18 @@ from recipes.demo import EXPECTED_SECONDS, recipe
 from .. import run_folder
 
 
+def add_parser(sub, recipe=None) -> None:
+    p = sub.add_parser("demo", help="the embedded offline default: real pretrained backbones on real data, no network")
+    p.add_argument("--output-dir", default=None, help="where the runs and the report go (default: runs/demo-TIME)")
+    p.add_argument("--full", action="store_true", help="longer runs (more epochs and samples)")
+    p.set_defaults(func=handle)
+
+
+def handle(args) -> int:
+    run_demo(output_dir=args.output_dir, full=args.full)
+    return 0
+
+
 def run_demo(output_dir: str | None = None, full: bool = False) -> Path:
     from ..runs.sequence import run_configs
 
