@@ -39,7 +39,7 @@ from __future__ import annotations
 
 # ruff: noqa: I001, F401  (every strategy file registers itself with @register; this order is the order of
 # the strategies in --help-config, in the errors and in a config's sections)
-from .base import Stack, Strategy, default_param_groups
+from .base import Method, Stack, Strategy, default_param_groups
 from .registry import REGISTRY, register
 from . import freeze, lr, l2sp, lora, distill, augment, head
 from . import baselines, dann, cdan, mmd, mcc, self_training, posthoc, wise_ft, classic, few_shot
@@ -52,4 +52,4 @@ def get_strategy(cfg) -> Strategy:
     return parts[0] if len(parts) == 1 else Stack(parts)
 
 
-__all__ = ["REGISTRY", "Stack", "Strategy", "default_param_groups", "get_strategy", "register"]
+__all__ = ["REGISTRY", "Method", "Stack", "Strategy", "default_param_groups", "get_strategy", "register"]

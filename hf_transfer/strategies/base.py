@@ -1,4 +1,5 @@
-"""The strategy interface, `full` fine-tuning (the default), and stacking several strategies."""
+"""What a method is (`Method`), the training loop's strategy interface with `full` fine-tuning (the default),
+and stacking several strategies."""
 
 from __future__ import annotations
 
@@ -37,9 +38,10 @@ class Step:
         self.logs.update({k: v.detach().float() for k, v in terms.items()})
 
 
-@register("full")
-class Strategy:
-    """Full fine-tuning: every weight trains. The base class whose no-op hooks others override."""
+class Method:
+    """What every method is, whatever produces its model: its name and options, the data it trains on, how its run
+    produces the model (`run_kind`), the rules between methods, and what it says of itself. The training loop's
+    methods are `Strategy`s (below); a fitted baseline is classic.Fitted, a post-hoc adjustment posthoc.PostHoc."""
 
     name: str  # and `config` (its options dataclass, or None): set by @register(name, config=...)
     train_on = "source"  # or, with data.target: "target_labelled" (a few), "target" (all labelled target)
@@ -68,6 +70,12 @@ class Strategy:
     def card_summary(cls, metrics: dict, model: str, data: str) -> str | None:
         """The model card's first sentence for a model this strategy made, or None for the usual one."""
         return None
+
+
+@register("full")
+class Strategy(Method):
+    """Full fine-tuning: every weight trains. The base class of the training loop's methods, whose no-op hooks
+    others override."""
 
     def data_augment(self) -> dict:
         """Extra keyword arguments for timm's create_transform (train-time augmentation)."""

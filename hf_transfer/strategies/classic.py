@@ -16,12 +16,12 @@ can show what fine-tuning gains over them.
 
 from __future__ import annotations
 
-from .base import Strategy
+from .base import Method
 from .registry import register
 
 
-class Fitted(Strategy):
-    """A baseline fitted in closed form on features; the loop's hooks are never called."""
+class Fitted(Method):
+    """A baseline fitted in closed form on features (runs/fitted_run.py), not trained by the loop."""
 
     run_kind = "fitted"  # runs/fitted_run.py runs it
     needs_backbone = True

@@ -41,7 +41,7 @@ from ..calibration import fit_scaling
 from ..errors import UserError
 from ..fields import option
 from ..intervals import pm, spread
-from .base import Strategy
+from .base import Method
 from .registry import register, report_section
 
 
@@ -61,8 +61,8 @@ class MllsConfig:
             "must be a list of numbers >= 0, one per class, with a positive sum")]
 
 
-class PostHoc(Strategy):
-    """Adjusts a trained source model with the unlabelled target; the loop's hooks are never called."""
+class PostHoc(Method):
+    """Adjusts a trained source model with the unlabelled target (runs/posthoc_run.py), not trained by the loop."""
 
     run_kind = "posthoc"  # runs/posthoc_run.py runs it
     uses_target = True
