@@ -118,8 +118,8 @@ def markdown(table: dict) -> list[str]:
     lines = [f"## Label efficiency ({table['eval_set']} set)", "",
              "Each seed draws one labelled subset per count (`data.labelled_per_class`: that many per class to train, "
              "as many per class to validate), shared by every method. ± is the standard deviation over seeds; "
-             "[lo, hi] the paired 95 % interval against the best baseline at that count (tfidf_logreg or "
-             "frozen_logreg, by mean macro-F1).", "",
+             f"[lo, hi] the paired 95 % interval against the best baseline at that count ({' or '.join(baselines())}, by "
+             "mean macro-F1).", "",
              "| labels per class | method | seeds | macro-F1 | accuracy | macro-F1 vs best baseline | accuracy vs best baseline |",
              "|---|---|---:|---:|---:|---:|---:|"]
     for r in table["rows"]:

@@ -220,8 +220,8 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
         lines += [f"Gain (in brackets) is over `{table['baseline']}` on the same eval set.", ""]
     over = table["classic_baselines"]
     if over:
-        lines += ["Gain over a baseline: macro-F1 of the run minus that of the baseline run (tfidf_logreg, "
-                  "frozen_logreg) on the same data and eval set, and of the same labelled subset and seed where there "
+        lines += [f"Gain over a baseline: macro-F1 of the run minus that of the baseline run ({', '.join(baselines())}) "
+                  "on the same data and eval set, and of the same labelled subset and seed where there "
                   "are several (positive: fine-tuning pays off; blank: no such run).", ""]
     lines += ["| run | model | pretrained | strategy | eval set | samples | accuracy | macro-F1 | "
               + "".join(f"macro-F1 gain over {b} | " for b in over) + "time (s) |",

@@ -58,7 +58,7 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
 
     def write_model(model_dir, temperature: float) -> None:
         if model is not None:
-            fold_into_head(model, pipe, n)
+            fold_into_head(model, pipe, n, who=f"strategy.name: {strategy.name}")
             divide_logits(model, temperature)  # the saved model gives calibrated logits
             model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
         else:

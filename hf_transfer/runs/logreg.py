@@ -141,7 +141,7 @@ def init_head_from_logreg(model, splits, cfg: Config) -> None:
              cfg.train.metric_for_best, value)
 
 
-def fold_into_head(model, pipe, num_classes: int, who: str = "strategy.name: frozen_logreg") -> None:
+def fold_into_head(model, pipe, num_classes: int, who: str = "strategy.name") -> None:
     """Set the model's linear head to standardisation + logistic regression: logits = W (x - mu) / sigma + b,
     so that the saved model predicts as the fitted pipeline does."""
     scaler, reg = pipe[0], pipe[-1]

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from ..config import Config
 from ..errors import UserError
 from ..models.heads import divide_logits
+from ..strategies.baselines import FLOOR
 from . import lifecycle, outputs
 
 UNLABELLED = "target_unlabelled"
@@ -46,7 +47,7 @@ def _source_model(cfg: Config, strategy, start: lifecycle.Start):
     model = load_backbone(cfg.model, splits.task, splits.label_names)
     if model.head_is_new:
         raise UserError(f"model.name: {strategy.name} adjusts a trained source model; {cfg.model.name!r} has no head "
-                        "for these labels (give the model/ folder of a source_only run)")
+                        f"for these labels (give the model/ folder of a {FLOOR} run)")
     if splits.validation is None and strategy.needs_validation:
         raise UserError(f"data.validation_split: {strategy.name} reads a held-out source validation set; do not "
                         "set it to null")
