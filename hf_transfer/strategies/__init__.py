@@ -28,11 +28,15 @@ its class with the hooks, and `@register("name", config=Options)` (registry.py).
 strategies are class attributes (`not_with`, `single_process`, `builds_head`), read by the config
 checks and the loop.
 
-Strategies of another run kind run no loop and do not stack: `run_kind = "fitted"`, the baselines users
-try first (`tfidf_logreg`, `frozen_logreg`) and few-shot `setfit` (its body tuned contrastively first, few_shot.py),
-fitted by runs/fitted_run.py, and `run_kind = "posthoc"`, the
-post-hoc adaptations (`adabn`, `bbse`, `mlls`, `wise_ft`), which runs/posthoc_run.py applies to a trained source model
-with unlabelled target data.
+Methods of another run kind run no loop and do not stack (they are `Method`s, not `Strategy`s): `run_kind =
+"fitted"` (classic.Fitted), the baselines users try first (`tfidf_logreg`, `frozen_logreg`, `baseline = True`)
+and few-shot `setfit` (its body tuned contrastively first, few_shot.py), fitted by runs/fitted_run.py, and
+`run_kind = "posthoc"` (posthoc.PostHoc), the post-hoc adaptations (`adabn`, `bbse`, `mlls`, `wise_ft`), which
+runs/posthoc_run.py applies to a trained source model with unlabelled target data.
+
+What differs between methods is said by the method, never by a list elsewhere: `baseline`, `inputs()` (what it
+reads from disk), `card_summary()` (its model card's first sentence), and `@report_section` functions (its own
+lines in the domain-adaptation report). A new method is one file here, imported below.
 """
 
 from __future__ import annotations
