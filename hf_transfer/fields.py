@@ -1,4 +1,4 @@
-"""`option`: a dataclass field with help text, for every config section (config.py and each strategy's own)."""
+"""`option`: a dataclass field with help text, for every config section (config/schema.py and each strategy's own)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Turning arguments into runs, once: the run flags, recipes and their own options, config loading,
-and running a list of configs (with the comparison report). Used by the `hf-transfer` CLI (cli.py),
-by every recipe's `python recipes/X.py` / `accelerate launch recipes/X.py` (`recipe_main`), and by
-the demo and `hf-transfer rank --validate`.
+"""Turning arguments into runs, once: the run flags, recipes (found by name) and their own options, config
+loading, the library's quiet logging and the one-line errors. Used by the `hf-transfer` CLI (cli/) and by every
+recipe's `python recipes/X.py` / `accelerate launch recipes/X.py` (`recipe_main`); the configs then run through
+runs/sequence.py.
 
 A recipe's options (its keyword parameters) are one argparse parent parser: `recipe_main` and
 `hf-transfer run RECIPE` parse them together with the run flags, typed, with argparse's own `--help`,

@@ -1,5 +1,5 @@
 """Transferability estimators: how well a frozen backbone's features (or its source classifier's predictions)
-fit the target labels, from one forward pass, before any fine-tuning (rank.py runs the candidates).
+fit the target labels, from one forward pass, before any fine-tuning (ranking.py runs the candidates).
 
 * LogME (You et al. 2021, https://arxiv.org/abs/2102.11005): the log marginal likelihood (evidence)
   per sample of a Bayesian linear regression from the features to each one-hot label column, with

@@ -1,4 +1,4 @@
-"""The report of `hf-transfer rank` (rank.py runs it): the candidates ranked by LogME (the estimator of the
+"""The report of `hf-transfer rank` (ranking.py runs it): the candidates ranked by LogME (the estimator of the
 four that needs no source head and whose scale does not grow with the width), a recommendation, and after
 `--validate` Kendall's tau and Spearman's rho between each score and the fine-tuned test accuracy, which say
 how far the cheap scores can be trusted on this data, with a score-vs-accuracy plot. Output: OUT/rank.md,

@@ -1,6 +1,6 @@
 """train.class_weights, decided once from the training labels and given to each consumer in its form: the
 loss's weight tensor (the loop), scikit-learn's class_weight (the fitted baselines), the prior a post-hoc
-adjustment starts from. A list of the wrong length is refused by the config (config.py) or, when the number of
+adjustment starts from. A list of the wrong length is refused by the config (config/rules.py) or, when the number of
 classes is known only from the data, here, with the same error."""
 
 from __future__ import annotations
