@@ -1,6 +1,6 @@
 """The spread and the intervals every comparison over seeds prints (mean ± standard deviation, the 95 % Student's t
 interval of paired differences written [lo, hi], a bootstrap over test rows), and the number formats of every
-report's tables (`num`, `pm`, `signed`, `mean_std`, `bracket`)."""
+report's tables (`num`, `mean_std`, `signed`, `bracket`)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,12 @@ def t_interval(values: list[float]) -> dict:
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
 
 
-def mean_std(s: dict) -> str:
-    """'mean ± std' of a `spread` to 3 decimals; the mean alone from one value."""
-    return f"{s['mean']:.3f} ± {s['std']:.3f}" if s["n"] > 1 else f"{s['mean']:.3f}"
+def mean_std(s: dict, digits: int = 3) -> str:
+    """'mean ± std' of a `spread` (3 decimals; the seed tables of adaptation use 4); the mean alone from one value,
+    empty without any."""
+    if s["mean"] is None:
+        return ""
+    return f"{s['mean']:.{digits}f} ± {s['std']:.{digits}f}" if s["n"] > 1 else f"{s['mean']:.{digits}f}"
 
 
 def bracket(s: dict | None, pct: bool = False) -> str:
@@ -65,13 +68,6 @@ def row_bootstrap(pairs: list[tuple], draws: int = 2000, seed: int = 0) -> dict 
 def num(x, fmt: str = ".4f", missing: str = "") -> str:
     """A number as a table cell (`fmt`, 4 decimals by default); `missing` for None."""
     return missing if x is None else format(x, fmt)
-
-
-def pm(s: dict) -> str:
-    """'mean ± std' to 4 decimals (the mean alone from one value; empty without any)."""
-    if s["mean"] is None:
-        return ""
-    return f"{s['mean']:.4f} ± {s['std']:.4f}" if s["n"] > 1 else f"{s['mean']:.4f}"
 
 
 def signed(x: float | None, pct: bool = False) -> str:

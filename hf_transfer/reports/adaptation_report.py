@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import run_folder
-from ..intervals import bracket, mean_std, pm, signed, spread
+from ..intervals import bracket, mean_std, signed, spread
 from ..strategies.baselines import CEILING, FLOOR
 from ..strategies.registry import REPORT_SECTIONS
 from .adaptation_figures import _first_runs, plot_confusions, plot_curves, plot_embeddings, plot_per_class
@@ -104,14 +104,14 @@ def markdown_table(table: dict) -> list[str]:
         paired = r.get("paired") or {}
         closed, floor = r["method"] not in (FLOOR, CEILING), r["method"] == FLOOR
         cells = [run_folder.md_text(r["method"]), run_folder.md_text(r.get("reads_target_labels", "no")),
-                 str(len(r["runs"])), pm(r["source_accuracy"]), pm(r["source_f1_macro"]), pm(r["target_accuracy"]),
-                 pm(r["target_f1_macro"])]
-        cells += ([pm(r["target_validation_accuracy"])] if dev else []) + [
-            pm(r["gap"]),
+                 str(len(r["runs"])), mean_std(r["source_accuracy"], 4), mean_std(r["source_f1_macro"], 4), mean_std(r["target_accuracy"], 4),
+                 mean_std(r["target_f1_macro"], 4)]
+        cells += ([mean_std(r["target_validation_accuracy"], 4)] if dev else []) + [
+            mean_std(r["gap"], 4),
             f"{'' if floor else signed(r['gain_accuracy'])} {bracket(paired.get('gain_accuracy'))}",
             f"{'' if floor else signed(r['gain_f1_macro'])} {bracket(paired.get('gain_f1_macro'))}",
             f"{signed(_share(r), pct=True)} {bracket(paired.get('gap_closed'), pct=True)}" if closed else " ",
-            pm(r["a_distance"]), paired.get("verdict", "")]
+            mean_std(r["a_distance"], 4), paired.get("verdict", "")]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -133,7 +133,7 @@ def calibration_lines(table: dict, runs: dict) -> list[str]:
         def ood(m, score):
             return m["calibration"].get("ood", {}).get(d["target"], {}).get(score)
 
-        rows.append(f"| {run_folder.md_text(r['method'])} | " + " | ".join(pm(spread([f(m) for m in ms])) for f in (
+        rows.append(f"| {run_folder.md_text(r['method'])} | " + " | ".join(mean_std(spread([f(m) for m in ms]), 4) for f in (
             lambda m: ece(m, "source", "before"), lambda m: ece(m, "source", "after"),
             lambda m: ece(m, "target", "before"), lambda m: ece(m, "target", "after"),
             lambda m: ood(m, "msp"), lambda m: ood(m, "energy"), lambda m: ood(m, "mahalanobis"))) + " |")

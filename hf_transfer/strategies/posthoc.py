@@ -40,7 +40,7 @@ from torch import nn
 from ..calibration import fit_scaling
 from ..errors import UserError
 from ..fields import option
-from ..intervals import pm, spread
+from ..intervals import mean_std, spread
 from .base import Method
 from .registry import register, report_section
 
@@ -259,7 +259,7 @@ def label_shift_lines(table: dict, runs: dict) -> list[str]:
                   "| class | source prior | estimated target prior | true target prior |", "|---|---:|---:|---:|"]
         for i, name in enumerate(table["label_names"]):
             est = spread([x["estimated_target_priors"][i] for x in shifts])
-            lines.append(f"| {name} | {shifts[0]['source_priors'][i]:.3f} | {pm(est)} | "
+            lines.append(f"| {name} | {shifts[0]['source_priors'][i]:.3f} | {mean_std(est, 4)} | "
                          f"{shifts[0]['true_target_priors'][i]:.3f} |")
         lines.append("")
     return lines
