@@ -22,7 +22,6 @@ from ..errors import UserError
 from ..metrics import collapse_advice, collapse_warnings
 from ..models.heads import divide_logits
 from . import lifecycle, outputs
-from .class_weights import resolve_class_weights
 from .logreg import C_GRID, backbone_features, fit_logreg, fold_into_head, labels_of, log_proba, save_tfidf, scores, tfidf_features
 
 
@@ -82,8 +81,7 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
     what = ("TF-IDF of word 1-2-grams (sublinear tf)" if model is None else
             f"{strategy.features_note or 'frozen'} {cfg.model.name} features ({features['train'].shape[1]}), standardised")
     seconds = fit["feature_seconds"] + fit["fit_seconds"]
-    class_weights = resolve_class_weights(cfg.train.class_weights, splits.train["label"], n)
-    return outputs.metrics(
+    metrics = outputs.metrics(
         cfg, splits, strategy, model_name="tfidf" if model is None else cfg.model.name,
         library="scikit-learn" if model is None else model.library, model=model, train_samples=len(splits.train),
         data_pipeline="features", domains={}, selected_epoch=1, selected_by=selected_by, steps=outputs.NO_STEPS,
@@ -97,9 +95,12 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
                  "train_samples_per_second": round(len(splits.train) / seconds, 2),
                  "peak_host_memory_mb": peak_host_memory_mb()},
         environment=environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
-        warnings=splits.warnings + collapse_warnings(results, splits.label_names, collapse_advice(class_weights)),
-        baseline={"features": what, "classifier": f"LogisticRegression(C={c:g}, class_weight={class_weights})", "C": c,
-                  "feature_dim": int(features["train"].shape[1])})
+        warnings=list(splits.warnings))
+    class_weights = metrics["class_weights"]  # as metrics.json resolved them
+    metrics["warnings"] += collapse_warnings(results, splits.label_names, collapse_advice(class_weights))
+    metrics["baseline"] = {"features": what, "classifier": f"LogisticRegression(C={c:g}, class_weight={class_weights})",
+                           "C": c, "feature_dim": int(features["train"].shape[1])}
+    return metrics
 
 
 def baseline_configs(cfg: Config, strategies: tuple | None = None) -> list[Config]:

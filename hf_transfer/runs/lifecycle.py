@@ -19,7 +19,6 @@ from pathlib import Path
 from .. import hub, run_folder
 from ..errors import UserError
 from ..reports import model_card, run_report
-from ..strategies import get_strategy
 
 log = logging.getLogger("hf_transfer")
 _RESUME_MAY_CHANGE = ("train.stop_after_steps", "hub.")
@@ -35,13 +34,14 @@ class Start:
     resume: bool = False
 
 
-def start(cfg, overwrite: bool = False, resume: bool = False) -> Start:
-    """Refuse a folder in use (or a resume of a different config), seed, and start the clock; nothing is written."""
+def start(cfg, strategy, overwrite: bool = False, resume: bool = False) -> Start:
+    """Refuse a folder in use, one that is or holds what the run reads (the strategy's own inputs too), or a resume
+    of a different config; seed, and start the clock; nothing is written."""
     import torch
     from accelerate.utils import set_seed
 
     out = Path(cfg.output_dir)
-    run_folder.refuse_inputs(out, "output_dir", _inputs(cfg), sealed=("model.name", "data.dataset"))
+    run_folder.refuse_inputs(out, "output_dir", _inputs(cfg, strategy), sealed=("model.name", "data.dataset"))
     run_folder.check(out, overwrite=overwrite, resume=resume)
     if resume:
         changed = config_changes(cfg, out)
@@ -54,12 +54,12 @@ def start(cfg, overwrite: bool = False, resume: bool = False) -> Start:
     return Start(out, time.perf_counter(), overwrite, resume)
 
 
-def _inputs(cfg) -> list[tuple[str, str]]:
+def _inputs(cfg, strategy) -> list[tuple[str, str]]:
     """What a run reads from disk, by the field that names it: the backbone, the data sets, a teacher."""
     d = cfg.data
     return [("model.name", cfg.model.name), ("data.dataset", d.dataset), ("data.target.dataset", d.target.dataset),
             *((f"data.extra_eval.{name}.dataset", e.dataset) for name, e in d.extra_eval.items()),
-            *get_strategy(cfg.strategy).inputs()]
+            *strategy.inputs()]
 
 
 def open_folder(start: Start, cfg, accelerator=None) -> None:

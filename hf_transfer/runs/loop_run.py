@@ -41,7 +41,7 @@ from ..models.heads import add_bottleneck, divide_logits
 from ..strategies import get_strategy
 from ..strategies.base import Outputs, Step
 from . import checkpoint, lifecycle, outputs
-from .class_weights import class_weight_tensor, resolve_class_weights
+from .class_weights import class_weight_tensor
 from .machine import environment, fresh_accelerator, peak_host_memory_mb, set_numerics
 from .optim import build_optimizer, make_scheduler, step_budget
 from .scoring import score_sets
@@ -123,7 +123,7 @@ def _no_space_for_checkpoint(out: Path, ckpt: Path, tmp: Path) -> None:
     if run_folder.is_main_process():
         with contextlib.suppress(OSError):
             run_folder.write_metrics(out, {"status": "failed", "message": message,
-                                "last_checkpoint": kept.name if kept else None})
+                                           "last_checkpoint": kept.name if kept else None})
     raise UserError(message)
 
 
@@ -157,7 +157,7 @@ class DivergenceWatch:
                    f"{self.advice}" + (f" (the last good checkpoint, {kept.name}, is kept)" if kept else ""))
         if run_folder.is_main_process():
             run_folder.write_metrics(out, {"status": "diverged", "step": step, "loss": bad, "message": message,
-                                "last_finite_loss": last if math.isfinite(last) else None})
+                                           "last_finite_loss": last if math.isfinite(last) else None})
         raise UserError(message)
 
 
@@ -540,7 +540,7 @@ def validate(loop: Loop) -> dict:
     tick = time.perf_counter()
     logits = {}
     results, feats = score_sets(loop.model, loop.scored_each_time, loop.accelerator, loop.splits.label_names,
-                                   feature_sets=_feature_sets(loop), prepare=loop.loaders.on_device, logits_out=logits)
+                                feature_sets=_feature_sets(loop), prepare=loop.loaders.on_device, logits_out=logits)
     entry = {"epoch": state.epoch, "step": state.global_step, "train_loss": float(loop.running) / max(loop.count, 1),
              "train_seconds": round(loop.train_seconds, 3), "eval": results}
     if loop.strategy.uses_target:
@@ -611,8 +611,8 @@ def _select(loop: Loop) -> dict:
     if missing:
         tick = time.perf_counter()
         results, feats = score_sets(loop.model, missing, loop.accelerator, loop.splits.label_names,
-                                       feature_sets=_feature_sets(loop), prepare=loop.loaders.on_device,
-                                       logits_out=loop.selected_logits)
+                                    feature_sets=_feature_sets(loop), prepare=loop.loaders.on_device,
+                                    logits_out=loop.selected_logits)
         loop.eval_seconds += time.perf_counter() - tick
         loop.selected_features = {**loop.selected_features, **feats}
         chosen["eval"] = {name: chosen["eval"].get(name) or results[name] for name in loop.eval_dls}
@@ -628,9 +628,7 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
                "peak_host_memory_mb": peak_host_memory_mb()}
     if torch.cuda.is_available():
         timings["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    advice = collapse_advice(resolve_class_weights(t.class_weights, splits.train["label"], len(splits.label_names)),
-                             t.lr, t.min_steps)
-    return outputs.metrics(
+    metrics = outputs.metrics(
         cfg, splits, loop.strategy, model_name=cfg.model.name, library=unwrapped.library, model=unwrapped,
         train_samples=len(splits.train), data_pipeline=loop.loaders.pipeline, domains=splits.domains,
         selected_epoch=chosen["epoch"],
@@ -638,8 +636,10 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
         steps={"done": state.global_step, "budget": loop.total_steps, "per_epoch": loop.steps_per_epoch,
                "early_stopped": loop.early_stopped},
         final=chosen["eval"], history=state.history, parameters={"trainable": trainable, "total": total},
-        timings=timings, environment=environment(loop.accelerator),
-        warnings=splits.warnings + collapse_warnings(chosen["eval"], splits.label_names, advice))
+        timings=timings, environment=environment(loop.accelerator), warnings=list(splits.warnings))
+    advice = collapse_advice(metrics["class_weights"], t.lr, t.min_steps)  # as metrics.json resolved them
+    metrics["warnings"] += collapse_warnings(chosen["eval"], splits.label_names, advice)
+    return metrics
 
 
 def _write_outputs(loop: Loop, metrics: dict) -> None:

@@ -43,7 +43,7 @@ def run_config(cfg, overwrite: bool = False, resume: bool = False) -> dict:
     there_before = {p.name for p in out.iterdir()} if out.is_dir() else None  # what a failed start must not touch
     try:
         try:
-            return kind.run(cfg, strategy, lifecycle.start(cfg, overwrite, resume))
+            return kind.run(cfg, strategy, lifecycle.start(cfg, strategy, overwrite, resume))
         except OSError as e:  # a full disk, a read-only folder: one line, and metrics.json says the run failed
             if e.errno not in run_folder.CANNOT_WRITE:
                 raise

@@ -98,7 +98,7 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
     eval_dls = {k: v for k, v in loaders.evals.items() if k != UNLABELLED}
     logits = {}
     results, feats = score_sets(model, eval_dls, accelerator, splits.label_names, prepare=loaders.on_device,
-                                   feature_sets=(*splits.domains.values(), "validation"), logits_out=logits)
+                                feature_sets=(*splits.domains.values(), "validation"), logits_out=logits)
     model.eval()
     domains = splits.domains
     entry = {"epoch": 1, "step": 0, "train_loss": None, "train_seconds": round(adjust_seconds, 3), "eval": results,
