@@ -6,7 +6,6 @@ is rebuilt and its weights loaded."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 from ..errors import UserError
@@ -88,9 +87,6 @@ def _restore_saved_head(model: TransferModel, folder: Path, load_weights: bool, 
 
 def _head_file(path: Path) -> dict:
     """A timm model's rebuilt head (hf_transfer_head.json), checked as data."""
-    try:
-        spec = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"model.name: {path} is not readable JSON ({e}); the folder is damaged") from None
+    spec = saved_config.read_json(path)
     saved_config.check_head(spec, f"model.name: {path}")
     return spec

@@ -2,6 +2,7 @@
 writes before anything is built from it, so a damaged or tampered folder is refused with one line instead of a
 traceback, a huge allocation, or a model that loads and predicts other numbers without a word.
 
+    read_json(path)      any JSON file of a saved folder, or one line
     read(folder)         config.json as a dict: a JSON object; class names strings, id2label keyed 0..n-1;
                          sizes and counts positive and bounded
     check_distinct(...)  a saved classifier's class names, each once
@@ -26,13 +27,18 @@ _FORM_KEYS = {"model_type", "architectures", "auto_map", "id2label", "label2id",
 _HEAD_KEYS = {"hidden", "dropout", "mlp_in", "bottleneck", "head_attr"}
 
 
+def read_json(path: Path, field: str = "model.name"):
+    """A saved folder's JSON file (config.json, a head spec, tfidf.json), or one line naming `field` and the file."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{field}: {path} is not readable JSON ({e}); the folder is damaged") from None
+
+
 def read(folder: str | Path) -> dict:
     """The folder's config.json, checked; a one-line refusal naming the file and what is wrong."""
     path = Path(folder) / "config.json"
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"model.name: {path} is not readable JSON ({e}); the folder is damaged") from None
+    config = read_json(path)
     if not isinstance(config, dict):
         raise UserError(f"model.name: {path} is not a JSON object of settings; the folder is damaged")
     where = f"model.name: {path}"

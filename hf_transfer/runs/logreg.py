@@ -15,6 +15,7 @@ import torch
 from ..config import Config
 from ..errors import UserError
 from ..metrics import scores_from_log_probabilities
+from ..models.saved_config import read_json
 from .class_weights import sklearn_class_weight
 
 log = logging.getLogger("hf_transfer")
@@ -214,10 +215,7 @@ def _read_tfidf(directory: Path) -> tuple[dict, dict]:
     from safetensors.numpy import load_file
 
     where = f"model: {directory / TFIDF_JSON}"
-    try:
-        saved = json.loads((directory / TFIDF_JSON).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"{where}: not readable JSON ({e})") from None
+    saved = read_json(directory / TFIDF_JSON, "model")
     if not isinstance(saved, dict) or set(saved) != {"label_names", "vectorizer", "vocabulary"}:
         raise UserError(f"{where}: expected the keys label_names, vectorizer and vocabulary; the folder is not a saved "
                         "TF-IDF model")

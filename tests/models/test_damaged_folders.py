@@ -78,7 +78,7 @@ DAMAGE = {  # name: (run, damage, words of the one line)
     "head with negative width": ("text", _config(lambda c: c.update(head={"hidden": [-4], "dropout": 0.1, "mlp_in": 32})),
                                  "the head is not one hf-transfer saves"),
     "tokenizer missing": ("text", lambda f: [p.unlink() for p in f.glob("tokenizer*")], "has no tokenizer that loads"),
-    "tfidf.json not JSON": ("tfidf", lambda f: (f / "tfidf.json").write_text("{"), "tfidf.json: not readable JSON"),
+    "tfidf.json not JSON": ("tfidf", lambda f: (f / "tfidf.json").write_text("{"), "tfidf.json is not readable JSON"),
     "tfidf.json unknown keys": ("tfidf", _tfidf(lambda s: s.update(extra=1)), "expected the keys label_names"),
     "tfidf huge n-gram range": ("tfidf", _tfidf(lambda s: s["vectorizer"].update(ngram_range=[1, 100000])),
                                 "vectorizer.ngram_range = [1, 100000] is not a value hf-transfer writes"),
