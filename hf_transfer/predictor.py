@@ -277,8 +277,9 @@ def _scored_rows(clf: Classifier, ds, batch_size: int, path: str) -> tuple[np.nd
     from .data.columns import bad_rows
 
     bad, problem = bad_rows(ds, clf.task)
+    reason = problem.split(" (")[0]  # without the file names it lists
     if len(bad) == len(ds):
-        raise UserError(f"--input: every one of the {len(ds)} rows of {path!r} has {problem.split(' (')[0]}")
+        raise UserError(f"--input: every one of the {len(ds)} rows of {path!r} has {reason}")
     bad = set(bad)
     keep = [i for i in range(len(ds)) if i not in bad]
     p = np.full((len(ds), len(clf.label_names)), np.nan)
@@ -287,7 +288,6 @@ def _scored_rows(clf: Classifier, ds, batch_size: int, path: str) -> tuple[np.nd
         return p, None
     log.warning("predict: %d of the %d rows have %s: left unlabelled (empty label and scores; see the note column)",
                 len(bad), len(ds), problem)
-    reason = problem.split(" (")[0]
     return p, [reason if i in bad else "" for i in range(len(ds))]
 
 
