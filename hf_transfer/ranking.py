@@ -202,13 +202,13 @@ def run_rank(models: str, dataset: str, out: str, layers: str | None = None, val
     from .reports.run_report import write_html
 
     out_dir = Path(out)
-    names = [name.removeprefix("random:") for name, _ in parse_candidates(models, layers)]
-    run_folder.refuse_inputs(out_dir, "-o", [*(("the candidate model", n) for n in names), ("the data set", dataset)],
-                             sealed=("the candidate model", "the data set"))
+    parsed = parse_candidates(models, layers)
+    run_folder.refuse_inputs(out_dir, "-o", [*(("the candidate model", n.removeprefix(RANDOM_PREFIX)) for n, _ in parsed),
+                                             ("the data set", dataset)], sealed=("the candidate model", "the data set"))
     if out_dir.is_dir() and (out_dir / "rank.json").exists() and not options.get("overwrite"):
         raise UserError(f"-o: {str(out_dir)!r} already holds a ranking; pass --overwrite or choose another folder")
     splits = rank_splits(dataset, options)
-    candidates, skipped = usable_candidates(parse_candidates(models, layers), splits.task, dataset)
+    candidates, skipped = usable_candidates(parsed, splits.task, dataset)
     tick = time.perf_counter()
     rows = []
     for i, (name, layer) in enumerate(candidates, 1):
