@@ -432,7 +432,7 @@ def test_sixteen_bit_images_are_scaled_not_clipped(tmp_path):
     from PIL import Image
 
     from hf_transfer.data import tensor_images
-    from hf_transfer.data.transforms import to_rgb
+    from hf_transfer.pixels import to_rgb
 
     ramp = np.linspace(0, 65535, 32 * 32).reshape(32, 32).astype(np.uint16)  # values over the whole 16-bit range
     for cls in ("dark", "light"):

@@ -124,7 +124,7 @@ def test_tests_mirror_the_package():
 
 
 LAYERS = [  # from the ground up: a module imports only from its own group or from groups below it
-    ("errors", "fields", "offline", "metrics", "calibration", "transferability", "intervals"),  # no package imports
+    ("errors", "fields", "offline", "metrics", "calibration", "transferability", "intervals", "pixels"),  # no package imports
     ("packaged", "run_folder"),  # offline assets; the run folder's layout, files and lock
     ("models", "data"),  # backbones by library; data sources and loaders
     ("strategies",),  # the methods, one file each

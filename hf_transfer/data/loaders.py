@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..errors import ConfigError
+from ..pixels import to_rgb
 from . import tensor_images, text, transforms
 from .splits import Splits
 
@@ -135,7 +136,7 @@ class TrainSet(Dataset):
         if self.transform is None:
             return item
         with seeded(hash((self.seed, epoch, i)) & 0x7FFF_FFFF):
-            pixels = self.transform(transforms.to_rgb(item["image"]))
+            pixels = self.transform(to_rgb(item["image"]))
         return {"pixel_values": pixels, "labels": item["label"]} if "label" in item else {"pixel_values": pixels}
 
 

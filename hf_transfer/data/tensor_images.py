@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .transforms import to_rgb
+from ..pixels import to_rgb
 
 SUPPORTED = {"scale", "ratio", "hflip", "color_jitter", "interpolation"}
 MAX_BYTES = 4 * 2**30

@@ -9,35 +9,13 @@ from __future__ import annotations
 
 import inspect
 
-import numpy as np
 import torch
 from timm.data import create_transform
 
 from ..errors import ConfigError
+from ..pixels import to_rgb
 
 _FIXED = {"input_size", "is_training", "mean", "std"}
-
-
-def to_rgb(img):
-    """An 8-bit RGB copy of a PIL image. High-bit-depth modes are scaled, never clipped (PIL's own
-    `convert("RGB")` saturates them: a 16-bit PNG becomes almost all white): 16-bit ('I;16*') by 255 / 65535;
-    32-bit integer ('I', how PIL opens many 16-bit PNGs) by 255 / 65535 when its values fit 16 bits and exceed
-    8, else by its own range; float ('F') from [0, 1] when it lies there, else by its own range."""
-    mode = img.mode
-    if mode != "F" and mode != "I" and not mode.startswith("I;16"):
-        return img.convert("RGB")
-    from PIL import Image
-
-    a = np.asarray(img, dtype=np.float64)
-    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
-    if mode.startswith("I;16") or (mode == "I" and lo >= 0 and 255 < hi <= 65535):
-        low, top = 0.0, 65535.0
-    elif lo >= 0 and hi <= (1.0 if mode == "F" else 255.0):
-        low, top = 0.0, 1.0 if mode == "F" else 255.0
-    else:
-        low, top = lo, max(hi, lo + 1e-12)
-    gray = np.clip(np.rint((a - low) * (255.0 / (top - low))), 0, 255).astype(np.uint8)
-    return Image.fromarray(gray, mode="L").convert("RGB")
 
 
 def resolve_data_config(data_config: dict, image_size: int | None) -> dict:
