@@ -6,14 +6,16 @@ from pathlib import Path
 
 from . import run_folder
 from .errors import UserError
+from .exported import folder as export_folder
 from .reports import model_card
 
 REPORT_FILES = ("report.md", "curves.png", "calibration.png", "metrics.json", "config.yaml")
 
 
 def stage(run_dir: str | Path, repo_id: str, into: str | Path) -> Path:
-    """The exact folder that would go to the Hub: model/ (weights, config, preprocessing), the
-    report files, and a card rendered for `repo_id`. The run directory itself is only read."""
+    """The exact folder that would go to the Hub: model/ (weights, config, preprocessing), the ONNX export
+    (onnx/, when `hf-transfer export` made one), the report files, and a card rendered for `repo_id`. The run
+    directory itself is only read."""
     import json
     import shutil
 
@@ -28,6 +30,9 @@ def stage(run_dir: str | Path, repo_id: str, into: str | Path) -> Path:
     metrics = json.loads(metrics_path.read_text())
     cfg = apply_overrides(from_dict(yaml.safe_load((run_dir / run_folder.CONFIG).read_text())), [f"hub.repo_id={repo_id}"])
     shutil.copytree(run_dir / run_folder.MODEL, into, dirs_exist_ok=True)
+    if export_folder.is_export(run_dir / export_folder.EXPORT_DIR):
+        export_folder.read(run_dir / export_folder.EXPORT_DIR)  # a damaged export is one line, not a pushed repository
+        shutil.copytree(run_dir / export_folder.EXPORT_DIR, into / export_folder.EXPORT_DIR)
     for name in REPORT_FILES:
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, into / name)

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from . import config as config_mod
 from .errors import UserError
-from .runs.sequence import run_configs
 
 # Short flags for the fields people change most; anything else goes through --set key=value.
 FLAGS = {
@@ -202,6 +201,8 @@ def recipe_main(recipe, argv: list[str] | None = None) -> None:
             return 0
         configs, report_dir = load_configs(recipe, overrides_of(args), args.output_dir, push_to_hub=args.push_to_hub,
                                            recipe_values=recipe_values(recipe, args))
+        from .runs.sequence import run_configs  # here: `predict` of an ONNX export runs where PyTorch is absent
+
         run_configs(configs, report_dir, overwrite=args.overwrite, resume=args.resume, recipe=True)
 
     sys.exit(guarded(go))

@@ -4,7 +4,8 @@
     clf.predict(["the flight was late again"])     # [{"label": "negative", "score": 0.91, "probabilities": {...}}]
 
 Every saved form loads: a fine-tuned or frozen_logreg timm / transformers model (its head, pooling,
-bottleneck or hidden layers as saved) and the TF-IDF baseline (tfidf.json + tfidf.safetensors). Inputs
+bottleneck or hidden layers as saved), the TF-IDF baseline (tfidf.json + tfidf.safetensors), and an ONNX
+export (`hf-transfer export`; run on onnxruntime, without PyTorch: `backend="onnx"` finds a run's). Inputs
 go through exactly the preprocessing the run used: the run's `data` settings (max_length, image_size,
 the image pipeline) from the config.yaml beside the model, and the same loaders as evaluation in the
 run, so `predict` gives the labels `hf-transfer evaluate` scores.
@@ -22,6 +23,7 @@ import numpy as np
 from . import run_folder
 from .config import DataConfig
 from .errors import UserError
+from .exported import folder as export_folder
 
 log = logging.getLogger("hf_transfer")
 
@@ -35,12 +37,15 @@ class Classifier:
     data: DataConfig  # the preprocessing it was trained with
     config: object  # the run's Config (config.yaml beside the model), or None
     source: str  # where it was loaded from
-    library: str  # timm | transformers | scikit-learn
+    library: str  # timm | transformers | scikit-learn | onnxruntime
     model: object = None  # a models.TransferModel
     tfidf: object = None  # the TF-IDF baseline's scikit-learn pipeline
+    exported: object = None  # an exported.session.ExportedModel (onnxruntime)
 
     def log_probabilities(self, ds, batch_size: int = 64, desc: str = "predict") -> np.ndarray:
         """(rows, classes) log-probabilities of `ds` (a datasets.Dataset with a ``text`` or ``image`` column)."""
+        if self.exported is not None:
+            return self.exported.log_probabilities(ds[self.task], batch_size, f"{desc} (onnx)")
         if self.tfidf is not None:
             from .runs.logreg import log_proba
 
@@ -84,23 +89,29 @@ def inputs_dataset(task: str, inputs: list):
     return datasets.Dataset.from_dict({"image": inputs}).cast_column("image", datasets.Image())
 
 
-def _model_log_probabilities(clf: Classifier, ds, batch_size: int, desc: str) -> np.ndarray:
-    import torch
+def model_batches(clf: Classifier, ds, batch_size: int, device, desc: str):
+    """The model's input batches of `ds` on `device`, prepared by a run's eval loaders (its labels left in)."""
     from accelerate.utils import send_to_device
     from tqdm.auto import tqdm
 
     from .data.loaders import build_loaders
     from .data.splits import Splits
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     splits = Splits(task=clf.task, label_names=clf.label_names, train=ds.select([0]), validation=None,
                     evals={"inputs": ds})  # the eval loaders of a run; the one-row train set is never read
     loaders = build_loaders(splits, clf.model, clf.data, 1, batch_size, seed=0, augment={})
+    for batch in tqdm(loaders.evals["inputs"], desc=desc, leave=False):
+        yield loaders.on_device(send_to_device(batch, device), False)
+
+
+def _model_log_probabilities(clf: Classifier, ds, batch_size: int, desc: str) -> np.ndarray:
+    import torch
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     clf.model.to(device).eval()
     chunks = []
     with torch.no_grad():
-        for batch in tqdm(loaders.evals["inputs"], desc=desc, leave=False):
-            batch = loaders.on_device(send_to_device(batch, device), False)
+        for batch in model_batches(clf, ds, batch_size, device, desc):
             chunks.append(torch.log_softmax(clf.model(batch).float(), -1).cpu())
     return torch.cat(chunks).numpy()
 
@@ -116,13 +127,28 @@ def folders(path: str) -> tuple[Path, Path | None]:
         folder = _download(path)
     if not folder.is_dir():
         raise UserError(f"model: {path!r} is a file; give a run directory or its model/ folder")
-    if (folder / run_folder.CONFIG).is_file() and not (folder / "config.json").is_file() and not _is_tfidf(folder):
+    if (folder / run_folder.CONFIG).is_file() and not (folder / "config.json").is_file() and not _is_tfidf(folder) \
+            and not export_folder.is_export(folder):
         model = folder / run_folder.MODEL  # a run directory
         if not model.is_dir():
             raise UserError(f"model: run {path!r} has no {run_folder.MODEL}/ (it has not finished: see its metrics.json)")
         return model, folder / run_folder.CONFIG
     config = next((c for c in (folder / run_folder.CONFIG, folder.parent / run_folder.CONFIG) if c.is_file()), None)
     return folder, config  # a pushed repo holds config.yaml beside the weights; a run's model/ has it one up
+
+
+def _backend_folder(folder: Path, config: Path | None, backend: str, path: str) -> Path:
+    """The folder `backend` reads: an export for onnx (the folder itself, or the run's onnx/), else `folder`."""
+    if backend == "torch":
+        export_folder.refuse_for_torch(folder, "model")
+    if backend != "onnx" or export_folder.is_export(folder):
+        return folder
+    candidates = [folder / export_folder.EXPORT_DIR] + ([config.parent / export_folder.EXPORT_DIR] if config else [])
+    found = next((c for c in candidates if export_folder.is_export(c)), None)
+    if found is None:
+        raise UserError(f"--backend onnx: {path!r} has no ONNX export (an {export_folder.EXPORT_DIR}/ folder with "
+                        f"{export_folder.EXPORT_JSON}); make one with: hf-transfer export {path}")
+    return found
 
 
 def _download(repo_id: str) -> Path:
@@ -166,16 +192,30 @@ def _saved_labels(folder: Path) -> tuple[list[str], str, str]:
     return list(names), adapter.name, adapter.saved_task(config)
 
 
-def load(path: str | Path, max_length: int | None = None, image_size: int | None = None) -> Classifier:
+BACKENDS = ("auto", "torch", "onnx")
+
+
+def load(path: str | Path, max_length: int | None = None, image_size: int | None = None,
+         backend: str = "auto") -> Classifier:
     """The classifier saved at `path`: a run directory, its model/ folder, a downloaded or local Hub model
-    folder, or a Hub id. Preprocessing comes from the run's config.yaml when there is one (else the data
-    defaults); `max_length` / `image_size` override it."""
+    folder, an ONNX export, or a Hub id. Preprocessing comes from the run's config.yaml when there is one (else
+    the data defaults); `max_length` / `image_size` override it (not an export's: it was fixed when exported).
+    `backend`: auto (an export on onnxruntime, anything else in PyTorch), torch, or onnx (an export, or a run's
+    own onnx/ folder)."""
     from . import config as config_mod
 
+    if backend not in BACKENDS:
+        raise UserError(f"--backend: {backend!r} is not one of {', '.join(BACKENDS)}")
     folder, config = folders(str(path))
-    run = config_mod.load(str(config)) if config is not None else None
+    folder = _backend_folder(folder, config, backend, str(path))
+    run = config_mod.load(str(config)) if config is not None and not export_folder.is_export(folder) else None
     given = {k: v for k, v in (("max_length", max_length), ("image_size", image_size)) if v is not None}
     data = dataclasses.replace(run.data if run is not None else DataConfig(), **given)
+    if export_folder.is_export(folder):
+        from .exported.session import ExportedModel
+
+        exported = ExportedModel(folder)
+        return Classifier(exported.task, exported.label_names, data, None, str(path), "onnxruntime", exported=exported)
     if _is_tfidf(folder):
         from .runs.logreg import load_tfidf
 
@@ -241,7 +281,8 @@ def _only_text(table) -> str:
 
 
 def predict_file(model: str, path: str, output: str, top_k: int = 3, batch_size: int = 64,
-                 text_column: str | None = None, overwrite: bool = False, abstain_below: float | None = None) -> Path:
+                 text_column: str | None = None, overwrite: bool = False, abstain_below: float | None = None,
+                 backend: str = "auto") -> Path:
     """predictions.csv of every row or image of `path`: the input's own columns, then label, score (its
     probability), the top-k labels with their probabilities, and p_<class> for every class. With
     `abstain_below`, a row whose score is below it gets an empty label and abstained=true."""
@@ -250,7 +291,7 @@ def predict_file(model: str, path: str, output: str, top_k: int = 3, batch_size:
     folder, config = folders(model) if Path(model).expanduser().exists() else (None, None)
     run_folder.refuse_inputs(output, "-o", [("the input", path), ("the model", model), ("the model folder", folder),
                                             ("the run's config", config)], sealed=("the model folder",))
-    clf = load(model)
+    clf = load(model, backend=backend)
     ds, rows = read_inputs(path, clf.task, text_column, clf.data.csv_delimiter)
     p, note = _scored_rows(clf, ds, batch_size, path)
     scored = ~np.isnan(p[:, 0])

@@ -125,7 +125,7 @@ def test_tests_mirror_the_package():
 
 LAYERS = [  # from the ground up: a module imports only from its own group or from groups below it
     ("errors", "fields", "offline", "metrics", "calibration", "transferability", "intervals", "pixels"),  # no package imports
-    ("packaged", "run_folder"),  # offline assets; the run folder's layout, files and lock
+    ("packaged", "run_folder", "exported"),  # offline assets; the run folder's layout, files and lock; an ONNX export run
     ("models", "data"),  # backbones by library; data sources and loaders
     ("strategies",),  # the methods, one file each
     ("config",),  # the schema (strategies register their options)
@@ -133,7 +133,7 @@ LAYERS = [  # from the ground up: a module imports only from its own group or fr
     ("hub",),  # pushing a finished run
     ("runs",),  # running a config: the pipeline, its kinds, their shared lifecycle
     ("autoconfig", "predictor", "launch"),  # a config from the data; a saved model loaded; arguments to runs
-    ("evaluation", "ranking"),  # a saved model scored on other data; backbones ranked
+    ("evaluation", "ranking", "export"),  # a saved model scored on other data; backbones ranked; exported to ONNX
     ("",),  # the package's face (hf_transfer/__init__.py)
     ("cli",),  # the commands
 ]

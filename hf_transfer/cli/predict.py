@@ -18,6 +18,8 @@ def add_parser(sub, recipe=None) -> None:
     p.add_argument("--abstain-below", type=probability, default=None, metavar="P",
                    help="leave the label empty (abstained=true) where the top probability is below P, for a human to "
                         "check; the report's risk-coverage table says what accuracy each share of kept rows has")
+    p.add_argument("--backend", default="auto", help="auto (an ONNX export on onnxruntime, anything else in PyTorch), "
+                                                     "torch, or onnx (the export, or a run's onnx/ from hf-transfer export)")
     p.add_argument("--overwrite", action="store_true", help="replace the output file")
     p.set_defaults(func=handle)
 
@@ -26,6 +28,7 @@ def handle(args) -> int:
     from ..predictor import predict_file
 
     path = predict_file(args.model, args.input, args.output, top_k=args.top_k, batch_size=args.batch_size,
-                        text_column=args.text_column, overwrite=args.overwrite, abstain_below=args.abstain_below)
+                        text_column=args.text_column, overwrite=args.overwrite, abstain_below=args.abstain_below,
+                        backend=args.backend)
     print(f"predictions: {path}")
     return 0

@@ -7,7 +7,6 @@ import sys
 
 from ..errors import UserError
 from ..launch import add_run_flags, is_config_file, load_configs, overrides_of, print_config_help, recipe_options, recipe_values
-from ..runs.sequence import run_configs
 
 
 def add_parser(sub, recipe=None) -> None:
@@ -48,5 +47,7 @@ def handle(args) -> int:
     if args.print_config:
         print("\n---\n".join(c.to_yaml() for c in configs), end="")
         return 0
+    from ..runs.sequence import run_configs  # here: the CLI starts without PyTorch (predict of an ONNX export)
+
     run_configs(configs, report_dir, overwrite=args.overwrite, resume=args.resume, recipe=recipe)
     return 0

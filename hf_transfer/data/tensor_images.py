@@ -165,3 +165,21 @@ def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
     if device.type != "cuda":
         return t.to(device)
     return t.pin_memory().to(device, non_blocking=True)
+
+
+class EvalCrop(torch.nn.Module):
+    """`DeviceTransform`'s evaluation path as a module of fixed numbers (uint8 pixels of any size ->
+    `pixel_values`), for export: the centre box's sampling grid does not depend on the input's size."""
+
+    def __init__(self, transform: DeviceTransform):
+        super().__init__()
+        box = torch.tensor([[0.0, 0.0, transform.crop_pct, transform.crop_pct]])
+        self.register_buffer("grid", crop_grid(box, torch.ones(1), transform.size))
+        self.register_buffer("mean", transform.mean)
+        self.register_buffer("std", transform.std)
+        self.mode = transform.mode
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        x = (pixels.float() - self.mean) / self.std
+        return F.grid_sample(x, self.grid.expand(x.shape[0], -1, -1, -1), mode=self.mode, padding_mode="border",
+                             align_corners=False)

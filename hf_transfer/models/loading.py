@@ -9,6 +9,7 @@ import dataclasses
 from pathlib import Path
 
 from ..errors import UserError
+from ..exported import folder as export_folder
 from . import heads, names, saved_config
 from .export import exported_config
 from .transfer_model import HEAD_FILE, TransferModel
@@ -16,6 +17,7 @@ from .transfer_model import HEAD_FILE, TransferModel
 
 def load_backbone(cfg, task: str, label_names: list[str]) -> TransferModel:
     """The backbone `cfg.name` (a config.ModelConfig) with a new head for `label_names`; clear errors for bad ids."""
+    export_folder.refuse_for_torch(Path(str(cfg.name)).expanduser(), "model.name")
     resolved = names.resolve(cfg.name, cfg.library)
     adapter, ref, local = resolved.adapter, resolved.ref, resolved.local
     if task not in adapter.tasks:

@@ -177,10 +177,47 @@ def card_context(cfg: Config, metrics: dict, run_dir: Path | None = None) -> dic
         "per_class_set": reference, "per_class": final[reference]["per_class_f1"],
         "training_rows": training_rows, "timings": metrics["timings"], "environment": metrics["environment"],
         "usage": _usage(metrics["library"], metrics["task"], cfg.hub.repo_id or "OWNER/NAME", _form(run_dir, metrics)),
+        "onnx": _onnx(run_dir, cfg.hub.repo_id or "OWNER/NAME"),
         "adaptation": _adaptation(cfg, metrics, run_dir), "warnings": metrics.get("warnings", []),
         "calibration_text": calibration_report.how(metrics["calibration"]) if metrics.get("calibration") else None,
         "calibration_table": "\n".join(calibration_report.table(metrics["calibration"])) if metrics.get("calibration") else None,
     }
+
+
+def _onnx(run_dir: Path | None, repo: str) -> dict | None:
+    """The run's ONNX export (onnx/, pushed beside the model): what was checked, and how to run it with
+    onnxruntime alone."""
+    from ..exported import folder as export_folder
+
+    folder = run_dir / export_folder.EXPORT_DIR if run_dir is not None else None
+    if folder is None or not export_folder.is_export(folder):
+        return None
+    spec = export_folder.read(folder)
+    check, kind = spec["check"], "int8" if spec["quantize"] == "int8" else "fp32"
+    summary = (f"`{export_folder.EXPORT_DIR}/model.onnx` ({kind}{', ' + spec['quantization'] if spec['quantization'] else ''}), "
+               f"checked against PyTorch on {check['rows']} rows of {run_folder.md_text(check['set'])}: largest probability "
+               f"difference {check[kind]['max_abs_diff']:.2g}, labels agree on {check[kind]['label_agreement']:.2%}, "
+               f"accuracy {check[kind]['accuracy']:.4f} (PyTorch {check['pytorch']['accuracy']:.4f}). Its probabilities "
+               "are calibrated (the temperature is folded in); `export.json` holds the labels and the preprocessing.")
+    lines = ["import json", "import numpy as np", "import onnxruntime  # no PyTorch needed",
+             "from huggingface_hub import snapshot_download", "",
+             f'folder = snapshot_download("{repo}", allow_patterns="{export_folder.EXPORT_DIR}/*") + "/{export_folder.EXPORT_DIR}"',
+             'labels = json.load(open(f"{folder}/export.json"))["label_names"]',
+             'session = onnxruntime.InferenceSession(f"{folder}/model.onnx")']
+    if spec["task"] == "text":
+        lines += ["from transformers import AutoTokenizer", "tokenizer = AutoTokenizer.from_pretrained(folder)",
+                  f'batch = tokenizer(["some text"], padding=True, truncation=True, max_length={spec["preprocessing"]["max_length"]}, '
+                  'return_tensors="np")',
+                  "feed = {i.name: batch[i.name].astype(np.int64) for i in session.get_inputs()}"]
+    else:
+        lines += ["from PIL import Image", "# images of one size (no larger than the model's input): its centre crop as preprocess.onnx;",
+                  "# otherwise hf_transfer.pixels.eval_pixels (numpy and PIL) prepares them as the run did",
+                  'pixels = np.asarray(Image.open("image.png").convert("RGB")).transpose(2, 0, 1)[None]',
+                  'crop = onnxruntime.InferenceSession(f"{folder}/preprocess.onnx")',
+                  'feed = {"pixel_values": crop.run(None, {"pixels": pixels})[0]}']
+    lines += ['probabilities = session.run(["probabilities"], feed)[0]', "print(labels[int(probabilities[0].argmax())])",
+              "# or, with hf-transfer installed (still without PyTorch): hf_transfer.load(folder).predict([...])"]
+    return {"summary": summary, "usage": "\n".join(lines)}
 
 
 def card_data(cfg: Config, metrics: dict) -> ModelCardData:
