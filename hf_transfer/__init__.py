@@ -5,12 +5,13 @@
     clf.predict(["a new text"])                 # [{"label": ..., "score": ..., "probabilities": {...}}]
 
 Where things live, from the ground up (tests/test_layout.py keeps every import running down): errors, metrics,
-calibration, intervals (the ground); run_folder (a run's files), packaged (offline assets); models/ (backbones by
-library) and data/ (readers, columns, splits, loaders); strategies/ (one file per method); config/ (schema, rules,
-engine); reports/; hub; runs/ (running a config); autoconfig, predictor, launch; evaluation, ranking; cli/ (one
-module per command). A new command is a module of cli/ listed in cli/main.COMMANDS; a new strategy one file of
-strategies/; a new run kind a module of runs/ in pipeline.KINDS; a new report section a module of reports/ in
-run_report.SECTIONS; a new library one adapter in models/.
+calibration, intervals, pixels (the ground); run_folder (a run's files), packaged (offline assets), exported/ (an
+ONNX export run without PyTorch); models/ (backbones by library) and data/ (readers, columns, splits, loaders);
+strategies/ (one file per method); config/ (schema, rules, engine); reports/; hub; runs/ (running a config);
+autoconfig, predictor, launch; evaluation, ranking, onnx_export; cli/ (one module per command). A new
+command is a module of cli/ listed in cli/main.COMMANDS; a new strategy one file of strategies/; a new run kind a
+module of runs/ in pipeline.KINDS; a new report section a module of reports/ in run_report.SECTIONS; a new
+library one adapter in models/.
 """
 
 

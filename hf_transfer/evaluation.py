@@ -151,6 +151,9 @@ def evaluate(model: str, datasets: list[str], out: str | Path, split: str | None
 
 
 def _parameters(clf) -> int:
+    if clf.exported is not None:
+        count = clf.exported.spec.get("parameters")
+        return count if isinstance(count, int) else 0
     if clf.model is not None:
         from .models import count_parameters
 

@@ -208,14 +208,14 @@ def load(path: str | Path, max_length: int | None = None, image_size: int | None
         raise UserError(f"--backend: {backend!r} is not one of {', '.join(BACKENDS)}")
     folder, config = folders(str(path))
     folder = _backend_folder(folder, config, backend, str(path))
-    run = config_mod.load(str(config)) if config is not None and not export_folder.is_export(folder) else None
+    run = config_mod.load(str(config)) if config is not None else None  # an export's: the run's columns
     given = {k: v for k, v in (("max_length", max_length), ("image_size", image_size)) if v is not None}
     data = dataclasses.replace(run.data if run is not None else DataConfig(), **given)
     if export_folder.is_export(folder):
         from .exported.session import ExportedModel
 
         exported = ExportedModel(folder)
-        return Classifier(exported.task, exported.label_names, data, None, str(path), "onnxruntime", exported=exported)
+        return Classifier(exported.task, exported.label_names, data, run, str(path), "onnxruntime", exported=exported)
     if _is_tfidf(folder):
         from .runs.logreg import load_tfidf
 

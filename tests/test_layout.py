@@ -133,7 +133,7 @@ LAYERS = [  # from the ground up: a module imports only from its own group or fr
     ("hub",),  # pushing a finished run
     ("runs",),  # running a config: the pipeline, its kinds, their shared lifecycle
     ("autoconfig", "predictor", "launch"),  # a config from the data; a saved model loaded; arguments to runs
-    ("evaluation", "ranking", "export"),  # a saved model scored on other data; backbones ranked; exported to ONNX
+    ("evaluation", "ranking", "onnx_export"),  # a saved model scored on other data; backbones ranked; exported to ONNX
     ("",),  # the package's face (hf_transfer/__init__.py)
     ("cli",),  # the commands
 ]

@@ -7,7 +7,7 @@ from .flags import positive, probability
 
 
 def add_parser(sub, recipe=None) -> None:
-    from ..export import CHECK_ROWS, DEFAULT_OPSET, MAX_DROP
+    from ..onnx_export import CHECK_ROWS, DEFAULT_OPSET, MAX_DROP
 
     p = sub.add_parser("export", help="export a run's model to ONNX (fp32 or int8), checked against PyTorch")
     p.add_argument("model", help="a run directory (or a pushed repository's folder: it has the run's config.yaml)")
@@ -25,13 +25,13 @@ def add_parser(sub, recipe=None) -> None:
 
 
 def handle(args) -> int:
-    from ..export import export
+    from ..onnx_export import export
 
     spec = export(args.model, args.output, quantize=args.quantize, opset=args.opset, overwrite=args.overwrite,
                   force=args.force, max_drop=args.max_drop, check_rows=args.check_rows)
     check = spec["check"]
     print(f"checked on {check['rows']} rows of {check['set']}:")
-    print("| model | max |p - p_torch| | labels agree | accuracy | macro-F1 |")
+    print("| model | largest probability difference | labels agree with PyTorch | accuracy | macro-F1 |")
     print("|---|---:|---:|---:|---:|")
     print(f"| pytorch | | | {check['pytorch']['accuracy']:.4f} | {check['pytorch']['macro_f1']:.4f} |")
     for kind in ("fp32", "int8"):

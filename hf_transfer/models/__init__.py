@@ -6,7 +6,7 @@ adapter.
     adapter.py          what a library adapter provides; timm_adapter.py, transformers_adapter.py
     transfer_model.py   TransferModel: head, features, layer groups, saving, the same for every library
     loading.py          load_backbone: a name and labels -> a TransferModel (a saved head rebuilt)
-    heads.py, pooling.py, export.py, modeling_hf_transfer.py
+    heads.py, pooling.py, hf_form.py, modeling_hf_transfer.py
                         new heads, sentence-embedding pooling, and the hf_transfer form of text models
 """
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..exported import folder as export_folder
 from . import heads, names, saved_config
-from .export import exported_config
+from .hf_form import exported_config
 from .transfer_model import HEAD_FILE, TransferModel
 
 

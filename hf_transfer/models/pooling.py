@@ -85,7 +85,7 @@ def from_hub(repo_id: str, revision: str | None = None) -> Pooling | None:
 def write(folder: str | Path, pooling: Pooling, dim: int | None = None) -> None:
     """Write the sentence-transformers layout (modules.json, the Pooling config) into a model folder: a
     sentence-embedding checkpoint as sentence-transformers saves one. (A fine-tuned classifier is saved in the
-    hf_transfer form instead, its pooling in config.json: models/export.py.)"""
+    hf_transfer form instead, its pooling in config.json: models/hf_form.py.)"""
     folder = Path(folder)
     modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]

@@ -1,6 +1,6 @@
 """transformers classifiers (AutoModelForSequenceClassification / ForImageClassification): labels in the
 config, the encoder's layers as layer groups, sentence-embedding pooling for text, and `save_pretrained`
-(text heads transformers' own classes lack are saved in the `hf_transfer` form: models/export.py)."""
+(text heads transformers' own classes lack are saved in the `hf_transfer` form: models/hf_form.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def encoder(model) -> nn.Module:
 class TransformersAdapter(Adapter):
     name = "transformers"
     prefix = "hf:"
-    describes_head = True  # the hf_transfer form (export.py)
+    describes_head = True  # the hf_transfer form (hf_form.py)
     loads_backbone_itself = True  # from_pretrained, with its own key conversions
 
     def claims_name(self, ref: str) -> bool:
@@ -88,7 +88,7 @@ class TransformersAdapter(Adapter):
         if model.processor is not None:
             model.processor.save_pretrained(directory)
         if model.pooling is not None or model.head_spec is not None:
-            from .export import export
+            from .hf_form import export
 
             export(model, directory)
 

@@ -40,7 +40,7 @@ def _form(run_dir: Path | None, metrics: dict) -> str:
     """How the saved model loads: 'exported' (a text model in the hf_transfer form: trust_remote_code), 'head' (a
     head timm's or transformers' image classes cannot describe: through hf-transfer), or 'plain'."""
     from ..models import HEAD_FILE
-    from ..models.export import exported_config
+    from ..models.hf_form import exported_config
 
     model_dir = Path(run_dir) / run_folder.MODEL if run_dir is not None else None
     if metrics.get("pooling") or (model_dir is not None and exported_config(str(model_dir))):

@@ -37,6 +37,9 @@ MAX_DROP = 0.01  # int8 test accuracy may fall this much below fp32's
 FP32_TOLERANCE = 1e-3  # largest probability difference between PyTorch and the fp32 graph
 CHECK_ROWS = 1000
 CALIBRATION_ROWS = 128
+# static int8 quantises the layers that hold weights; the rest stays float, above all the shape arithmetic of
+# timm's "same" padding (Shape, Sub, Ceil... on sizes), which quantised gives wrong pads and a graph that fails
+WEIGHTED_OPS = ["Conv", "MatMul", "Gemm"]
 
 
 def export(run: str, out: str | Path | None = None, quantize: str = "none", opset: int = DEFAULT_OPSET,
@@ -101,13 +104,16 @@ def _image_preprocessing(clf) -> dict:
 
 
 def _rows(clf, check_rows: int):
-    """(the run's test rows, at most `check_rows`; calibration rows from its validation split, else its training
-    rows; the test set's name), split exactly as the run split them."""
+    """(the run's test rows (its first eval set; validation when it has none), at most `check_rows`; calibration
+    rows from its validation split, else its training rows; the test set's name), split as the run split them."""
     from .data.splits import build_splits, subsample
 
     cfg = clf.config
     splits = build_splits(cfg.data, clf.task, seed=cfg.train.seed)
-    name, test = next(iter(splits.evals.items()))
+    sets = splits.evals or ({"validation": splits.validation} if splits.validation is not None else {})
+    if not sets:
+        raise UserError("export: the run has no labelled test or validation rows to check the export on")
+    name, test = next(iter(sets.items()))
     calibration = splits.validation if splits.validation is not None else splits.train
     return (subsample(test, check_rows, cfg.train.seed), subsample(calibration, CALIBRATION_ROWS, cfg.train.seed),
             name)
@@ -184,7 +190,7 @@ def _quantize(fp32: Path, work: Path, clf, calibration_rows, batch_size: int, na
     quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
     feeds = [{n: f[n] for n in names} for f, _ in _feeds(clf, calibration_rows, batch_size)]
     quantize_static(str(prepared), str(int8), _CalibrationReader(feeds), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=WEIGHTED_OPS)
     return int8
 
 
@@ -246,8 +252,8 @@ def _spec(clf, model, run, quantize: str, opset: int, image: dict | None, check:
             "source_model": model.source, "exported_from": str(run), "inputs": names,
             "outputs": ["probabilities", "log_probabilities"], "quantize": quantize,
             "quantization": {"none": None, "int8": "dynamic (int8 weights)" if clf.task == "text" else
-                             f"static QDQ (per-channel int8 weights, uint8 activations; calibrated on "
-                             f"{CALIBRATION_ROWS} validation rows)"}[quantize],
+                             f"static QDQ ({', '.join(WEIGHTED_OPS)}: per-channel int8 weights, uint8 "
+                             f"activations; calibrated on {CALIBRATION_ROWS} validation rows)"}[quantize],
             "opset": opset, "preprocessing": preprocessing, "parameters": count_parameters(model)[1],
             "temperature": _temperature(Path(str(run))),
             "check": check, "versions": {"torch": torch.__version__, "onnx": onnx.__version__,

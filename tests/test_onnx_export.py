@@ -43,7 +43,7 @@ def _inputs(out) -> list:
 
 @pytest.mark.parametrize("form", FORMS)
 def test_each_saved_form_exports_with_pytorchs_probabilities(form, tmp_path, assets, tiny_vit):
-    from hf_transfer.export import export
+    from hf_transfer.onnx_export import export
 
     out = _run(tmp_path, {**assets, "vit": (tiny_vit, assets["timm"][1])}, form)
     spec = export(str(out))
@@ -98,7 +98,7 @@ def _images(folder, sizes) -> list:
 @pytest.mark.parametrize("sizes", [[(32, 32)] * 3, [(20, 20), (50, 40), (32, 64)]], ids=["one_size", "mixed_sizes"])
 def test_images_are_prepared_without_pytorch_as_the_run_prepared_them(sizes, image_run, tmp_path):
     """One size: the tensor pipeline's crop (preprocess.onnx); mixed or larger: timm's eval transform in numpy."""
-    from hf_transfer.export import export
+    from hf_transfer.onnx_export import export
 
     export(str(image_run), tmp_path / "onnx")
     paths = _images(tmp_path / "images", sizes)
@@ -140,7 +140,7 @@ def _without_torch(tmp_path) -> str:
 def test_an_export_predicts_where_torch_cannot_be_imported(text_run, image_run, tmp_path, cli_env):
     import pandas as pd
 
-    from hf_transfer.export import export
+    from hf_transfer.onnx_export import export
 
     python = _without_torch(tmp_path)
     texts = ["good great fine", "bad awful poor sad ugly", "red"]
@@ -161,7 +161,7 @@ def test_int8_is_quantised_checked_and_refused_past_the_drop(kind, text_run, ima
     import onnx
 
     from hf_transfer.errors import UserError
-    from hf_transfer.export import export
+    from hf_transfer.onnx_export import export
 
     out = text_run if kind == "text" else image_run
     spec = export(str(out), tmp_path / "int8", quantize="int8", force=True)
@@ -184,7 +184,7 @@ def test_push_carries_the_export_and_the_cards_onnxruntime_code_runs(text_run, t
     from huggingface_hub import ModelCard
 
     from hf_transfer import hub
-    from hf_transfer.export import export
+    from hf_transfer.onnx_export import export
 
     export(str(text_run), overwrite=True)  # the run's own onnx/
     FakeApi.calls = []
@@ -203,12 +203,25 @@ def test_push_carries_the_export_and_the_cards_onnxruntime_code_runs(text_run, t
     assert printed == [hf_transfer.load(text_run).predict(["some text"])[0]["label"]]
 
 
+def test_evaluate_scores_an_export_as_it_scores_the_model(text_run, sst2_like, tmp_path):
+    from hf_transfer.evaluation import evaluate
+    from hf_transfer.onnx_export import export
+
+    folder = export(str(text_run), tmp_path / "onnx")["folder"]
+    ours = evaluate(str(text_run), [str(sst2_like)], tmp_path / "torch", split="validation")
+    onnx = evaluate(folder, [str(sst2_like)], tmp_path / "onnx_eval", split="validation")
+    assert onnx["library"] == "onnxruntime" and onnx["parameters"]["total"] == ours["parameters"]["total"]
+    for key in ("accuracy", "f1_macro"):
+        assert onnx["final"]["sst2_like"][key] == ours["final"]["sst2_like"][key]
+    assert abs(onnx["final"]["sst2_like"]["loss"] - ours["final"]["sst2_like"]["loss"]) < 1e-4
+
+
 def _refused(args, capsys) -> str:
     return one_error_line(cli(args, capsys))
 
 
 def test_bad_exports_are_one_line(text_run, text_like, tmp_path, capsys):
-    from hf_transfer.export import export
+    from hf_transfer.onnx_export import export
 
     assert "'int4' is not one of none, int8" in _refused(["export", str(text_run), "--quantize", "int4",
                                                            "-o", str(tmp_path / "x")], capsys)
