@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +76,8 @@ def export(run: str, out: str | Path | None = None, quantize: str = "none", opse
         names = _export_graph(model, clf, test, fp32, opset, batch_size)
         graphs = {"fp32": fp32}
         if quantize == "int8":
-            graphs["int8"] = _quantize(fp32, Path(work), clf, calibration_rows, batch_size, names)
+            with _refused_as("onnxruntime could not quantise the graph to int8 (export without --quantize)", opset):
+                graphs["int8"] = _quantize(fp32, Path(work), clf, calibration_rows, batch_size, names)
         check = _check(clf, model, graphs, test, batch_size, names)
         check.update(set=test_name, rows=len(test))
         _refuse_if_off(check, quantize, max_drop, force)
@@ -159,12 +161,24 @@ def _export_graph(model, clf, test, path: Path, opset: int, batch_size: int) -> 
     names = list(feed)
     axes = {n: ({0: "batch", 1: "sequence"} if clf.task == "text" else {0: "batch"}) for n in names}
     axes.update(probabilities={0: "batch"}, log_probabilities={0: "batch"})
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _refused_as("torch.onnx could not export the model", opset):
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
         torch.onnx.export(_Probabilities.wrap(model, names), tuple(torch.from_numpy(feed[n]) for n in names), str(path),
                           input_names=names, output_names=["probabilities", "log_probabilities"], dynamic_axes=axes,
                           opset_version=opset, dynamo=False, do_constant_folding=True)
     return names
+
+
+@contextmanager
+def _refused_as(what: str, opset: int):
+    """A library's failure (an operator the opset lacks, a graph the quantiser cannot take) as one line."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as e:
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(f"export: {what} at opset {opset} ({type(e).__name__}: {reason}); nothing written") from e
 
 
 class _CalibrationReader:
@@ -285,7 +299,7 @@ def _write_preprocessing(clf, tmp: Path, opset: int) -> None:
     from .data.transforms import resolve_data_config
 
     crop = EvalCrop(DeviceTransform(resolve_data_config(clf.model.data_config, clf.data.image_size), {}, 0)).eval()
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings(), torch.no_grad(), _refused_as("torch.onnx could not export the image crop", opset):
         warnings.simplefilter("ignore")
         torch.onnx.export(crop, (torch.zeros(2, 3, 8, 8, dtype=torch.uint8),), str(tmp / export_folder.PREPROCESS_FILE),
                           input_names=["pixels"], output_names=["pixel_values"], opset_version=opset, dynamo=False,

@@ -236,6 +236,8 @@ def test_bad_exports_are_one_line(text_run, text_like, tmp_path, capsys):
     assert "model.name: " in _refused(["run", "--model", folder, "--dataset", str(text_like),
                                        "--output-dir", str(tmp_path / "r")], capsys)
     assert "-o: " in _refused(["export", str(text_run), "-o", str(text_run / "model" / "onnx")], capsys)
+    assert "torch.onnx could not export the model at opset 7" in _refused(["export", str(text_run), "--opset", "7",
+                                                                            "-o", str(tmp_path / "old")], capsys)
     spec = json.loads((tmp_path / "onnx" / "export.json").read_text())
     (tmp_path / "onnx" / "export.json").write_text(json.dumps({**spec, "label_names": ["a", "a"]}))
     assert "label_names must be a list of distinct strings" in _refused(
