@@ -70,18 +70,18 @@ def export(run: str, out: str | Path | None = None, quantize: str = "none", opse
                         "already runs without PyTorch (scikit-learn and numpy)")
     image = _image_preprocessing(clf) if clf.task == "image" else None
     model = clf.model.eval()
-    test, calibration_rows, test_name = _rows(clf, check_rows)
+    test, choice_rows, test_name = _rows(clf, check_rows)
     with tempfile.TemporaryDirectory(prefix="hf_transfer_export_") as work:
         fp32 = Path(work) / "model.onnx"
         names = _export_graph(model, clf, test, fp32, opset, batch_size)
-        graphs = {"fp32": fp32}
+        graphs, quantization = {"fp32": fp32}, None
         if quantize == "int8":
             with _refused_as("onnxruntime could not quantise the graph to int8 (export without --quantize)", opset):
-                graphs["int8"] = _quantize(fp32, Path(work), clf, calibration_rows, batch_size, names)
+                graphs["int8"], quantization = _quantize(fp32, Path(work), clf, choice_rows, batch_size, names)
         check = _check(clf, model, graphs, test, batch_size, names)
         check.update(set=test_name, rows=len(test))
         _refuse_if_off(check, quantize, max_drop, force)
-        spec = _spec(clf, model, run, quantize, opset, image, check, names)
+        spec = _spec(clf, model, run, quantization, opset, image, check, names)
         with run_folder.written_whole(out) as tmp:
             shutil.copy2(graphs["int8" if quantize == "int8" else "fp32"], tmp / export_folder.MODEL_FILE)
             _write_preprocessing(clf, tmp, opset)
@@ -106,8 +106,9 @@ def _image_preprocessing(clf) -> dict:
 
 
 def _rows(clf, check_rows: int):
-    """(the run's test rows (its first eval set; validation when it has none), at most `check_rows`; calibration
-    rows from its validation split, else its training rows; the test set's name), split as the run split them."""
+    """(the run's test rows (its first eval set; validation when it has none), at most `check_rows`; rows to
+    calibrate and choose int8 on: its validation split, else its training rows, at most `check_rows`; the test
+    set's name), split as the run split them."""
     from .data.splits import build_splits, subsample
 
     cfg = clf.config
@@ -116,9 +117,8 @@ def _rows(clf, check_rows: int):
     if not sets:
         raise UserError("export: the run has no labelled test or validation rows to check the export on")
     name, test = next(iter(sets.items()))
-    calibration = splits.validation if splits.validation is not None else splits.train
-    return (subsample(test, check_rows, cfg.train.seed), subsample(calibration, CALIBRATION_ROWS, cfg.train.seed),
-            name)
+    choice = splits.validation if splits.validation is not None else splits.train
+    return (subsample(test, check_rows, cfg.train.seed), subsample(choice, check_rows, cfg.train.seed), name)
 
 
 class _Probabilities:
@@ -191,21 +191,54 @@ class _CalibrationReader:
         return next(self.feeds, None)
 
 
-def _quantize(fp32: Path, work: Path, clf, calibration_rows, batch_size: int, names: list[str]) -> Path:
-    """The int8 graph: dynamic for text, static QDQ calibrated on `calibration_rows` for images."""
+def _quantize(fp32: Path, work: Path, clf, choice_rows, batch_size: int, names: list[str]) -> tuple[Path, dict]:
+    """(the int8 graph, how it was made): dynamic for text; for images static QDQ calibrated on the first
+    CALIBRATION_ROWS of `choice_rows` (validation rows), with the STATIC_RECIPES entry whose labels agree best with
+    the fp32 graph's on all of `choice_rows` (the first on a tie)."""
+    import onnx
+    import onnxruntime
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    int8 = work / "model.int8.onnx"
     if clf.task == "text":
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
-        return int8
+        quantize_dynamic(str(fp32), str(work / "int8.onnx"), weight_type=QuantType.QInt8)
+        return work / "int8.onnx", {"method": "dynamic (int8 MatMul weights, activations quantised per batch)"}
     prepared = work / "model.prepared.onnx"
     quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
-    feeds = [{n: f[n] for n in names} for f, _ in _feeds(clf, calibration_rows, batch_size)]
-    quantize_static(str(prepared), str(int8), _CalibrationReader(feeds), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=WEIGHTED_OPS)
-    return int8
+    feeds = [{n: f[n] for n in names} for f, _ in _feeds(clf, choice_rows, batch_size)]
+    calibration = [f for f, _ in zip(feeds, range(max(1, CALIBRATION_ROWS // batch_size)))]
+    graph = onnx.load(str(prepared)).graph
+
+    def labels(path):
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return np.concatenate([session.run(["log_probabilities"], f)[0].argmax(1) for f in feeds])
+
+    reference, agreement = labels(fp32), {}
+    for i, (name, kept_in_fp32) in enumerate(STATIC_RECIPES.items()):
+        quantize_static(str(prepared), str(work / f"int8_{i}.onnx"), _CalibrationReader(calibration),
+                        quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QInt8, op_types_to_quantize=WEIGHTED_OPS, nodes_to_exclude=kept_in_fp32(graph))
+        agreement[name] = float((labels(work / f"int8_{i}.onnx") == reference).mean())
+    best = max(range(len(agreement)), key=lambda i: (list(agreement.values())[i], -i))
+    return work / f"int8_{best}.onnx", {
+        "method": f"static QDQ ({', '.join(WEIGHTED_OPS)}: per-channel int8 weights, uint8 activations; calibrated on "
+                  f"the first {min(len(choice_rows), CALIBRATION_ROWS)} choice rows)",
+        "recipe": list(agreement)[best],
+        "chosen_on": f"labels agreeing with fp32 on {len(choice_rows)} rows of the validation split (training rows when "
+                     "the run has none), never test rows",
+        "agreement_by_recipe": agreement}
+
+
+def _weighted_nodes(graph, wanted) -> list[str]:
+    return [n.name for n in graph.node if n.op_type in WEIGHTED_OPS and wanted(n)]
+
+
+STATIC_RECIPES = {  # name: the nodes it keeps in fp32
+    "every weighted layer": lambda graph: [],
+    "depthwise convolutions, the first and the last layer in fp32": lambda graph: (
+        _weighted_nodes(graph, lambda n: any(a.name == "group" and a.i > 1 for a in n.attribute))
+        + _weighted_nodes(graph, lambda n: True)[:1] + _weighted_nodes(graph, lambda n: True)[-1:]),
+}
 
 
 def _check(clf, model, graphs: dict, test, batch_size: int, names: list[str]) -> dict:
@@ -254,7 +287,8 @@ def _refuse_if_off(check: dict, quantize: str, max_drop: float, force: bool) -> 
         log.warning("export --force: %s", p)
 
 
-def _spec(clf, model, run, quantize: str, opset: int, image: dict | None, check: dict, names: list[str]) -> dict:
+def _spec(clf, model, run, quantization: dict | None, opset: int, image: dict | None, check: dict,
+          names: list[str]) -> dict:
     import onnx
     import onnxruntime
     import torch
@@ -264,10 +298,8 @@ def _spec(clf, model, run, quantize: str, opset: int, image: dict | None, check:
     preprocessing = image if image is not None else {"max_length": int(clf.data.max_length)}
     return {"format": export_folder.FORMAT, "task": clf.task, "label_names": clf.label_names, "library": clf.library,
             "source_model": model.source, "exported_from": str(run), "inputs": names,
-            "outputs": ["probabilities", "log_probabilities"], "quantize": quantize,
-            "quantization": {"none": None, "int8": "dynamic (int8 weights)" if clf.task == "text" else
-                             f"static QDQ ({', '.join(WEIGHTED_OPS)}: per-channel int8 weights, uint8 "
-                             f"activations; calibrated on {CALIBRATION_ROWS} validation rows)"}[quantize],
+            "outputs": ["probabilities", "log_probabilities"], "quantize": "none" if quantization is None else "int8",
+            "quantization": quantization,
             "opset": opset, "preprocessing": preprocessing, "parameters": count_parameters(model)[1],
             "temperature": _temperature(Path(str(run))),
             "check": check, "versions": {"torch": torch.__version__, "onnx": onnx.__version__,

@@ -167,6 +167,12 @@ def test_int8_is_quantised_checked_and_refused_past_the_drop(kind, text_run, ima
     spec = export(str(out), tmp_path / "int8", quantize="int8", force=True)
     ops = {n.op_type for n in onnx.load(str(tmp_path / "int8" / "model.onnx")).graph.node}
     assert ({"DynamicQuantizeLinear", "MatMulInteger"} if kind == "text" else {"QuantizeLinear", "DequantizeLinear"}) <= ops
+    if kind == "image":  # the static recipe chosen by agreement with fp32 on validation rows, each one's said
+        from hf_transfer.onnx_export import STATIC_RECIPES
+
+        chosen = spec["quantization"]
+        assert set(chosen["agreement_by_recipe"]) == set(STATIC_RECIPES) and "never test rows" in chosen["chosen_on"]
+        assert chosen["agreement_by_recipe"][chosen["recipe"]] == max(chosen["agreement_by_recipe"].values())
     int8 = spec["check"]["int8"]
     assert 0 <= int8["label_agreement"] <= 1 and {"accuracy", "macro_f1", "max_abs_diff"} <= set(int8)
     assert spec["check"]["fp32"]["accuracy"] == spec["check"]["pytorch"]["accuracy"]

@@ -53,6 +53,9 @@ def _problem(spec, folder: Path) -> str | None:
         return "label_names must be a list of distinct strings"
     if spec.get("task") not in ("image", "text") or spec.get("quantize") not in QUANTIZE:
         return "task must be image or text, quantize none or int8"
+    quantization = spec.get("quantization")
+    if quantization is not None and not (isinstance(quantization, dict) and isinstance(quantization.get("method"), str)):
+        return "quantization must be null or say its method"
     if not (folder / MODEL_FILE).is_file():
         return f"{MODEL_FILE} is missing"
     pre = spec.get("preprocessing")

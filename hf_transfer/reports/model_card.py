@@ -194,7 +194,8 @@ def _onnx(run_dir: Path | None, repo: str) -> dict | None:
         return None
     spec = export_folder.read(folder)
     check, kind = spec["check"], "int8" if spec["quantize"] == "int8" else "fp32"
-    summary = (f"`{export_folder.EXPORT_DIR}/model.onnx` ({kind}{', ' + spec['quantization'] if spec['quantization'] else ''}), "
+    method = f", {run_folder.md_text(spec['quantization']['method'])}" if spec["quantization"] else ""
+    summary = (f"`{export_folder.EXPORT_DIR}/model.onnx` ({kind}{method}), "
                f"checked against PyTorch on {check['rows']} rows of {run_folder.md_text(check['set'])}: largest probability "
                f"difference {check[kind]['max_abs_diff']:.2g}, labels agree on {check[kind]['label_agreement']:.2%}, "
                f"accuracy {check[kind]['accuracy']:.4f} (PyTorch {check['pytorch']['accuracy']:.4f}). Its probabilities "
