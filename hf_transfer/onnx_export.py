@@ -7,9 +7,9 @@ The graph is written by torch.onnx's TorchScript exporter (`dynamo=False`): it t
 runs, our heads and pooling included, with dynamic batch and sequence axes by name and no onnxscript. It ends in
 the softmax, so the export answers with the calibrated probabilities the PyTorch model gives (the temperature is
 folded into the saved model's last layer). int8 uses onnxruntime's quantization tools: dynamic (int8 weights,
-activations quantised per batch) for text models, whose time is in MatMuls; static QDQ for image models,
-calibrated on rows of the run's validation split (never its test set), since dynamic quantisation of a CNN's
-convolutions is slower than fp32 on CPU.
+activations quantised per batch) for text models, whose time is in MatMuls; static QDQ for image models (dynamic
+quantisation of a CNN's convolutions is slower than fp32 on CPU), calibrated on rows of the run's validation split,
+with the STATIC_RECIPES entry (which layers stay fp32) whose labels agree best with fp32 there: never test rows.
 
 The check runs PyTorch, the fp32 graph and the int8 graph on the same prepared rows of the run's own test set
 (the first of its eval sets; up to --check-rows): the largest probability difference, label agreement, and
