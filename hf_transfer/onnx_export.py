@@ -81,7 +81,7 @@ def export(run: str, out: str | Path | None = None, quantize: str = "none", opse
         check = _check(clf, model, graphs, test, batch_size, names)
         check.update(set=test_name, rows=len(test))
         _refuse_if_off(check, quantize, max_drop, force)
-        spec = _spec(clf, model, run, quantization, opset, image, check, names)
+        spec = _spec(clf, model, run, config.parent, quantization, opset, image, check, names)
         with run_folder.written_whole(out) as tmp:
             shutil.copy2(graphs["int8" if quantize == "int8" else "fp32"], tmp / export_folder.MODEL_FILE)
             _write_preprocessing(clf, tmp, opset)
@@ -121,23 +121,20 @@ def _rows(clf, check_rows: int):
     return (subsample(test, check_rows, cfg.train.seed), subsample(choice, check_rows, cfg.train.seed), name)
 
 
-class _Probabilities:
-    """torch.nn.Module factory: the model on named tensors -> (probabilities, log-probabilities)."""
+def _with_probabilities(model, names: list[str]):
+    """A torch module: the model on tensors named `names`, in order -> (probabilities, log-probabilities)."""
+    import torch
 
-    @staticmethod
-    def wrap(model, names: list[str]):
-        import torch
+    class Exported(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
 
-        class Exported(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.model = model
+        def forward(self, *tensors):
+            logits = self.model(dict(zip(names, tensors))).float()
+            return logits.softmax(-1), logits.log_softmax(-1)
 
-            def forward(self, *tensors):
-                logits = self.model(dict(zip(names, tensors))).float()
-                return logits.softmax(-1), logits.log_softmax(-1)
-
-        return Exported().eval()
+    return Exported().eval()
 
 
 def _feeds(clf, ds, batch_size: int):
@@ -163,7 +160,7 @@ def _export_graph(model, clf, test, path: Path, opset: int, batch_size: int) -> 
     axes.update(probabilities={0: "batch"}, log_probabilities={0: "batch"})
     with warnings.catch_warnings(), torch.no_grad(), _refused_as("torch.onnx could not export the model", opset):
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
-        torch.onnx.export(_Probabilities.wrap(model, names), tuple(torch.from_numpy(feed[n]) for n in names), str(path),
+        torch.onnx.export(_with_probabilities(model, names), tuple(torch.from_numpy(feed[n]) for n in names), str(path),
                           input_names=names, output_names=["probabilities", "log_probabilities"], dynamic_axes=axes,
                           opset_version=opset, dynamo=False, do_constant_folding=True)
     return names
@@ -233,11 +230,15 @@ def _weighted_nodes(graph, wanted) -> list[str]:
     return [n.name for n in graph.node if n.op_type in WEIGHTED_OPS and wanted(n)]
 
 
+def _depthwise_first_and_last(graph) -> list[str]:
+    weighted = _weighted_nodes(graph, lambda n: True)
+    return _weighted_nodes(graph, lambda n: any(a.name == "group" and a.i > 1 for a in n.attribute)) + \
+        weighted[:1] + weighted[-1:]
+
+
 STATIC_RECIPES = {  # name: the nodes it keeps in fp32
     "every weighted layer": lambda graph: [],
-    "depthwise convolutions, the first and the last layer in fp32": lambda graph: (
-        _weighted_nodes(graph, lambda n: any(a.name == "group" and a.i > 1 for a in n.attribute))
-        + _weighted_nodes(graph, lambda n: True)[:1] + _weighted_nodes(graph, lambda n: True)[-1:]),
+    "depthwise convolutions, the first and the last layer in fp32": _depthwise_first_and_last,
 }
 
 
@@ -287,7 +288,7 @@ def _refuse_if_off(check: dict, quantize: str, max_drop: float, force: bool) -> 
         log.warning("export --force: %s", p)
 
 
-def _spec(clf, model, run, quantization: dict | None, opset: int, image: dict | None, check: dict,
+def _spec(clf, model, run, run_dir: Path, quantization: dict | None, opset: int, image: dict | None, check: dict,
           names: list[str]) -> dict:
     import onnx
     import onnxruntime
@@ -301,18 +302,18 @@ def _spec(clf, model, run, quantization: dict | None, opset: int, image: dict | 
             "outputs": ["probabilities", "log_probabilities"], "quantize": "none" if quantization is None else "int8",
             "quantization": quantization,
             "opset": opset, "preprocessing": preprocessing, "parameters": count_parameters(model)[1],
-            "temperature": _temperature(Path(str(run))),
+            "temperature": _temperature(run_dir),
             "check": check, "versions": {"torch": torch.__version__, "onnx": onnx.__version__,
                                          "onnxruntime": onnxruntime.__version__}}
 
 
-def _temperature(run: Path) -> dict:
-    """The run's fitted temperature (metrics.json), folded into the saved model's last layer and so into the graph."""
+def _temperature(run_dir: Path) -> dict:
+    """The run's fitted temperature (its metrics.json), folded into the saved model's last layer and so into the
+    graph; None when the run's folder has no readable metrics.json (a model folder copied without it)."""
     import json
 
-    path = next((p for p in (run / run_folder.METRICS, run.parent / run_folder.METRICS) if p.is_file()), None)
     try:
-        value = (json.loads(path.read_text()).get("calibration") or {}).get("temperature") if path else None
+        value = (json.loads((run_dir / run_folder.METRICS).read_text()).get("calibration") or {}).get("temperature")
     except (OSError, ValueError, AttributeError):
         value = None
     return {"value": value, "folded": "into the saved model's last layer: the graph's probabilities are calibrated"}

@@ -51,6 +51,8 @@ def test_each_saved_form_exports_with_pytorchs_probabilities(form, tmp_path, ass
     assert check["fp32"]["max_abs_diff"] <= 1e-4 and check["fp32"]["label_agreement"] == 1.0, check
     written = json.loads((out / "onnx" / "export.json").read_text())
     assert written["check"] == check and written["label_names"] == hf_transfer.load(out).label_names
+    fitted = (json.loads((out / "metrics.json").read_text())["calibration"] or {}).get("temperature")
+    assert written["temperature"]["value"] == fitted  # the run's, read from its folder
     inputs = _inputs(out)  # run by onnxruntime from the export folder, prepared without PyTorch
     ours = np.array([[r["probabilities"][n] for n in written["label_names"]]
                      for r in hf_transfer.load(out).predict(inputs)])
