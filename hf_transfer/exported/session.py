@@ -52,6 +52,8 @@ class ExportedModel:
         """(rows, classes) log-probabilities of texts, or of images (PIL images or paths)."""
         from tqdm.auto import tqdm
 
+        if self.tokenizer is None:
+            inputs = [_open(x) for x in inputs]  # opened once: their sizes choose the path, then they are prepared
         one_size = self._one_size(inputs)
         chunks = [self.run(self.prepare(inputs[i:i + batch_size], images_of_one_size=one_size), "log_probabilities")
                   for i in tqdm(range(0, len(inputs), batch_size), desc=desc, leave=False)]
@@ -70,13 +72,13 @@ class ExportedModel:
         return {"pixel_values": np.stack([eval_pixels(img, pre["size"], pre["crop_pct"], pre["interpolation"],
                                                       pre["mean"], pre["std"]) for img in images])}
 
-    def _one_size(self, inputs: list) -> bool:
+    def _one_size(self, images: list) -> bool:
         """The run's loaders' rule: the tensor pipeline when every image has one size, under `data.pipeline: auto`
         only when it is no larger than the input (larger ones are downscaled with PIL's antialiased resize)."""
         pre = self.spec["preprocessing"]
         if self.tokenizer is not None or pre["pipeline"] == "pil":
             return False
-        sizes = {_open(x).size for x in inputs}
+        sizes = {img.size for img in images}
         return len(sizes) == 1 and (pre["pipeline"] == "tensor" or max(next(iter(sizes))) <= pre["size"])
 
 
