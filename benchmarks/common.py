@@ -84,8 +84,8 @@ def bare_setup(cfg):
     GradientState._reset_state()
     accelerator = Accelerator(mixed_precision=cfg.train.mixed_precision)
     set_seed(cfg.train.seed)
-    splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
-    return accelerator, splits, load_backbone(cfg.model, splits.task, splits.label_names)
+    splits = build_splits(cfg.data, cfg.modality, cfg.train.seed)
+    return accelerator, splits, load_backbone(cfg.model, splits.modality, splits.label_names)
 
 
 RESULTS = str(Path(__file__).with_name("results.jsonl"))

@@ -64,9 +64,9 @@ def feeds(clf, run: Path, tokens: int | None) -> dict:
     """Prepared inputs {1: batch of one, 32: batch of 32} from the run's test rows (text cut to `tokens`)."""
     from hf_transfer.data.splits import build_splits
 
-    splits = build_splits(clf.config.data, clf.task, seed=clf.config.train.seed)
+    splits = build_splits(clf.config.data, clf.modality, seed=clf.config.train.seed)
     rows = next(iter(splits.evals.values()))
-    if clf.task == "text":
+    if clf.modality == "text":
         tok = clf.model.processor
         texts = rows["text"][:32]
         out = {n: dict(tok(texts[:n], padding="max_length", truncation=True, max_length=tokens, return_tensors="np"))
@@ -88,7 +88,7 @@ def measure(name: str, run: Path, out: Path, repeats: int) -> list[dict]:
     checks = {q: export(str(run), out / f"{name}_{q}", quantize=q, overwrite=True, force=True, check_rows=2000)
               for q in ("none", "int8")}
     rows = []
-    for tokens in ((64, 128) if clf.task == "text" else (None,)):
+    for tokens in ((64, 128) if clf.modality == "text" else (None,)):
         inputs = feeds(clf, run, tokens)
         forms = {"pytorch eager": None, "onnx fp32": out / f"{name}_none", "onnx int8": out / f"{name}_int8"}
         for form, folder in forms.items():

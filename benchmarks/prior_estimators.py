@@ -47,7 +47,7 @@ def logits_of(config: str) -> dict:
     """{set: logits} and {set_labels: labels} of the model the mlls config adjusts, before and after adabn."""
     cfg = load(config)
     splits = build_splits(cfg.data, "auto", cfg.train.seed)
-    model = load_backbone(cfg.model, splits.task, splits.label_names)
+    model = load_backbone(cfg.model, splits.modality, splits.label_names)
     sets = dataclasses.replace(splits, evals={**splits.evals, UNLABELLED: splits.target_train})
     loaders = build_loaders(sets, model, cfg.data, cfg.train.batch_size, 2 * cfg.train.batch_size, cfg.train.seed,
                             augment={})

@@ -55,7 +55,7 @@ def bare(cfg) -> list[tuple[float, float]]:
     """(cumulative train seconds, test accuracy) after each epoch of the example-script way."""
     t = cfg.train
     accelerator, splits, model = bare_setup(cfg)
-    if splits.task == "image":
+    if splits.modality == "image":
         dc = resolve_data_config(model.data_config, cfg.data.image_size)
         aug = cfg.data.augment
         train_dl = hf_image_loader(splits.train, dc, t.batch_size, True, hf_workers(), aug["scale"], aug["ratio"],

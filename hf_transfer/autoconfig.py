@@ -1,6 +1,6 @@
 """A run's config built from the data, for `hf-transfer run --model M --dataset D` without a config file.
 
-The data decides the task and the columns (image or text, the label column, found by name or given),
+The data decides the modality and the columns (image or text, the label column, found by name or given),
 the splits (train; test when the data has one; validation carved from train when it has none) and, for
 small images, the input size. The training settings are the ones measured best on small data here
 (benchmarks/RESULTS.md, "Does the transfer pay off?"): for text, all-MiniLM-style fine-tuning at lr 1e-4
@@ -13,17 +13,16 @@ config.yaml, so the run can be repeated and edited.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from pathlib import Path
 
 from . import config as config_mod
 from .errors import UserError
 
 TEXT_TRAIN = {"epochs": 3, "batch_size": 16, "lr": 1e-4, "weight_decay": 0.01, "scheduler": "linear",
-              "warmup_ratio": 0.1, "min_steps": 300, "early_stopping_patience": 3, "class_weights": "auto",
-              "metric_for_best": "f1_macro"}
+              "warmup_ratio": 0.1, "min_steps": 300, "early_stopping_patience": 3, "class_weights": "auto"}
 IMAGE_TRAIN = {"epochs": 3, "batch_size": 32, "lr": 2e-3, "weight_decay": 0.01, "scheduler": "cosine",
-               "warmup_ratio": 0.05, "class_weights": "auto", "metric_for_best": "f1_macro"}
+               "warmup_ratio": 0.05, "class_weights": "auto"}
+# train.metric_for_best is left to the task: macro-F1 for classes, micro-F1 for tags, negative MAE for a number
 # mild crops, no flips: a flip changes what digits, text and left/right mean (MNIST: -0.03 macro-F1 with timm's
 # default flip of 0.5, benchmarks/RESULTS.md section 10); set data.augment to flip natural photos
 IMAGE_AUGMENT = {"hflip": 0.0, "scale": [0.85, 1.0], "ratio": [0.9, 1.1]}
@@ -68,33 +67,35 @@ def _first_image_side(ds, column: str, dataset: str) -> int:
 
 
 def from_data(model: str, dataset: str, label_column: str | None = None, text_column: str | None = None,
-              image_column: str | None = None, target: str | None = None,
-              output_dir: str | None = None) -> tuple[config_mod.Config, list[str]]:
+              image_column: str | None = None, target: str | None = None, output_dir: str | None = None,
+              task: str = "auto", label_separator: str | None = None,
+              label_columns: list | None = None) -> tuple[config_mod.Config, list[str]]:
     """(config, lines saying what was chosen and why) for `model` on `dataset`."""
-    from .data.columns import pick_columns
+    from .data.columns import labels_of, pick_columns
     from .data.readers import load_source
-    from .runs.class_weights import IMBALANCED
 
-    columns = {"label_column": label_column, "text_column": text_column, "image_column": image_column}
+    columns = {"label_column": label_column, "text_column": text_column, "image_column": image_column,
+               "label_separator": label_separator, "label_columns": list(label_columns or [])}
     given = config_mod.DataConfig(dataset=dataset, **columns)
     dd = load_source(dataset, None, "--dataset")
     train_split = "train" if "train" in dd else next(iter(dd))
-    task, x, y = pick_columns(dd[train_split].features, given, "auto", dataset)
-    data = {"dataset": dataset, f"{task}_column": x, "label_column": y, "train_split": train_split,
-            "eval_splits": [s for s in ("test",) if s in dd and s != train_split]}
-    feature = dd[train_split].features[y]
-    named = feature.int2str if hasattr(feature, "int2str") else str  # an image folder's labels are ClassLabel ids
-    counts = Counter(named(v) for v in dd[train_split][y] if v is not None)
-    shares = ", ".join(f"{k} {100 * n / sum(counts.values()):.0f} %" for k, n in counts.most_common(8))
-    lines = [f"data: {task} classification, input column {x!r}, labels in {y!r}: {len(counts)} classes "
-             f"({shares}{', ...' if len(counts) > 8 else ''}), {len(dd[train_split])} training rows ({train_split!r})",
+    modality, x, y = pick_columns(dd[train_split].features, given, "auto", dataset)
+    data = {"dataset": dataset, f"{modality}_column": x, "train_split": train_split,
+            "eval_splits": [s for s in ("test",) if s in dd and s != train_split],
+            **({"label_columns": list(y)} if isinstance(y, list) else {"label_column": y}),
+            **({"label_separator": label_separator} if label_separator else {})}
+    found, why, labels, names = labels_of(dd[train_split], given, y, task)
+    said = f"{found.name}{f' ({why})' if why else ''}"
+    lines = [f"data: {modality} {said}, input column {x!r}, labels in {y!r}: {found.summary(labels, names)}, "
+             f"{len(dd[train_split])} training rows ({train_split!r})",
              "validation: " + ("the data's 'validation' split" if "validation" in dd else
-                               "10 % of the training rows, stratified (picks the best epoch, early stopping)"),
+                               f"10 % of the training rows{', stratified' if found.stratified else ''} (picks the best "
+                               "epoch, early stopping)"),
              "test: " + (f"the data's 'test' split ({len(dd['test'])} rows)" if data["eval_splits"] else
                          "none in the data, so only the carved validation set is scored; give a folder with "
                          "train and test files for a held-out score")]
-    train = dict(TEXT_TRAIN if task == "text" else IMAGE_TRAIN)
-    if task == "image":
+    train = dict(TEXT_TRAIN if modality == "text" else IMAGE_TRAIN)
+    if modality == "image":
         data["augment"] = dict(IMAGE_AUGMENT)
         side = _first_image_side(dd[train_split], x, dataset)
         if side <= SMALL_IMAGE and _fixed_input(model) is False:
@@ -103,10 +104,10 @@ def from_data(model: str, dataset: str, label_column: str | None = None, text_co
     if target:
         data["target"] = {"dataset": target}
         lines.append(f"target domain: {target} (its train split unlabelled, its test split scored as 'target')")
-    imbalance = max(counts.values()) / max(min(counts.values()), 1)
-    lines.append(f"training: {SETTINGS} (the small-data defaults: README, Your own data); class_weights auto = "
-                 f"{'balanced' if imbalance > IMBALANCED else 'none'} here (largest class {imbalance:.1f}x the smallest)")
+    weights = found.weights_note(labels, names)
+    lines.append(f"training: {SETTINGS} (the small-data defaults: README, Your own data)"
+                 + (f"; class_weights auto = {weights}" if weights else ""))
     name = f"{_name(dataset)}_{_name(model)}"
     cfg = config_mod.from_dict({"name": name, "output_dir": output_dir or f"runs/{name}", "model": {"name": model},
-                                "data": data, "train": train})
+                                "data": data, "train": train, "task": found.name if why or task != "auto" else "auto"})
     return cfg, lines

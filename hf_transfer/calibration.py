@@ -43,6 +43,12 @@ def _ece_mass(confidence: np.ndarray, correct: np.ndarray, parts: list[np.ndarra
     return float(total / len(confidence))
 
 
+def binary_ece(p: np.ndarray, y: np.ndarray, bins: int = BINS) -> float:
+    """ECE of the probabilities `p` of one binary outcome `y` (0/1), over equal-mass bins of `p`."""
+    p = np.asarray(p, dtype=np.float64)
+    return _ece_mass(p, np.asarray(y, dtype=np.float64), _mass_bins(p, bins)) if len(p) else float("nan")
+
+
 def ece_floor(probs: np.ndarray, bins: int = BINS, draws: int = 200, seed: int = 0) -> float:
     """The equal-mass ECE a perfectly calibrated model with these confidences would show on this many rows (each
     prediction right with probability its confidence; the mean over `draws` simulations): an ECE near it cannot be

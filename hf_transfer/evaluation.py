@@ -66,37 +66,38 @@ def load_labelled(clf, dataset: str, split: str | None, columns: dict, max_sampl
 
     raw = load_source(dataset, None, "--dataset", clf.data.csv_delimiter)  # read once: for its columns, then canonical
     data = _columns(clf.data, dataset, columns, next(iter(raw.values())).column_names)
-    dd, task = load_canonical(dataset, None, data, clf.task, "--dataset", loaded=raw)
+    dd = load_canonical(dataset, None, data, clf.modality, "--dataset", loaded=raw, task=clf.task)[0]
     split = _split_of(dd, split, dataset)
-    ds = labelled_rows(dd[split], f"{dataset}/{split}")
-    own = ds.features["label"].names
-    unknown = [n for n in own if n not in clf.label_names]
+    ds = labelled_rows(dd[split], f"{dataset}/{split}", clf.task)
+    unknown = clf.task.unknown_labels(ds, clf.label_names)
     if unknown:
-        raise UserError(f"--dataset {dataset}: classes the model does not know: {', '.join(unknown[:10])}"
+        raise UserError(f"--dataset {dataset}: labels the model does not know: {', '.join(unknown[:10])}"
                         f"{' ...' if len(unknown) > 10 else ''} (the model's: {', '.join(clf.label_names)})")
-    if own != clf.label_names:
-        ds = ds.align_labels_with_mapping({n: i for i, n in enumerate(clf.label_names)}, "label")
+    ds = clf.task.align(ds, clf.label_names, "--dataset", subset=True)
     if len(ds) == 0:
         raise UserError(f"--dataset {dataset}: split {split!r} has no labelled rows")
     return subsample(ds, max_samples, seed), f"{dataset}/{split}"
 
 
 def score(clf, ds, desc: str) -> tuple[dict, np.ndarray]:
-    """(the metrics a run reports for an eval set: accuracy, F1s, per class, loss, calibration; the
-    log-probabilities) of `clf` on `ds`."""
+    """(the metrics a run reports for an eval set, as its task scores them (single_label: accuracy, F1s, per class,
+    loss, calibration); the model's outputs) of `clf` on `ds`."""
+    outputs = clf.outputs(ds, desc=desc)
+    labels = clf.task.label_array(ds)
+    scores = clf.task.scores(outputs, labels, clf.label_names)
+    trust = clf.task.calibration_scores(outputs, labels)
+    if trust is not None:
+        scores["calibration"] = trust
+    return scores, outputs
+
+
+def ood(log_probabilities: dict, task) -> dict:
+    """{set: {msp}}: the AUROC of telling each later set from the first by the maximum softmax probability (a
+    single-label classifier's)."""
     from . import calibration
-    from .metrics import scores_from_log_probabilities
 
-    log_p = clf.log_probabilities(ds, desc=desc)
-    scores = scores_from_log_probabilities(log_p, ds["label"], clf.label_names)
-    scores["calibration"] = calibration.scores(log_p, ds["label"])
-    return scores, log_p
-
-
-def ood(log_probabilities: dict) -> dict:
-    """{set: {msp}}: the AUROC of telling each later set from the first by the maximum softmax probability."""
-    from . import calibration
-
+    if not task.single_class:
+        return {}
     first, *others = log_probabilities
     return {name: {"msp": calibration.ood_auroc(log_probabilities[first], log_probabilities[name])["msp"]}
             for name in others}
@@ -107,7 +108,6 @@ def evaluate(model: str, datasets: list[str], out: str | Path, split: str | None
     """Score the classifier at `model` on each of `datasets` and write the evaluation folder `out`."""
     from . import config as config_mod
     from . import predictor
-    from .metrics import collapse_warnings
     from .runs.machine import environment_info
 
     out = Path(out)
@@ -132,13 +132,14 @@ def evaluate(model: str, datasets: list[str], out: str | Path, split: str | None
     import torch
 
     metrics = {"status": "finished", "kind": "evaluation", "name": cfg.name, "model": str(model),
-               "library": clf.library, "task": clf.task, "strategy": "evaluation", "label_names": clf.label_names,
+               "library": clf.library, "modality": clf.modality, "strategy": "evaluation", "label_names": clf.label_names,
                "eval_datasets": ids, "domains": {}, "selected_epoch": None, "selected_by": "a saved model, not trained",
-               "final": final, "ood": ood({name: log_p for name, (_, log_p) in scored.items()}),
+               "task": clf.task.name, "final": final,
+               "ood": ood({name: log_p for name, (_, log_p) in scored.items()}, clf.task),
                "history": [], "parameters": {"trainable": 0, "total": _parameters(clf)},
                "timings": {"total_seconds": round(time.perf_counter() - started, 2)},
                "environment": environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
-               "warnings": collapse_warnings(final, clf.label_names)}
+               "warnings": clf.task.warnings(final, clf.label_names, {})}
     run_folder.prepare(out, overwrite=overwrite)
     try:
         (out / run_folder.CONFIG).write_text(cfg.to_yaml())

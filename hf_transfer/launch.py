@@ -14,6 +14,7 @@ import argparse
 import importlib
 import importlib.util
 import inspect
+import json
 import logging
 import os
 import sys
@@ -36,14 +37,25 @@ FLAGS = {
     "label_column": ("data.label_column", str, "the column with the labels"),
     "text_column": ("data.text_column", str, "the column with the texts"),
     "image_column": ("data.image_column", str, "the column with the images"),
+    "task": ("task", str, "what the model predicts: single_label, multi_label or regression (default: found "
+                          "from the label column)"),
+    "label_separator": ("data.label_separator", str, "multi_label: the string joining a row's labels, e.g. ';'"),
+    "label_columns": ("data.label_columns", lambda text: json.dumps([c.strip() for c in text.split(",") if c.strip()]),
+                      "multi_label: several 0/1 columns, one per label, comma-separated"),
 }
 
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field, e.g. --set train.scheduler=linear (repeatable)")
+    added = []
     for flag, (key, tp, help_) in FLAGS.items():
-        p.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=tp, default=None, help=f"{help_} ({key})")
+        option = f"--{flag.replace('_', '-')}"
+        if option in p._option_string_actions:  # a recipe's own option of that name (text_classification's --task)
+            continue
+        p.add_argument(option, dest=flag, type=tp, default=None, help=f"{help_} ({key})")
+        added.append(flag)
+    p.set_defaults(run_flags=tuple(added))
     p.add_argument("--output-dir", default=None, help="run directory (for a recipe of several runs: their parent)")
     p.add_argument("--push-to-hub", metavar="OWNER/NAME", default=None,
                    help="upload the finished run to this Hub repository (several runs: OWNER/NAME-<run name>)")
@@ -53,7 +65,8 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
 
 
 def overrides_of(args) -> list[str]:
-    sets = [f"{FLAGS[f][0]}={getattr(args, f)}" for f in FLAGS if getattr(args, f, None) is not None]
+    sets = [f"{FLAGS[f][0]}={getattr(args, f)}" for f in getattr(args, "run_flags", FLAGS)
+            if getattr(args, f, None) is not None]
     return sets + list(args.overrides)
 
 
@@ -211,4 +224,4 @@ def recipe_main(recipe, argv: list[str] | None = None) -> None:
 def recipe_values(recipe, args: argparse.Namespace) -> dict:
     """The recipe's own options among parsed arguments (those `recipe_options` added)."""
     return {name: getattr(args, name) for name in inspect.signature(recipe).parameters if hasattr(args, name)
-            and name != "output_dir" and name not in FLAGS}
+            and name != "output_dir" and name not in getattr(args, "run_flags", FLAGS)}

@@ -68,7 +68,10 @@ def export(run: str, out: str | Path | None = None, quantize: str = "none", opse
     if clf.tfidf is not None:
         raise UserError(f"export: {run!r} is the TF-IDF baseline, a scikit-learn model with no network to export; it "
                         "already runs without PyTorch (scikit-learn and numpy)")
-    image = _image_preprocessing(clf) if clf.task == "image" else None
+    if not clf.task.single_class:
+        raise UserError(f"export: {run!r} is a {clf.task.name} model; export writes single-label classifiers only "
+                        "(its outputs are class probabilities)")
+    image = _image_preprocessing(clf) if clf.modality == "image" else None
     model = clf.model.eval()
     test, choice_rows, test_name = _rows(clf, check_rows)
     with tempfile.TemporaryDirectory(prefix="hf_transfer_export_") as work:
@@ -112,7 +115,7 @@ def _rows(clf, check_rows: int):
     from .data.splits import build_splits, subsample
 
     cfg = clf.config
-    splits = build_splits(cfg.data, clf.task, seed=cfg.train.seed)
+    splits = build_splits(cfg.data, clf.modality, seed=cfg.train.seed)
     sets = splits.evals or ({"validation": splits.validation} if splits.validation is not None else {})
     if not sets:
         raise UserError("export: the run has no labelled test or validation rows to check the export on")
@@ -156,7 +159,7 @@ def _export_graph(model, clf, test, path: Path, opset: int, batch_size: int) -> 
 
     feed, _ = next(_feeds(clf, test.select(range(min(2, len(test)))), batch_size))
     names = list(feed)
-    axes = {n: ({0: "batch", 1: "sequence"} if clf.task == "text" else {0: "batch"}) for n in names}
+    axes = {n: ({0: "batch", 1: "sequence"} if clf.modality == "text" else {0: "batch"}) for n in names}
     axes.update(probabilities={0: "batch"}, log_probabilities={0: "batch"})
     with warnings.catch_warnings(), torch.no_grad(), _refused_as("torch.onnx could not export the model", opset):
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
@@ -197,7 +200,7 @@ def _quantize(fp32: Path, work: Path, clf, choice_rows, batch_size: int, names: 
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    if clf.task == "text":
+    if clf.modality == "text":
         quantize_dynamic(str(fp32), str(work / "int8.onnx"), weight_type=QuantType.QInt8)
         return work / "int8.onnx", {"method": "dynamic (int8 MatMul weights, activations quantised per batch)"}
     prepared = work / "model.prepared.onnx"
@@ -297,7 +300,7 @@ def _spec(clf, model, run, run_dir: Path, quantization: dict | None, opset: int,
     from .models import count_parameters
 
     preprocessing = image if image is not None else {"max_length": int(clf.data.max_length)}
-    return {"format": export_folder.FORMAT, "task": clf.task, "label_names": clf.label_names, "library": clf.library,
+    return {"format": export_folder.FORMAT, "modality": clf.modality, "label_names": clf.label_names, "library": clf.library,
             "source_model": model.source, "exported_from": str(run), "inputs": names,
             "outputs": ["probabilities", "log_probabilities"], "quantize": "none" if quantization is None else "int8",
             "quantization": quantization,
@@ -321,7 +324,7 @@ def _temperature(run_dir: Path) -> dict:
 
 def _write_preprocessing(clf, tmp: Path, opset: int) -> None:
     """The tokenizer files (text), or preprocess.onnx, the tensor pipeline's evaluation crop (images)."""
-    if clf.task == "text":
+    if clf.modality == "text":
         clf.model.processor.save_pretrained(str(tmp))
         return
     import warnings

@@ -14,16 +14,18 @@ run, so `predict` gives the labels `hf-transfer evaluate` scores.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import run_folder
+from . import run_folder, tasks
 from .config import DataConfig
 from .errors import UserError
 from .exported import folder as export_folder
+from .tasks import DEFAULT, Task, get_task
 
 log = logging.getLogger("hf_transfer")
 
@@ -32,8 +34,8 @@ log = logging.getLogger("hf_transfer")
 class Classifier:
     """A loaded classifier: `log_probabilities` of a dataset of inputs, `predict` of a list of them."""
 
-    task: str  # "image" | "text"
-    label_names: list[str]
+    modality: str  # "image" | "text"
+    label_names: list[str]  # one per output: the classes, the tags, or (regression) the target's name
     data: DataConfig  # the preprocessing it was trained with
     config: object  # the run's Config (config.yaml beside the model), or None
     source: str  # where it was loaded from
@@ -41,23 +43,31 @@ class Classifier:
     model: object = None  # a models.TransferModel
     tfidf: object = None  # the TF-IDF baseline's scikit-learn pipeline
     exported: object = None  # an exported.session.ExportedModel (onnxruntime)
+    task: Task = dataclasses.field(default_factory=lambda: get_task(DEFAULT))  # what it predicts
 
-    def log_probabilities(self, ds, batch_size: int = 64, desc: str = "predict") -> np.ndarray:
-        """(rows, classes) log-probabilities of `ds` (a datasets.Dataset with a ``text`` or ``image`` column)."""
+    def outputs(self, ds, batch_size: int = 64, desc: str = "predict") -> np.ndarray:
+        """(rows, outputs) of `ds` (a datasets.Dataset with a ``text`` or ``image`` column) as the task reads them:
+        logits or log-probabilities (single_label), logits (multi_label), values (regression)."""
         if self.exported is not None:
-            return self.exported.log_probabilities(ds[self.task], batch_size, f"{desc} (onnx)")
+            return self.exported.log_probabilities(ds[self.modality], batch_size, f"{desc} (onnx)")
         if self.tfidf is not None:
             from .runs.logreg import log_proba
 
             return log_proba(self.tfidf, np.asarray(ds["text"], dtype=object), len(self.label_names))
-        return _model_log_probabilities(self, ds, batch_size, desc)
+        return _model_outputs(self, ds, batch_size, desc)
+
+    def log_probabilities(self, ds, batch_size: int = 64, desc: str = "predict") -> np.ndarray:
+        """(rows, classes) log-probabilities of `ds`, for a single-label classifier."""
+        import torch
+
+        return torch.log_softmax(torch.as_tensor(self.outputs(ds, batch_size, desc)).float(), -1).numpy()
 
     def predict(self, inputs, batch_size: int = 64) -> list[dict]:
-        """One dict per input (a text, or an image: a path or a PIL image; one of them alone, or a list): the
-        label, its probability, and the probability of every class."""
-        scores = np.exp(self.log_probabilities(inputs_dataset(self.task, _as_list(inputs)), batch_size))
-        return [{"label": self.label_names[int(p.argmax())], "score": float(p.max()),
-                 "probabilities": dict(zip(self.label_names, map(float, p)))} for p in scores]
+        """One dict per input (a text, or an image: a path or a PIL image; one of them alone, or a list), as its
+        task says: the label, its probability and every class's (single_label); the labels above their thresholds
+        and every label's probability (multi_label); the value and its conformal interval (regression)."""
+        outputs = self.outputs(inputs_dataset(self.modality, _as_list(inputs)), batch_size)
+        return self.task.predictions(outputs, self.label_names)
 
 
 def _as_list(inputs) -> list:
@@ -71,13 +81,13 @@ def _as_list(inputs) -> list:
     return list(inputs)
 
 
-def inputs_dataset(task: str, inputs: list):
+def inputs_dataset(modality: str, inputs: list):
     """A datasets.Dataset of raw inputs: texts, or images given as paths or PIL images."""
     import datasets
 
     if not inputs:
         raise UserError("predict: no inputs")
-    if task == "text":
+    if modality == "text":
         if not all(isinstance(x, str) for x in inputs):
             raise UserError("predict: a text model takes strings")
         blank = [i for i, x in enumerate(inputs) if not x.strip()]
@@ -97,14 +107,14 @@ def model_batches(clf: Classifier, ds, batch_size: int, device, desc: str):
     from .data.loaders import build_loaders
     from .data.splits import Splits
 
-    splits = Splits(task=clf.task, label_names=clf.label_names, train=ds.select([0]), validation=None,
-                    evals={"inputs": ds})  # the eval loaders of a run; the one-row train set is never read
+    splits = Splits(modality=clf.modality, label_names=clf.label_names, train=ds.select([0]), validation=None,
+                    evals={"inputs": ds}, task=clf.task)  # the eval loaders of a run; the one-row train set is never read
     loaders = build_loaders(splits, clf.model, clf.data, 1, batch_size, seed=0, augment={})
     for batch in tqdm(loaders.evals["inputs"], desc=desc, leave=False):
         yield loaders.on_device(send_to_device(batch, device), False)
 
 
-def _model_log_probabilities(clf: Classifier, ds, batch_size: int, desc: str) -> np.ndarray:
+def _model_outputs(clf: Classifier, ds, batch_size: int, desc: str) -> np.ndarray:
     import torch
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -112,7 +122,7 @@ def _model_log_probabilities(clf: Classifier, ds, batch_size: int, desc: str) ->
     chunks = []
     with torch.no_grad():
         for batch in model_batches(clf, ds, batch_size, device, desc):
-            chunks.append(torch.log_softmax(clf.model(batch).float(), -1).cpu())
+            chunks.append(clf.model(batch).float().cpu())
     return torch.cat(chunks).numpy()
 
 
@@ -171,8 +181,8 @@ def _is_tfidf(folder: Path) -> bool:
     return (folder / TFIDF_JSON).is_file()
 
 
-def _saved_labels(folder: Path) -> tuple[list[str], str, str]:
-    """(label names, library, task) from a saved model's config.json, or a one-line refusal."""
+def _saved_labels(folder: Path) -> tuple[list[str], str, str, str | None]:
+    """(label names, library, modality, problem_type) from a saved model's config.json, or a one-line refusal."""
     path = folder / "config.json"
     if not path.is_file():
         raise UserError(f"model: {folder} holds no saved model (no config.json or tfidf.json)")
@@ -189,7 +199,7 @@ def _saved_labels(folder: Path) -> tuple[list[str], str, str]:
     from .models.saved_config import check_distinct
 
     check_distinct(list(names), f"model.name: {path}")
-    return list(names), adapter.name, adapter.saved_task(config)
+    return list(names), adapter.name, adapter.saved_modality(config), config.get("problem_type")
 
 
 BACKENDS = ("auto", "torch", "onnx")
@@ -215,27 +225,28 @@ def load(path: str | Path, max_length: int | None = None, image_size: int | None
         from .exported.session import ExportedModel
 
         exported = ExportedModel(folder)
-        return Classifier(exported.task, exported.label_names, data, run, str(path), "onnxruntime", exported=exported)
+        return Classifier(exported.modality, exported.label_names, data, run, str(path), "onnxruntime", exported=exported)
     if _is_tfidf(folder):
         from .runs.logreg import load_tfidf
 
         pipeline, names = load_tfidf(folder)
         return Classifier("text", list(names), data, run, str(path), "scikit-learn", tfidf=pipeline)
-    names, library, task = _saved_labels(folder)
+    names, library, modality, problem_type = _saved_labels(folder)
     from .config import ModelConfig
     from .models import load_backbone
 
-    model = load_backbone(ModelConfig(name=str(folder), library=library, new_head_init="default"), task, names)
+    model = load_backbone(ModelConfig(name=str(folder), library=library, new_head_init="default"), modality, names)
     if model.head_is_new:
         raise UserError(f"model: the classifier head in {folder} did not load (its weights do not match "
                         f"{len(names)} classes); the folder is not a complete saved classifier")
-    return Classifier(task, names, data, run, str(path), library, model=model)
+    return Classifier(modality, names, data, run, str(path), library, model=model,
+                      task=tasks.read_saved(folder, problem_type))
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
-def read_inputs(path: str, task: str, text_column: str | None = None, delimiter: str | None = None):
+def read_inputs(path: str, modality: str, text_column: str | None = None, delimiter: str | None = None):
     """(inputs dataset with a ``text`` or ``image`` column, the rows as a pandas table for the output) of a
     file or folder: images (a folder, searched recursively, or one image file), or texts (a .txt file, one
     per line; a csv/tsv/json/jsonl/parquet file, its text column)."""
@@ -244,7 +255,7 @@ def read_inputs(path: str, task: str, text_column: str | None = None, delimiter:
     source = Path(path).expanduser()
     if not source.exists():
         raise UserError(f"--input: {path!r} does not exist")
-    if task == "image":
+    if modality == "image":
         files = ([source] if source.is_file() else
                  sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
         if source.is_file() and source.suffix.lower() not in IMAGE_SUFFIXES:
@@ -282,29 +293,26 @@ def _only_text(table) -> str:
 
 def predict_file(model: str, path: str, output: str, top_k: int = 3, batch_size: int = 64,
                  text_column: str | None = None, overwrite: bool = False, abstain_below: float | None = None,
-                 backend: str = "auto") -> Path:
-    """predictions.csv of every row or image of `path`: the input's own columns, then label, score (its
-    probability), the top-k labels with their probabilities, and p_<class> for every class. With
-    `abstain_below`, a row whose score is below it gets an empty label and abstained=true."""
+                 backend: str = "auto", coverage: float | None = None) -> Path:
+    """predictions.csv of every row or image of `path`: the input's own columns, then the task's columns.
+    single_label: label, score (its probability), the top-k labels with their probabilities, and p_<class> for every
+    class; with `abstain_below`, a row whose score is below it gets an empty label and abstained=true. multi_label:
+    labels (those above their thresholds, joined by ';') and p_<label>. regression: the value, and the conformal
+    interval (lower, upper) of `coverage` (default 0.9)."""
     output = Path(output)
     _check_output(output, overwrite)
     folder, config = folders(model) if Path(model).expanduser().exists() else (None, None)
     run_folder.refuse_inputs(output, "-o", [("the input", path), ("the model", model), ("the model folder", folder),
                                             ("the run's config", config)], sealed=("the model folder",))
     clf = load(model, backend=backend)
-    ds, rows = read_inputs(path, clf.task, text_column, clf.data.csv_delimiter)
-    p, note = _scored_rows(clf, ds, batch_size, path)
-    scored = ~np.isnan(p[:, 0])
-    order = np.argsort(-np.nan_to_num(p, nan=0.0), axis=1)[:, :max(1, min(top_k, len(clf.label_names)))]
-    rows["label"] = [clf.label_names[o[0]] if ok else "" for o, ok in zip(order, scored)]
-    rows["score"] = p[np.arange(len(p)), order[:, 0]]
-    if abstain_below is not None:
-        rows["abstained"] = rows["score"] < abstain_below
-        rows.loc[rows["abstained"], "label"] = ""
-    rows["top_k"] = [" | ".join(f"{clf.label_names[i]} {p[r, i]:.4f}" for i in o) if scored[r] else ""
-                     for r, o in enumerate(order)]
-    for i, name in enumerate(clf.label_names):
-        rows[f"p_{name}"] = p[:, i]
+    ds, rows = read_inputs(path, clf.modality, text_column, clf.data.csv_delimiter)
+    outputs, note = _scored_rows(clf, ds, batch_size, path)
+    options = {k: v for k, v in (("abstain_below", abstain_below), ("coverage", coverage)) if v is not None}
+    unused = [k for k in options if k not in inspect.signature(clf.task.columns).parameters]
+    if unused:
+        raise UserError(f"--{unused[0].replace('_', '-')}: not an option of a {clf.task.name} model's predictions")
+    for column, values in clf.task.columns(outputs, clf.label_names, top_k=top_k, **options).items():
+        rows[column] = values
     if note is not None:
         rows["note"] = note
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -313,18 +321,18 @@ def predict_file(model: str, path: str, output: str, top_k: int = 3, batch_size:
 
 
 def _scored_rows(clf: Classifier, ds, batch_size: int, path: str) -> tuple[np.ndarray, list | None]:
-    """(probabilities, one row per input: NaN for the rows left unlabelled; a note per row, or None when every
+    """(outputs, one row per input: NaN for the rows left unlabelled; a note per row, or None when every
     row was scored). An empty text or an unreadable image is left unlabelled, counted in a warning."""
     from .data.columns import bad_rows
 
-    bad, problem = bad_rows(ds, clf.task)
+    bad, problem = bad_rows(ds, clf.modality)
     reason = problem.split(" (")[0]  # without the file names it lists
     if len(bad) == len(ds):
         raise UserError(f"--input: every one of the {len(ds)} rows of {path!r} has {reason}")
     bad = set(bad)
     keep = [i for i in range(len(ds)) if i not in bad]
     p = np.full((len(ds), len(clf.label_names)), np.nan)
-    p[keep] = np.exp(clf.log_probabilities(ds.select(keep) if bad else ds, batch_size))
+    p[keep] = clf.outputs(ds.select(keep) if bad else ds, batch_size)
     if not bad:
         return p, None
     log.warning("predict: %d of the %d rows have %s: left unlabelled (empty label and scores; see the note column)",

@@ -45,7 +45,7 @@ def _source_label_names(name: str) -> list[str] | None:
     return resolved.adapter.head_classes(config) if config is not None else None
 
 
-def load_candidate(name: str, task: str, label_names: list[str]):
+def load_candidate(name: str, modality: str, label_names: list[str]):
     """(model, has_source_head): the backbone with its own head when it has one (for LEEP / NCE), else with a
     new head for `label_names` (features only). `random:NAME` builds NAME's architecture untrained."""
     from .config import ModelConfig
@@ -56,10 +56,10 @@ def load_candidate(name: str, task: str, label_names: list[str]):
     cfg = ModelConfig(name=ref, pretrained=pretrained)
     source = _source_label_names(ref) if pretrained else None
     if source:
-        model = load_backbone(cfg, task, source)
+        model = load_backbone(cfg, modality, source)
         if not model.head_is_new:
             return model, True
-    return load_backbone(cfg, task, label_names), False
+    return load_backbone(cfg, modality, label_names), False
 
 
 def check_layer(model, layer: int | None) -> None:
@@ -134,7 +134,7 @@ def score(model: str, dataset: str, max_samples: int = 1000, layer: int | None =
     if splits is None:
         splits = build_splits(data_config(dataset, max_samples, image_size, max_length), "auto", seed)
     check_samples(splits, dataset)
-    net, has_head = load_candidate(model, splits.task, splits.label_names)
+    net, has_head = load_candidate(model, splits.modality, splits.label_names)
     check_layer(net, layer)
     net.eval()
     only_train = dataclasses.replace(splits, evals={"train": splits.train}, validation=None)
@@ -208,7 +208,7 @@ def run_rank(models: str, dataset: str, out: str, layers: str | None = None, val
     if out_dir.is_dir() and (out_dir / "rank.json").exists() and not options.get("overwrite"):
         raise UserError(f"-o: {str(out_dir)!r} already holds a ranking; pass --overwrite or choose another folder")
     splits = rank_splits(dataset, options)
-    candidates, skipped = usable_candidates(parsed, splits.task, dataset)
+    candidates, skipped = usable_candidates(parsed, splits.modality, dataset)
     tick = time.perf_counter()
     rows = []
     for i, (name, layer) in enumerate(candidates, 1):
@@ -255,19 +255,19 @@ def rank_splits(dataset: str, options: dict):
     return splits
 
 
-def usable_candidates(candidates: list, task: str, dataset: str) -> tuple[list, list]:
+def usable_candidates(candidates: list, modality: str, dataset: str) -> tuple[list, list]:
     """(candidates to score, [{model, reason}] skipped): before any is loaded, a model of the other modality (a
     timm model on text) is set aside with a warning, so that it neither costs the time of scoring the others
     nor loses their scores; a bad name or path is refused here, at once (one line)."""
-    from .models import modality
+    from .models import modality as modality_of
 
-    kinds = {name: modality(name) for name in dict.fromkeys(name for name, _ in candidates)}
-    wrong = {name: f"a{'n' if kind == 'image' else ''} {kind} model, and {dataset} is {task} data"
-             for name, kind in kinds.items() if kind is not None and kind != task}
+    kinds = {name: modality_of(name) for name in dict.fromkeys(name for name, _ in candidates)}
+    wrong = {name: f"a{'n' if kind == 'image' else ''} {kind} model, and {dataset} is {modality} data"
+             for name, kind in kinds.items() if kind is not None and kind != modality}
     for name, reason in wrong.items():
         print(f"hf-transfer: warning: not scoring {name}: {reason}", file=sys.stderr)
     if len(wrong) == len(kinds):
-        raise UserError(f"--models: no candidate reads {task} data ({'; '.join(f'{n}: {r}' for n, r in wrong.items())})")
+        raise UserError(f"--models: no candidate reads {modality} data ({'; '.join(f'{n}: {r}' for n, r in wrong.items())})")
     return [c for c in candidates if c[0] not in wrong], [{"model": n, "reason": r} for n, r in wrong.items()]
 
 

@@ -303,15 +303,19 @@ def write_metrics(out: Path, payload: dict) -> None:
     tmp.replace(out / METRICS)
 
 
-def save_predictions(path: Path, logits: dict) -> None:
-    """predictions.npz: per eval set, the predicted class (`NAME`) and the label (`NAME.labels`) of every row, in
-    the set's order (rows pair across runs of one seed: a paired bootstrap over test rows reads them)."""
+def save_predictions(path: Path, logits: dict, stored=None) -> None:
+    """predictions.npz: per eval set, the prediction (`NAME`) and the label (`NAME.labels`) of every row, in the
+    set's order (rows pair across runs of one seed: a paired bootstrap over test rows reads them). `stored(outputs,
+    labels)` gives both as the task keeps them (default: the predicted class and the class id)."""
     import numpy as np
 
     arrays = {}
     for name, (scores, labels) in logits.items():
-        arrays[name] = np.asarray(scores).argmax(-1).astype(np.int32)
-        arrays[f"{name}.labels"] = np.asarray(labels).astype(np.int32)
+        if stored is not None:
+            arrays[name], arrays[f"{name}.labels"] = stored(scores, labels)
+        else:
+            arrays[name] = np.asarray(scores).argmax(-1).astype(np.int32)
+            arrays[f"{name}.labels"] = np.asarray(labels).astype(np.int32)
     np.savez_compressed(path, **arrays)
 
 

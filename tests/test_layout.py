@@ -125,7 +125,8 @@ def test_tests_mirror_the_package():
 
 LAYERS = [  # from the ground up: a module imports only from its own group or from groups below it
     ("errors", "fields", "offline", "metrics", "calibration", "transferability", "intervals", "pixels"),  # no package imports
-    ("packaged", "run_folder", "exported"),  # offline assets; the run folder's layout, files and lock; an ONNX export run
+    ("packaged", "run_folder", "exported", "tasks"),  # offline assets; the run folder's layout, files and lock; an
+    #                                                 ONNX export run; what a model predicts (one file per task)
     ("models", "data"),  # backbones by library; data sources and loaders
     ("strategies",),  # the methods, one file each
     ("config",),  # the schema (strategies register their options)
@@ -167,4 +168,16 @@ def test_no_strategy_name_outside_strategies():
              for path in PACKAGE.rglob("*.py") if "strategies" not in path.relative_to(PACKAGE).parts
              for node in ast.walk(ast.parse(path.read_text()))
              if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names]
+    assert not found, found
+
+
+def test_no_task_name_outside_tasks():
+    """What differs between tasks lives in each task's file (tasks/): outside it no code names a task as a string,
+    so no `if task == ...` branch can grow elsewhere; a new task is one file and a registration."""
+    from hf_transfer.tasks import TASKS
+
+    found = [f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}"
+             for path in PACKAGE.rglob("*.py") if "tasks" not in path.relative_to(PACKAGE).parts
+             for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in TASKS]
     assert not found, found

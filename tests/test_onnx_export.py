@@ -37,8 +37,8 @@ def _inputs(out) -> list:
     clf = hf_transfer.load(out)
     from hf_transfer.data.splits import build_splits
 
-    splits = build_splits(clf.config.data, clf.task, seed=clf.config.train.seed)
-    return next(iter(splits.evals.values()))[clf.task]
+    splits = build_splits(clf.config.data, clf.modality, seed=clf.config.train.seed)
+    return next(iter(splits.evals.values()))[clf.modality]
 
 
 @pytest.mark.parametrize("form", FORMS)

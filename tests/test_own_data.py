@@ -206,7 +206,7 @@ def test_bad_inputs_to_the_new_commands_are_one_line(text_run, tmp_path, tiny_be
     other.mkdir()
     pd.DataFrame({"review": ["good fine", "red blue"], "sentiment": ["sports", "neutral"]}).to_csv(other / "test.csv")
     line = one_error_line(cli(["evaluate", str(out), "--dataset", str(other), "-o", str(tmp_path / "e2")], capsys))
-    assert "classes the model does not know: sports" in line
+    assert "labels the model does not know: sports" in line
     (tmp_path / "empty.txt").write_text("\n")
     line = one_error_line(cli(["predict", str(out), "--input", str(tmp_path / "empty.txt"), "-o",
                                str(tmp_path / "p.csv")], capsys))
@@ -220,7 +220,7 @@ def test_bad_inputs_to_the_new_commands_are_one_line(text_run, tmp_path, tiny_be
 
 
 def test_auto_class_weights_are_balanced_only_for_imbalanced_labels():
-    from hf_transfer.runs.class_weights import class_weight_tensor, resolve_class_weights
+    from hf_transfer.tasks.class_weights import class_weight_tensor, resolve_class_weights
 
     assert resolve_class_weights("auto", [0, 0, 1, 1, 2, 2, 2], 3) is None  # 1.5x: not imbalanced
     assert resolve_class_weights("auto", [0, 0, 0, 0, 1, 2], 3) == "balanced"

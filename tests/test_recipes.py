@@ -54,7 +54,7 @@ def test_offline_twin_uses_only_packaged_assets(name):
 
 @pytest.mark.parametrize("name, args", [
     ("resnet50_cifar10", []), ("cifar10_to_cifar100", []), ("mnist_transfer", ["--target-samples", "12"]),
-    ("text_classification", []), ("text_classification", ["--task", "ag_news"]), ("distill", []),
+    ("text_classification", []), ("text_classification", ["--benchmark", "ag_news"]), ("distill", []),
 ])
 def test_hub_recipe_runs_with_local_standins(tmp_path, name, args, standins):
     configs, report_dir = load_configs(name, [], output_dir=str(tmp_path / name), recipe_args=args)
@@ -74,8 +74,8 @@ def test_unknown_recipe_option_is_refused():
 
     with pytest.raises(UserError, match="unrecognized arguments: --bogus"):
         load_configs("distill", [], recipe_args=["--bogus"])
-    with pytest.raises(UserError, match="--task: 'mnli' is not one of: sst2, imdb, ag_news"):
-        load_configs("text_classification", [], recipe_args=["--task", "mnli"])
+    with pytest.raises(UserError, match="--benchmark: 'mnli' is not one of: sst2, imdb, ag_news"):
+        load_configs("text_classification", [], recipe_args=["--benchmark", "mnli"])
 
 
 def test_domain_adaptation_runs_a_model_before_the_methods_that_start_from_it():

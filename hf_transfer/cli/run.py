@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 from ..errors import UserError
@@ -37,7 +38,9 @@ def handle(args) -> int:
         from ..autoconfig import from_data, settled
 
         cfg, lines = from_data(args.model, args.dataset, args.label_column, args.text_column, args.image_column,
-                               args.target_domain, args.output_dir)
+                               args.target_domain, args.output_dir, task=args.task or "auto",
+                               label_separator=args.label_separator,
+                               label_columns=json.loads(args.label_columns) if args.label_columns else None)
         target = lambda: cfg  # noqa: E731 (a recipe of one config)
     values = recipe_values(args.recipe, args) if args.recipe else None
     configs, report_dir = load_configs(target, overrides_of(args), args.output_dir,

@@ -48,7 +48,10 @@ def __getattr__(name: str):
 
 
 def from_dict(values: dict) -> Config:
-    """Build and validate a `Config` from a nested dict (missing fields keep their defaults)."""
+    """Build and validate a `Config` from a nested dict (missing fields keep their defaults). A config written
+    before `task` said what a model predicts gave image or text there: read as `modality`."""
+    if isinstance(values, dict) and values.get("task") in ("image", "text") and "modality" not in values:
+        values = {**values, "modality": values["task"], "task": "auto"}
     return check(engine.build(Config, values, nested=NESTED_DICTS))
 
 

@@ -18,7 +18,24 @@ def check(cfg: Config) -> Config:
             raise ConfigError(f"{key}: {why}")
     _check_strategy_names(cfg)
     _check_data(cfg.data)
+    _check_task(cfg)
     return cfg
+
+
+def _check_task(cfg: Config) -> None:
+    """task: auto or a registered task; train.metric_for_best one that task scores."""
+    from ..tasks import TASKS, get_task
+
+    if cfg.task != "auto":
+        task = get_task(cfg.task)
+        metric = cfg.train.metric_for_best
+        if metric is not None and metric not in task.best_metrics:
+            raise ConfigError(f"train.metric_for_best: {metric!r} is not one of: {', '.join(task.best_metrics)} "
+                              f"(task {cfg.task})")
+    elif cfg.train.metric_for_best is not None and not any(cfg.train.metric_for_best in t.best_metrics
+                                                           for t in TASKS.values()):
+        known = dict.fromkeys(m for t in TASKS.values() for m in t.best_metrics)
+        raise ConfigError(f"train.metric_for_best: {cfg.train.metric_for_best!r} is not one of: {', '.join(known)}")
 
 
 def _train_rules(t) -> list[tuple[str, bool, str]]:

@@ -99,6 +99,10 @@ class DataConfig:
     image_column: Optional[str] = _f(None, "Column with the images; default: found from the schema ('img', 'image').")
     text_column: Optional[str] = _f(None, "Column with the text; default: found from the schema ('sentence', 'text').")
     label_column: Optional[str] = _f(None, "Column with the labels; default: 'label', 'labels' or 'fine_label'.")
+    label_separator: Optional[str] = _f(None, "multi_label: the string joining the labels of a row in the label column "
+                                              "(e.g. ';'); null: found when unambiguous (one of ; | , whose parts recur).")
+    label_columns: list = _f([], "multi_label: several 0/1 columns, one per label, read as the row's labels (in place of "
+                                 "data.label_column), e.g. [sports, politics, tech].")
     csv_delimiter: Optional[str] = _f(None, "csv files: the character between fields (e.g. ';'); default: ',' "
                                             "(tab for .tsv files).")
     max_train_samples: Optional[int] = _f(None, "Use at most this many training samples (stratified).")
@@ -182,8 +186,13 @@ class TrainConfig:
               "each time either way.")
     checkpoint_every_steps: Optional[int] = _f(None, "Save a resumable checkpoint every N optimizer steps (always at each epoch end).")
     keep_checkpoints: int = _f(2, "Keep the newest N checkpoints (the best model is kept apart).")
-    metric_for_best: str = _f("f1_macro", "Metric on the validation split that picks the best epoch (f1_macro, accuracy, "
-                                          "loss...); macro-F1 does not reward predicting the majority class.")
+    metric_for_best: Optional[str] = _f(
+        None, "Metric on the validation split that picks the best epoch and early-stops; null: the task's own "
+              "(single_label f1_macro, which does not reward predicting the majority class; multi_label f1_micro; "
+              "regression neg_mae). Also: accuracy, f1_weighted, loss (single_label); f1_macro, f1_samples, map "
+              "(multi_label); neg_rmse, r2, spearman (regression).")
+    regression_loss: Literal["mse", "huber"] = _f("mse", "regression: the loss on the standardised target (huber: "
+                                                         "less pulled by outliers).")
     load_best_at_end: bool = _f(True, "Save the best epoch's weights (by metric_for_best on validation) rather than the last.")
     calibrate: Literal["temperature", "none"] = _f(
         "temperature", "After training: temperature scaling (one scalar T fitted on the validation split by LBFGS on "
@@ -245,7 +254,13 @@ def __getattr__(name: str):
 class Config:
     name: str = _f("run", "Name of this run in reports.")
     output_dir: str = _f("runs/run", "Run directory (refused if it holds files, unless --overwrite or --resume).")
-    task: Literal["auto", "image", "text"] = _f("auto", "Image or text classification; auto: from the data columns.")
+    modality: Literal["auto", "image", "text"] = _f("auto", "What the model reads: image or text; auto: from the data "
+                                                            "columns.")
+    task: str = _f("auto", "What the model predicts: single_label (one class per row), multi_label (any number of "
+                           "labels per row: a column of lists, of labels joined by data.label_separator, or "
+                           "data.label_columns), regression (a number); auto: from the label column (lists or "
+                           "joined labels: multi_label; numbers that are not all whole: regression; else "
+                           "single_label). A task registered with hf_transfer.tasks.register_task is named here too.")
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

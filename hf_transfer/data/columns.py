@@ -11,6 +11,7 @@ from pathlib import Path
 import datasets
 
 from ..errors import ConfigError
+from ..tasks import Task, detect, get_task
 from .readers import delimiter_hint, load_source
 
 log = logging.getLogger(__name__)
@@ -32,15 +33,15 @@ def find_column(columns: list[str], kind: str, wanted: str | None, key: str) -> 
     return next((c for c in CANDIDATES[kind] if c in columns), None)
 
 
-def pick_columns(features, cfg, task: str, source: str) -> tuple[str, str, str]:
-    """(task, input column, label column) of data with these `features` (datasets.Features): the configured
+def pick_columns(features, cfg, modality: str, source: str) -> tuple[str, str, str]:
+    """(modality, input column, label column) of data with these `features` (datasets.Features): the configured
     ones, else found by name; a text column must hold strings."""
     columns = list(features)
     strings = [c for c, f in features.items() if getattr(f, "dtype", None) in ("string", "large_string")]
-    if task == "auto":
-        task = "image" if find_column(columns, "image", cfg.image_column, "data.image_column") else (
+    if modality == "auto":
+        modality = "image" if find_column(columns, "image", cfg.image_column, "data.image_column") else (
             "text" if find_column(columns, "text", cfg.text_column, "data.text_column") else "auto")
-        if task == "auto":
+        if modality == "auto":
             label = find_column(columns, "label", cfg.label_column, "data.label_column")
             texts = [c for c in strings if c != label]
             if len(texts) > 1:
@@ -50,60 +51,48 @@ def pick_columns(features, cfg, task: str, source: str) -> tuple[str, str, str]:
                                   "(data.text_column)")
             raise ConfigError(f"data.image_column / data.text_column: no image or text column found in {source}; "
                               f"available columns: {', '.join(columns)}" + delimiter_hint(columns))
-    wanted = cfg.image_column if task == "image" else cfg.text_column
-    x = find_column(columns, task, wanted, f"data.{task}_column")
+    wanted = cfg.image_column if modality == "image" else cfg.text_column
+    x = find_column(columns, modality, wanted, f"data.{modality}_column")
     if x is None:
-        raise ConfigError(f"data.{task}_column: no {task} column found in {source}; "
+        raise ConfigError(f"data.{modality}_column: no {modality} column found in {source}; "
                           f"available columns: {', '.join(columns)}" + delimiter_hint(columns))
-    if task == "text" and x not in strings:
+    if modality == "text" and x not in strings:
         kind = getattr(features[x], "dtype", type(features[x]).__name__)
         raise ConfigError(f"data.text_column: column {x!r} of {source} holds {kind} values, not text; the text "
                           f"columns are: {', '.join(strings) or 'none'} (--text-column)")
+    if getattr(cfg, "label_columns", None):
+        missing = [c for c in cfg.label_columns if c not in columns]
+        if missing:
+            raise ConfigError(f"data.label_columns: column {missing[0]!r} not found; available columns: {', '.join(columns)}")
+        return modality, x, list(cfg.label_columns)
     y = find_column(columns, "label", cfg.label_column, "data.label_column")
     if y is None:
         raise ConfigError(f"data.label_column: no label column found in {source}; available columns: {', '.join(columns)}"
-                          + (_image_folder_hint(source) if task == "image" else delimiter_hint(columns)))
-    return task, x, y
+                          + (_image_folder_hint(source) if modality == "image" else delimiter_hint(columns)))
+    return modality, x, y
 
 
-def _canonical(dd: datasets.DatasetDict, cfg, task: str, source: str) -> tuple[datasets.DatasetDict, str]:
-    """Rename the input and label columns to image|text and label; drop the rest."""
-    task, x, y = pick_columns(next(iter(dd.values())).features, cfg, task, source)
+def _canonical(dd: datasets.DatasetDict, cfg, modality: str, source: str) -> tuple[datasets.DatasetDict, str, str]:
+    """(the data with the input and label columns renamed image|text and label, the rest dropped; modality; the
+    label column's own name). Several 0/1 label columns (data.label_columns) become one column of label lists."""
+    modality, x, y = pick_columns(next(iter(dd.values())).features, cfg, modality, source)
+    if isinstance(y, list):
+        dd = _joined_columns(dd.select_columns([x, *y]), y)
+        return (dd.rename_column(x, modality) if x != modality else dd), modality, "labels"
     dd = dd.select_columns([x, y])
-    renames = {k: v for k, v in {x: task, y: "label"}.items() if k != v}
-    return (dd.rename_columns(renames) if renames else dd), task
+    renames = {k: v for k, v in {x: modality, y: "label"}.items() if k != v}
+    return (dd.rename_columns(renames) if renames else dd), modality, y
 
 
-def _label_values(dd: datasets.DatasetDict) -> list:
-    return sorted({v for split in dd.values() for v in split.unique("label") if v is not None and v != -1})
-
-
-def _check_label_names(names: list[str]) -> None:
-    """Class names go into tables (report, card): a newline or tab in one is refused."""
-    bad = [n for n in names if any(c in str(n) for c in "\n\r\t")]
-    if bad:
-        raise ConfigError(f"data.label_column: the class name {bad[0]!r} holds a newline or tab; class names must be "
-                          "one line: clean the label column")
-
-
-def _whole_numbers(dd: datasets.DatasetDict, values: list) -> datasets.DatasetDict:
-    """Float labels that are whole numbers (1.0, 2.0, as a csv writes class ids) become integers; others are refused."""
-    broken = [v for v in values if not float(v).is_integer()]
-    if broken:
-        raise ConfigError(f"data.label_column: the labels are numbers that are not whole ({', '.join(map(str, broken[:3]))}"
-                          f"{', ...' if len(broken) > 3 else ''}); class labels must be names or whole numbers (for a "
-                          "regression target, this package is the wrong tool)")
-    log.info("label: whole-number float labels (%s) read as integer classes", ", ".join(map(str, values[:5])))
-    return dd.cast_column("label", datasets.Value("int64"))
-
-
-def _stripped(dd: datasets.DatasetDict, values: list) -> datasets.DatasetDict:
-    """String labels without the spaces around them: 'pos' and 'pos ' are one class (said in a warning)."""
-    merged = sorted({v.strip() for v in values if v != v.strip() and v.strip() in values})
-    if merged:
-        log.warning("label: labels that differ only by spaces around them are one class: %s",
-                    ", ".join(repr(m) for m in merged))
-    return dd.map(lambda y: {"label": y.strip() if isinstance(y, str) else y}, input_columns="label")
+def _joined_columns(dd: datasets.DatasetDict, columns: list[str]) -> datasets.DatasetDict:
+    """data.label_columns: each row's label list, the names of its columns holding 1."""
+    for split, ds in dd.items():
+        for c in columns:
+            wrong = next((v for v in ds.unique(c) if v not in (0, 1, True, False, 0.0, 1.0)), "none")
+            if wrong != "none":
+                raise ConfigError(f"data.label_columns: column {c!r} of {split} holds {wrong!r}; each label column "
+                                  "must hold 0 or 1")
+    return dd.map(lambda row: {"label": [c for c in columns if row[c]]}, remove_columns=columns, desc="Labels")
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -127,42 +116,49 @@ def _image_folder_hint(source: str) -> str:
             "ROOT/SPLIT/CLASS/IMAGE)")
 
 
-def _as_class_labels(dd: datasets.DatasetDict) -> datasets.DatasetDict:
-    """Make `label` a ClassLabel, with one mapping shared by every split."""
-    feature = next(iter(dd.values())).features["label"]
-    if isinstance(feature, datasets.ClassLabel):
-        _check_label_names(feature.names)
-        return dd
-    values = _label_values(dd)
-    if values and all(isinstance(v, float) for v in values):
-        dd = _whole_numbers(dd, values)
-        values = _label_values(dd)
-    elif values and all(isinstance(v, str) for v in values) and any(v != v.strip() for v in values):
-        dd = _stripped(dd, values)
-        values = _label_values(dd)
-    _check_label_names([str(v) for v in values])
-    if all(isinstance(v, int) for v in values) and values != list(range(len(values))):
-        # ids with gaps (1, 5, 10, 1000): one class per distinct value, named by it
-        ids = {v: i for i, v in enumerate(values)}
-        log.info("label: the %d distinct integer labels (%s) become class ids 0-%d, named by their value", len(values),
-                 ", ".join(map(str, values[:8])) + (", ..." if len(values) > 8 else ""), len(values) - 1)
-        dd = dd.map(lambda y: {"label": ids.get(y, -1)}, input_columns="label")
-    return dd.cast_column("label", datasets.ClassLabel(names=[str(v) for v in values]))
-
-
-def load_canonical(dataset: str, config_name: str | None, cfg, task: str, key: str, loaded=None):
-    """(DatasetDict with image|text and label columns, bad rows handled, labels a ClassLabel; task) of `dataset`;
-    `loaded`: its DatasetDict, when the caller already read it with load_source."""
+def load_canonical(dataset: str, config_name: str | None, cfg, modality: str, key: str, loaded=None,
+                   task: str | Task = "auto"):
+    """(DatasetDict with image|text and label columns, bad rows handled, labels in the task's form; modality; the
+    task; the label names) of `dataset`; `task`: a Task (an eval set of a run), a task's name, or auto (detected
+    from the label column); `loaded`: its DatasetDict, when the caller already read it with load_source."""
     dd = loaded if loaded is not None else load_source(dataset, config_name, key, cfg.csv_delimiter)
-    dd, task = _canonical(dd, cfg, task, dataset)
-    return _as_class_labels(datasets.DatasetDict(
-        {split: _drop_bad_rows(ds, bad_rows(ds, task), f"{dataset}/{split}", cfg.on_bad_rows)
-         for split, ds in dd.items()})), task
+    dd, modality, column = _canonical(dd, cfg, modality, dataset)
+    dd = datasets.DatasetDict({split: _drop_bad_rows(ds, bad_rows(ds, modality), f"{dataset}/{split}", cfg.on_bad_rows)
+                               for split, ds in dd.items()})
+    if isinstance(task, str):
+        task, why = _task(dd, cfg, task)
+        if why:
+            log.info("task: %s (%s; --task single_label reads it as classes)", task.name, why)
+    dd, names = task.prepare(dd, cfg, column)
+    return dd, modality, task, names
 
 
-def bad_rows(ds: datasets.Dataset, task: str) -> tuple[list[int], str]:
+def _task(dd: datasets.DatasetDict, cfg, name: str) -> tuple[Task, str | None]:
+    """(the task named, or (auto) the one the label column asks for; why, for a task found in the data)."""
+    if name != "auto":
+        return get_task(name), None
+    feature = next(iter(dd.values())).features["label"]
+    values = [v for ds in dd.values() for v in ds.unique("label")] if not isinstance(feature, datasets.Sequence) else []
+    found, why = detect(values, feature, cfg)
+    return get_task(found), why
+
+
+def labels_of(ds: datasets.Dataset, cfg, column: str | list, task: str = "auto") -> tuple[Task, str | None, list, list]:
+    """(task, why it was found in the data, the labels in the task's form, the label names) of one split's label
+    column (or data.label_columns), for the config-less run's printed choice."""
+    if isinstance(column, list):
+        dd, name = _joined_columns(datasets.DatasetDict({"train": ds.select_columns(column)}), column), "labels"
+    else:
+        dd, name = datasets.DatasetDict({"train": ds.select_columns([column]).rename_column(column, "label")
+                                         if column != "label" else ds.select_columns([column])}), column
+    found, why = _task(dd, cfg, task)
+    dd, names = found.prepare(dd, cfg, name)
+    return found, why, dd["train"]["label"], names
+
+
+def bad_rows(ds: datasets.Dataset, modality: str) -> tuple[list[int], str]:
     """(rows, what is wrong with them): texts missing or blank, or image files PIL cannot read."""
-    return _empty_texts(ds) if task == "text" else _unreadable_images(ds)
+    return _empty_texts(ds) if modality == "text" else _unreadable_images(ds)
 
 
 def _empty_texts(ds: datasets.Dataset) -> tuple[list[int], str]:

@@ -193,9 +193,11 @@ def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_s
     """The train loader and its EpochSampler, the eval loaders, and with `target_shard` (rank,
     processes) the unlabelled target stream (domain adaptation), for an image or text model."""
     augment = data_cfg.augment if augment is None else augment
+    train_set = splits.task.model_labels(splits.train)  # labels as the loss reads them (multi_label: 0/1 per label)
+    eval_sets = {k: splits.task.model_labels(v) for k, v in splits.eval_sets.items()}
     prepare = prepare_target = _identity
     pipeline = "text"
-    if splits.task == "image":
+    if splits.modality == "image":
         dc = transforms.resolve_data_config(model.data_config, data_cfg.image_size)
         train_tf, eval_tf = transforms.image_transforms(dc, augment)  # also checks the augment options
         decoded = _tensor_pipeline(splits, dc, augment, data_cfg.pipeline, with_target=target_shard is not None)
@@ -204,7 +206,7 @@ def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_s
             labels = lambda ds: ds["label"] if "label" in ds.column_names else None  # noqa: E731
             make_train = lambda ds, s: tensor_images.TensorImageSet(  # noqa: E731
                 decoded["target_train" if ds is splits.target_train else "train"], labels(ds))
-            evals = {k: tensor_images.TensorImageSet(decoded[k], labels(v)) for k, v in splits.eval_sets.items()}
+            evals = {k: tensor_images.TensorImageSet(decoded[k], labels(v)) for k, v in eval_sets.items()}
             collate = tensor_images.collate
             source_tf = tensor_images.DeviceTransform(dc, augment, seed)
             target_tf = tensor_images.DeviceTransform(dc, augment, seed + 1)
@@ -212,14 +214,14 @@ def build_loaders(splits: Splits, model, data_cfg, batch_size: int, eval_batch_s
         else:
             pipeline = "pil"
             make_train = lambda ds, s: TrainSet(ds, s, train_tf)  # noqa: E731
-            evals = {k: v.with_transform(transforms.batch_transform(eval_tf)) for k, v in splits.eval_sets.items()}
+            evals = {k: v.with_transform(transforms.batch_transform(eval_tf)) for k, v in eval_sets.items()}
             collate = transforms.collate_images
     else:
         make_train = lambda ds, s: TrainSet(text.tokenize(ds, model.processor, data_cfg.max_length), s)  # noqa: E731
-        evals = {k: text.tokenize(v, model.processor, data_cfg.max_length) for k, v in splits.eval_sets.items()}
+        evals = {k: text.tokenize(v, model.processor, data_cfg.max_length) for k, v in eval_sets.items()}
         collate = text.collator(model.processor, data_cfg.max_length if data_cfg.pad_to_max_length else None)
-    train_ds = make_train(splits.train, seed)
-    grouped = splits.task == "text" and data_cfg.group_by_length and not data_cfg.pad_to_max_length
+    train_ds = make_train(train_set, seed)
+    grouped = splits.modality == "text" and data_cfg.group_by_length and not data_cfg.pad_to_max_length
     sampler = EpochSampler(len(train_ds), seed, lengths=[len(x) for x in train_ds.ds["input_ids"]] if grouped else None,
                            batch_size=batch_size)  # accelerate hands out whole batches to processes
 

@@ -25,13 +25,14 @@ import datasets
 import numpy as np
 
 from ..errors import ConfigError
+from ..tasks import DEFAULT, Task, get_task
 from .columns import load_canonical
 
 log = logging.getLogger(__name__)
 
 @dataclass
 class Splits:
-    task: str  # "image" | "text"
+    modality: str  # "image" | "text"
     label_names: list[str]
     train: datasets.Dataset
     validation: datasets.Dataset | None
@@ -40,6 +41,7 @@ class Splits:
     target_train: datasets.Dataset | None = None  # unlabelled target domain (no label column)
     domains: dict[str, str] = field(default_factory=dict)  # {"source": eval set, "target": "target"}
     warnings: list[str] = field(default_factory=list)  # what the data itself limits (metrics.json, report, card)
+    task: Task = field(default_factory=lambda: get_task(DEFAULT))  # what the model predicts
 
     @property
     def eval_sets(self) -> dict[str, datasets.Dataset]:
@@ -48,9 +50,9 @@ class Splits:
         return {**sets, **self.evals}
 
 
-def labelled_rows(ds: datasets.Dataset, name: str) -> datasets.Dataset:
+def labelled_rows(ds: datasets.Dataset, name: str, task: Task) -> datasets.Dataset:
     """The rows with a label: an empty label cell (None) or -1 (a hidden test label) is left out, with a warning."""
-    kept = ds.filter(lambda y: y is not None and y >= 0, input_columns="label")
+    kept = ds.filter(task.labelled, input_columns="label")
     if len(kept) < len(ds):
         log.warning("%s: %d of %d rows have no label (an empty cell, or -1) and are not used", name,
                     len(ds) - len(kept), len(ds))
@@ -76,30 +78,24 @@ def per_class(ds: datasets.Dataset, n: int, seed: int) -> tuple[datasets.Dataset
     return ds.select(np.sort(chosen)), ds.select(rest)
 
 
-def _align(ds: datasets.Dataset, names: list[str], key: str) -> datasets.Dataset:
-    own = ds.features["label"].names
-    if own == names:
-        return ds
-    if sorted(own) != sorted(names):
-        raise ConfigError(f"{key}: its labels ({', '.join(own)}) are not the training labels ({', '.join(names)})")
-    return ds.align_labels_with_mapping({n: i for i, n in enumerate(names)}, "label")
-
-
 def _split(dd: datasets.DatasetDict, split: str, key: str, source: str) -> datasets.Dataset:
     if split not in dd:
         raise ConfigError(f"{key}: split {split!r} not in {source}; it has: {', '.join(dd)}")
     return dd[split]
 
 
-def _target(cfg, task: str, names: list[str], seed: int, train_on: str):
+def _target(cfg, modality: str, task: Task, names: list[str], seed: int, train_on: str):
     """(labelled target train or None, unlabelled target train, {name: labelled target eval set}) of `data.target`:
     'target' (its test split) and, with validation_samples, 'target_validation' (carved from its train split, for
     choices across runs). The labelled train set is only made for the baselines that train on target labels."""
     t = cfg.target
-    dd, _ = load_canonical(t.dataset, t.config_name, cfg, task, "data.target.dataset")
+    if not task.single_class:
+        raise ConfigError(f"data.target.dataset: domain adaptation reads one class per row; task {task.name} has "
+                          "none (score another domain with data.extra_eval or hf-transfer evaluate instead)")
+    dd = load_canonical(t.dataset, t.config_name, cfg, modality, "data.target.dataset", task=task)[0]
     train = _split(dd, t.train_split, "data.target.train_split", t.dataset)
-    test = labelled_rows(_split(dd, t.test_split, "data.target.test_split", t.dataset), "target " + t.test_split)
-    evals = {"target": _align(test, names, "data.target.dataset")}
+    test = labelled_rows(_split(dd, t.test_split, "data.target.test_split", t.dataset), "target " + t.test_split, task)
+    evals = {"target": task.align(test, names, "data.target.dataset")}
     # shuffled, not stratified (that would read the labels); the first validation_samples rows are the dev set
     order = train.shuffle(seed=seed)
     if t.validation_samples:
@@ -107,22 +103,31 @@ def _target(cfg, task: str, names: list[str], seed: int, train_on: str):
             raise ConfigError(f"data.target.validation_samples: {t.validation_samples} of the {len(train)} target "
                               f"{t.train_split} rows would leave none to adapt on")
         dev = order.select(range(t.validation_samples))
-        evals["target_validation"] = _align(labelled_rows(dev, "target validation"), names, "data.target.dataset")
+        evals["target_validation"] = task.align(labelled_rows(dev, "target validation", task), names,
+                                                "data.target.dataset")
         train = order = order.select(range(t.validation_samples, len(order)))
     unlabelled = order.select(range(min(len(order), t.max_train_samples or len(order))))
     labelled = None
     if train_on != "source":
-        labelled = subsample(_align(labelled_rows(train, "target " + t.train_split), names, "data.target.dataset"),
-                             t.max_train_samples, seed)
+        labelled = subsample(task.align(labelled_rows(train, "target " + t.train_split, task), names,
+                                        "data.target.dataset"), t.max_train_samples, seed)
     return labelled, unlabelled.remove_columns("label"), evals
 
 
-def _validation(dd, train, cfg, num_classes: int, seed: int):
-    """(train, validation): data.validation_split when the data has it, else a stratified part of train."""
+def _validation(dd, train, cfg, task: Task, num_classes: int, seed: int):
+    """(train, validation): data.validation_split when the data has it, else a part of train (stratified by class
+    for a task that has one class per row)."""
     if cfg.validation_split is None:
         return train, None
     if cfg.validation_split in dd and cfg.validation_split != cfg.train_split:
-        return train, labelled_rows(dd[cfg.validation_split], cfg.validation_split)
+        return train, labelled_rows(dd[cfg.validation_split], cfg.validation_split, task)
+    if not task.stratified:
+        size = max(round(cfg.validation_size * len(train)), 1)
+        if len(train) - size < 2:
+            raise ConfigError(f"data.validation_split: {len(train)} training rows are too few to carve a validation "
+                              "set from; give the data a validation split or set data.validation_split: null")
+        parts = train.train_test_split(test_size=size, seed=seed)
+        return parts["train"], parts["test"]
     size = max(round(cfg.validation_size * len(train)), num_classes)  # at least one sample per class
     counts = Counter(train["label"])
     if min(counts.values()) < 2 or len(train) - size < num_classes:
@@ -139,52 +144,47 @@ def _validation(dd, train, cfg, num_classes: int, seed: int):
     return parts["train"], parts["test"]
 
 
-def _eval_sets(dd, cfg, task: str, names: list[str]) -> tuple[dict, dict]:
+def _eval_sets(dd, cfg, modality: str, task: Task, names: list[str]) -> tuple[dict, dict]:
     """({name: set}, {name: 'dataset/split'}) of data.eval_splits and data.extra_eval."""
     evals, ids = {}, {}
     for split in cfg.eval_splits:
         if split == cfg.train_split:
             raise ConfigError(f"data.eval_splits: {split!r} is the training split; evaluate on held-out data")
-        evals[split] = labelled_rows(_split(dd, split, "data.eval_splits", cfg.dataset), split)
+        evals[split] = labelled_rows(_split(dd, split, "data.eval_splits", cfg.dataset), split, task)
         ids[split] = f"{cfg.dataset}/{split}"
     for name, src in cfg.extra_eval.items():
         key = f"data.extra_eval.{name}"
-        other, _ = load_canonical(src.dataset, src.config_name, cfg, task, key + ".dataset")
-        evals[name] = _align(labelled_rows(_split(other, src.split, key + ".split", src.dataset), name), names, key)
+        other = load_canonical(src.dataset, src.config_name, cfg, modality, key + ".dataset", task=task)[0]
+        evals[name] = task.align(labelled_rows(_split(other, src.split, key + ".split", src.dataset), name, task),
+                                 names, key)
         ids[name] = f"{src.dataset}/{src.split}"
     return evals, ids
 
 
-def _check_sizes(train, evals: dict, target_train, names: list[str]) -> None:
-    """Every set has labelled samples, the training set at least two classes, the target train split samples."""
+def _check_sizes(train, evals: dict, target_train) -> None:
+    """Every set has labelled samples, the target train split samples."""
     for name, ds in {"train": train, **evals}.items():
         if len(ds) == 0:
             raise ConfigError(f"data: the {name!r} set has no labelled samples")
-    classes = train.unique("label")
-    if len(names) > 100 and len(names) > len(train) / 2:  # e.g. an id or free-text column taken for the labels
-        raise ConfigError(f"data.label_column: {len(names)} distinct labels for {len(train)} training samples (under two "
-                          "samples a class): this looks like an id or text column, not class labels; name the label "
-                          "column with data.label_column")
-    if len(classes) < 2:
-        raise ConfigError(f"data.label_column: the training set has one class ({names[classes[0]]!r}); a classifier "
-                          "needs at least two")
     if target_train is not None and len(target_train) == 0:
         raise ConfigError("data.target.train_split: the target train split is empty")
 
 
-def build_splits(cfg, task: str = "auto", seed: int = 42, train_on: str = "source") -> Splits:
+def build_splits(cfg, modality: str = "auto", seed: int = 42, train_on: str = "source", task: str = "auto") -> Splits:
     """Load, map columns, carve validation, limit sizes: everything `train` needs.
 
     `train_on` (from the strategy): ``source``, or with `data.target`, ``target_labelled`` (the
-    `data.target.labelled_samples` few) or ``target`` (all labelled target train samples).
+    `data.target.labelled_samples` few) or ``target`` (all labelled target train samples). `task`: the config's
+    (auto: from the label column).
     """
-    dd, task = load_canonical(cfg.dataset, cfg.config_name, cfg, task, "data.dataset")
-    names = list(dd[next(iter(dd))].features["label"].names)
-    train = labelled_rows(_split(dd, cfg.train_split, "data.train_split", cfg.dataset), cfg.train_split)
-    train, validation = _validation(dd, train, cfg, len(names), seed)
+    dd, modality, task, names = load_canonical(cfg.dataset, cfg.config_name, cfg, modality, "data.dataset", task=task)
+    train = labelled_rows(_split(dd, cfg.train_split, "data.train_split", cfg.dataset), cfg.train_split, task)
+    train, validation = _validation(dd, train, cfg, task, len(names), seed)
     train = subsample(train, cfg.max_train_samples, seed)
-    evals, ids = _eval_sets(dd, cfg, task, names)
+    evals, ids = _eval_sets(dd, cfg, modality, task, names)
     target_train, domains = None, {}
+    if cfg.labelled_per_class and not task.single_class:
+        raise ConfigError(f"data.labelled_per_class: counts labels per class; task {task.name} has no one class per row")
     if cfg.labelled_per_class:  # few labels: as many per class to validate on; the rest, unlabelled, to the method
         fewest = min(Counter(train["label"]).values())
         if cfg.labelled_per_class > fewest:
@@ -195,7 +195,7 @@ def build_splits(cfg, task: str = "auto", seed: int = 42, train_on: str = "sourc
         validation = per_class(validation, cfg.labelled_per_class, seed)[0] if validation is not None else None
         target_train = rest.remove_columns("label") if len(rest) else None
     if cfg.target.dataset:
-        labelled, target_train, target_evals = _target(cfg, task, names, seed, train_on)
+        labelled, target_train, target_evals = _target(cfg, modality, task, names, seed, train_on)
         evals.update(target_evals)
         ids["target"] = f"{cfg.target.dataset}/{cfg.target.test_split}"
         if "target_validation" in target_evals:
@@ -211,22 +211,10 @@ def build_splits(cfg, task: str = "auto", seed: int = 42, train_on: str = "sourc
     if cfg.max_eval_samples is not None:
         evals = {k: subsample(v, cfg.max_eval_samples, seed) for k, v in evals.items()}
         validation = subsample(validation, cfg.max_eval_samples, seed) if validation is not None else None
-    _check_sizes(train, evals, target_train, names)
-    warnings = unseen_class_warnings(names, train, {"validation": validation, **evals} if validation else evals)
+    _check_sizes(train, evals, target_train)
+    warnings = task.check_train(train, names)
+    warnings += task.eval_warnings(train, {"validation": validation, **evals} if validation else evals, names)
     for w in warnings:
         log.warning(w)
-    return Splits(task=task, label_names=names, train=train, validation=validation, evals=evals, dataset_ids=ids,
-                  target_train=target_train, domains=domains, warnings=warnings)
-
-
-def unseen_class_warnings(names: list[str], train: datasets.Dataset, evals: dict[str, datasets.Dataset]) -> list[str]:
-    """One line per eval set holding classes the training set has no sample of: the model cannot learn them."""
-    seen = set(train.unique("label"))
-    lines = []
-    for split, ds in evals.items():
-        counts = Counter(y for y in ds["label"] if y not in seen)
-        if counts:
-            listed = ", ".join(f"{names[y]!r} ({n})" for y, n in sorted(counts.items()))
-            lines.append(f"classes never seen in training, so never learned: {listed} of the {len(ds)} {split!r} "
-                         "samples; their recall is 0 by construction")
-    return lines
+    return Splits(modality=modality, label_names=names, train=train, validation=validation, evals=evals, dataset_ids=ids,
+                  target_train=target_train, domains=domains, warnings=warnings, task=task)

@@ -4,7 +4,7 @@
                       batch (and sequence) axes -> `probabilities`, the temperature already folded in
     preprocess.onnx   images: the tensor pipeline's evaluation crop (uint8 pixels of any size -> pixel_values)
     tokenizer files   texts: the run's tokenizer (tokenizer.json, tokenizer_config.json...)
-    export.json       the task, the labels, the preprocessing, and the check against PyTorch
+    export.json       the modality, the labels, the preprocessing, and the check against PyTorch
 
 export.json is read as data (a folder may come from anywhere): a one-line refusal when it is not what
 `hf-transfer export` writes.
@@ -51,15 +51,15 @@ def _problem(spec, folder: Path) -> str | None:
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names) \
             or len(set(names)) != len(names):
         return "label_names must be a list of distinct strings"
-    if spec.get("task") not in ("image", "text") or spec.get("quantize") not in QUANTIZE:
-        return "task must be image or text, quantize none or int8"
+    if spec.get("modality") not in ("image", "text") or spec.get("quantize") not in QUANTIZE:
+        return "modality must be image or text, quantize none or int8"
     quantization = spec.get("quantization")
     if quantization is not None and not (isinstance(quantization, dict) and isinstance(quantization.get("method"), str)):
         return "quantization must be null or say its method"
     if not (folder / MODEL_FILE).is_file():
         return f"{MODEL_FILE} is missing"
     pre = spec.get("preprocessing")
-    if spec["task"] == "text":
+    if spec["modality"] == "text":
         if not isinstance(pre, dict) or not isinstance(pre.get("max_length"), int) or pre["max_length"] < 1:
             return "preprocessing.max_length must be a positive integer"
         return None

@@ -27,7 +27,7 @@ class ExportedModel:
                                                     providers=["CPUExecutionProvider"])
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.tokenizer = self.preprocess = None
-        if self.spec["task"] == "text":
+        if self.spec["modality"] == "text":
             from transformers import AutoTokenizer
 
             self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder), trust_remote_code=False)
@@ -36,8 +36,8 @@ class ExportedModel:
                                                            providers=["CPUExecutionProvider"])
 
     @property
-    def task(self) -> str:
-        return self.spec["task"]
+    def modality(self) -> str:
+        return self.spec["modality"]
 
     @property
     def label_names(self) -> list[str]:

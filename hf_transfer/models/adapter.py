@@ -29,7 +29,7 @@ class Loaded:
 class Adapter:
     name = "library"  # model.library, metrics.json `library`, the card's library_name
     prefix = ""  # the explicit name form, e.g. "timm:" (empty: none)
-    tasks = ("image", "text")  # what data its models read
+    modalities = ("image", "text")  # what data its models read
     channels_last_on_gpu = False  # train.channels_last's default on a GPU (convolutional image models)
     describes_head = False  # its saved form describes a rebuilt head (else hf_transfer_head.json goes beside it)
     loads_backbone_itself = False  # with a rebuilt head, the library still loads the backbone's weights (else
@@ -46,11 +46,11 @@ class Adapter:
 
     def modality(self, config: dict | None) -> str | None:
         """'image' or 'text' from a saved config.json (None: not a local folder), or None when unknown."""
-        return self.tasks[0] if len(self.tasks) == 1 else None
+        return self.modalities[0] if len(self.modalities) == 1 else None
 
-    def saved_task(self, config: dict) -> str:
+    def saved_modality(self, config: dict) -> str:
         """'image' or 'text': what a saved classifier of this library reads."""
-        return self.modality(config) or self.tasks[0]
+        return self.modality(config) or self.modalities[0]
 
     def saved_label_names(self, config: dict) -> list[str] | None:
         """The class names a saved config.json of this library carries."""
@@ -61,7 +61,7 @@ class Adapter:
         return self.saved_label_names(config) or [str(i) for i in range(config.get("num_classes") or 0)] or None
 
     # -- loading and saving --------------------------------------------------------------------
-    def load(self, ref: str, local: bool, cfg, task: str, label_names: list[str], exported: dict | None) -> Loaded:
+    def load(self, ref: str, local: bool, cfg, modality: str, label_names: list[str], exported: dict | None) -> Loaded:
         raise NotImplementedError
 
     def save(self, model, directory: Path, image_size: int | None) -> None:
@@ -99,6 +99,10 @@ class Adapter:
         """(batch, dim) features of intermediate layer `layer` (rank --layers)."""
         raise NotImplementedError(f"{self.name} models have no intermediate layers to rank")
 
+    def set_problem_type(self, model, problem_type: str | None) -> None:
+        """Record what the model predicts in its saved config, where the library has a field for it (nothing by
+        default; transformers' config.problem_type)."""
+
     def drop_pooler(self, model) -> None:
         """Remove the model's own pooler once `model.pooling` feeds the head instead (nothing by default)."""
 
@@ -108,6 +112,6 @@ class Adapter:
         return [name for name, m in model.net.named_modules() if id(m) not in head
                 and (isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and m.groups == 1))]
 
-    def usage(self, repo: str, task: str) -> str:
+    def usage(self, repo: str, modality: str) -> str:
         """How a user loads a pushed model with the library itself (the model card's snippet)."""
         return ""

@@ -43,10 +43,28 @@ def rebuild(model, spec: dict | None) -> None:
 
 
 def divide_logits(model, temperature: float) -> None:
-    """Fold a temperature into the model: its last linear layer (the one that gives the logits) divided by T,
-    so that the model's logits are the calibrated logits / T wherever it is loaded."""
+    """Fold a temperature into the model: its logits divided by T wherever it is loaded (fold_affine)."""
+    fold_affine(model, divide=temperature)
+
+
+def fold_affine(model, scale=1.0, shift=0.0, divide=1.0) -> None:
+    """Fold `outputs * scale / divide + shift` (scale and shift: scalars, or one per output) into the model's last
+    linear layer, so that the saved model gives those outputs wherever it is loaded: a temperature (divide T), a
+    regression target's standardisation undone (scale std, shift mean)."""
     last = [m for m in model.head.modules() if isinstance(m, torch.nn.Linear)][-1]
     with torch.no_grad():
-        last.weight.div_(temperature)
-        if last.bias is not None:
-            last.bias.div_(temperature)
+        scale = torch.as_tensor(scale, dtype=last.weight.dtype, device=last.weight.device)
+        shift = torch.as_tensor(shift, dtype=last.weight.dtype, device=last.weight.device)
+        if scale.dim() or float(scale) != 1.0:
+            last.weight.mul_(scale.reshape(-1, 1) if scale.dim() else scale)
+            if last.bias is not None:
+                last.bias.mul_(scale)
+        if divide != 1.0:
+            last.weight.div_(divide)
+            if last.bias is not None:
+                last.bias.div_(divide)
+        if shift.dim() or float(shift) != 0.0:
+            if last.bias is None:
+                last.bias = torch.nn.Parameter(torch.zeros(last.out_features, dtype=last.weight.dtype,
+                                                           device=last.weight.device))
+            last.bias.add_(shift)

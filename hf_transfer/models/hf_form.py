@@ -24,10 +24,11 @@ def export(model, directory: Path) -> None:
     path = directory / "config.json"
     encoder = json.loads(path.read_text())
     fields = {k: encoder.pop(k) for k in ("id2label", "label2id") if k in encoder}
-    for key in ("architectures", "problem_type", "auto_map"):
+    problem = encoder.pop("problem_type", None)
+    for key in ("architectures", "auto_map"):
         encoder.pop(key, None)
-    fields.update(encoder=encoder, **model.export_fields())
-    loadable = model.task == "text" and _shipped_class_agrees(model, fields)
+    fields.update(encoder=encoder, **model.export_fields(), **({"problem_type": problem} if problem else {}))
+    loadable = model.modality == "text" and _shipped_class_agrees(model, fields)
     auto = {"AutoConfig": "modeling_hf_transfer.HFTransferConfig"}
     if loadable:
         auto["AutoModelForSequenceClassification"] = "modeling_hf_transfer.HFTransferForSequenceClassification"

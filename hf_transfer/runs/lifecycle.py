@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import hub, run_folder
+from .. import hub, run_folder, tasks
 from ..errors import UserError
 from ..reports import model_card, run_report
 
@@ -95,8 +95,8 @@ def finish(start: Start, cfg, metrics: dict) -> dict:
                 run_folder.write_metrics(out, {**metrics, "status": "failed", "message": run_folder.cannot_write(e, out)})
         raise
     run_folder.write_metrics(out, metrics)  # last: 'finished' only once the model, card and report are all written
-    log.info("finished: %s", "  ".join(f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}"
-                                       for k, v in metrics["final"].items()))
+    task = tasks.of_metrics(metrics)
+    log.info("finished: %s", "  ".join(f"{k} {task.log_line(v)}" for k, v in metrics["final"].items()))
     if cfg.hub.push_to_hub:
         log.info("pushed to %s", hub.push(out, cfg.hub.repo_id, private=cfg.hub.private))
     return metrics

@@ -16,7 +16,8 @@ from ..config import Config
 from ..errors import UserError
 from ..metrics import scores_from_log_probabilities
 from ..models.saved_config import read_json
-from .class_weights import sklearn_class_weight
+from ..tasks import metric_for_best
+from ..tasks.class_weights import sklearn_class_weight
 
 log = logging.getLogger("hf_transfer")
 
@@ -73,15 +74,15 @@ def backbone_features(model, splits, cfg: Config) -> dict:
     return features
 
 
-def fit_logreg(features: dict, labels: dict, cfg: Config, num_classes: int, scale: bool):
-    """(pipeline, C, validation score) of the C in C_GRID that scores best on validation."""
+def fit_logreg(features: dict, labels: dict, cfg: Config, num_classes: int, scale: bool, metric: str):
+    """(pipeline, C, validation `metric`) of the C in C_GRID that scores best on validation."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
     t = cfg.train
     weight = sklearn_class_weight(t.class_weights, labels["train"], num_classes)
     has_validation = "validation" in features
-    sign = -1.0 if t.metric_for_best == "loss" else 1.0
+    sign = -1.0 if metric == "loss" else 1.0
     scaler = _scaler(features["train"]) if scale else None
     best = None
     for c in C_GRID if has_validation else (1.0,):
@@ -89,9 +90,9 @@ def fit_logreg(features: dict, labels: dict, cfg: Config, num_classes: int, scal
         pipe = make_pipeline(*([scaler] if scaler is not None else []), regression)
         regression.fit(scaler.transform(features["train"]) if scaler is not None else features["train"],
                        labels["train"])
-        score = (sign * scores(pipe, features["validation"], labels["validation"], num_classes)[t.metric_for_best]
+        score = (sign * scores(pipe, features["validation"], labels["validation"], num_classes)[metric]
                  if has_validation else 0.0)
-        log.info("logistic regression C=%g: validation %s %.4f", c, t.metric_for_best, sign * score)
+        log.info("logistic regression C=%g: validation %s %.4f", c, metric, sign * score)
         if best is None or score > best[2]:
             best = (pipe, c, score)
     return best[0], best[1], sign * best[2]
@@ -136,10 +137,11 @@ def init_head_from_logreg(model, splits, cfg: Config) -> None:
     train_and_validation = dataclasses.replace(splits, evals={})
     features = backbone_features(model, train_and_validation, cfg)
     labels = labels_of(train_and_validation)
-    pipe, c, value = fit_logreg(features, labels, cfg, len(splits.label_names), scale=True)
+    metric = metric_for_best(cfg, splits.task)
+    pipe, c, value = fit_logreg(features, labels, cfg, len(splits.label_names), scale=True, metric=metric)
     fold_into_head(model, pipe, len(splits.label_names), who="model.new_head_init: logreg")
     log.info("new head: logistic regression on frozen features (C=%g, validation %s %.4f)", c,
-             cfg.train.metric_for_best, value)
+             metric, value)
 
 
 def fold_into_head(model, pipe, num_classes: int, who: str = "strategy.name") -> None:

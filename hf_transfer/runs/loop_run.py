@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.utils import find_executable_batch_size, send_to_device, set_seed
 from safetensors.torch import load_model, save_model
@@ -35,22 +34,19 @@ from ..config import Config, bottleneck_width
 from ..data.loaders import build_loaders, join_batches
 from ..data.splits import build_splits
 from ..errors import ConfigError, UserError
-from ..metrics import collapse_advice, collapse_warnings, proxy_a_distance
+from ..metrics import proxy_a_distance
 from ..models import TransferModel, count_parameters, load_backbone
-from ..models.heads import add_bottleneck, divide_logits
+from ..models.heads import add_bottleneck, fold_affine
 from ..strategies import get_strategy
 from ..strategies.base import Outputs, Step
+from ..tasks import metric_for_best
 from . import checkpoint, lifecycle, outputs
-from .class_weights import class_weight_tensor
 from .machine import environment, fresh_accelerator, peak_host_memory_mb, set_numerics
 from .optim import build_optimizer, make_scheduler, step_budget
 from .scoring import score_sets
 from .signals import StopRequest
 
 log = logging.getLogger("hf_transfer")
-
-BEST_METRICS = ("accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro", "loss")
-
 
 @dataclass
 class TrainState:
@@ -213,7 +209,7 @@ class Loop:
     eval_dls: dict
     optimizer: object
     scheduler: object
-    class_weight: torch.Tensor | None
+    metric: str  # the validation metric that picks the epoch (train.metric_for_best, or the task's own)
     cl_model: TransferModel | None  # the model, when its weights are channels_last (made standard while saving)
     steps_per_epoch: int
     total_steps: int
@@ -274,8 +270,6 @@ def _accelerator(cfg: Config) -> Accelerator:
     t = cfg.train
     if t.mixed_precision == "fp16" and not torch.cuda.is_available():
         raise ConfigError("train.mixed_precision: fp16 needs a GPU; use bf16 or no on this machine")
-    if t.metric_for_best not in BEST_METRICS:
-        raise ConfigError(f"train.metric_for_best: {t.metric_for_best!r} is not one of: {', '.join(BEST_METRICS)}")
     accelerator = fresh_accelerator(mixed_precision=t.mixed_precision, gradient_accumulation_steps=t.grad_accum_steps,
                                     log_with=t.log_with, project_dir=cfg.output_dir)
     set_numerics(t, accelerator.device)
@@ -288,18 +282,22 @@ def _load(cfg: Config, accelerator: Accelerator, start: lifecycle.Start):
     set_seed(t.seed)
     strategy = get_strategy(cfg.strategy)
     with accelerator.main_process_first():  # the folder is made only once data and model load: a bad id leaves nothing
-        splits = build_splits(cfg.data, cfg.task, t.seed, train_on=strategy.train_on)
+        splits = build_splits(cfg.data, cfg.modality, t.seed, train_on=strategy.train_on, task=cfg.task)
+        strategy.check_task(splits.task)
+        metric_for_best(cfg, splits.task)
         if strategy.uses_target and splits.target_train is None:  # data.labelled_per_class took every row
             raise UserError(f"data.labelled_per_class: {cfg.data.labelled_per_class} per class leaves no unlabelled "
                             f"training rows for strategy {strategy.name}; keep fewer labels")
         set_seed(t.seed)  # the new head's init must not depend on what loading the data drew
-        model: TransferModel = load_backbone(cfg.model, splits.task, splits.label_names)
+        model: TransferModel = load_backbone(cfg.model, splits.modality, splits.label_names)
+        model.adapter.set_problem_type(model, splits.task.problem_type)
     lifecycle.open_folder(start, cfg, accelerator)
-    log.info("data: task=%s, %d classes, train=%d (%s), %s%s", splits.task, len(splits.label_names), len(splits.train),
+    log.info("data: %s %s, %d labels, train=%d (%s), %s%s", splits.modality, splits.task.name, len(splits.label_names),
+             len(splits.train),
              strategy.train_on, ", ".join(f"{k}={len(v)}" for k, v in splits.eval_sets.items()),
              f", unlabelled target={len(splits.target_train)}" if strategy.uses_target else "")
     for part in getattr(strategy, "strategies", [strategy]):
-        if splits.task == "text" and getattr(part, "text_warning", ""):
+        if splits.modality == "text" and getattr(part, "text_warning", ""):
             splits.warnings.append(part.text_warning.format(name=part.name))
             log.warning(splits.warnings[-1])
     alone = next((s for s in getattr(strategy, "strategies", [strategy]) if s.single_process), None)
@@ -323,8 +321,8 @@ def _build(cfg: Config, accelerator: Accelerator, start: lifecycle.Start) -> Loo
     loaders = build_loaders(splits, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
                             augment={**cfg.data.augment, **strategy.data_augment()}, target_shard=shard)
     log.info("data pipeline: %s", loaders.pipeline)
-    class_weight = class_weight_tensor(t.class_weights, splits.train["label"], len(splits.label_names),
-                                       accelerator.device)
+    splits.task.fit(splits.task.label_array(splits.train), splits.label_names, cfg, accelerator.device)
+    metric = metric_for_best(cfg, splits.task)
     optimizer = build_optimizer(model, strategy, t, accelerator.device)
     cl_model = None
     if t.channels_last if t.channels_last is not None else (model.adapter.channels_last_on_gpu and accelerator.device.type == "cuda"):
@@ -340,7 +338,7 @@ def _build(cfg: Config, accelerator: Accelerator, start: lifecycle.Start) -> Loo
     if t.log_with:
         accelerator.init_trackers(cfg.name, config={k: str(v) for k, v in cfg.to_dict()["train"].items()})
     return Loop(cfg, accelerator, strategy, splits, model, loaders, train_dl, eval_dls, optimizer, scheduler,
-                class_weight, cl_model, steps_per_epoch, total_steps, epochs, start,
+                metric, cl_model, steps_per_epoch, total_steps, epochs, start,
                 watch=DivergenceWatch(t, accelerator.device))
 
 
@@ -445,7 +443,7 @@ def train_one_epoch(loop: Loop, epoch: int, bar, signalled) -> dict:
     _checkpoint(loop, mid_epoch=False)
     if loop.early_stopped:
         log.info("early stopping at epoch %d: validation %s has not improved since epoch %d",
-                 state.epoch, t.metric_for_best, state.best["epoch"])
+                 state.epoch, loop.metric, state.best["epoch"])
     return {**metrics, "end": loop.stopped or loop.early_stopped}
 
 
@@ -462,7 +460,7 @@ def _step(loop: Loop, batch: dict) -> tuple[torch.Tensor, int]:
         if stream is not None:  # source and unlabelled target in one forward pass
             target = loop.loaders.on_device_target(send_to_device(stream.next(), accelerator.device), True)
             n = len(batch["labels"])
-            tokenizer = loop.unwrapped.processor if loop.splits.task == "text" else None
+            tokenizer = loop.unwrapped.processor if loop.splits.modality == "text" else None
             joint = join_batches(batch, strategy.view_target(target), getattr(tokenizer, "pad_token_id", None) or 0,
                                  getattr(tokenizer, "padding_side", "right"))
             logits, features = model(joint, return_features=True)
@@ -471,11 +469,9 @@ def _step(loop: Loop, batch: dict) -> tuple[torch.Tensor, int]:
             loop.state.target_batches = stream.consumed
         else:
             logits, features = model(batch, return_features=True)
-        if step.soft_targets is not None:
-            step.loss = torch.sum(-step.soft_targets * F.log_softmax(logits.float(), -1), -1).mean()
-        else:
-            step.loss = F.cross_entropy(logits.float(), batch["labels"], weight=loop.class_weight,
-                                        label_smoothing=t.label_smoothing)
+        task = loop.splits.task
+        step.loss = task.loss(logits, batch["labels"]) if step.soft_targets is None else \
+            task.soft_loss(logits, step.soft_targets)
         step.source = Outputs(logits, features, batch)
         loss = strategy.loss(step)
         _add_terms(loop, step.logs)
@@ -539,8 +535,9 @@ def validate(loop: Loop) -> dict:
     t, state, domains = loop.t, loop.state, loop.splits.domains
     tick = time.perf_counter()
     logits = {}
-    results, feats = score_sets(loop.model, loop.scored_each_time, loop.accelerator, loop.splits.label_names,
-                                feature_sets=_feature_sets(loop), prepare=loop.loaders.on_device, logits_out=logits)
+    results, feats = score_sets(loop.model, loop.scored_each_time, loop.accelerator, loop.splits.task,
+                                loop.splits.label_names, feature_sets=_feature_sets(loop), prepare=loop.loaders.on_device,
+                                logits_out=logits)
     entry = {"epoch": state.epoch, "step": state.global_step, "train_loss": float(loop.running) / max(loop.count, 1),
              "train_seconds": round(loop.train_seconds, 3), "eval": results}
     if loop.strategy.uses_target:
@@ -549,13 +546,14 @@ def validate(loop: Loop) -> dict:
         entry["a_distance"] = proxy_a_distance(feats[domains["source"]][0], feats[domains["target"]][0], t.seed)
     loop.eval_seconds += time.perf_counter() - tick
     state.history.append(entry)
-    log.info("epoch %d: %s", state.epoch, "  ".join(
-        f"{k} acc={v['accuracy']:.4f} f1={v['f1_macro']:.4f}" for k, v in results.items()))
+    task = loop.splits.task
+    log.info("epoch %d: %s", state.epoch, "  ".join(f"{k} {task.log_line(v)}" for k, v in results.items()))
     if t.log_with:
-        loop.accelerator.log({f"{k}/{m}": v[m] for k, v in results.items() for m in ("accuracy", "f1_macro", "loss")},
+        shown = dict.fromkeys([m for m, _, _ in task.headline] + ["loss"])
+        loop.accelerator.log({f"{k}/{m}": v[m] for k, v in results.items() for m in shown if m in v},
                              step=state.global_step)
     if loop.has_validation:
-        _keep_if_best(loop, results["validation"][t.metric_for_best], feats, logits)
+        _keep_if_best(loop, results["validation"][loop.metric], feats, logits)
     if not loop.has_validation or not t.load_best_at_end:
         loop.selected_features, loop.selected_logits = feats, logits
     if loop.main:
@@ -575,8 +573,8 @@ def _feature_sets(loop: Loop) -> tuple:
 
 def _keep_if_best(loop: Loop, value: float, feats: dict, logits: dict) -> None:
     """Save the weights (checkpoints/best) when the validation score beats the best so far."""
-    state, sign = loop.state, (-1.0 if loop.t.metric_for_best == "loss" else 1.0)
-    if not state.best or sign * value > sign * state.best["value"]:
+    state = loop.state
+    if not state.best or loop.splits.task.better(loop.metric, value, state.best["value"]):
         state.best = {"epoch": state.epoch, "value": value}
         loop.selected_features, loop.selected_logits = feats, logits
         if loop.main:
@@ -610,7 +608,7 @@ def _select(loop: Loop) -> dict:
     missing = {name: dl for name, dl in loop.eval_dls.items() if name not in loop.selected_logits}
     if missing:
         tick = time.perf_counter()
-        results, feats = score_sets(loop.model, missing, loop.accelerator, loop.splits.label_names,
+        results, feats = score_sets(loop.model, missing, loop.accelerator, loop.splits.task, loop.splits.label_names,
                                     feature_sets=_feature_sets(loop), prepare=loop.loaders.on_device,
                                     logits_out=loop.selected_logits)
         loop.eval_seconds += time.perf_counter() - tick
@@ -632,13 +630,13 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
         cfg, splits, loop.strategy, model_name=cfg.model.name, library=unwrapped.library, model=unwrapped,
         train_samples=len(splits.train), data_pipeline=loop.loaders.pipeline, domains=splits.domains,
         selected_epoch=chosen["epoch"],
-        selected_by=f"validation/{t.metric_for_best}" if loop.has_validation and t.load_best_at_end else "last epoch",
+        selected_by=f"validation/{loop.metric}" if loop.has_validation and t.load_best_at_end else "last epoch",
         steps={"done": state.global_step, "budget": loop.total_steps, "per_epoch": loop.steps_per_epoch,
                "early_stopped": loop.early_stopped},
         final=chosen["eval"], history=state.history, parameters={"trainable": trainable, "total": total},
         timings=timings, environment=environment(loop.accelerator), warnings=list(splits.warnings))
-    advice = collapse_advice(metrics["class_weights"], t.lr, t.min_steps)  # as metrics.json resolved them
-    metrics["warnings"] += collapse_warnings(chosen["eval"], splits.label_names, advice)
+    settings = {"class_weights": metrics["class_weights"], "lr": t.lr, "min_steps": t.min_steps}  # as resolved
+    metrics["warnings"] += splits.task.warnings(chosen["eval"], splits.label_names, settings)
     return metrics
 
 
@@ -646,14 +644,14 @@ def _write_outputs(loop: Loop, metrics: dict) -> None:
     """The closing sequence (outputs.close): calibrated, model/ written whole by the strategy or the model, the
     domain features, predictions, then lifecycle.finish (card, report, metrics.json, the Hub push)."""
     cfg, unwrapped = loop.cfg, loop.unwrapped
-    image_size = cfg.data.image_size if loop.splits.task == "image" else None
+    image_size = cfg.data.image_size if loop.splits.modality == "image" else None
     if loop.cl_model is not None:
         unwrapped.to(memory_format=torch.contiguous_format)  # training is over
 
-    def write_model(model_dir, temperature: float) -> None:
-        divide_logits(unwrapped, temperature)  # the saved model gives calibrated logits
+    def write_model(model_dir, entry: dict) -> None:
+        fold_affine(unwrapped, **loop.splits.task.output_affine(entry))  # the saved model gives calibrated outputs
         if not loop.strategy.save(unwrapped, model_dir, image_size):
             unwrapped.save_pretrained(model_dir, image_size=image_size)
 
     outputs.close(loop.start, cfg, metrics, loop.selected_logits, write_model, loop.selected_features,
-                  loop.splits.domains)
+                  loop.splits.domains, task=loop.splits.task)

@@ -29,7 +29,7 @@ UNLABELLED = "target_unlabelled"
 def trained_prior(splits, cfg: Config) -> np.ndarray:
     """The class prior a model trained on `splits.train` with `cfg.train.class_weights` was fitted to: the
     label frequencies, re-weighted by the loss's class weights (balanced weights: uniform)."""
-    from .class_weights import class_weight_tensor
+    from ..tasks.class_weights import class_weight_tensor
 
     n = len(splits.label_names)
     counts = np.bincount(np.asarray(splits.train["label"]), minlength=n).astype(float)
@@ -43,8 +43,9 @@ def _source_model(cfg: Config, strategy, start: lifecycle.Start):
     from ..data.splits import build_splits
     from ..models import load_backbone
 
-    splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
-    model = load_backbone(cfg.model, splits.task, splits.label_names)
+    splits = build_splits(cfg.data, cfg.modality, cfg.train.seed, task=cfg.task)
+    strategy.check_task(splits.task)
+    model = load_backbone(cfg.model, splits.modality, splits.label_names)
     if model.head_is_new:
         raise UserError(f"model.name: {strategy.name} adjusts a trained source model; {cfg.model.name!r} has no head "
                         f"for these labels (give the model/ folder of a {FLOOR} run)")
@@ -97,7 +98,7 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
     tick = time.perf_counter()
     eval_dls = {k: v for k, v in loaders.evals.items() if k != UNLABELLED}
     logits = {}
-    results, feats = score_sets(model, eval_dls, accelerator, splits.label_names, prepare=loaders.on_device,
+    results, feats = score_sets(model, eval_dls, accelerator, splits.task, splits.label_names, prepare=loaders.on_device,
                                 feature_sets=(*splits.domains.values(), "validation"), logits_out=logits)
     model.eval()
     domains = splits.domains
@@ -109,9 +110,10 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
     timings = {"adjust": adjust_seconds, "eval": time.perf_counter() - tick}
     metrics = _metrics(cfg, strategy, splits, model, loaders, accelerator, entry, details, timings)
 
-    def write_model(model_dir, temperature: float) -> None:
+    def write_model(model_dir, entry: dict) -> None:
+        temperature = entry["temperature"]
         divide_logits(model, temperature)  # 1.0 where kept: the saved model is calibrated
-        model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.task == "image" else None)
+        model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.modality == "image" else None)
 
     return outputs.close(start, cfg, metrics, logits, write_model, feats, domains,
                          keep=f"{strategy.name} adjusts a trained model and keeps the temperature its own run fitted"

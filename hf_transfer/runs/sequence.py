@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import run_folder
+from .. import run_folder, tasks
 from ..errors import UserError
 from ..reports import run_report as report
 from .lifecycle import config_changes
@@ -53,7 +53,8 @@ def run_configs(configs: list, report_dir: str | None, overwrite: bool = False, 
 
 
 def run_summary(metrics: dict, out: str) -> str:
-    lines = [f"{'eval set':<16} {'n':>6} {'accuracy':>9} {'macro-F1':>9}"]
+    (k1, t1, _), (k2, t2, _) = tasks.of_metrics(metrics).headline
+    lines = [f"{'eval set':<16} {'n':>6} {t1:>9} {t2:>9}"]
     for k, m in metrics.get("final", {}).items():
-        lines.append(f"{k:<16} {m['num_samples']:>6} {m['accuracy']:>9.4f} {m['f1_macro']:>9.4f}")
+        lines.append(f"{k:<16} {m['num_samples']:>6} {m[k1]:>9.4f} {m[k2]:>9.4f}")
     return "\n".join(lines) + f"\n\nrun directory: {out}  (report.md, metrics.json, model/)"

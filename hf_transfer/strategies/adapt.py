@@ -80,4 +80,5 @@ class AdaptStrategy(Strategy):
     """Base of the unsupervised adaptation methods: trains on source labels + unlabelled target."""
 
     uses_target = True
+    task_needs = ("single_class",)
     text_warning = ""  # a warning a run on a text backbone gives up front (TEXT_ALIGNMENT_WARNING)

@@ -12,6 +12,7 @@ from typing import Optional
 
 import torch
 
+from ..errors import UserError
 from ..fields import option
 from .base import Strategy
 from .registry import register
@@ -46,11 +47,18 @@ class Augment(Strategy):
             out["re_prob"] = c.random_erasing
         return out
 
+    def check_task(self, task) -> None:
+        """Image augmentation runs on every task; mixup, CutMix and label smoothing give soft class targets."""
+        c = self.cfg
+        if (c.mixup or c.cutmix or c.label_smoothing) and not task.soft_targets:
+            raise UserError(f"strategy.augment: mixup, cutmix and label_smoothing give soft class targets, which task "
+                            f"{task.name} does not train on; set them to 0 (auto_augment and random_erasing still run)")
+
     def setup(self, model) -> None:
         c = self.cfg
         self.num_classes = len(model.label_names)
         self.mixer = None
-        if (c.mixup or c.cutmix) and model.task == "image":
+        if (c.mixup or c.cutmix) and model.modality == "image":
             from timm.data import Mixup
 
             self.mixer = Mixup(mixup_alpha=c.mixup, cutmix_alpha=c.cutmix, label_smoothing=c.label_smoothing,

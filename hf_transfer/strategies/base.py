@@ -9,8 +9,12 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ..errors import UserError
 from ..models.param_groups import default_param_groups  # noqa: F401 (strategies build on it)
 from .registry import register
+
+TASK_NEEDS = {"single_class": "reads one class per row (it is written for single-label classification)",
+              "soft_targets": "trains on soft targets (class probabilities)"}
 
 
 class Outputs(NamedTuple):
@@ -57,9 +61,18 @@ class Method:
     # test that scrambles the target labels (same weights, same epoch) holds for every method that leaves it ""
     reads_target_labels = ""
     baseline = False  # True: a baseline every run is measured against (registry.baselines())
+    # what it needs of the task (tasks/base.py's flags): "single_class" (one class per row: pseudo-labels, domain
+    # alignment conditioned on classes, class priors), "soft_targets" (it trains on soft targets); () runs on every task
+    task_needs: tuple[str, ...] = ()
 
     def __init__(self, cfg=None):
         self.cfg = cfg  # its own section of the config (strategy.<name>), or None without options
+
+    def check_task(self, task) -> None:
+        """Refuse, in one line naming the task, a task this method cannot train or adjust."""
+        missing = next((need for need in self.task_needs if not getattr(task, need)), None)
+        if missing:
+            raise UserError(f"strategy.name: {self.name} {TASK_NEEDS[missing]}; task {task.name} has none")
 
     def inputs(self) -> list[tuple[str, str]]:
         """(field, path) of what the strategy reads from disk besides the backbone and the data (a teacher): the
@@ -128,6 +141,10 @@ class Stack(Strategy):
 
     def inputs(self) -> list[tuple[str, str]]:
         return [i for s in self.strategies for i in s.inputs()]
+
+    def check_task(self, task) -> None:
+        for s in self.strategies:
+            s.check_task(task)
 
     def data_augment(self) -> dict:
         return {k: v for s in self.strategies for k, v in s.data_augment().items()}

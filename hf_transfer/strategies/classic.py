@@ -24,8 +24,9 @@ class Fitted(Method):
     """A baseline fitted in closed form on features (runs/fitted_run.py), not trained by the loop."""
 
     run_kind = "fitted"  # runs/fitted_run.py runs it
+    task_needs = ("single_class",)
     needs_backbone = True
-    tasks = ("image", "text")
+    modalities = ("image", "text")
     features_note = ""  # how the features differ from the pretrained backbone's (setfit: tuned first)
 
     def tune_body(self, model, splits, cfg) -> None:
@@ -36,7 +37,7 @@ class Fitted(Method):
 class TfidfLogreg(Fitted):
     baseline = True
     needs_backbone = False
-    tasks = ("text",)
+    modalities = ("text",)
 
 
 @register("frozen_logreg")

@@ -61,6 +61,8 @@ class DistillConfig:
 
 @register("distill", config=DistillConfig)
 class Distill(Strategy):
+    task_needs = ("soft_targets",)
+
     def inputs(self) -> list[tuple[str, str]]:
         return [("strategy.distill.teacher", self.cfg.teacher)]
 

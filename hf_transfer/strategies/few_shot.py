@@ -42,7 +42,7 @@ class SetFitConfig:
 class SetFit(Fitted):
     """Contrastive tuning of the body (setfit), then frozen_logreg's regression on its features."""
 
-    tasks = ("text",)
+    modalities = ("text",)
     features_note = "SetFit-tuned"
 
     @classmethod

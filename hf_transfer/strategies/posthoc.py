@@ -66,6 +66,7 @@ class PostHoc(Method):
 
     run_kind = "posthoc"  # runs/posthoc_run.py runs it
     uses_target = True
+    task_needs = ("single_class",)
     needs_validation = False  # True: reads the held-out source validation set
     keeps_temperature = True  # the source model's own run fitted it; False: fit one for the adjusted model
 

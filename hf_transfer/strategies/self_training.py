@@ -84,9 +84,9 @@ def strong_view(pixels: torch.Tensor, degrees: float = 15.0, shear: float = 10.0
 class SelfTraining(AdaptStrategy):
 
     def setup(self, model) -> None:
-        if self.cfg.strong_augment and getattr(model, "task", "image") != "image":
+        if self.cfg.strong_augment and getattr(model, "modality", "image") != "image":
             raise UserError("strategy.self_training.strong_augment: augments images, and this is a "
-                            f"{model.task} model (turn it off)")
+                            f"{model.modality} model (turn it off)")
         self.teacher = copy.deepcopy(model).eval().requires_grad_(False)
 
     def view_target(self, inputs: dict) -> dict:

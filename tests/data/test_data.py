@@ -9,7 +9,7 @@ from hf_transfer.errors import ConfigError, UserError
 
 def test_hub_schema_columns_are_mapped_and_validation_is_carved_stratified(cifar_like):
     s = build_splits(DataConfig(dataset=str(cifar_like), eval_splits=["test"], validation_size=0.25))
-    assert s.task == "image" and s.label_names == ["airplane", "bird", "cat"]
+    assert s.modality == "image" and s.label_names == ["airplane", "bird", "cat"]
     assert s.train.column_names == ["image", "label"]
     # 48 train samples, 16 per class: a quarter is held out, 4 of each class
     assert len(s.train) == 36 and len(s.validation) == 12
@@ -28,7 +28,7 @@ def test_unlabelled_split_is_never_scored(sst2_like):
     with pytest.raises(ConfigError, match="the 'test' set has no labelled samples"):
         build_splits(DataConfig(dataset=str(sst2_like), eval_splits=["test"]))
     s = build_splits(DataConfig(dataset=str(sst2_like), eval_splits=["validation"], validation_split="validation"))
-    assert s.task == "text" and len(s.validation) == 12 and len(s.evals["validation"]) == 12
+    assert s.modality == "text" and len(s.validation) == 12 and len(s.evals["validation"]) == 12
 
 
 def test_unlabelled_samples_are_dropped_from_mixed_splits(tmp_path):

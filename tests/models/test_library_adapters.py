@@ -31,13 +31,13 @@ class ToyNet(nn.Module):
 class ToyAdapter(Adapter):
     """A library of one architecture, saved as config.json {"toy": ...} + model.safetensors."""
 
-    name, prefix, tasks = "toy", "toy:", ("image",)
+    name, prefix, modalities = "toy", "toy:", ("image",)
     loads = []
 
     def claims_folder(self, config):
         return "toy" in config
 
-    def load(self, ref, local, cfg, task, label_names, exported):
+    def load(self, ref, local, cfg, modality, label_names, exported):
         self.loads.append(ref)
         net = ToyNet(len(label_names))
         head_loaded = False

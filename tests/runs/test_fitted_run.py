@@ -44,13 +44,13 @@ def test_tfidf_logreg_refusesimages(tmp_path, tiny_timm, cifar_like):
 @pytest.mark.parametrize("kind", ["timm", "transformers"])
 def test_frozen_logreg_saves_a_model_that_predicts_as_the_regression(tmp_path, kind, assets):
     model_dir, data = assets[kind]
-    task = "image" if kind == "timm" else "text"
+    modality = "image" if kind == "timm" else "text"
     extra = {"data": {"eval_splits": ["validation"]}} if kind == "transformers" else {}
     cfg = tiny_config(tmp_path / "frozen", model_dir, data, strategy={"name": "frozen_logreg"}, **extra)
     m = run_config(cfg)
     labels = m["label_names"]
-    before = load_backbone(ModelConfig(name=str(model_dir)), task, labels)
-    after = load_backbone(ModelConfig(name=str(tmp_path / "frozen" / "model")), task, labels)
+    before = load_backbone(ModelConfig(name=str(model_dir)), modality, labels)
+    after = load_backbone(ModelConfig(name=str(tmp_path / "frozen" / "model")), modality, labels)
     head = after.head_parameter_names()
     b, a = before.state_dict(), after.state_dict()
     assert all(torch.equal(a[n], b[n]) for n in a if n not in head and n in b)  # the backbone stays as it was
@@ -143,7 +143,7 @@ def test_a_dead_feature_dimension_does_not_blow_up_the_folded_head():
     y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5).astype(int)
     features = {"train": x[:40], "validation": x[40:]}
     labels = {"train": list(y[:40]), "validation": list(y[40:])}
-    pipe, _, _ = logreg.fit_logreg(features, labels, from_dict({}), 3, scale=True)
+    pipe, _, _ = logreg.fit_logreg(features, labels, from_dict({}), 3, scale=True, metric="f1_macro")
 
     class Holder:
         head = torch.nn.Linear(5, 3)
@@ -159,13 +159,13 @@ def test_lp_ft_starts_from_the_frozen_logreg_head(tmp_path, kind, assets):
     """model.new_head_init: logreg fits the same regression as the frozen_logreg baseline, folds it into the
     head, then fine-tunes (here one step at a negligible lr, so the saved head is still that regression)."""
     model_dir, data = assets[kind]
-    task = "image" if kind == "timm" else "text"
+    modality = "image" if kind == "timm" else "text"
     extra = {"data": {"eval_splits": ["validation"]}} if kind == "transformers" else {}
     frozen = run_config(tiny_config(tmp_path / "frozen", model_dir, data, strategy={"name": "frozen_logreg"},
                                     train={"calibrate": "none"}, **extra))  # the heads as fitted, not scaled
     lp_ft = run_config(tiny_config(tmp_path / "lp_ft", model_dir, data, model={"new_head_init": "logreg"},
                                    train={"max_steps": 1, "lr": 1e-12, "epochs": 1, "calibrate": "none"}, **extra))
-    heads = [load_backbone(ModelConfig(name=str(tmp_path / run / "model")), task, frozen["label_names"]).head
+    heads = [load_backbone(ModelConfig(name=str(tmp_path / run / "model")), modality, frozen["label_names"]).head
              for run in ("frozen", "lp_ft")]
     assert torch.allclose(heads[0].weight, heads[1].weight, rtol=1e-4, atol=1e-4)
     assert torch.allclose(heads[0].bias, heads[1].bias, rtol=1e-4, atol=1e-4)

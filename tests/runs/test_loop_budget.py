@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from helpers import tiny_config
 
 from hf_transfer.metrics import classification_metrics, collapse, collapse_advice, collapse_warnings
-from hf_transfer.runs.class_weights import class_weight_tensor
 from hf_transfer.runs.pipeline import run_config
+from hf_transfer.tasks.class_weights import class_weight_tensor
 
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
 

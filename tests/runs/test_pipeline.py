@@ -20,14 +20,14 @@ def run(cfg, strategy, start):
     from hf_transfer.runs.machine import environment, fresh_accelerator
     from hf_transfer.runs.scoring import score_sets
 
-    splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
-    model = load_backbone(cfg.model, splits.task, splits.label_names)
+    splits = build_splits(cfg.data, cfg.modality, cfg.train.seed)
+    model = load_backbone(cfg.model, splits.modality, splits.label_names)
     lifecycle.open_folder(start, cfg)
     accelerator = fresh_accelerator()
     loaders = build_loaders(splits, model, cfg.data, 8, 16, cfg.train.seed, augment={})
     tick = time.perf_counter()
     logits = {}
-    results, _ = score_sets(model.eval(), loaders.evals, accelerator, splits.label_names, prepare=loaders.on_device,
+    results, _ = score_sets(model.eval(), loaders.evals, accelerator, splits.task, splits.label_names, prepare=loaders.on_device,
                                logits_out=logits)
     entry = {"epoch": 1, "step": 0, "train_loss": None, "train_seconds": 0.0, "eval": results}
     metrics = outputs.metrics(

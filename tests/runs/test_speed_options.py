@@ -33,8 +33,8 @@ def test_length_grouped_sampler_is_a_seeded_permutation_with_similar_lengths_per
 
 def _text_batches(tiny_bert, text_like, tmp_path, **data):
     cfg = tiny_config(tmp_path, tiny_bert, text_like, data={"max_length": 24, **data})
-    splits = build_splits(cfg.data, cfg.task, 0)
-    model = load_backbone(cfg.model, splits.task, splits.label_names)
+    splits = build_splits(cfg.data, cfg.modality, 0)
+    model = load_backbone(cfg.model, splits.modality, splits.label_names)
     return build_loaders(splits, model, cfg.data, 4, 8, 0), model
 
 
@@ -52,8 +52,8 @@ def test_padding_to_max_length_and_dynamic_padding_give_the_same_predictions(tin
 
 def _image_loaders(tiny_timm, cifar_like, tmp_path, pipeline: str):
     cfg = tiny_config(tmp_path, tiny_timm, cifar_like, data={"pipeline": pipeline})
-    splits = build_splits(cfg.data, cfg.task, 0)
-    model = load_backbone(cfg.model, splits.task, splits.label_names)
+    splits = build_splits(cfg.data, cfg.modality, 0)
+    model = load_backbone(cfg.model, splits.modality, splits.label_names)
     return build_loaders(splits, model, cfg.data, 4, 8, 0)
 
 
@@ -76,8 +76,8 @@ def test_tensor_pipeline_refuses_augmentations_it_does_not_implement(tiny_timm, 
     with pytest.raises(ConfigError, match="^data.pipeline: "):
         tiny_config(tmp_path, tiny_timm, cifar_like, data={"pipeline": "tensor", "augment": {"re_prob": 0.25}})
     cfg = tiny_config(tmp_path, tiny_timm, cifar_like, data={"augment": {"re_prob": 0.25}})
-    splits = build_splits(cfg.data, cfg.task, 0)
-    model = load_backbone(cfg.model, splits.task, splits.label_names)
+    splits = build_splits(cfg.data, cfg.modality, 0)
+    model = load_backbone(cfg.model, splits.modality, splits.label_names)
     assert build_loaders(splits, model, cfg.data, 4, 8, 0).pipeline == "pil"
 
 

@@ -190,7 +190,7 @@ def test_self_training_strong_augment_changes_only_what_the_student_sees():
     assert torch.equal(inputs["pixel_values"], loaded)  # the batch as loaded stays for the teacher
     assert not torch.allclose(seen["pixel_values"], loaded) and seen["extra"] is inputs["extra"]
     text = _Stub(4, 3)
-    text.task = "text"
+    text.modality = "text"
     with pytest.raises(UserError, match=r"^strategy\.self_training\.strong_augment: augments images"):
         st.setup(text)
 

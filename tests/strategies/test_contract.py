@@ -18,7 +18,7 @@ from hf_transfer.config import apply_overrides
 from hf_transfer.runs.pipeline import run_config
 from hf_transfer.strategies import REGISTRY
 
-TEXT_ONLY = {name for name, cls in REGISTRY.items() if getattr(cls, "tasks", ("image", "text")) == ("text",)}
+TEXT_ONLY = {name for name, cls in REGISTRY.items() if getattr(cls, "modalities", ("image", "text")) == ("text",)}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def _reloaded_test_scores(run, cfg) -> dict:
     from hf_transfer.runs.machine import fresh_accelerator
     from hf_transfer.runs.scoring import score_sets
 
-    splits = build_splits(cfg.data, cfg.task, cfg.train.seed)
+    splits = build_splits(cfg.data, cfg.modality, cfg.train.seed)
     if (run / "model" / "tfidf.json").is_file():  # tfidf_logreg: vocabulary and regression, no pickle
         from hf_transfer.metrics import classification_metrics
         from hf_transfer.runs.logreg import load_tfidf
@@ -85,9 +85,9 @@ def _reloaded_test_scores(run, cfg) -> dict:
         test = splits.evals["test"]
         column = next(c for c in test.column_names if c != "label")
         return classification_metrics(pipeline.predict(test[column]).tolist(), test["label"], splits.label_names)
-    model = load_backbone(ModelConfig(name=str(run / "model")), splits.task, splits.label_names)
+    model = load_backbone(ModelConfig(name=str(run / "model")), splits.modality, splits.label_names)
     loaders = build_loaders(splits, model, cfg.data, 8, 16, cfg.train.seed, augment={})
-    results, _ = score_sets(model.eval(), {"test": loaders.evals["test"]}, fresh_accelerator(), splits.label_names,
+    results, _ = score_sets(model.eval(), {"test": loaders.evals["test"]}, fresh_accelerator(), splits.task, splits.label_names,
                                prepare=loaders.on_device)
     return results["test"]
 

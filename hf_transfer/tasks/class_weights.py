@@ -5,9 +5,12 @@ classes is known only from the data, here, with the same error."""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 IMBALANCED = 1.5  # class_weights 'auto': balanced when the largest class has more than this times the smallest's samples
 
@@ -15,6 +18,8 @@ IMBALANCED = 1.5  # class_weights 'auto': balanced when the largest class has mo
 def resolve_class_weights(setting, labels: list[int], num_classes: int):
     """train.class_weights with 'auto' decided from the training labels: 'balanced' when the classes present are
     imbalanced (largest / smallest count over IMBALANCED), else None; any other setting as it is."""
+    import torch
+
     if setting != "auto":
         return setting
     counts = torch.bincount(torch.as_tensor(list(labels)), minlength=num_classes)
@@ -25,6 +30,8 @@ def resolve_class_weights(setting, labels: list[int], num_classes: int):
 def class_weight_tensor(setting, labels: list[int], num_classes: int, device=None) -> torch.Tensor | None:
     """train.class_weights as a tensor: None, 'auto' (see resolve_class_weights), 'balanced' (n / (k * count), as
     scikit-learn) or a list."""
+    import torch
+
     setting = resolve_class_weights(setting, labels, num_classes)
     if setting is None:
         return None
