@@ -51,9 +51,7 @@ class Classifier:
         if self.exported is not None:
             return self.exported.log_probabilities(ds[self.modality], batch_size, f"{desc} (onnx)")
         if self.tfidf is not None:
-            from .runs.logreg import log_proba
-
-            return log_proba(self.tfidf, np.asarray(ds["text"], dtype=object), len(self.label_names))
+            return self.task.linear_outputs(self.tfidf, np.asarray(ds["text"], dtype=object))
         return _model_outputs(self, ds, batch_size, desc)
 
     def log_probabilities(self, ds, batch_size: int = 64, desc: str = "predict") -> np.ndarray:
@@ -229,8 +227,9 @@ def load(path: str | Path, max_length: int | None = None, image_size: int | None
     if _is_tfidf(folder):
         from .runs.logreg import load_tfidf
 
-        pipeline, names = load_tfidf(folder)
-        return Classifier("text", list(names), data, run, str(path), "scikit-learn", tfidf=pipeline)
+        task = tasks.read_saved(folder)
+        pipeline, names = load_tfidf(folder, task)
+        return Classifier("text", list(names), data, run, str(path), "scikit-learn", tfidf=pipeline, task=task)
     names, library, modality, problem_type = _saved_labels(folder)
     from .config import ModelConfig
     from .models import load_backbone

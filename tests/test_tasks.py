@@ -379,3 +379,29 @@ def test_every_strategy_runs_on_each_task_or_refuses_naming_it(task, tiny_bert, 
     assert {"full", "linear_probe", "partial", "gradual_unfreeze", "discriminative_lr", "l2sp", "lora", "head",
             "augment"} <= set(ran)
     assert refused == ["distill"]
+
+
+# -- baselines, as each task's form ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("task", ["multi_label", "regression"])
+def test_the_baselines_fit_in_their_tasks_form_reload_and_sit_in_the_report(task, tiny_bert, tagged, scored, tmp_path,
+                                                                           multi_run, regression_run, capsys):
+    from hf_transfer.reports import run_report
+
+    data, column, tuned = (tagged, "tags", multi_run[0]) if task == "multi_label" else (scored, "score", regression_run[0])
+    runs = [tuned]
+    for name, form in (("tfidf_logreg", "per label" if task == "multi_label" else "Ridge"),
+                       ("frozen_logreg", "per label" if task == "multi_label" else "Ridge")):
+        out = tmp_path / name
+        metrics = run_config(tiny_config(out, tiny_bert, data, data={"label_column": column, "validation_size": 0.25},
+                                         strategy={"name": name}))
+        assert metrics["task"] == task and form in metrics["baseline"]["classifier"]
+        result = cli(["evaluate", str(out), "--dataset", str(data), "-o", str(tmp_path / f"{name}_eval")], capsys)
+        assert result.returncode == 0, result.stderr
+        again = next(iter(json.loads((tmp_path / f"{name}_eval" / "metrics.json").read_text())["final"].values()))
+        key = metrics_key = "f1_micro" if task == "multi_label" else "mae"
+        assert again[key] == pytest.approx(metrics["final"]["test"][metrics_key], abs=1e-5), name
+        runs.append(out)
+    report = run_report.compare(runs, tmp_path / "report")
+    second = "micro-F1" if task == "multi_label" else "R²"
+    assert f"{second} gain over tfidf_logreg" in report.read_text()

@@ -19,11 +19,10 @@ import torch
 
 from ..config import Config
 from ..errors import UserError
-from ..metrics import collapse_advice, collapse_warnings
-from ..models.heads import divide_logits
+from ..models.heads import fold_affine
 from ..tasks import metric_for_best
 from . import lifecycle, outputs
-from .logreg import C_GRID, backbone_features, fit_logreg, fold_into_head, labels_of, log_proba, save_tfidf, scores, tfidf_features
+from .logreg import backbone_features, fit_logreg, fold_into_head, labels_of, save_tfidf, scores, tfidf_features
 
 
 def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
@@ -38,7 +37,7 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
                         f"and {cfg.data.dataset} is {splits.modality}")
     model = load_backbone(cfg.model, splits.modality, splits.label_names) if strategy.needs_backbone else None
     lifecycle.open_folder(start, cfg)
-    n = len(splits.label_names)
+    task, names = splits.task, splits.label_names
     tick = time.perf_counter()
     vectorizer = None
     if model is None:
@@ -51,24 +50,33 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
     labels = labels_of(splits)
     feature_seconds = time.perf_counter() - tick
     tick = time.perf_counter()
-    pipe, c, value = fit_logreg(features, labels, cfg, n, scale=model is not None, metric=metric_for_best(cfg, splits.task))
+    pipe, c, value = fit_logreg(features, labels, cfg, task, names, scale=model is not None,
+                                metric=metric_for_best(cfg, task))
     fit = {"pipe": pipe, "C": c, "value": value, "feature_seconds": feature_seconds,
            "fit_seconds": time.perf_counter() - tick}
     metrics = _metrics(cfg, strategy, splits, model, features, labels, fit)
-    logits = {k: (log_proba(pipe, features[k], n), np.asarray(labels[k])) for k in splits.eval_sets}
+    logits = {k: (task.linear_outputs(pipe, features[k]), np.asarray(labels[k])) for k in splits.eval_sets}
 
     def write_model(model_dir, entry: dict) -> None:
-        temperature = entry["temperature"]
+        fold = task.output_affine(entry)  # a temperature; nothing for a ridge regression (in the target's units)
         if model is not None:
-            fold_into_head(model, pipe, n, who=f"strategy.name: {strategy.name}")
-            divide_logits(model, temperature)  # the saved model gives calibrated logits
+            fold_into_head(model, pipe, task, names, who=f"strategy.name: {strategy.name}")
+            fold_affine(model, **fold)  # the saved model gives calibrated outputs
+            model.adapter.set_problem_type(model, task.problem_type)
             model.cpu().save_pretrained(model_dir, image_size=cfg.data.image_size if splits.modality == "image" else None)
         else:
-            regression = pipe[-1]
-            regression.coef_, regression.intercept_ = regression.coef_ / temperature, regression.intercept_ / temperature
-            save_tfidf(model_dir, vectorizer, regression, splits.label_names)
+            linear = pipe[-1]
+            linear.coef_, linear.intercept_ = _folded(linear.coef_, fold), _folded(linear.intercept_, fold, shift=True)
+            save_tfidf(model_dir, vectorizer, linear, names)
 
-    return outputs.close(start, cfg, metrics, logits, write_model)
+    return outputs.close(start, cfg, metrics, logits, write_model, task=task)
+
+
+def _folded(values: np.ndarray, fold: dict, shift: bool = False) -> np.ndarray:
+    """A linear model's weights (or, with `shift`, its intercept) with fold_affine's scale, divide and shift."""
+    values = values * fold.get("scale", 1.0) if "scale" in fold else values
+    values = values / fold["divide"] if "divide" in fold else values
+    return values + fold.get("shift", 0.0) if shift else values
 
 
 def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict, fit: dict) -> dict:
@@ -76,11 +84,13 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
     from ..models import count_parameters
     from .machine import environment_info, peak_host_memory_mb
 
-    n, pipe, c = len(splits.label_names), fit["pipe"], fit["C"]
-    results = {k: scores(pipe, features[k], labels[k], n, splits.label_names) for k in splits.eval_sets}
+    task, names, pipe, c = splits.task, splits.label_names, fit["pipe"], fit["C"]
+    results = {k: scores(pipe, features[k], labels[k], task, names) for k in splits.eval_sets}
     coefficients = int(pipe[-1].coef_.size + pipe[-1].intercept_.size)
-    selected_by = (f"validation/{metric_for_best(cfg, splits.task)} over C in {list(C_GRID)} (C={c:g}, {fit['value']:.4f})"
-                   if "validation" in results else "C=1 (no validation split)")
+    strength = task.linear_strength
+    selected_by = (f"validation/{metric_for_best(cfg, task)} over {strength} in {list(task.linear_grid)} "
+                   f"({strength}={c:g}, {fit['value']:.4f})" if "validation" in results else
+                   f"{strength}={task.linear_default:g} (no validation split)")
     what = ("TF-IDF of word 1-2-grams (sublinear tf)" if model is None else
             f"{strategy.features_note or 'frozen'} {cfg.model.name} features ({features['train'].shape[1]}), standardised")
     seconds = fit["feature_seconds"] + fit["fit_seconds"]
@@ -89,7 +99,7 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
         library="scikit-learn" if model is None else model.library, model=model, train_samples=len(splits.train),
         data_pipeline="features", domains={}, selected_epoch=1, selected_by=selected_by, steps=outputs.NO_STEPS,
         final=results,
-        history=[{"epoch": 1, "step": 0, "train_loss": scores(pipe, features["train"], labels["train"], n)["loss"],
+        history=[{"epoch": 1, "step": 0, "train_loss": scores(pipe, features["train"], labels["train"], task, names)["loss"],
                   "train_seconds": round(fit["fit_seconds"], 3), "eval": results}],
         parameters={"trainable": coefficients,
                     "total": coefficients + (count_parameters(model)[1] if model is not None else 0)},
@@ -100,8 +110,8 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
         environment=environment_info(torch.device("cuda" if torch.cuda.is_available() else "cpu")),
         warnings=list(splits.warnings))
     class_weights = metrics["class_weights"]  # as metrics.json resolved them
-    metrics["warnings"] += collapse_warnings(results, splits.label_names, collapse_advice(class_weights))
-    metrics["baseline"] = {"features": what, "classifier": f"LogisticRegression(C={c:g}, class_weight={class_weights})",
+    metrics["warnings"] += task.warnings(results, names, {"class_weights": class_weights})
+    metrics["baseline"] = {"features": what, "classifier": task.linear_name.format(strength=c, class_weights=class_weights),
                            "C": c, "feature_dim": int(features["train"].shape[1])}
     return metrics
 

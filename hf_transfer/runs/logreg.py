@@ -14,15 +14,10 @@ import torch
 
 from ..config import Config
 from ..errors import UserError
-from ..metrics import scores_from_log_probabilities
 from ..models.saved_config import read_json
 from ..tasks import metric_for_best
-from ..tasks.class_weights import sklearn_class_weight
 
 log = logging.getLogger("hf_transfer")
-
-
-C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
 
 
 TFIDF_JSON, TFIDF_TENSORS = "tfidf.json", "tfidf.safetensors"
@@ -74,28 +69,26 @@ def backbone_features(model, splits, cfg: Config) -> dict:
     return features
 
 
-def fit_logreg(features: dict, labels: dict, cfg: Config, num_classes: int, scale: bool, metric: str):
-    """(pipeline, C, validation `metric`) of the C in C_GRID that scores best on validation."""
-    from sklearn.linear_model import LogisticRegression
+def fit_logreg(features: dict, labels: dict, cfg: Config, task, names: list[str], scale: bool, metric: str):
+    """(pipeline, strength, validation `metric`) of the task's linear model whose regularisation strength (of
+    task.linear_grid) scores best on validation."""
     from sklearn.pipeline import make_pipeline
 
     t = cfg.train
-    weight = sklearn_class_weight(t.class_weights, labels["train"], num_classes)
     has_validation = "validation" in features
-    sign = -1.0 if metric == "loss" else 1.0
     scaler = _scaler(features["train"]) if scale else None
+    x = scaler.transform(features["train"]) if scaler is not None else features["train"]
     best = None
-    for c in C_GRID if has_validation else (1.0,):
-        regression = LogisticRegression(C=c, max_iter=3000, class_weight=weight, random_state=t.seed)
-        pipe = make_pipeline(*([scaler] if scaler is not None else []), regression)
-        regression.fit(scaler.transform(features["train"]) if scaler is not None else features["train"],
-                       labels["train"])
-        score = (sign * scores(pipe, features["validation"], labels["validation"], num_classes)[metric]
-                 if has_validation else 0.0)
-        log.info("logistic regression C=%g: validation %s %.4f", c, metric, sign * score)
-        if best is None or score > best[2]:
-            best = (pipe, c, score)
-    return best[0], best[1], sign * best[2]
+    for strength in task.linear_grid if has_validation else (task.linear_default,):
+        pipe = make_pipeline(*([scaler] if scaler is not None else []),
+                             task.fit_linear(x, labels["train"], strength, t.class_weights, names, t.seed))
+        score = scores(pipe, features["validation"], labels["validation"], task, names)[metric] \
+            if has_validation else 0.0
+        log.info("%s: validation %s %.4f", task.linear_name.format(strength=strength, class_weights=t.class_weights),
+                 metric, score)
+        if best is None or task.better(metric, score, best[2]):
+            best = (pipe, strength, score)
+    return best
 
 
 def _scaler(x: np.ndarray):
@@ -109,26 +102,14 @@ def _scaler(x: np.ndarray):
     return scaler
 
 
-def scores(pipe, x, y, num_classes: int, label_names=None) -> dict:
-    return scores_from_log_probabilities(log_proba(pipe, x, num_classes), y,
-                                         label_names or [str(i) for i in range(num_classes)])
-
-
-def log_proba(pipe, x, num_classes: int) -> np.ndarray:
-    """log of `_proba`, each probability at least 1e-12 (a class absent from train: log 1e-12, not -inf)."""
-    return np.log(np.clip(_proba(pipe, x, num_classes), 1e-12, None))
-
-
-def _proba(pipe, x, num_classes: int) -> np.ndarray:
-    """Class probabilities over all classes (a class absent from train gets 0)."""
-    proba = np.zeros((x.shape[0], num_classes))
-    proba[:, pipe.classes_] = pipe.predict_proba(x)
-    return proba
+def scores(pipe, x, y, task, names: list[str]) -> dict:
+    """The task's metrics of a fitted pipeline on features `x` against labels `y`."""
+    return task.scores(task.linear_outputs(pipe, x), y, names)
 
 
 def labels_of(splits) -> dict:
-    """{split: labels} of the train split and every evaluation set."""
-    return {k: list(v["label"]) for k, v in {"train": splits.train, **splits.eval_sets}.items()}
+    """{split: labels, as the task's loss reads them} of the train split and every evaluation set."""
+    return {k: splits.task.label_array(v) for k, v in {"train": splits.train, **splits.eval_sets}.items()}
 
 
 def init_head_from_logreg(model, splits, cfg: Config) -> None:
@@ -136,25 +117,21 @@ def init_head_from_logreg(model, splits, cfg: Config) -> None:
     (C on validation) and fold it into the new head, before fine-tuning starts."""
     train_and_validation = dataclasses.replace(splits, evals={})
     features = backbone_features(model, train_and_validation, cfg)
-    labels = labels_of(train_and_validation)
+    labels = {k: splits.task.head_targets(v) for k, v in labels_of(train_and_validation).items()}
     metric = metric_for_best(cfg, splits.task)
-    pipe, c, value = fit_logreg(features, labels, cfg, len(splits.label_names), scale=True, metric=metric)
-    fold_into_head(model, pipe, len(splits.label_names), who="model.new_head_init: logreg")
+    pipe, c, value = fit_logreg(features, labels, cfg, splits.task, splits.label_names, scale=True, metric=metric)
+    fold_into_head(model, pipe, splits.task, splits.label_names, who="model.new_head_init: logreg")
     log.info("new head: logistic regression on frozen features (C=%g, validation %s %.4f)", c,
              metric, value)
 
 
-def fold_into_head(model, pipe, num_classes: int, who: str = "strategy.name") -> None:
-    """Set the model's linear head to standardisation + logistic regression: logits = W (x - mu) / sigma + b,
+def fold_into_head(model, pipe, task, names: list[str], who: str = "strategy.name") -> None:
+    """Set the model's linear head to standardisation + the task's linear model: outputs = W (x - mu) / sigma + b,
     so that the saved model predicts as the fitted pipeline does."""
-    scaler, reg = pipe[0], pipe[-1]
-    coef, intercept = reg.coef_, reg.intercept_
-    if coef.shape[0] == 1 and len(reg.classes_) == 2:  # binary: one score for the second class
-        coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])
-    weight = np.full((num_classes, coef.shape[1]), 0.0)
-    bias = np.full(num_classes, -1e4)  # a class never seen in training is never predicted
-    w = coef / scaler.scale_
-    weight[reg.classes_], bias[reg.classes_] = w, intercept - w @ scaler.mean_
+    scaler = pipe[0]
+    coef, intercept = task.linear_head(pipe[-1], names)
+    weight = coef / scaler.scale_
+    bias = intercept - weight @ scaler.mean_
     head = model.head
     if not isinstance(head, torch.nn.Linear):
         raise UserError(f"{who} needs a model whose head is one linear layer, not {type(head).__name__} "
@@ -181,16 +158,16 @@ def save_tfidf(directory: Path, vectorizer, regression, label_names: list[str]) 
     save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(directory / TFIDF_TENSORS))
 
 
-def load_tfidf(directory: str | Path):
-    """(scikit-learn pipeline, label names) of a model `save_tfidf` wrote; `pipeline.predict(texts)` gives class
-    ids into the label names, `predict_proba` their probabilities. A folder's files are data: anything other than
-    what `save_tfidf` writes (a huge n-gram range, another token pattern, indices out of range) is refused."""
+def load_tfidf(directory: str | Path, task=None):
+    """(scikit-learn pipeline, label names) of a model `save_tfidf` wrote for `task` (default: single-label);
+    `task.linear_outputs(pipeline, texts)` gives its outputs. A folder's files are data: anything other than what
+    `save_tfidf` writes (a huge n-gram range, another token pattern, indices out of range) is refused."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
     directory = Path(directory)
-    saved, arrays = _read_tfidf(directory)
+    saved, arrays = _read_tfidf(directory, task is None or task.single_class)
     settings = {**saved["vectorizer"], "ngram_range": tuple(saved["vectorizer"]["ngram_range"])}
     vectorizer = TfidfVectorizer(**settings)
     vectorizer.vocabulary_ = saved["vocabulary"]
@@ -211,7 +188,7 @@ _SETTINGS = {  # what save_tfidf can write: each setting's check
 }
 
 
-def _read_tfidf(directory: Path) -> tuple[dict, dict]:
+def _read_tfidf(directory: Path, classes: bool = True) -> tuple[dict, dict]:
     """tfidf.json and tfidf.safetensors, checked against what save_tfidf writes, or one line naming the problem."""
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
@@ -228,18 +205,19 @@ def _read_tfidf(directory: Path) -> tuple[dict, dict]:
     if bad:
         raise UserError(f"{where}: vectorizer.{bad[0]} = {settings[bad[0]]!r} is not a value hf-transfer writes "
                         "(n-grams of 1 to 3 words, scikit-learn's word pattern); the file was changed")
-    if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) for n in names)
+    least = 2 if classes else 1  # a regression model's one name: its target's
+    if not (isinstance(names, list) and len(names) >= least and all(isinstance(n, str) for n in names)
             and len(set(names)) == len(names)):
-        raise UserError(f"{where}: label_names must be two or more distinct strings")
+        raise UserError(f"{where}: label_names must be {'two' if classes else 'one'} or more distinct strings")
     try:
         arrays = load_file(str(directory / TFIDF_TENSORS))
     except (OSError, SafetensorError) as e:
         raise UserError(f"model: {directory / TFIDF_TENSORS}: not a readable safetensors file ({e})") from None
-    _check_tfidf_arrays(where, arrays, vocabulary, len(names))
+    _check_tfidf_arrays(where, arrays, vocabulary, len(names), classes)
     return saved, arrays
 
 
-def _check_tfidf_arrays(where: str, arrays: dict, vocabulary, classes: int) -> None:
+def _check_tfidf_arrays(where: str, arrays: dict, vocabulary, classes: int, one_row_binary: bool = True) -> None:
     """idf, coef, intercept and classes shaped for the vocabulary and the labels; vocabulary indices 0..V-1 once each."""
     if set(arrays) != {"idf", "coef", "intercept", "classes"}:
         raise UserError(f"{where}: tfidf.safetensors must hold idf, coef, intercept and classes")
@@ -247,7 +225,7 @@ def _check_tfidf_arrays(where: str, arrays: dict, vocabulary, classes: int) -> N
     if not (isinstance(vocabulary, dict) and all(isinstance(t, str) and type(i) is int for t, i in vocabulary.items())
             and sorted(vocabulary.values()) == list(range(width))):
         raise UserError(f"{where}: vocabulary must map each term to one of the indices 0..{max(width, 1) - 1}, once each")
-    rows = 1 if classes == 2 else classes
+    rows = 1 if classes == 2 and one_row_binary else classes  # a binary logistic regression: one row
     shapes = {"coef": (rows, width), "intercept": (rows,), "classes": (classes,)}
     wrong = [k for k, shape in shapes.items() if arrays[k].shape != shape]
     if wrong or not np.array_equal(arrays["classes"], np.arange(classes)):

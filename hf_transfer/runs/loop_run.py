@@ -285,6 +285,7 @@ def _load(cfg: Config, accelerator: Accelerator, start: lifecycle.Start):
         splits = build_splits(cfg.data, cfg.modality, t.seed, train_on=strategy.train_on, task=cfg.task)
         strategy.check_task(splits.task)
         metric_for_best(cfg, splits.task)
+        splits.task.fit(splits.task.label_array(splits.train), splits.label_names, cfg, accelerator.device)
         if strategy.uses_target and splits.target_train is None:  # data.labelled_per_class took every row
             raise UserError(f"data.labelled_per_class: {cfg.data.labelled_per_class} per class leaves no unlabelled "
                             f"training rows for strategy {strategy.name}; keep fewer labels")
@@ -321,7 +322,6 @@ def _build(cfg: Config, accelerator: Accelerator, start: lifecycle.Start) -> Loo
     loaders = build_loaders(splits, model, cfg.data, t.batch_size, t.eval_batch_size or 2 * t.batch_size, t.seed,
                             augment={**cfg.data.augment, **strategy.data_augment()}, target_shard=shard)
     log.info("data pipeline: %s", loaders.pipeline)
-    splits.task.fit(splits.task.label_array(splits.train), splits.label_names, cfg, accelerator.device)
     metric = metric_for_best(cfg, splits.task)
     optimizer = build_optimizer(model, strategy, t, accelerator.device)
     cl_model = None

@@ -1,5 +1,8 @@
 """The baselines every user tries first, as strategies: fitted by scikit-learn, not trained by the loop.
 
+Each is its task's linear model (tasks/: a logistic regression for classes, one per label for tags, ridge for a
+number).
+
 * `tfidf_logreg` (text): TF-IDF of word uni- and bigrams (sublinear tf) + logistic regression. On
   topic classification it is hard to beat (BBC News: about 0.99 macro-F1 in seconds).
 * `frozen_logreg` (any backbone): the frozen pretrained model's features, pooled as the model is
@@ -24,7 +27,6 @@ class Fitted(Method):
     """A baseline fitted in closed form on features (runs/fitted_run.py), not trained by the loop."""
 
     run_kind = "fitted"  # runs/fitted_run.py runs it
-    task_needs = ("single_class",)
     needs_backbone = True
     modalities = ("image", "text")
     features_note = ""  # how the features differ from the pretrained backbone's (setfit: tuned first)

@@ -44,6 +44,7 @@ class SetFit(Fitted):
 
     modalities = ("text",)
     features_note = "SetFit-tuned"
+    task_needs = ("single_class",)  # its pairs are of the same class or not
 
     @classmethod
     def card_summary(cls, metrics: dict, model: str, data: str) -> str | None:

@@ -104,7 +104,8 @@ class MultiLabel(Task):
         feature = next(iter(dd.values())).features["label"]
         inner = getattr(feature, "feature", None)
         if isinstance(inner, datasets.ClassLabel):
-            return dd, list(inner.names)
+            self.names = list(inner.names)
+            return dd, self.names
         values = [v for split in dd.values() for v in split["label"]]
         separator = None if any(isinstance(v, list) for v in values) else _separator(values, data_cfg) or ";"
 
@@ -118,6 +119,7 @@ class MultiLabel(Task):
         ids = datasets.Sequence(datasets.ClassLabel(names=names))
         dd = dd.map(lambda y: {"label": [index[t] for t in dict.fromkeys(tags(y))]}, input_columns="label",
                     features=None, desc="Labels")
+        self.names = names
         return dd.cast_column("label", ids), names
 
     def unknown_labels(self, ds, names: list[str]) -> list[str]:
@@ -165,7 +167,7 @@ class MultiLabel(Task):
     def fit(self, labels, names: list[str], cfg, device=None) -> None:
         if cfg.train.label_smoothing:
             raise ConfigError("train.label_smoothing: smooths one class per row; task multi_label has none (set 0)")
-        self.fitted = {"pos_weight": self._pos_weight(cfg.train.class_weights, labels, names, device), "names": names}
+        self.fitted = {"pos_weight": self._pos_weight(cfg.train.class_weights, labels, names, device)}
 
     def _pos_weight(self, setting, labels, names, device):
         import torch
@@ -205,6 +207,27 @@ class MultiLabel(Task):
     def calibration_scores(self, outputs, labels) -> dict:
         return label_calibration(_sigmoid(outputs), np.asarray(labels))
 
+    linear_grid = (0.01, 0.1, 1.0, 10.0, 100.0)  # C, as single_label's
+    linear_name = "one LogisticRegression(C={strength:g}) per label, positive weights {class_weights}"
+
+    def fit_linear(self, x, y, strength, class_weights, names, seed):
+        """One logistic regression per label (its positive weight as the loss's); a label that is constant in
+        the training rows: its log-odds there, with no weight on the features."""
+        from sklearn.linear_model import LogisticRegression
+
+        y = np.asarray(y) > 0.5
+        weights = self._pos_weight(class_weights, y, names, None)
+        coef, intercept = np.zeros((len(names), x.shape[1])), np.zeros(len(names))
+        for k in range(len(names)):
+            if y[:, k].all() or not y[:, k].any():
+                intercept[k] = 10.0 if y[:, k].all() else -10.0
+                continue
+            one = LogisticRegression(C=strength, max_iter=3000, random_state=seed,
+                                     class_weight={0: 1.0, 1: float(weights[k])} if weights is not None else None)
+            one.fit(x, y[:, k])
+            coef[k], intercept[k] = one.coef_[0], one.intercept_[0]
+        return _linear(coef, intercept)
+
     def warnings(self, final: dict, names: list[str], settings: dict) -> list[str]:
         return [f"{name}: no label is ever predicted (every probability below its threshold)"
                 for name, m in final.items() if m.get("num_samples") and m.get("predicted_positive") == 0]
@@ -217,7 +240,7 @@ class MultiLabel(Task):
         elif cfg.train.calibrate == "temperature":
             temperature = fit_temperature(*outputs["validation"])
         scaled = {name: (z / temperature, y) for name, (z, y) in outputs.items()}
-        names = self.fitted["names"]
+        names = self.names
         if "validation" in scaled:
             self.saved["thresholds"] = choose_thresholds(_sigmoid(scaled["validation"][0]), scaled["validation"][1])
         sets, final = {}, {k: dict(v) for k, v in final.items()}
@@ -265,6 +288,16 @@ class MultiLabel(Task):
                            for row, ok in zip(p, scored)]}
         cols.update({f"p_{name}": p[:, i] for i, name in enumerate(names)})
         return cols
+
+
+def _linear(coef: np.ndarray, intercept: np.ndarray):
+    """A fitted linear model of these weights (scikit-learn's LogisticRegression as the container: its
+    decision_function is X coef^T + intercept)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression()
+    model.coef_, model.intercept_, model.classes_ = coef, intercept, np.arange(len(intercept))
+    return model
 
 
 def _md(text) -> str:

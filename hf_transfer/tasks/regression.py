@@ -92,6 +92,9 @@ class Regression(Task):
         out = outputs.float().view(-1)
         return F.huber_loss(out, z) if self.fitted["loss"] == "huber" else F.mse_loss(out, z)
 
+    def head_targets(self, labels: np.ndarray) -> np.ndarray:
+        return (np.asarray(labels, dtype=np.float64) - self.fitted["mean"]) / self.fitted["std"]
+
     def units(self, outputs):
         if not self.fitted:
             return outputs
@@ -118,6 +121,21 @@ class Regression(Task):
             out["interval_coverage"] = float((np.abs(err) <= half).mean())
             out["interval"] = {"coverage_asked": COVERAGE, "coverage": out["interval_coverage"], "half_width": half}
         return out
+
+    linear_grid = (0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)  # ridge's alpha, each tried on validation (1 without one)
+    linear_name = "Ridge(alpha={strength:g})"
+    linear_strength = "alpha"
+
+    def fit_linear(self, x, y, strength, class_weights, names, seed):
+        """Ridge regression (its alpha chosen on validation by the caller), kept as a linear model whose
+        decision_function is its prediction."""
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        ridge = Ridge(alpha=strength).fit(x, np.asarray(y, dtype=np.float64))
+        model = LogisticRegression()
+        model.coef_, model.intercept_ = ridge.coef_.reshape(1, -1), np.array([float(ridge.intercept_)])
+        model.classes_ = np.arange(1)
+        return model
 
     # -- trust and saving ------------------------------------------------------------------------
     def half_width(self, coverage: float) -> float | None:

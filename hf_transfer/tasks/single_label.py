@@ -122,6 +122,34 @@ class SingleLabel(Task):
     def stored(self, outputs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(outputs).argmax(-1).astype(np.int32), np.asarray(labels).astype(np.int32)
 
+    linear_grid = (0.01, 0.1, 1.0, 10.0, 100.0)  # C, each tried on validation (1 without one)
+    linear_name = "LogisticRegression(C={strength:g}, class_weight={class_weights})"
+
+    def fit_linear(self, x, y, strength, class_weights, names, seed):
+        from sklearn.linear_model import LogisticRegression
+
+        from .class_weights import sklearn_class_weight
+
+        weight = sklearn_class_weight(class_weights, list(y), len(names))
+        return LogisticRegression(C=strength, max_iter=3000, class_weight=weight, random_state=seed).fit(x, y)
+
+    def linear_outputs(self, model, x) -> np.ndarray:
+        """Log-probabilities over every class (a class absent from training: log 1e-12, not -inf)."""
+        classes = model.classes_ if hasattr(model, "classes_") else model[-1].classes_
+        proba = np.zeros((x.shape[0], int(np.max(classes)) + 1 if len(classes) else 0))
+        proba[:, classes] = model.predict_proba(x)
+        return np.log(np.clip(proba, 1e-12, None))
+
+    def linear_head(self, model, names):
+        """Multinomial weights per class; binary: one score for the second class (the first's 0); a class never
+        seen in training gets a bias of -1e4, so it is never predicted."""
+        coef, intercept = model.coef_, model.intercept_
+        if coef.shape[0] == 1 and len(model.classes_) == 2:
+            coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.array([0.0, intercept[0]])
+        weight, bias = np.zeros((len(names), coef.shape[1])), np.full(len(names), -1e4)
+        weight[model.classes_], bias[model.classes_] = coef, intercept
+        return weight, bias
+
     def warnings(self, final: dict, names: list[str], settings: dict) -> list[str]:
         advice = collapse_advice(settings.get("class_weights"), settings.get("lr"), settings.get("min_steps")) \
             if settings else ""  # a saved model scored on other data: nothing to change in its training

@@ -17,6 +17,9 @@ which makes it known to the config, the data, the loop and every saved model's l
     trust        calibrate(...)          fitted on validation: temperature, thresholds, a conformal interval
                  output_affine(entry)    (scale, shift) folded into the saved model's last layer
                  saved_state(entry)      what the saved model carries besides its weights (task.json)
+    baselines    fit_linear(x, y, strength, ...)   the task's linear model on fixed features (TF-IDF, frozen
+                 linear_outputs(model, x)          features), its outputs, and its weights for a linear head
+                 linear_head(model, names)
     prediction   predictions(outputs, names)   one dict per row (`hf_transfer.load(...).predict`)
                  columns(outputs, names, ...)  predict's csv columns
 
@@ -66,6 +69,7 @@ class Task:
     def __init__(self, saved: dict | None = None):
         self.saved = dict(saved or {})  # what a saved model carries (task.json): thresholds, an interval
         self.fitted: dict = {}  # set by `fit`, read by `loss` and `units`
+        self.names: list[str] = []  # the label names `prepare` found (a run's; empty for a loaded model)
 
     @classmethod
     def from_saved(cls, state: dict, path) -> Task:
@@ -124,6 +128,11 @@ class Task:
         """The model's raw outputs (a tensor) in the units `scores` reads (the saved model gives these)."""
         return outputs
 
+    def head_targets(self, labels: np.ndarray) -> np.ndarray:
+        """Labels in the units of the head's raw outputs (what `units` maps from), for a head fitted in closed
+        form before training (model.new_head_init: logreg)."""
+        return labels
+
     def class_weights(self, setting, labels, names: list[str]):
         """train.class_weights as metrics.json records it (resolved from the training labels)."""
         return None
@@ -179,6 +188,25 @@ class Task:
     def saved_state(self, entry: dict) -> dict | None:
         """What the saved model carries besides its weights, as task.json (None: nothing; the default task)."""
         return {"task": self.name}
+
+    # -- baselines: a linear model on fixed features ---------------------------------------------
+    linear_grid: tuple[float, ...] = ()  # the regularisation strengths tried on validation, in this order
+    linear_default = 1.0  # the strength without a validation split
+    linear_strength = "C"  # what the strength is called (a logistic regression's C; ridge's alpha)
+    linear_name = "a linear model"  # how the card and metrics.json name it, with {strength}
+
+    def fit_linear(self, x, y: np.ndarray, strength: float, class_weights, names: list[str], seed: int):
+        """A fitted scikit-learn linear model (coef_ (outputs, features), intercept_) of features `x` and labels
+        `y` (as label_array gives them); `strength`: one of linear_grid, or linear_default."""
+        raise NotImplementedError(f"task {self.name} has no linear baseline")
+
+    def linear_outputs(self, model, x) -> np.ndarray:
+        """(rows, outputs) of a fitted linear model (or a pipeline ending in one), as `scores` reads them."""
+        return np.asarray(model.decision_function(x)).reshape(x.shape[0], -1)
+
+    def linear_head(self, model, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(weight (outputs, features), bias (outputs,)) giving `linear_outputs` as a linear layer's outputs."""
+        return np.asarray(model.coef_).reshape(len(names), -1), np.asarray(model.intercept_).reshape(-1)
 
     # -- prediction ------------------------------------------------------------------------------
     def predictions(self, outputs: np.ndarray, names: list[str]) -> list[dict]:

@@ -12,13 +12,14 @@ from hf_transfer.data.splits import build_splits
 from hf_transfer.models import load_backbone
 from hf_transfer.runs import logreg
 from hf_transfer.runs.pipeline import run_config
+from hf_transfer.tasks import get_task
 
 
 def test_tfidf_logreg_end_to_end(tmp_path, text_like, tiny_bert):
     cfg = tiny_config(tmp_path / "tfidf", tiny_bert, text_like, name="tfidf", strategy={"name": "tfidf_logreg"})
     m = run_config(cfg)
     assert m["status"] == "finished" and m["strategy"] == "tfidf_logreg" and m["library"] == "scikit-learn"
-    assert m["baseline"]["C"] in logreg.C_GRID and m["selected_by"].startswith("validation/f1_macro over C")
+    assert m["baseline"]["C"] in get_task("single_label").linear_grid and m["selected_by"].startswith("validation/f1_macro over C")
     model = tmp_path / "tfidf" / "model"
     assert not [p.name for p in model.iterdir() if p.suffix in (".joblib", ".pkl", ".pickle", ".bin")]  # no pickle
     pipeline, names = logreg.load_tfidf(model)  # numbers only: JSON and safetensors
@@ -77,7 +78,7 @@ def test_frozen_logreg_folds_a_binary_regression_into_two_logits():
     class Holder:
         head = torch.nn.Linear(6, 3)
 
-    logreg.fold_into_head(Holder, pipe, 3)
+    logreg.fold_into_head(Holder, pipe, get_task("single_label"), ["a", "b", "c"])
     logits = Holder.head(torch.as_tensor(x, dtype=torch.float))
     assert logits.argmax(-1).tolist() == pipe.predict(x).tolist()
     assert (logits[:, 2] < -1e3).all()  # a class absent from training is never predicted
@@ -143,12 +144,13 @@ def test_a_dead_feature_dimension_does_not_blow_up_the_folded_head():
     y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0.5).astype(int)
     features = {"train": x[:40], "validation": x[40:]}
     labels = {"train": list(y[:40]), "validation": list(y[40:])}
-    pipe, _, _ = logreg.fit_logreg(features, labels, from_dict({}), 3, scale=True, metric="f1_macro")
+    pipe, _, _ = logreg.fit_logreg(features, labels, from_dict({}), get_task("single_label"), ["a", "b", "c"], scale=True,
+                                   metric="f1_macro")
 
     class Holder:
         head = torch.nn.Linear(5, 3)
 
-    logreg.fold_into_head(Holder, pipe, 3)
+    logreg.fold_into_head(Holder, pipe, get_task("single_label"), ["a", "b", "c"])
     assert Holder.head.weight.abs().max() < 1e4
     logits = Holder.head(torch.as_tensor(x, dtype=torch.float))
     assert logits.argmax(-1).tolist() == pipe.predict(x).tolist()
