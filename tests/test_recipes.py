@@ -1,6 +1,7 @@
 """Every recipe's Hub-id version, run end to end with tiny local stand-ins of the same schemas
 (cifar10: img/label, cifar100: img/fine_label, mnist: image/label, sst2: sentence/label with a
-hidden test split, imdb/ag_news: text/label), and every recipe importable with an offline twin."""
+hidden test split, imdb/ag_news: text/label, go_emotions: text/labels as lists of classes, civil_comments:
+text/toxicity and other scores), and every recipe importable with an offline twin."""
 
 import importlib
 import json
@@ -11,12 +12,47 @@ from hf_transfer.config import apply_overrides
 from hf_transfer.launch import list_recipes, load_configs
 from hf_transfer.runs.sequence import run_configs
 
-RECIPES = ["resnet50_cifar10", "cifar10_to_cifar100", "mnist_transfer", "text_classification", "distill"]
+RECIPES = ["resnet50_cifar10", "cifar10_to_cifar100", "mnist_transfer", "text_classification", "distill",
+           "multilabel_text", "regression_text"]
+
+
+@pytest.fixture(scope="module")
+def go_emotions_like(tmp_path_factory):
+    """go_emotions' simplified schema: text, labels (lists of ClassLabel ids), id; train/validation/test."""
+    import datasets
+    from helpers import sentences
+
+    texts, classes = sentences(8, seed=0)
+    names = ["joy", "anger", "neutral"]
+    labels = [[k] if i % 3 else [k, (k + 1) % 3] for i, k in enumerate(classes)]
+    features = datasets.Features({"text": datasets.Value("string"), "id": datasets.Value("string"),
+                                  "labels": datasets.Sequence(datasets.ClassLabel(names=names))})
+    ds = datasets.Dataset.from_dict({"text": texts, "id": [str(i) for i in range(len(texts))], "labels": labels},
+                                    features=features)
+    path = tmp_path_factory.mktemp("go_emotions")
+    datasets.DatasetDict({"train": ds, "validation": ds.select(range(6)), "test": ds.select(range(6, 12))}).save_to_disk(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def civil_comments_like(tmp_path_factory):
+    """civil_comments' schema as parquet: text, toxicity (a share of raters, 0 to 1) and other scores."""
+    import pandas as pd
+    from helpers import sentences
+
+    path = tmp_path_factory.mktemp("civil_comments")
+    for split, seed in (("train", 0), ("test", 1)):
+        texts, classes = sentences(6, seed=seed)
+        pd.DataFrame({"text": texts, "toxicity": [0.1 + 0.35 * k + 0.01 * i for i, k in enumerate(classes)],
+                      "insult": [0.05 * k for k in classes]}).to_parquet(path / f"{split}.parquet")
+    return path
 
 
 @pytest.fixture
-def standins(tiny_timm, tiny_bert, cifar_like, cifar100_like, image_folder, sst2_like, text_like):
+def standins(tiny_timm, tiny_bert, cifar_like, cifar100_like, image_folder, sst2_like, text_like, go_emotions_like,
+             civil_comments_like):
     return {
+        "google-research-datasets/go_emotions": go_emotions_like, "google/civil_comments": civil_comments_like,
         "timm/resnet50.a1_in1k": tiny_timm, "google-bert/bert-base-uncased": tiny_bert,
         "uoft-cs/cifar10": cifar_like, "uoft-cs/cifar100": cifar100_like, "ylecun/mnist": image_folder,
         "zalando-datasets/fashion_mnist": image_folder, "stanfordnlp/sst2": sst2_like,
@@ -31,7 +67,7 @@ def _tiny(cfg, standins):
         sets.append(f"model.name={standins[cfg.model.name]}")
     if cfg.model.kwargs:
         sets.append("model.kwargs={num_hidden_layers: 1}")
-    sets.append(f"data.dataset={standins[cfg.data.dataset]}")
+    sets += [f"data.dataset={standins[cfg.data.dataset]}", "data.config_name=null", "data.max_train_samples=null"]
     if cfg.data.image_size is None and "bert" not in cfg.model.name:
         sets.append("data.image_size=32")
     return apply_overrides(cfg, sets)
@@ -55,6 +91,7 @@ def test_offline_twin_uses_only_packaged_assets(name):
 @pytest.mark.parametrize("name, args", [
     ("resnet50_cifar10", []), ("cifar10_to_cifar100", []), ("mnist_transfer", ["--target-samples", "12"]),
     ("text_classification", []), ("text_classification", ["--benchmark", "ag_news"]), ("distill", []),
+    ("multilabel_text", ["--baselines"]), ("regression_text", ["--baselines"]),
 ])
 def test_hub_recipe_runs_with_local_standins(tmp_path, name, args, standins):
     configs, report_dir = load_configs(name, [], output_dir=str(tmp_path / name), recipe_args=args)

@@ -1,5 +1,6 @@
-"""`hf-transfer predict MODEL --input FILE|FOLDER -o predictions.csv`: new rows or images labelled, with each
-class's probability; --abstain-below leaves unsure rows for a human."""
+"""`hf-transfer predict MODEL --input FILE|FOLDER -o predictions.csv`: new rows or images labelled as the model's
+task says (a class and each class's probability; the tags above their thresholds and each tag's probability; a
+value and its conformal interval); --abstain-below leaves unsure rows for a human, --coverage sets the interval."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ def add_parser(sub, recipe=None) -> None:
     p.add_argument("--abstain-below", type=probability, default=None, metavar="P",
                    help="leave the label empty (abstained=true) where the top probability is below P, for a human to "
                         "check; the report's risk-coverage table says what accuracy each share of kept rows has")
+    p.add_argument("--coverage", type=probability, default=None, metavar="C",
+                   help="regression: the share of true values the interval should hold (default 0.9; split-conformal, "
+                        "from the validation residuals saved with the model)")
     p.add_argument("--backend", default="auto", help="auto (an ONNX export on onnxruntime, anything else in PyTorch), "
                                                      "torch, or onnx (the export, or a run's onnx/ from hf-transfer export)")
     p.add_argument("--overwrite", action="store_true", help="replace the output file")
@@ -29,6 +33,6 @@ def handle(args) -> int:
 
     path = predict_file(args.model, args.input, args.output, top_k=args.top_k, batch_size=args.batch_size,
                         text_column=args.text_column, overwrite=args.overwrite, abstain_below=args.abstain_below,
-                        backend=args.backend)
+                        backend=args.backend, coverage=args.coverage)
     print(f"predictions: {path}")
     return 0

@@ -32,8 +32,9 @@ class ModelConfig:
     new_head_init: Literal["zeros", "default", "logreg"] = _f(
         "zeros", "Init of a new head: zeros (uniform first predictions; a random head's large logits do not "
                  "push the pretrained features around in the first steps), the library's random init, or logreg: "
-                 "the logistic regression of the frozen features on the train split (C chosen on validation, as "
-                 "strategy frozen_logreg), then everything fine-tunes from there: LP-FT (Kumar et al. 2022, "
+                 "the task's linear model of the frozen features on the train split (a logistic regression, one per "
+                 "label for multi_label, ridge for regression; its strength chosen on validation, as strategy "
+                 "frozen_logreg), then everything fine-tunes from there: LP-FT (Kumar et al. 2022, "
                  "https://arxiv.org/abs/2202.10054); costs one forward pass over the train and validation sets.")
     pooling: Literal["auto", "head", "mean", "cls", "max", "mean_sqrt_len"] = _f(
         "auto", "Text models: what feeds the classification head. auto: pooled as a sentence-transformers checkpoint "

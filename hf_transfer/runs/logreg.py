@@ -121,8 +121,8 @@ def init_head_from_logreg(model, splits, cfg: Config) -> None:
     metric = metric_for_best(cfg, splits.task)
     pipe, c, value = fit_logreg(features, labels, cfg, splits.task, splits.label_names, scale=True, metric=metric)
     fold_into_head(model, pipe, splits.task, splits.label_names, who="model.new_head_init: logreg")
-    log.info("new head: logistic regression on frozen features (C=%g, validation %s %.4f)", c,
-             metric, value)
+    log.info("new head: %s on frozen features (validation %s %.4f, in the head's units)",
+             splits.task.linear_name.format(strength=c, class_weights=cfg.train.class_weights), metric, value)
 
 
 def fold_into_head(model, pipe, task, names: list[str], who: str = "strategy.name") -> None:

@@ -35,7 +35,8 @@ def _split(value, separator: str) -> list[str]:
 
 def _separator(values: list, data_cfg) -> str | None:
     """The separator of a column of strings: data.label_separator, or the one separator found in the values when
-    the parts recur (fewer distinct parts than distinct values); a one-line refusal when several are mixed."""
+    the labels it joins recur (a part in at least two distinct values, as 'billing' in 'billing;refund' and
+    'billing;bug'); a one-line refusal when several separators are mixed."""
     values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]  # empty cells
     strings = [v for v in values if isinstance(v, str)]
     if data_cfg.label_separator or not strings or len(strings) < len(values):
@@ -43,9 +44,14 @@ def _separator(values: list, data_cfg) -> str | None:
     found = [s for s in SEPARATORS if any(s in v for v in strings)]
     if not found:
         return None
-    parts = {p.strip() for v in strings for p in re.split("|".join(map(re.escape, found)), v) if p.strip()}
-    if len(parts) >= len(set(strings)) or max(map(len, parts), default=0) > 40:
-        return None  # the parts do not recur (or are sentences): names that happen to hold the character
+    pattern = "|".join(map(re.escape, found))
+    seen: dict[str, set] = {}
+    for v in set(strings):
+        for part in re.split(pattern, v):
+            if part.strip():
+                seen.setdefault(part.strip(), set()).add(v)
+    if not any(len(where) > 1 for where in seen.values()) or max(map(len, seen)) > 40:
+        return None  # nothing recurs (or the parts are sentences): names that happen to hold the character
     if len(found) > 1:
         raise ConfigError(f"data.label_separator: the label column mixes separators ({' '.join(map(repr, found))}); "
                           "give the one that joins the labels with --label-separator, or clean the column")
@@ -96,7 +102,7 @@ class MultiLabel(Task):
             return "the label column holds lists"
         separator = _separator(values, data_cfg)
         if separator:
-            return f"labels joined by {separator!r}" + ("" if data_cfg.label_separator else " (found; --label-separator)")
+            return f"labels joined by {separator!r}" + ("" if data_cfg.label_separator else ", found in the data")
         return None
 
     # -- data ------------------------------------------------------------------------------------
