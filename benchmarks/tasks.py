@@ -41,6 +41,7 @@ def run_task(task: str, seeds: list[int], out: Path, results: str) -> list[dict]
             test = m["final"]["test"]
             row = {"benchmark": "tasks", "task": task, "run": m["strategy"], "seed": seed,
                    **{k: test[k] for k, _ in metrics}, "selected_epoch": m["selected_epoch"],
+                   "calibration": m["calibration"]["method"],
                    "seconds": m["timings"]["total_seconds"], "environment": environment()}
             if "interval_coverage" in test:
                 row["coverage_90"], row["half_width"] = test["interval_coverage"], m["calibration"]["half_width"]

@@ -405,3 +405,14 @@ def test_the_baselines_fit_in_their_tasks_form_reload_and_sit_in_the_report(task
     report = run_report.compare(runs, tmp_path / "report")
     second = "micro-F1" if task == "multi_label" else "R²"
     assert f"{second} gain over tfidf_logreg" in report.read_text()
+
+
+def test_lp_ft_starts_a_regression_head_at_the_ridge_of_the_frozen_features(tiny_bert, scored, tmp_path):
+    """model.new_head_init: logreg fits the head in the loop's own (standardised) units: with no step taken, the
+    run predicts what frozen_logreg's ridge does."""
+    common = {"data": {"label_column": "score", "validation_size": 0.25}, "model": {"pooling": "mean"}}
+    ridge = run_config(tiny_config(tmp_path / "ridge", tiny_bert, scored, strategy={"name": "frozen_logreg"}, **common))
+    start = run_config(tiny_config(tmp_path / "lpft", tiny_bert, scored, train={"epochs": 1, "lr": 1e-12,
+                                                                                  "warmup_ratio": 0.0},
+                                   **{**common, "model": {**common["model"], "new_head_init": "logreg"}}))
+    assert start["final"]["test"]["mae"] == pytest.approx(ridge["final"]["test"]["mae"], rel=1e-3)

@@ -199,6 +199,10 @@ class TrainConfig:
         "temperature", "After training: temperature scaling (one scalar T fitted on the validation split by LBFGS on "
                        "the NLL; accuracy unchanged), folded into the saved model's last layer, so its probabilities "
                        "are calibrated wherever it is loaded; none: the model as trained.")
+    label_calibration: Literal["per_label", "shared"] = _f(
+        "per_label", "multi_label, with train.calibrate: temperature: a scale and a bias per label (Platt scaling, "
+                     "fitted on validation: positive weights in the loss shift each label's probabilities, which one "
+                     "shared temperature cannot undo), or one temperature shared by every label.")
     stop_after_steps: Optional[int] = _f(
         None, "End early after this many optimizer steps with a checkpoint, for time-boxed jobs; continue with --resume."
     )

@@ -73,10 +73,12 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
 
 
 def _folded(values: np.ndarray, fold: dict, shift: bool = False) -> np.ndarray:
-    """A linear model's weights (or, with `shift`, its intercept) with fold_affine's scale, divide and shift."""
-    values = values * fold.get("scale", 1.0) if "scale" in fold else values
+    """A linear model's weights (outputs, features) or, with `shift`, its intercept (outputs,) with fold_affine's
+    scale and shift (scalars or one per output) and divide."""
+    per_output = (-1,) + (1,) * (values.ndim - 1)
+    values = values * np.reshape(fold["scale"], per_output if np.ndim(fold["scale"]) else ()) if "scale" in fold else values
     values = values / fold["divide"] if "divide" in fold else values
-    return values + fold.get("shift", 0.0) if shift else values
+    return values + np.asarray(fold.get("shift", 0.0)) if shift else values
 
 
 def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict, fit: dict) -> dict:

@@ -240,13 +240,15 @@ class MultiLabel(Task):
 
     # -- trust and saving ------------------------------------------------------------------------
     def calibrate(self, cfg, outputs, final, features=None, in_domain=None, keep=None):
-        temperature, note = 1.0, None
+        names, k, note = self.names, len(self.names), None
+        scale, shift, method = np.ones(k), np.zeros(k), "none"
         if "validation" not in outputs:
-            note = "no validation split: temperature 1 and every threshold 0.5"
+            note = "no validation split: nothing fitted, and every threshold 0.5"
+        elif cfg.train.calibrate == "temperature" and cfg.train.label_calibration == "per_label":
+            (scale, shift), method = fit_platt(*outputs["validation"]), "platt_per_label"
         elif cfg.train.calibrate == "temperature":
-            temperature = fit_temperature(*outputs["validation"])
-        scaled = {name: (z / temperature, y) for name, (z, y) in outputs.items()}
-        names = self.names
+            scale, method = np.full(k, 1.0 / fit_temperature(*outputs["validation"])), "temperature"
+        scaled = {name: (np.asarray(z) * scale + shift, y) for name, (z, y) in outputs.items()}
         if "validation" in scaled:
             self.saved["thresholds"] = choose_thresholds(_sigmoid(scaled["validation"][0]), scaled["validation"][1])
         sets, final = {}, {k: dict(v) for k, v in final.items()}
@@ -256,8 +258,9 @@ class MultiLabel(Task):
             sets[name] = {"before": before, "after": after}
             if name in final:
                 final[name] = {**self.scores(z, y, names), "calibration": after}
-        entry = {"method": "temperature" if temperature != 1.0 else "none", "temperature": temperature,
-                 "fitted_on": "validation" if "validation" in outputs else None,
+        entry = {"method": method, "scale": dict(zip(names, scale.tolist())), "shift": dict(zip(names, shift.tolist())),
+                 "temperature": float(1.0 / scale[0]) if method == "temperature" else None,
+                 "fitted_on": "validation" if method != "none" else None,
                  "thresholds": dict(zip(names, self.thresholds(len(names)).tolist())),
                  "thresholds_chosen_on": "validation" if "validation" in outputs else None, "sets": sets}
         if note:
@@ -266,17 +269,20 @@ class MultiLabel(Task):
 
     def trust_lines(self, calibration: dict) -> list[str] | None:
         md = _md
-        lines = ["", "## Calibration", "", (f"One temperature for every label, T = {calibration['temperature']:.3f}, "
-                 "fitted on the validation split (BCE) and folded into the saved model; " if calibration["method"] ==
-                 "temperature" else "No temperature (" + calibration.get("note", "train.calibrate: none") + "); ") +
-                 "ECE: each label's probability against its 0/1 outcome over 15 equal-mass bins, averaged over labels.",
+        how = {"platt_per_label": "A scale and a bias per label (Platt scaling), fitted on the validation split (BCE) and "
+                                  "folded into the saved model; ",
+               "temperature": f"One temperature for every label, T = {calibration.get('temperature') or 1:.3f}, fitted "
+                              "on the validation split (BCE) and folded into the saved model; "}
+        lines = ["", "## Calibration", "", how.get(calibration["method"], "Nothing fitted (" + calibration.get(
+                 "note", "train.calibrate: none") + "); ") + "ECE: each label's probability against its 0/1 outcome "
+                 "over 15 equal-mass bins, averaged over labels.",
                  "", "| eval set | ECE before | ECE after | Brier after |", "|---|---:|---:|---:|"]
         lines += [f"| {md(name)} | {s['before']['ece']:.4f} | {s['after']['ece']:.4f} | {s['after']['brier']:.4f} |"
                   for name, s in calibration.get("sets", {}).items()]
         return lines
 
     def output_affine(self, entry: dict):
-        return {"divide": entry["temperature"]}
+        return {"scale": list(entry["scale"].values()), "shift": list(entry["shift"].values())}
 
     def saved_state(self, entry: dict) -> dict | None:
         return {"task": self.name, "thresholds": self.thresholds(len(entry["thresholds"])).tolist()}
@@ -386,6 +392,31 @@ def fit_temperature(logits, labels, max_iter: int = 100) -> float:
 
     optimizer.step(closure)
     return float(np.clip(float(log_t.detach().exp()), *calibration.T_RANGE))
+
+
+def fit_platt(logits, labels, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, shift) per label minimising the BCE of sigmoid(scale * logits + shift) on validation (Platt scaling;
+    LBFGS, the scale kept positive so that no label's ranking changes); a label constant in these rows keeps
+    (1, 0)."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.float64)
+    varies = (y.min(0).values != y.max(0).values).to(torch.float64)
+    log_a = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_a, b], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = F.binary_cross_entropy_with_logits(x * log_a.exp() + b, y)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    scale = np.clip(log_a.detach().exp().numpy(), 1 / 20.0, 20.0)
+    return np.where(varies.numpy() > 0, scale, 1.0), np.where(varies.numpy() > 0, b.detach().numpy(), 0.0)
 
 
 def choose_thresholds(p: np.ndarray, y: np.ndarray) -> list[float]:
