@@ -9,19 +9,27 @@ which makes it known to the config, the data, the loop and every saved model's l
                  labelled(y)             whether a row has a target (the others are left out)
                  align(ds, names, key)   an eval set's labels in the training label order
                  check_train(...)        refusals and warnings about the training labels
+                 summary, weights_note   what the config-less run prints about the labels
     training     fit(labels, names, cfg) what the loss needs from the training labels (weights, mean and std)
                  loss(outputs, labels)   the training loss on a batch (soft_loss: on soft targets, where it has one)
                  units(outputs)          the model's outputs in the target's own units (regression's standardisation)
+                 head_targets(labels)    labels in the head's raw units (a head fitted before training: LP-FT)
     scoring      scores(outputs, labels, names)    the metrics of an eval set, its `loss` included
                  warnings(final, names, settings)  what a run's scores say is wrong (a collapse)
-    trust        calibrate(...)          fitted on validation: temperature, thresholds, a conformal interval
-                 output_affine(entry)    (scale, shift) folded into the saved model's last layer
+    trust        calibrate(...)          fitted on validation: a temperature, a scale and bias and a threshold per
+                                         label, a conformal interval
+                 output_affine(entry)    scale, shift, divide: folded into the saved model's last layer
+                 trust_lines(entry)      the report's words on it (None: the class-probability section)
                  saved_state(entry)      what the saved model carries besides its weights (task.json)
     baselines    fit_linear(x, y, strength, ...)   the task's linear model on fixed features (TF-IDF, frozen
                  linear_outputs(model, x)          features), its outputs, and its weights for a linear head
                  linear_head(model, names)
     prediction   predictions(outputs, names)   one dict per row (`hf_transfer.load(...).predict`)
                  columns(outputs, names, ...)  predict's csv columns
+    reports      headline, table, card_metrics, figures, noun, names_title, purpose: what reports and cards show
+
+Capabilities strategies check (strategies/base.py `task_needs`): `single_class` (one class per row) and
+`soft_targets` (trains on class probabilities).
 
 The head has one output per label name: a class (single_label), a tag (multi_label), the target (regression: one
 name, the target column's).
@@ -37,7 +45,7 @@ TASKS: dict[str, type] = {}
 
 
 def register_task(name: str):
-    """Class decorator: register a task (a tasks.base.Task subclass) under `name`."""
+    """Class decorator: register a task (a `Task` subclass) under `name`."""
 
     def add(cls: type) -> type:
         if name in TASKS and TASKS[name] is not cls:
