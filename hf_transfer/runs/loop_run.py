@@ -454,7 +454,7 @@ def _step(loop: Loop, batch: dict) -> tuple[torch.Tensor, int]:
     stream = loop.loaders.target
     with accelerator.accumulate(model):
         step = Step(loop.loaders.on_device(batch, True), model=loop.unwrapped,
-                    progress=loop.state.global_step / loop.total_steps)
+                    progress=loop.state.global_step / loop.total_steps, task=loop.splits.task)
         strategy.mix(step)
         batch = step.batch
         if stream is not None:  # source and unlabelled target in one forward pass

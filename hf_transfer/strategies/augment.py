@@ -48,11 +48,13 @@ class Augment(Strategy):
         return out
 
     def check_task(self, task) -> None:
-        """Image augmentation runs on every task; mixup, CutMix and label smoothing give soft class targets."""
+        """Image augmentation runs on every task; mixup, CutMix and label smoothing mix or soften the targets of a
+        task that takes soft targets (classes, tags), not a regression's."""
         c = self.cfg
         if (c.mixup or c.cutmix or c.label_smoothing) and not task.soft_targets:
             raise UserError(f"strategy.augment: mixup, cutmix and label_smoothing give soft class targets, which task "
                             f"{task.name} does not train on; set them to 0 (auto_augment and random_erasing still run)")
+        self.dense_targets = not task.single_class  # multi_label: 0/1 per label, mixed as they are
 
     def setup(self, model) -> None:
         c = self.cfg
@@ -62,7 +64,7 @@ class Augment(Strategy):
             from timm.data import Mixup
 
             self.mixer = Mixup(mixup_alpha=c.mixup, cutmix_alpha=c.cutmix, label_smoothing=c.label_smoothing,
-                               num_classes=self.num_classes)
+                               num_classes=self.num_classes, multi_label=getattr(self, "dense_targets", False))
 
     def mix(self, step):
         c = self.cfg
@@ -70,6 +72,8 @@ class Augment(Strategy):
         if self.mixer is not None and labels.shape[0] % 2 == 0:  # timm mixes pairs: even batches only
             x, step.soft_targets = self.mixer(step.batch["pixel_values"], labels)
             step.batch = {**step.batch, "pixel_values": x}
+        elif c.label_smoothing and getattr(self, "dense_targets", False):  # tags: towards 0.5, as timm smooths them
+            step.soft_targets = labels.float() * (1.0 - c.label_smoothing) + 0.5 * c.label_smoothing
         elif c.label_smoothing:
             off = c.label_smoothing / self.num_classes
             targets = torch.full((labels.shape[0], self.num_classes), off, device=labels.device)

@@ -35,6 +35,7 @@ class Step:
     source: Outputs | None = None  # the labelled batch's logits, features and inputs
     target: Outputs | None = None  # `uses_target`: the unlabelled target batch of the same forward pass
     progress: float = 0.0  # share of training done, in [0, 1] (schedules such as DANN's reversal coefficient)
+    task: object = None  # what the model predicts (tasks/): its losses (a teacher's term: task.distill_loss)
     logs: dict = field(default_factory=dict)  # terms to report, by step.log(); averaged per epoch by the loop
 
     def log(self, **terms: torch.Tensor) -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import UserError
 from ..fields import option
@@ -24,11 +23,13 @@ from .base import Strategy
 from .registry import register
 
 
-def distillation_loss(student_logits, teacher_logits, task_loss, temperature: float, alpha: float) -> torch.Tensor:
-    t = temperature
-    kl = F.kl_div(F.log_softmax(student_logits.float() / t, -1), F.log_softmax(teacher_logits.float() / t, -1),
-                  log_target=True, reduction="batchmean")
-    return (1 - alpha) * task_loss + alpha * t * t * kl
+def distillation_loss(student_logits, teacher_logits, task_loss, temperature: float, alpha: float,
+                      task=None) -> torch.Tensor:
+    """(1 - a) * the task loss + a * the task's teacher term (single_label: T^2 KL of the softened distributions)."""
+    from ..tasks import DEFAULT, get_task
+
+    term = (task or get_task(DEFAULT)).distill_loss(student_logits, teacher_logits, temperature)
+    return (1 - alpha) * task_loss + alpha * term
 
 
 def _saved_labels(folder: Path) -> list[str] | None:
@@ -61,8 +62,6 @@ class DistillConfig:
 
 @register("distill", config=DistillConfig)
 class Distill(Strategy):
-    task_needs = ("soft_targets",)
-
     def inputs(self) -> list[tuple[str, str]]:
         return [("strategy.distill.teacher", self.cfg.teacher)]
 
@@ -83,4 +82,4 @@ class Distill(Strategy):
         with torch.no_grad():
             teacher_logits = self.teacher(batch)
         c = self.cfg
-        return distillation_loss(logits, teacher_logits, loss, c.temperature, c.alpha)
+        return distillation_loss(logits, teacher_logits, loss, c.temperature, c.alpha, step.task)

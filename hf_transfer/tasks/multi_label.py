@@ -66,6 +66,7 @@ class MultiLabel(Task):
     table = (("f1_micro", "micro-F1"), ("f1_macro", "macro-F1"), ("f1_samples", "samples-F1"), ("map", "mAP"),
              ("subset_accuracy", "subset accuracy"), ("hamming_loss", "Hamming loss"), ("loss", "loss"))
     problem_type = "multi_label_classification"
+    soft_targets = True  # mixup, CutMix and smoothing mix the 0/1 targets; BCE takes them as they are
     card_metrics = (("f1_micro", "F1 (micro)"), ("f1_macro", "F1 (macro)"), ("f1_samples", "F1 (samples)"),
                     ("map", "mAP"))
     noun = "multi-label classifier"
@@ -197,6 +198,17 @@ class MultiLabel(Task):
         import torch.nn.functional as F
 
         return F.binary_cross_entropy_with_logits(outputs.float(), labels.float(), pos_weight=self.fitted.get("pos_weight"))
+
+    def soft_loss(self, outputs, soft_targets):
+        return self.loss(outputs, soft_targets)
+
+    def distill_loss(self, student, teacher, temperature: float):
+        """T^2 BCE of the student's sigmoid(outputs / T) against the teacher's, label by label."""
+        import torch
+        import torch.nn.functional as F
+
+        t = temperature
+        return t * t * F.binary_cross_entropy_with_logits(student.float() / t, torch.sigmoid(teacher.float() / t))
 
     # -- scoring ---------------------------------------------------------------------------------
     def thresholds(self, k: int) -> np.ndarray:

@@ -107,6 +107,15 @@ class SingleLabel(Task):
 
         return torch.sum(-soft_targets * F.log_softmax(outputs.float(), -1), -1).mean()
 
+    def distill_loss(self, student, teacher, temperature: float):
+        """T^2 KL(softmax(teacher / T) || softmax(student / T)) (Hinton et al. 2015)."""
+        import torch.nn.functional as F
+
+        t = temperature
+        kl = F.kl_div(F.log_softmax(student.float() / t, -1), F.log_softmax(teacher.float() / t, -1), log_target=True,
+                      reduction="batchmean")
+        return t * t * kl
+
     def class_weights(self, setting, labels, names: list[str]):
         return resolve_class_weights(setting, labels, len(names))
 

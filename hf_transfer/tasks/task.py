@@ -132,6 +132,10 @@ class Task:
         raise UserError(f"task {self.name}: this strategy gives soft targets (mixup, CutMix, a teacher's "
                         f"probabilities), which a {self.name} model does not train on")
 
+    def distill_loss(self, student, teacher, temperature: float):
+        """A teacher's term for the student's raw outputs, from the teacher's (a saved model: in the task's units)."""
+        raise UserError(f"task {self.name}: no distillation term")
+
     def units(self, outputs):
         """The model's raw outputs (a tensor) in the units `scores` reads (the saved model gives these)."""
         return outputs
