@@ -155,7 +155,11 @@ def score(model: str, dataset: str, max_samples: int = 1000, layer: int | None =
 
 
 def check_samples(splits, dataset: str) -> None:
-    """Enough labelled samples to score: two a class and ten in all (the covariances and evidence need them)."""
+    """One class per row (LogME, LEEP, NCE and the H-score are written for it), and enough labelled samples to score:
+    two a class and ten in all (the covariances and evidence need them)."""
+    if not splits.task.single_class:
+        raise UserError(f"--dataset: {dataset} is {splits.task.name} data; the transferability scores of rank are "
+                        "written for one class per row (single-label classification)")
     n, classes = len(splits.train), len(splits.label_names)
     if n < max(10, 2 * classes):
         raise UserError(f"--dataset: {dataset} has {n} labelled samples for {classes} classes; transferability scores "

@@ -426,3 +426,9 @@ def test_lp_ft_starts_a_regression_head_at_the_ridge_of_the_frozen_features(tiny
                                                                                   "warmup_ratio": 0.0},
                                    **{**common, "model": {**common["model"], "new_head_init": "logreg"}}))
     assert start["final"]["test"]["mae"] == pytest.approx(ridge["final"]["test"]["mae"], rel=1e-3)
+
+
+def test_rank_refuses_tags_in_one_line(tagged, tiny_bert, tmp_path, capsys):
+    line = one_error_line(cli(["rank", "--models", str(tiny_bert), "--dataset", str(tagged), "--label-column", "tags",
+                               "-o", str(tmp_path / "rank")], capsys))
+    assert "multi_label data" in line and "one class per row" in line
