@@ -24,12 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import hf_transfer  # noqa: E402
 from hf_transfer.data.splits import build_splits  # noqa: E402
 from hf_transfer.intervals import bracket, t_interval  # noqa: E402
-from hf_transfer.tasks.multi_label import _bce, _sigmoid, fit_platt, fit_temperature, label_calibration  # noqa: E402
+from hf_transfer.tasks.multi_label import _bce, _sigmoid, fit_platt, label_calibration  # noqa: E402
 
 METHODS = {
-    "shared": lambda z, y: (np.full(z.shape[1], 1.0 / fit_temperature(z, y)), np.zeros(z.shape[1])),
-    "per_label_T": lambda z, y: (np.array([1.0 / fit_temperature(z[:, [k]], y[:, [k]]) for k in range(z.shape[1])]),
-                                 np.zeros(z.shape[1])),
+    "shared": lambda z, y: fit_platt(z, y, shared=True),
+    "per_label_T": lambda z, y: (np.concatenate([fit_platt(z[:, [k]], y[:, [k]], shared=True)[0]
+                                                 for k in range(z.shape[1])]), np.zeros(z.shape[1])),
     "platt": fit_platt,
 }
 

@@ -54,8 +54,8 @@ def run(cfg: Config, strategy, start: lifecycle.Start) -> dict:
                                 metric=metric_for_best(cfg, task))
     fit = {"pipe": pipe, "C": c, "value": value, "feature_seconds": feature_seconds,
            "fit_seconds": time.perf_counter() - tick}
-    metrics = _metrics(cfg, strategy, splits, model, features, labels, fit)
     logits = {k: (task.linear_outputs(pipe, features[k]), np.asarray(labels[k])) for k in splits.eval_sets}
+    metrics = _metrics(cfg, strategy, splits, model, features, labels, logits, fit)
 
     def write_model(model_dir, entry: dict) -> None:
         fold = task.output_affine(entry)  # a temperature; nothing for a ridge regression (in the target's units)
@@ -81,13 +81,13 @@ def _folded(values: np.ndarray, fold: dict, shift: bool = False) -> np.ndarray:
     return values + np.asarray(fold.get("shift", 0.0)) if shift else values
 
 
-def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict, fit: dict) -> dict:
-    """metrics.json of a fitted baseline: the chosen C's scores on every eval set."""
+def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict, logits: dict, fit: dict) -> dict:
+    """metrics.json of a fitted baseline: the chosen C's scores on every eval set, from its outputs there (`logits`)."""
     from ..models import count_parameters
     from .machine import environment_info, peak_host_memory_mb
 
     task, names, pipe, c = splits.task, splits.label_names, fit["pipe"], fit["C"]
-    results = {k: scores(pipe, features[k], labels[k], task, names) for k in splits.eval_sets}
+    results = {k: task.scores(z, y, names) for k, (z, y) in logits.items()}
     coefficients = int(pipe[-1].coef_.size + pipe[-1].intercept_.size)
     strength = task.linear_strength
     selected_by = (f"validation/{metric_for_best(cfg, task)} over {strength} in {list(task.linear_grid)} "

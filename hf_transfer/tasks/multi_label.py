@@ -259,7 +259,7 @@ class MultiLabel(Task):
         elif cfg.train.calibrate == "temperature" and cfg.train.label_calibration == "per_label":
             (scale, shift), method = fit_platt(*outputs["validation"]), "platt_per_label"
         elif cfg.train.calibrate == "temperature":
-            scale, method = np.full(k, 1.0 / fit_temperature(*outputs["validation"])), "temperature"
+            scale, method = fit_platt(*outputs["validation"], shared=True)[0], "temperature"
         scaled = {name: (np.asarray(z) * scale + shift, y) for name, (z, y) in outputs.items()}
         if "validation" in scaled:
             self.saved["thresholds"] = choose_thresholds(_sigmoid(scaled["validation"][0]), scaled["validation"][1])
@@ -384,41 +384,20 @@ def label_calibration(p: np.ndarray, y: np.ndarray) -> dict:
     return {"ece": float(np.mean(per)), "ece_per_label": per, "brier": float(((p - y) ** 2).mean())}
 
 
-def fit_temperature(logits, labels, max_iter: int = 100) -> float:
-    """One T > 0 for every label, minimising the BCE of sigmoid(logits / T) on validation (LBFGS on log T)."""
-    import torch
-    import torch.nn.functional as F
-
-    from .. import calibration
-
-    x = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.float64)
-    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
-
-    def closure():
-        optimizer.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(x / log_t.exp(), y)
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    return float(np.clip(float(log_t.detach().exp()), *calibration.T_RANGE))
-
-
-def fit_platt(logits, labels, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
+def fit_platt(logits, labels, shared: bool = False, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """(scale, shift) per label minimising the BCE of sigmoid(scale * logits + shift) on validation (Platt scaling;
-    LBFGS, the scale kept positive so that no label's ranking changes); a label constant in these rows keeps
-    (1, 0)."""
+    LBFGS, the scale kept positive so that no label's ranking changes, within 1/20 to 20); a label constant in these
+    rows keeps (1, 0). `shared`: one scale for every label and no shift (temperature scaling, T = 1 / scale)."""
     import torch
     import torch.nn.functional as F
 
     x = torch.as_tensor(np.asarray(logits), dtype=torch.float64)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.float64)
-    varies = (y.min(0).values != y.max(0).values).to(torch.float64)
-    log_a = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
-    b = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_a, b], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
+    k = x.shape[1]
+    log_a = torch.zeros(() if shared else k, dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(k, dtype=torch.float64, requires_grad=not shared)
+    optimizer = torch.optim.LBFGS([log_a] if shared else [log_a, b], lr=0.1, max_iter=max_iter,
+                                  line_search_fn="strong_wolfe")
 
     def closure():
         optimizer.zero_grad()
@@ -427,8 +406,11 @@ def fit_platt(logits, labels, max_iter: int = 100) -> tuple[np.ndarray, np.ndarr
         return loss
 
     optimizer.step(closure)
-    scale = np.clip(log_a.detach().exp().numpy(), 1 / 20.0, 20.0)
-    return np.where(varies.numpy() > 0, scale, 1.0), np.where(varies.numpy() > 0, b.detach().numpy(), 0.0)
+    scale = np.clip(np.broadcast_to(log_a.detach().exp().numpy(), (k,)), 1 / 20.0, 20.0)
+    if shared:
+        return scale, np.zeros(k)
+    varies = (y.min(0).values != y.max(0).values).numpy()
+    return np.where(varies, scale, 1.0), np.where(varies, b.detach().numpy(), 0.0)
 
 
 def choose_thresholds(p: np.ndarray, y: np.ndarray) -> list[float]:
