@@ -37,12 +37,16 @@ test: $(TEST_STAMP) chromium
 	$(VENV)/bin/ruff check hf_transfer recipes tests benchmarks
 	HF_TRANSFER_REQUIRE_CHROMIUM=1 $(PY) -m pytest -q tests
 
-# speed benchmarks (never run by CI): ratios side by side in one run; JSON lines to benchmarks/results.jsonl
+# speed benchmarks (never run by CI): ratios side by side in one run, each the median over repeats (or seeds) with
+# its range; JSON lines to benchmarks/results.jsonl, tagged with this run's id; then README's table, this run beside
+# the one before
 bench: $(TEST_STAMP)
-	cd benchmarks && ../$(PY) loop_overhead.py --repeats 2 --out ../runs/bench_loop
-	cd benchmarks && ../$(PY) image_pipeline.py
-	cd benchmarks && ../$(PY) text_padding.py --out ../runs/bench_text
-	cd benchmarks && ../$(PY) time_to_accuracy.py --out ../runs/bench_tta
+	@export BENCH_RUN=$$(date +%Y%m%d-%H%M%S); set -e; cd benchmarks; \
+	../$(PY) loop_overhead.py --out ../runs/bench_loop; \
+	../$(PY) image_pipeline.py; \
+	../$(PY) text_padding.py; \
+	../$(PY) time_to_accuracy.py --out ../runs/bench_tta; \
+	../$(PY) speed_table.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

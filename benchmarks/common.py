@@ -3,9 +3,12 @@ example-script way of feeding a model (the baseline users would otherwise write)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import statistics
+import time
 from pathlib import Path
 
 import torch
@@ -19,7 +22,10 @@ def environment(precision: str = "no") -> dict:
 
 
 def emit(row: dict, results: str | None = None) -> None:
-    """One JSON line on stdout (and appended to `results`, e.g. benchmarks/results.jsonl)."""
+    """One JSON line on stdout (and appended to `results`, e.g. benchmarks/results.jsonl); under `make bench` it
+    carries the run's id (BENCH_RUN), which speed_table.py groups by."""
+    if os.environ.get("BENCH_RUN"):
+        row = {"bench_run": os.environ["BENCH_RUN"], **row}
     line = json.dumps(row)
     print(line, flush=True)
     if results:
@@ -36,6 +42,54 @@ def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> None:
     for line in [[h for _, h, _ in columns]] + cells:
         print("  ".join(c.ljust(w) if lf else c.rjust(w) for c, w, lf in zip(line, widths, left)).rstrip())
     print()
+
+
+def median_range(values: list[float]) -> dict:
+    """Median and range of repeated measurements: what a ratio is reported with (a second run's median is expected
+    to fall inside the first run's range)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return {"median": None, "low": None, "high": None, "n": 0}
+    return {"median": statistics.median(values), "low": min(values), "high": max(values), "n": len(values)}
+
+
+def shown(s: dict, fmt: str = ".3f") -> str:
+    """A spread as `median [low, high]`."""
+    if s["median"] is None:
+        return "n/a"
+    return f"{s['median']:{fmt}} [{s['low']:{fmt}}, {s['high']:{fmt}}]"
+
+
+@contextlib.contextmanager
+def after_each_step(callback):
+    """Instrument hf_transfer's own loop: `callback(loop, seconds)` after every optimizer step, where `seconds` is the
+    loop's training clock so far (setup and evaluation not counted). The time the callback takes (an evaluation for
+    a curve) is taken off that clock; a callback that returns True ends the run there (as train.stop_after_steps
+    does: a checkpoint, no model). The bare loops measure at the same point (after the scheduler's step)."""
+    from hf_transfer.runs import loop_run
+
+    original = loop_run._after_step
+
+    def wrapped(loop, epoch, bar, signalled):
+        end = original(loop, epoch, bar, signalled)
+        tick = time.perf_counter()
+        stop = callback(loop, loop.train_seconds + tick - loop.tick)
+        loop.tick += time.perf_counter() - tick  # off the clock
+        if stop:
+            loop.stopped = True
+        return end or bool(stop)
+
+    loop_run._after_step = wrapped
+    try:
+        yield
+    finally:
+        loop_run._after_step = original
+
+
+def steady_rate(clock: list[float], per_step: int = 1) -> float:
+    """Steps (or samples, `per_step` each) per second after the first step: the first step's warm-up (kernel and
+    allocator set-up, a DataLoader's workers starting) is reported apart, as `clock[0]`."""
+    return per_step * (len(clock) - 1) / (clock[-1] - clock[0])
 
 
 def hf_image_loader(ds, data_config: dict, batch_size: int, train: bool, workers: int,

