@@ -1,6 +1,6 @@
 """Time to accuracy: training wall time until the test accuracy reaches a stated target, ours vs a bare loop.
 
-    python benchmarks/time_to_accuracy.py [--seeds 0,1,2] [--only BBC]
+    python benchmarks/time_to_accuracy.py [--seeds 0,1,2,3,4] [--only BBC]
 
 Two offline tasks, one process, the same model, optimizer, LR schedule, batch size, budget and
 seed on both sides:
@@ -199,7 +199,7 @@ def config(name: str, seed: int, out: str, **data):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--out", default="runs/bench_tta")
     parser.add_argument("--results", default=RESULTS)
     parser.add_argument("--only", default="", help="run only the tasks whose name contains this (e.g. BBC)")
