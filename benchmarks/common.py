@@ -86,10 +86,10 @@ def after_each_step(callback):
         loop_run._after_step = original
 
 
-def steady_rate(clock: list[float], per_step: int = 1) -> float:
-    """Steps (or samples, `per_step` each) per second after the first step: the first step's warm-up (kernel and
-    allocator set-up, a DataLoader's workers starting) is reported apart, as `clock[0]`."""
-    return per_step * (len(clock) - 1) / (clock[-1] - clock[0])
+def steady_rate(clock: list[float]) -> float:
+    """Steps per second after the first step, from the training clock after each step: the first step's warm-up
+    (kernel and allocator set-up, a DataLoader's workers starting) is reported apart, as `clock[0]`."""
+    return (len(clock) - 1) / (clock[-1] - clock[0])
 
 
 def hf_image_loader(ds, data_config: dict, batch_size: int, train: bool, workers: int,
