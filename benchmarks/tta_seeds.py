@@ -65,11 +65,11 @@ def main() -> None:
     print(f"\nmean test accuracy at step ({len(seeds)} seeds); paired difference from bare with its 95 % interval")
     print("variant".ljust(44) + "".join(f"{s:>8}" for s in at) + "   mean over the curve, minus bare   steps to "
           f"{target} per seed")
+    base = [statistics.mean(p["accuracy"] for p in c) for c in curves["bare"]]
     for name, runs in curves.items():
         reached = [next((p["step"] for p in c if p["accuracy"] >= target), None) for c in runs]
         acc = {s: [next(p["accuracy"] for p in c if p["step"] == s) for c in runs] for s in at}
         whole = [statistics.mean(p["accuracy"] for p in c) for c in runs]
-        base = [statistics.mean(p["accuracy"] for p in c) for c in curves["bare"]]
         diff = t_interval([w - b for w, b in zip(whole, base)])
         print(name.ljust(44) + "".join(f"{statistics.mean(acc[s]):8.3f}" for s in at) +
               f"   {diff['mean']:+.3f} {bracket(diff)}   {reached}")

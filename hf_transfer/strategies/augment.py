@@ -37,6 +37,7 @@ class AugmentConfig:
 
 @register("augment", config=AugmentConfig)
 class Augment(Strategy):
+    dense_targets = False  # set by check_task: multi_label targets (0/1 per label), mixed and smoothed as they are
 
     def data_augment(self) -> dict:
         c = self.cfg
@@ -54,7 +55,7 @@ class Augment(Strategy):
         if (c.mixup or c.cutmix or c.label_smoothing) and not task.soft_targets:
             raise UserError(f"strategy.augment: mixup, cutmix and label_smoothing give soft class targets, which task "
                             f"{task.name} does not train on; set them to 0 (auto_augment and random_erasing still run)")
-        self.dense_targets = not task.single_class  # multi_label: 0/1 per label, mixed as they are
+        self.dense_targets = not task.single_class
 
     def setup(self, model) -> None:
         c = self.cfg
@@ -64,7 +65,7 @@ class Augment(Strategy):
             from timm.data import Mixup
 
             self.mixer = Mixup(mixup_alpha=c.mixup, cutmix_alpha=c.cutmix, label_smoothing=c.label_smoothing,
-                               num_classes=self.num_classes, multi_label=getattr(self, "dense_targets", False))
+                               num_classes=self.num_classes, multi_label=self.dense_targets)
 
     def mix(self, step):
         c = self.cfg
@@ -72,7 +73,7 @@ class Augment(Strategy):
         if self.mixer is not None and labels.shape[0] % 2 == 0:  # timm mixes pairs: even batches only
             x, step.soft_targets = self.mixer(step.batch["pixel_values"], labels)
             step.batch = {**step.batch, "pixel_values": x}
-        elif c.label_smoothing and getattr(self, "dense_targets", False):  # tags: towards 0.5, as timm smooths them
+        elif c.label_smoothing and self.dense_targets:  # tags: towards 0.5, as timm smooths them
             step.soft_targets = labels.float() * (1.0 - c.label_smoothing) + 0.5 * c.label_smoothing
         elif c.label_smoothing:
             off = c.label_smoothing / self.num_classes
