@@ -103,11 +103,13 @@ def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = BINS) -> dict
 
 
 def scores(logits, labels) -> dict:
-    """ECE (equal mass, its noise floor, and equal width), NLL, Brier and the accuracy at 80 % and 90 % coverage of
-    one eval set."""
+    """ECE (equal mass, its noise floor, and equal width), NLL, Brier, the median confidence (the top class's
+    probability: near 1 / classes, a model that does not say what it thinks) and the accuracy at 80 % and 90 % coverage
+    of one eval set."""
     labels = np.asarray(labels)
     probs = _probabilities(logits)
     return {"ece": ece_equal_mass(probs, labels), "ece_floor": ece_floor(probs),
+            "median_confidence": float(np.median(probs.max(1))),
             "ece_equal_width": ece_equal_width(probs, labels),
             "nll": nll(logits, labels), "brier": brier(probs, labels),
             **{f"accuracy_at_{int(c * 100)}": accuracy_at_coverage(probs, labels, c) for c in COVERAGES}}

@@ -33,6 +33,9 @@ def test_ece_nll_and_brier_against_a_hand_computation():
     assert calibration.nll(LOGITS, LABELS) == pytest.approx(nll, abs=1e-9)
     brier = np.mean([((p[i] - np.eye(3)[LABELS[i]]) ** 2).sum() for i in range(4)])
     assert calibration.brier(p, LABELS) == pytest.approx(brier, abs=1e-9)
+    # the median top-class probability: between 0.5761 and 0.7870; zero logits say 1/3 for every row
+    assert calibration.scores(LOGITS, LABELS)["median_confidence"] == pytest.approx((0.5761 + 0.7870) / 2, abs=1e-3)
+    assert calibration.scores(np.zeros((4, 3)), LABELS)["median_confidence"] == pytest.approx(1 / 3)
 
 
 def test_the_ece_floor_is_what_a_calibrated_model_shows_and_far_below_an_overconfident_one():
@@ -133,7 +136,8 @@ def test_the_run_report_shows_the_calibration_table_and_figures_in_chromium(cali
     report = (run / "report.md").read_text()
     test = metrics["calibration"]["sets"]["test"]
     assert f"T = {metrics['calibration']['temperature']:.3f}" in report
-    assert f"| test | {test['before']['ece']:.4f} | {test['after']['ece']:.4f} |" in report
+    assert (f"| test | {test['before']['median_confidence']:.3f} | {test['after']['median_confidence']:.3f} | "
+            f"{test['before']['ece']:.4f} | {test['after']['ece']:.4f} |") in report
     assert "![reliability diagrams and risk-coverage curves](calibration.png)" in report
     probe = rendered_in_chromium(run / "report.html", tmp_path)
     assert probe["tables"] >= 3 and all(ok and w > 100 and h > 100 for ok, w, h in probe["images"])

@@ -12,13 +12,16 @@ from . import figures
 
 
 def table(calibration: dict) -> list[str]:
-    """Markdown rows: per eval set, ECE (equal mass) before -> after, equal-width ECE, NLL, Brier, selective accuracy."""
+    """Markdown rows: per eval set, the median confidence and ECE (equal mass) before -> after, equal-width ECE, NLL,
+    Brier, selective accuracy."""
     md = run_folder.md_text
-    lines = ["| eval set | ECE before | ECE after | its floor | ECE (equal width) after | NLL before | NLL after "
-             "| Brier after | accuracy at 80 % coverage | at 90 % |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| eval set | median confidence before | after | ECE before | ECE after | its floor | ECE (equal width) "
+             "after | NLL before | NLL after | Brier after | accuracy at 80 % coverage | at 90 % |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, s in calibration["sets"].items():
         b, a = s["before"], s["after"]
-        lines.append(f"| {md(name)} | {num(b['ece'])} | {num(a['ece'])} | {num(a.get('ece_floor'))} | "
+        lines.append(f"| {md(name)} | {num(b.get('median_confidence'), '.3f')} | {num(a.get('median_confidence'), '.3f')} | "
+                     f"{num(b['ece'])} | {num(a['ece'])} | {num(a.get('ece_floor'))} | "
                      f"{num(a['ece_equal_width'])} | {num(b['nll'])} | {num(a['nll'])} | {num(a['brier'])} | "
                      f"{num(a['accuracy_at_80'])} | {num(a['accuracy_at_90'])} |")
     return lines
@@ -42,7 +45,9 @@ def section(metrics: dict, run_dir: Path) -> list[str]:
         return own
     lines = ["", "## Calibration and selective prediction", "", how(calibration) + f" ECE bins: {calibration['bins']}. "
              "Floor: the ECE a perfectly calibrated model with the same confidences would show on this many rows "
-             "(simulated); an ECE near it cannot be told from perfect calibration.", "", *table(calibration)]
+             "(simulated); an ECE near it cannot be told from perfect calibration. Median confidence: the top class's "
+             "probability on the median row (near 1 / classes before scaling: a head whose logits stayed small).", "",
+             *table(calibration)]
     if calibration.get("ood"):
         md = run_folder.md_text
         lines += ["", "Telling each other eval set from the in-domain test set (AUROC; 0.5: cannot, 1: always): by "
