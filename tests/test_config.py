@@ -43,6 +43,7 @@ def test_overrides_parse_values_by_field_type():
     ("strategy.name=head;model.bottleneck=8", "model.bottleneck: strategy head builds its own hidden layers"),
     ("train.min_steps=0", "train.min_steps: must be at least 1"),
     ("train.early_stopping_patience=0", "train.early_stopping_patience: must be at least 1"),
+    ("train.min_validation_rows=-1", "train.min_validation_rows: must be 0 or more"),
     ("model.pooling=weighted", "model.pooling: 'weighted' is not one of: auto, head, mean, cls, max"),
 ])
 def test_bad_values_name_the_field(override, message):

@@ -52,6 +52,7 @@ def _train_rules(t) -> list[tuple[str, bool, str]]:
          "must not exceed train.max_steps"),
         ("train.early_stopping_patience", t.early_stopping_patience is None or t.early_stopping_patience >= 1,
          "must be at least 1"),
+        ("train.min_validation_rows", t.min_validation_rows >= 0, "must be 0 or more"),
         ("train.class_weights", t.class_weights in (None, "auto", "balanced") or (
             isinstance(t.class_weights, list) and bool(t.class_weights) and all(
                 isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in t.class_weights)),

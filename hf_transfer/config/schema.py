@@ -195,6 +195,11 @@ class TrainConfig:
     regression_loss: Literal["mse", "huber"] = _f("mse", "regression: the loss on the standardised target (huber: "
                                                          "less pulled by outliers).")
     load_best_at_end: bool = _f(True, "Save the best epoch's weights (by metric_for_best on validation) rather than the last.")
+    min_validation_rows: int = _f(
+        0, "Let the validation split pick the epoch and stop early only when it has at least this many rows; a smaller "
+           "one keeps the last epoch (it is still scored, and fits the calibration): macro-F1 on 60 rows moves more "
+           "between epochs by chance than by training (benchmarks/RESULTS.md, 'A text head that learns'). The "
+           "config-less text runs set 500. 0: any validation split picks.")
     calibrate: Literal["temperature", "none"] = _f(
         "temperature", "After training: temperature scaling (one scalar T fitted on the validation split by LBFGS on "
                        "the NLL; accuracy unchanged), folded into the saved model's last layer, so its probabilities "

@@ -251,6 +251,12 @@ class Loop:
         return "validation" in self.eval_dls
 
     @property
+    def reads_validation(self) -> bool:
+        """Whether the validation scores choose anything (the kept epoch, early stopping): a validation split of at
+        least train.min_validation_rows rows. A smaller one is still scored, and fits the calibration."""
+        return self.has_validation and len(self.splits.validation) >= (self.t.min_validation_rows or 0)
+
+    @property
     def scored_each_time(self) -> dict:
         """The eval loaders of each evaluation: all, or (train.test_during_training false) the validation split and
         the domain sets; the others are scored once, on the kept weights (_select). Without a validation split
@@ -552,13 +558,13 @@ def validate(loop: Loop) -> dict:
         shown = dict.fromkeys([m for m, _, _ in task.headline] + ["loss"])
         loop.accelerator.log({f"{k}/{m}": v[m] for k, v in results.items() for m in shown if m in v},
                              step=state.global_step)
-    if loop.has_validation:
+    if loop.reads_validation:
         _keep_if_best(loop, results["validation"][loop.metric], feats, logits)
-    if not loop.has_validation or not t.load_best_at_end:
+    if not loop.reads_validation or not t.load_best_at_end:
         loop.selected_features, loop.selected_logits = feats, logits
     if loop.main:
         run_folder.write_metrics(loop.out, {"status": "running", "history": state.history})
-    loop.early_stopped = loop.has_validation and _patience_ran_out(state, t)
+    loop.early_stopped = loop.reads_validation and _patience_ran_out(state, t)
     return entry
 
 
@@ -602,7 +608,7 @@ def _select(loop: Loop) -> dict:
     epoch, the test sets of train.test_during_training false) are scored now, on the kept weights."""
     t, state = loop.t, loop.state
     chosen = state.history[-1]
-    if t.load_best_at_end and loop.has_validation and state.best:
+    if t.load_best_at_end and loop.reads_validation and state.best:
         load_model(loop.unwrapped, str(loop.best_path))
         chosen = next(h for h in state.history if h["epoch"] == state.best["epoch"])
     missing = {name: dl for name, dl in loop.eval_dls.items() if name not in loop.selected_logits}
@@ -615,6 +621,19 @@ def _select(loop: Loop) -> dict:
         loop.selected_features = {**loop.selected_features, **feats}
         chosen["eval"] = {name: chosen["eval"].get(name) or results[name] for name in loop.eval_dls}
     return chosen
+
+
+def _selected_by(loop: Loop) -> str:
+    """How the kept epoch was chosen, and on how many validation rows (metrics.json, the report, the card)."""
+    if not loop.has_validation:
+        return "last epoch (no validation split)"
+    rows = f"{len(loop.splits.validation)} validation rows"
+    if not loop.reads_validation:
+        return f"last epoch ({rows}, fewer than train.min_validation_rows {loop.t.min_validation_rows}: too few to " \
+               "tell epochs apart)"
+    if loop.t.load_best_at_end:
+        return f"validation/{loop.metric} ({rows})"
+    return f"last epoch (train.load_best_at_end: false; {rows})"
 
 
 def _final_metrics(loop: Loop, chosen: dict) -> dict:
@@ -630,7 +649,7 @@ def _final_metrics(loop: Loop, chosen: dict) -> dict:
         cfg, splits, loop.strategy, model_name=cfg.model.name, library=unwrapped.library, model=unwrapped,
         train_samples=len(splits.train), data_pipeline=loop.loaders.pipeline, domains=splits.domains,
         selected_epoch=chosen["epoch"],
-        selected_by=f"validation/{loop.metric}" if loop.has_validation and t.load_best_at_end else "last epoch",
+        selected_by=_selected_by(loop),
         steps={"done": state.global_step, "budget": loop.total_steps, "per_epoch": loop.steps_per_epoch,
                "early_stopped": loop.early_stopped},
         final=chosen["eval"], history=state.history, parameters={"trainable": trainable, "total": total},

@@ -40,6 +40,18 @@ def test_early_stopping_stops_when_validation_stops_improving(tmp_path, assets):
     assert len(full["history"]) == 4 and not full["steps"]["early_stopped"]
 
 
+def test_a_validation_split_below_min_validation_rows_neither_picks_nor_stops(tmp_path, assets):
+    """The same flat run as above: with 5 validation rows under train.min_validation_rows 6 the last epoch is kept
+    and patience never runs out; the small split is still scored every epoch and fits the temperature."""
+    kept = _run(tmp_path / "a", assets, epochs=4, lr=1e-12, early_stopping_patience=2, min_validation_rows=6)
+    assert [h["epoch"] for h in kept["history"]] == [1, 2, 3, 4] and not kept["steps"]["early_stopped"]
+    assert kept["selected_epoch"] == 4 and all("validation" in h["eval"] for h in kept["history"])
+    assert kept["selected_by"].startswith("last epoch (5 validation rows, fewer than train.min_validation_rows 6")
+    assert kept["calibration"]["fitted_on"] == "validation"
+    picked = _run(tmp_path / "b", assets, epochs=4, lr=1e-12, early_stopping_patience=2, min_validation_rows=5)
+    assert picked["selected_epoch"] == 1 and picked["selected_by"] == "validation/f1_macro (5 validation rows)"
+
+
 def test_class_weights_change_the_loss_as_computed_by_hand(tmp_path, tiny_bert, text_like):
     """One step over the whole train set at a negligible lr: the logged loss is the weighted
     cross-entropy of the initial model, sum_i w[y_i] * nll_i / sum_i w[y_i]."""
