@@ -19,7 +19,8 @@ from . import config as config_mod
 from .errors import UserError
 
 TEXT_TRAIN = {"epochs": 3, "batch_size": 16, "lr": 1e-4, "weight_decay": 0.01, "scheduler": "linear",
-              "warmup_ratio": 0.1, "min_steps": 300, "early_stopping_patience": 3, "class_weights": "auto"}
+              "warmup_ratio": 0.1, "min_steps": 150, "early_stopping_patience": 3, "class_weights": "auto",
+              "min_validation_rows": 500}
 IMAGE_TRAIN = {"epochs": 3, "batch_size": 32, "lr": 2e-3, "weight_decay": 0.01, "scheduler": "cosine",
                "warmup_ratio": 0.05, "class_weights": "auto"}
 # train.metric_for_best is left to the task: macro-F1 for classes, micro-F1 for tags, negative MAE for a number
@@ -56,6 +57,23 @@ def _fixed_input(model: str) -> bool | None:
     return bool(config["pretrained_cfg"].get("fixed_input_size", False))
 
 
+def _unnormalized_pooling(model: str) -> str | None:
+    """The pooling mode of a sentence-embedding checkpoint that ends in unit-length features, to feed a new head the
+    same pooling without the normalisation; None for any other model, or when its layout cannot be read.
+
+    Unit length serves cosine similarity; a zero-initialised linear head on it starts with logits near 0 that grow
+    by about lr x ||x||_1 per step, so at lr 1e-4 it still says ~0.38 for the 3 classes of a tweet after 300 steps
+    and temperature scaling has to multiply its logits by 6-14 (benchmarks/RESULTS.md, "A text head that learns")."""
+    from .models import pooling, resolve
+
+    try:
+        found = resolve(model)
+        read = pooling.read(found.ref) if found.local else pooling.from_hub(found.ref)
+    except Exception:  # not a sentence-transformers layout that can be read here: the library's own choice
+        return None
+    return read.mode if read is not None and read.normalize else None
+
+
 def _first_image_side(ds, column: str, dataset: str) -> int:
     """The larger side of the first training image that can be read (a corrupt one is dropped by the run)."""
     for i in range(min(len(ds), 100)):
@@ -89,8 +107,10 @@ def from_data(model: str, dataset: str, label_column: str | None = None, text_co
     lines = [f"data: {modality} {said}, input column {x!r}, labels in {y!r}: {found.summary(labels, names)}, "
              f"{len(dd[train_split])} training rows ({train_split!r})",
              "validation: " + ("the data's 'validation' split" if "validation" in dd else
-                               f"10 % of the training rows{', stratified' if found.stratified else ''} (picks the best "
-                               "epoch, early stopping)"),
+                               f"10 % of the training rows{', stratified' if found.stratified else ''}") + (
+                 f" (fits the temperature; picks the epoch and stops early only with {TEXT_TRAIN['min_validation_rows']} "
+                 "rows or more, else the last epoch is kept)" if modality == "text" else
+                 " (picks the best epoch, early stopping)"),
              "test: " + (f"the data's 'test' split ({len(dd['test'])} rows)" if data["eval_splits"] else
                          "none in the data, so only the carved validation set is scored; give a folder with "
                          "train and test files for a held-out score")]
@@ -104,10 +124,15 @@ def from_data(model: str, dataset: str, label_column: str | None = None, text_co
     if target:
         data["target"] = {"dataset": target}
         lines.append(f"target domain: {target} (its train split unlabelled, its test split scored as 'target')")
+    model_settings = {"name": model}
+    if modality == "text" and (mode := _unnormalized_pooling(model)):
+        model_settings["pooling"] = mode
+        lines.append(f"pooling: {mode} of the token states as the checkpoint pools, without its unit-length "
+                     "normalisation (a new head on unit-length features learns its scale slowly)")
     weights = found.weights_note(labels, names)
     lines.append(f"training: {SETTINGS} (the small-data defaults: README, Your own data)"
                  + (f"; class_weights auto = {weights}" if weights else ""))
     name = f"{_name(dataset)}_{_name(model)}"
-    cfg = config_mod.from_dict({"name": name, "output_dir": output_dir or f"runs/{name}", "model": {"name": model},
+    cfg = config_mod.from_dict({"name": name, "output_dir": output_dir or f"runs/{name}", "model": model_settings,
                                 "data": data, "train": train, "task": found.name if why or task != "auto" else "auto"})
     return cfg, lines

@@ -113,6 +113,19 @@ def tiny_bert(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_sentence_model(tiny_bert, tmp_path_factory) -> Path:
+    """The tiny BERT in the sentence-transformers layout: mean pooling, then normalisation."""
+    import shutil
+
+    from hf_transfer.models import pooling
+
+    path = tmp_path_factory.mktemp("models") / "tiny_st"
+    shutil.copytree(tiny_bert, path)
+    pooling.write(path, pooling.Pooling("mean", normalize=True), dim=32)
+    return path
+
+
 @pytest.fixture
 def cli_env(tmp_path) -> dict:
     """Environment for CLI subprocesses: offline, the checkout importable, one thread."""

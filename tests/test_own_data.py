@@ -60,7 +60,19 @@ def test_print_config_writes_the_yaml_without_running(tmp_path, tiny_bert, capsy
     from hf_transfer.config import load
 
     cfg = load(str(tmp_path / "my.yaml"))  # the printed YAML is a valid config, with what was chosen
-    assert cfg.data.label_column == "sentiment" and cfg.data.text_column == "review" and cfg.train.min_steps == 300
+    assert cfg.data.label_column == "sentiment" and cfg.data.text_column == "review" and cfg.train.min_steps == 150
+    assert cfg.model.pooling == "auto"  # a plain BERT folder: no sentence-embedding layout to read
+
+
+def test_a_sentence_embedding_checkpoint_feeds_its_head_without_the_unit_length(tmp_path, tiny_sentence_model,
+                                                                               capsys):
+    """all-MiniLM-style checkpoints end in unit-length features; the config-less run pools them the same way but
+    leaves that normalisation out, so the new head's logits are not held near 0 (and the run says so)."""
+    data = _reviews(tmp_path / "reviews")
+    result = cli(["run", "--model", str(tiny_sentence_model), "--dataset", str(data), "--label-column", "sentiment",
+                  "--print-config"], capsys)
+    assert result.returncode == 0 and "without its unit-length normalisation" in result.stderr
+    assert yaml.safe_load(result.stdout)["model"]["pooling"] == "mean"
 
 
 def test_a_second_domain_is_one_flag(tmp_path, tiny_bert, capsys):

@@ -13,17 +13,6 @@ from hf_transfer.runs.pipeline import run_config
 TEXTS = ["good great fine", "bad", "red blue green pink grey red blue", "nice happy sad ugly"]
 
 
-@pytest.fixture(scope="session")
-def tiny_sentence_model(tiny_bert, tmp_path_factory):
-    """The tiny BERT in the sentence-transformers layout: mean pooling, then normalisation."""
-    import shutil
-
-    path = tmp_path_factory.mktemp("models") / "tiny_st"
-    shutil.copytree(tiny_bert, path)
-    pooling.write(path, pooling.Pooling("mean", normalize=True), dim=32)
-    return path
-
-
 def test_pooled_features_equal_sentence_transformers_encode(tiny_sentence_model):
     from sentence_transformers import SentenceTransformer
 
