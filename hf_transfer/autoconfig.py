@@ -6,8 +6,9 @@ small images, the input size. The training settings are the ones measured best o
 (benchmarks/RESULTS.md, "Does the transfer pay off?" and "A text head that learns"): for text, all-MiniLM-style
 fine-tuning at lr 1e-4 with 10 % warmup and linear decay, at least 150 optimizer steps, a sentence-embedding
 checkpoint's pooling without its unit-length normalisation, and the epoch picked (and early stopping) on validation
-macro-F1 only when validation has 500 rows or more, else the last epoch; for images, the digits recipe's AdamW at 2e-3 with cosine decay, mild crops and no flips. Class weights are 'auto'
-(balanced when the classes are imbalanced). Everything chosen is printed and written to the run's
+macro-F1 only when validation has 500 rows or more, else the last epoch; for images, the digits recipe's AdamW
+at 2e-3 with cosine decay, mild crops and no flips. Class weights are 'auto' (balanced when the classes are
+imbalanced). Everything chosen is printed and written to the run's
 config.yaml, so the run can be repeated and edited.
 """
 
