@@ -40,7 +40,8 @@ class ModelConfig:
         "auto", "Text models: what feeds the classification head. auto: pooled as a sentence-transformers checkpoint "
                 "was trained (its modules.json: mean pooling and normalisation for all-MiniLM-L6-v2), else the "
                 "model's own head; head: the model's own (BERT's [CLS] pooler); mean/cls/max/mean_sqrt_len: that "
-                "pooling of the token states.")
+                "pooling of the token states, not normalised (config-less runs set the checkpoint's own mode: a new "
+                "head on unit-length features learns its scale slowly, benchmarks/RESULTS.md section 17).")
     bottleneck: Optional[int] = _f(
         None, "Width of a bottleneck (Linear, BatchNorm, ReLU) between the backbone's features and a new classifier; "
               "domain adaptation aligns its output. null: 256 when data.target is set (every method of a "
