@@ -101,37 +101,40 @@ def record(task: str, variant: str, seed: int, overrides: list[str], m: dict) ->
 
 def ensemble(task: str, seed: int, root: Path) -> dict:
     """The fine-tuned model (variant default) and the TF-IDF baseline of one seed averaged, p = w p_model + (1 - w)
-    p_tfidf, with w in 0, 0.1, .., 1 chosen by the negative log-likelihood on the validation split (the test split is
-    read only to score the chosen w). BBC News only: the tweet sets' validation is carved inside each run."""
+    p_tfidf, with w in 0, 0.1, .., 1 chosen by the negative log-likelihood on the run's validation split (carved by
+    the seed, rebuilt here from the run's config); the test split is read only to score the chosen w."""
     import numpy as np
     from sklearn.metrics import f1_score
 
     from hf_transfer import predictor
-    from hf_transfer.packaged import load_dataset
+    from hf_transfer.config import load
+    from hf_transfer.data.splits import build_splits
 
-    dd = load_dataset("bbc_news")
-    names = dd["test"].features["label"].names
+    runs = {v: root / "runs" / task / v / f"seed{seed}" for v in ("default", "tfidf_logreg")}
+    cfg = load(str(runs["default"] / "config.yaml"))
+    splits = build_splits(cfg.data, "auto", cfg.train.seed)
+    sets = {"validation": splits.validation, "test": splits.evals["test"]}
     probs = {}
-    for variant in ("default", "tfidf_logreg"):
-        clf = predictor.load(root / "runs" / task / variant / f"seed{seed}")
-        order = [clf.label_names.index(n) for n in names]
-        probs[variant] = {split: np.exp(clf.log_probabilities(dd[split])[:, order]) for split in ("validation", "test")}
+    for variant, folder in runs.items():
+        clf = predictor.load(folder)
+        order = [clf.label_names.index(n) for n in splits.label_names]
+        probs[variant] = {k: np.exp(clf.log_probabilities(ds)[:, order]) for k, ds in sets.items()}
+    labels = {k: np.asarray(ds["label"]) for k, ds in sets.items()}
     weights = [round(0.1 * i, 1) for i in range(11)]
 
     def mixed(w, split):
         return w * probs["default"][split] + (1 - w) * probs["tfidf_logreg"][split]
 
-    nll = {w: -float(np.mean(np.log(mixed(w, "validation")[np.arange(len(dd["validation"])),
-                                                             dd["validation"]["label"]] + 1e-12))) for w in weights}
+    nll = {w: -float(np.mean(np.log(mixed(w, "validation")[np.arange(len(labels["validation"])),
+                                                             labels["validation"]] + 1e-12))) for w in weights}
     w = min(weights, key=lambda k: (nll[k], abs(k - 0.5)))
-    final = {}
-    for split in ("validation", "test"):
-        y, pred = np.asarray(dd[split]["label"]), mixed(w, split).argmax(1)
-        final[split] = {"accuracy": float((pred == y).mean()), "f1_macro": float(f1_score(y, pred, average="macro")),
-                        "num_samples": len(y)}
+    final = {k: {"accuracy": float((mixed(w, k).argmax(1) == y).mean()),
+                 "f1_macro": float(f1_score(y, mixed(w, k).argmax(1), average="macro")), "num_samples": len(y)}
+             for k, y in labels.items()}
     return {"benchmark": "text_head", "task": task, "variant": "ensemble", "seed": seed, "weight": w,
             "validation_nll": nll, "final": final, "selected_epoch": w, "selected_by": "validation/nll",
-            "temperature": None, "median_confidence_before": None, "seconds": 0.0, "environment": environment()}
+            "temperature": None, "median_confidence_before": None, "epochs": [], "seconds": 0.0,
+            "environment": environment()}
 
 
 def paired(values: dict, against: dict) -> str:
