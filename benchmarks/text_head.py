@@ -24,6 +24,8 @@ from pathlib import Path
 
 from common import emit, environment
 
+from hf_transfer.intervals import bracket, mean_std, spread, t_interval
+
 MODEL = "pypi:all-MiniLM-L6-v2"
 TASKS = {"airline": ("tweets_airline", 600), "self_driving": ("tweets_self_driving", None), "bbc": None}
 VARIANTS = {
@@ -104,11 +106,12 @@ def ensemble(task: str, seed: int, root: Path) -> dict:
     p_tfidf, with w in 0, 0.1, .., 1 chosen by the negative log-likelihood on the run's validation split (carved by
     the seed, rebuilt here from the run's config); the test split is read only to score the chosen w."""
     import numpy as np
-    from sklearn.metrics import f1_score
 
     from hf_transfer import predictor
+    from hf_transfer.calibration import nll as log_loss
     from hf_transfer.config import load
     from hf_transfer.data.splits import build_splits
+    from hf_transfer.metrics import classification_metrics
 
     runs = {v: root / "runs" / task / v / f"seed{seed}" for v in ("default", "tfidf_logreg")}
     cfg = load(str(runs["default"] / "config.yaml"))
@@ -125,12 +128,13 @@ def ensemble(task: str, seed: int, root: Path) -> dict:
     def mixed(w, split):
         return w * probs["default"][split] + (1 - w) * probs["tfidf_logreg"][split]
 
-    nll = {w: -float(np.mean(np.log(mixed(w, "validation")[np.arange(len(labels["validation"])),
-                                                             labels["validation"]] + 1e-12))) for w in weights}
+    # the log of a mixture of probabilities as logits: their softmax is the mixture itself
+    nll = {w: log_loss(np.log(mixed(w, "validation") + 1e-12), labels["validation"]) for w in weights}
     w = min(weights, key=lambda k: (nll[k], abs(k - 0.5)))
-    final = {k: {"accuracy": float((mixed(w, k).argmax(1) == y).mean()),
-                 "f1_macro": float(f1_score(y, mixed(w, k).argmax(1), average="macro")), "num_samples": len(y)}
-             for k, y in labels.items()}
+    final = {}
+    for k, y in labels.items():
+        scores = classification_metrics(mixed(w, k).argmax(1), y, splits.label_names)
+        final[k] = {"accuracy": scores["accuracy"], "f1_macro": scores["f1_macro"], "num_samples": len(y)}
     return {"benchmark": "text_head", "task": task, "variant": "ensemble", "seed": seed, "weight": w,
             "validation_nll": nll, "final": final, "selected_epoch": w, "selected_by": "validation/nll",
             "temperature": None, "median_confidence_before": None, "epochs": [], "seconds": 0.0,
@@ -139,13 +143,11 @@ def ensemble(task: str, seed: int, root: Path) -> dict:
 
 def paired(values: dict, against: dict) -> str:
     """Mean difference and its 95 % t interval over the seeds both have."""
-    from hf_transfer.intervals import t_interval
-
     seeds = sorted(set(values) & set(against))
     if len(seeds) < 2:
         return ""
     s = t_interval([values[k] - against[k] for k in seeds])
-    return f"{s['mean']:+.3f} [{s['low']:+.3f}, {s['high']:+.3f}]"
+    return f"{s['mean']:+.3f} {bracket(s)}"
 
 
 def summarize(results: list[dict], task: str, variant: str = "default", against: str = "old_default") -> None:
@@ -230,8 +232,7 @@ def _by_variant(results: list[dict], task: str) -> dict:
 
 
 def _ms(values: list) -> str:
-    values = [v for v in values if v is not None]
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values) if len(values) > 1 else 0:.3f}" if values else ""
+    return mean_std(spread(values))
 
 
 def main() -> None:

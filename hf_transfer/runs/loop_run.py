@@ -254,7 +254,7 @@ class Loop:
     def reads_validation(self) -> bool:
         """Whether the validation scores choose anything (the kept epoch, early stopping): a validation split of at
         least train.min_validation_rows rows. A smaller one is still scored, and fits the calibration."""
-        return self.has_validation and len(self.splits.validation) >= (self.t.min_validation_rows or 0)
+        return self.has_validation and len(self.splits.validation) >= self.t.min_validation_rows
 
     @property
     def scored_each_time(self) -> dict:
